@@ -1,0 +1,167 @@
+// swift-tools-version:6.2
+import PackageDescription
+
+let swiftSettings: [SwiftSetting] = [
+    .enableUpcomingFeature("ExistentialAny")
+]
+
+let package = Package(
+    name: "flowpos-ecommerce",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "ecommerce-gateway", targets: ["Gateway"]),
+        .executable(name: "ecommerce-worker", targets: ["Worker"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
+        .package(url: "https://github.com/vapor/postgres-nio.git", from: "1.33.2"),
+        .package(url: "https://github.com/apple/swift-crypto.git", "3.12.3"..<"5.0.0"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-http-types.git", from: "1.8.0"),
+        .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.37.6"),
+    ],
+    targets: [
+        // hiredis 0.14 from Debian's libhiredis-dev; the only Redis client available here.
+        .systemLibrary(
+            name: "CHiredis",
+            path: "Sources/CHiredis",
+            pkgConfig: "hiredis",
+            providers: [.apt(["libhiredis-dev"])]
+        ),
+        // Bottom layer: Redis over hiredis, and PostgreSQL storage.
+        .target(
+            name: "RedisClient",
+            dependencies: [
+                "CHiredis",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Crypto", package: "swift-crypto"),
+            ],
+            path: "Sources/Shared/RedisClient",
+            swiftSettings: swiftSettings
+        ),
+        .target(
+            name: "Storage",
+            dependencies: [
+                "Shopify",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            path: "Sources/Shared/Storage",
+            swiftSettings: swiftSettings
+        ),
+        // Platform facts: webhook signatures, the order payload.
+        .target(
+            name: "Shopify",
+            dependencies: [
+                .product(name: "Crypto", package: "swift-crypto")
+            ],
+            path: "Sources/Shared/Shopify",
+            swiftSettings: swiftSettings
+        ),
+        // The reliable job queue on Redis.
+        .target(
+            name: "JobQueue",
+            dependencies: [
+                "RedisClient",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            path: "Sources/Shared/JobQueue",
+            swiftSettings: swiftSettings
+        ),
+        // The job contract: kinds, queues and payloads shared by the gateway and the worker.
+        .target(
+            name: "EcommerceJobs",
+            dependencies: ["JobQueue", "Shopify"],
+            path: "Sources/Shared/EcommerceJobs",
+            swiftSettings: swiftSettings
+        ),
+        .target(
+            name: "AppConfig",
+            dependencies: [
+                "RedisClient", "Storage", "JobQueue", "Shopify",
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            path: "Sources/Shared/AppConfig",
+            swiftSettings: swiftSettings
+        ),
+        // Health, readiness and metrics routes, and JSON answers, shared by the gateway and the worker.
+        .target(
+            name: "OpsHTTP",
+            dependencies: [
+                "RedisClient",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+            ],
+            path: "Sources/Shared/OpsHTTP",
+            swiftSettings: swiftSettings
+        ),
+        .target(
+            name: "GatewayApp",
+            dependencies: [
+                "AppConfig", "EcommerceJobs", "Storage", "Shopify", "RedisClient", "JobQueue", "OpsHTTP",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+            ],
+            path: "Sources/Shared/GatewayApp",
+            swiftSettings: swiftSettings
+        ),
+        .target(
+            name: "WorkerApp",
+            dependencies: [
+                "AppConfig", "EcommerceJobs", "Storage", "Shopify", "RedisClient", "JobQueue", "OpsHTTP",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            path: "Sources/Shared/WorkerApp",
+            swiftSettings: swiftSettings
+        ),
+        .executableTarget(
+            name: "Gateway",
+            dependencies: [
+                "GatewayApp", "AppConfig", "RedisClient",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            path: "Sources/Gateway",
+            swiftSettings: swiftSettings
+        ),
+        .executableTarget(
+            name: "Worker",
+            dependencies: [
+                "WorkerApp", "AppConfig", "Storage",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            path: "Sources/Worker",
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "EcommerceTests",
+            dependencies: [
+                "GatewayApp", "WorkerApp", "EcommerceJobs", "JobQueue", "RedisClient", "Storage", "Shopify", "AppConfig",
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+            ],
+            path: "Tests/EcommerceTests",
+            swiftSettings: swiftSettings
+        ),
+    ]
+)

@@ -1,0 +1,93 @@
+import Foundation
+import JobQueue
+import Logging
+import PostgresNIO
+import RedisClient
+import Storage
+
+/// What every process reads: where Redis and PostgreSQL are, and how to log.
+public struct CommonConfiguration: Sendable {
+    public var redis: RedisConfiguration
+    public var database: PostgresClient.Configuration
+    public var logLevel: Logger.Level
+    public var logFormat: LogFormat
+
+    public init(environment: Environment) throws(ConfigurationError) {
+        let redisURL = try environment.required("REDIS_URL")
+        do {
+            self.redis = try RedisConfiguration(url: redisURL)
+        } catch {
+            throw ConfigurationError(variable: "REDIS_URL", reason: "is not a redis://[:password@]host:port[/db] url (\(error))")
+        }
+        let databaseURL = try environment.required("DATABASE_URL")
+        do {
+            self.database = try PostgresClient.Configuration(url: databaseURL)
+        } catch {
+            throw ConfigurationError(variable: "DATABASE_URL", reason: "is not a postgres://user:password@host:port/db url (\(error.reason))")
+        }
+        let level = environment.optional("LOG_LEVEL") ?? "info"
+        guard let logLevel = Logger.Level(rawValue: level.lowercased()) else {
+            throw ConfigurationError(variable: "LOG_LEVEL", reason: "must be one of trace, debug, info, notice, warning, error, critical")
+        }
+        self.logLevel = logLevel
+        let format = environment.optional("LOG_FORMAT") ?? "text"
+        guard let logFormat = LogFormat(rawValue: format.lowercased()) else {
+            throw ConfigurationError(variable: "LOG_FORMAT", reason: "must be json or text")
+        }
+        self.logFormat = logFormat
+    }
+}
+
+/// The gateway's configuration (DESIGN §7).
+public struct GatewayConfiguration: Sendable {
+    public var common: CommonConfiguration
+    public var host: String
+    public var port: Int
+    /// `SHOPIFY_API_SECRET`: the webhook HMAC key.
+    public var apiSecret: String
+    /// `SHOPIFY_API_SECRET_PREVIOUS`: still accepted during a rotation.
+    public var previousApiSecret: String?
+    /// Webhook bodies above this get 413.
+    public var maxWebhookBodyBytes: Int
+    /// How long a shop → business lookup is reused.
+    public var shopCacheTTL: Duration
+
+    public init(environment: Environment = Environment()) throws(ConfigurationError) {
+        self.common = try CommonConfiguration(environment: environment)
+        self.host = environment.optional("HTTP_HOST") ?? "0.0.0.0"
+        self.port = try environment.int("HTTP_PORT", default: 8080, range: 0...65535)
+        self.apiSecret = try environment.required("SHOPIFY_API_SECRET")
+        self.previousApiSecret = environment.optional("SHOPIFY_API_SECRET_PREVIOUS")
+        self.maxWebhookBodyBytes = try environment.int("WEBHOOK_MAX_BODY_BYTES", default: 1_048_576, range: 1024...(64 << 20))
+        self.shopCacheTTL = try environment.seconds("SHOP_CACHE_TTL_SECONDS", default: 30, range: 0...3600)
+    }
+}
+
+/// A worker process's configuration (DESIGN §7).
+public struct WorkerConfiguration: Sendable {
+    public var common: CommonConfiguration
+    /// `WORKER_QUEUES`: comma-separated queue names; all when unset.
+    public var queues: [String]?
+    public var concurrency: Int
+    public var metricsHost: String
+    public var metricsPort: Int
+    public var lease: Duration
+    public var shutdownGrace: Duration
+    public var maxRecoveries: Int
+    public var retryBase: Duration
+
+    public init(environment: Environment = Environment()) throws(ConfigurationError) {
+        self.common = try CommonConfiguration(environment: environment)
+        self.queues = environment.optional("WORKER_QUEUES").map { raw in
+            raw.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+        }
+        if self.queues?.isEmpty == true { throw ConfigurationError(variable: "WORKER_QUEUES", reason: "names no queue") }
+        self.concurrency = try environment.int("WORKER_CONCURRENCY", default: 4, range: 1...512)
+        self.metricsHost = environment.optional("METRICS_HOST") ?? "0.0.0.0"
+        self.metricsPort = try environment.int("METRICS_PORT", default: 9090, range: 0...65535)
+        self.lease = try environment.seconds("WORKER_LEASE_SECONDS", default: 15, range: 1...300)
+        self.shutdownGrace = try environment.seconds("WORKER_SHUTDOWN_GRACE_SECONDS", default: 20, range: 0...3600)
+        self.maxRecoveries = try environment.int("WORKER_MAX_RECOVERIES", default: 3, range: 0...100)
+        self.retryBase = try environment.seconds("WORKER_RETRY_BASE_SECONDS", default: 1, range: 0.001...3600)
+    }
+}

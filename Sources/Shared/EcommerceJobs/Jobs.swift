@@ -1,0 +1,69 @@
+import JobQueue
+import Shopify
+
+/// Where an order's state came from.
+public enum OrderSource: String, Codable, Sendable {
+    case webhook
+    case poll
+}
+
+/// Ingest one state of a Shopify order: decrement (or restock) FlowPOS stock by the difference to what was
+/// already applied for that order. Idempotent; duplicates and stale states change nothing.
+public enum OrderIngestJob: JobDefinition {
+    public struct Payload: Codable, Sendable {
+        public var source: OrderSource
+        /// The webhook topic, for webhook deliveries.
+        public var topic: String?
+        public var webhookId: String?
+        public var order: ShopifyOrder
+
+        public init(source: OrderSource, topic: String?, webhookId: String?, order: ShopifyOrder) {
+            self.source = source
+            self.topic = topic
+            self.webhookId = webhookId
+            self.order = order
+        }
+    }
+
+    public static let kind = "orders.ingest"
+    public static let queue = EcommerceQueue.orders
+    public static let maxAttempts = 10
+}
+
+/// A change to an order that is not the order's state (`orders/edited`, `refunds/create`). Its stock effect
+/// arrives with the order's next state (Shopify sends `orders/updated`, and polling re-reads changed orders);
+/// this job records that the change was seen.
+public enum OrderChangeNoticeJob: JobDefinition {
+    public struct Payload: Codable, Sendable {
+        public var topic: String
+        public var webhookId: String?
+        public var change: ShopifyOrderChange
+
+        public init(topic: String, webhookId: String?, change: ShopifyOrderChange) {
+            self.topic = topic
+            self.webhookId = webhookId
+            self.change = change
+        }
+    }
+
+    public static let kind = "orders.change-notice"
+    public static let queue = EcommerceQueue.orders
+    public static let maxAttempts = 10
+}
+
+/// `app/uninstalled` and the privacy topics. The body is not kept: for the privacy topics it is customer data.
+public enum ShopEventJob: JobDefinition {
+    public struct Payload: Codable, Sendable {
+        public var topic: String
+        public var webhookId: String?
+
+        public init(topic: String, webhookId: String?) {
+            self.topic = topic
+            self.webhookId = webhookId
+        }
+    }
+
+    public static let kind = "shop.event"
+    public static let queue = EcommerceQueue.shopEvents
+    public static let maxAttempts = 10
+}

@@ -1,0 +1,52 @@
+import AppConfig
+import Foundation
+import HTTPTypes
+import Hummingbird
+import OpsHTTP
+import JobQueue
+import Logging
+import PostgresNIO
+import Prometheus
+import RedisClient
+import Shopify
+import Storage
+
+/// Builds the gateway: routes, their dependencies and the services they need (the PostgreSQL client).
+///
+/// `main` and the tests both call this; the caller owns `redis` and shuts it down after the application stops.
+public func buildGatewayApplication(
+    configuration: GatewayConfiguration,
+    redis: RedisClient,
+    postgres: PostgresClient,
+    metricsRegistry: PrometheusCollectorRegistry,
+    logger: Logger
+) -> some ApplicationProtocol {
+    let router = Router()
+    router.add(middleware: RequestIdMiddleware())
+    WebhookController(
+        verifier: WebhookSignatureVerifier(secret: configuration.apiSecret, previousSecret: configuration.previousApiSecret),
+        shops: ShopDirectory(store: ConnectionStore(client: postgres), ttl: configuration.shopCacheTTL),
+        queue: RedisJobQueue(redis: redis),
+        maxBodyBytes: configuration.maxWebhookBodyBytes,
+        metrics: WebhookMetrics()
+    ).addRoutes(to: router)
+    HealthController(redis: redis, postgres: postgres, metricsRegistry: metricsRegistry).addRoutes(to: router)
+    return Application(
+        router: router,
+        configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "ecommerce-gateway"),
+        services: [postgres],
+        logger: logger
+    )
+}
+
+/// Puts a `request.id` on the request's logger (from `X-Request-Id` when the caller sent one).
+struct RequestIdMiddleware<Context: RequestContext>: RouterMiddleware {
+    static var header: HTTPField.Name { HTTPField.Name("X-Request-Id")! }
+
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        var context = context
+        let id = request.headers[Self.header].map { String($0.prefix(64)) } ?? UUID().uuidString.lowercased()
+        context.logger[metadataKey: "request.id"] = "\(id)"
+        return try await next(request, context)
+    }
+}

@@ -1,0 +1,40 @@
+import Foundation
+import Logging
+import Storage
+import Synchronization
+
+/// Resolves a shop domain to its connection, remembering answers briefly so that a burst of webhooks from one
+/// shop costs one database query.
+///
+/// Caching means a connection change takes up to the TTL to be seen; that is harmless here because the worker,
+/// not the gateway, acts on the connection's state.
+final class ShopDirectory: Sendable {
+    private struct Entry {
+        var connection: ShopConnection?
+        var expires: ContinuousClock.Instant
+    }
+
+    private let store: ConnectionStore
+    private let ttl: Duration
+    private let cache = Mutex<[String: Entry]>([:])
+    /// Bounds memory whatever the number of shops.
+    private let maxEntries = 100_000
+
+    init(store: ConnectionStore, ttl: Duration) {
+        self.store = store
+        self.ttl = ttl
+    }
+
+    func connection(forShop shop: String, logger: Logger) async throws -> ShopConnection? {
+        let now = ContinuousClock.now
+        if let entry = self.cache.withLock({ $0[shop] }), entry.expires > now {
+            return entry.connection
+        }
+        let connection = try await self.store.connection(forShop: shop, logger: logger)
+        self.cache.withLock { cache in
+            if cache.count >= self.maxEntries { cache.removeAll(keepingCapacity: true) }
+            cache[shop] = Entry(connection: connection, expires: now + self.ttl)
+        }
+        return connection
+    }
+}

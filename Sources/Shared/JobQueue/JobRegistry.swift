@@ -1,0 +1,43 @@
+import Foundation
+import Logging
+
+/// What a handler knows about the job it runs.
+public struct JobContext: Sendable {
+    /// A logger carrying `job.id`, `job.kind`, `queue`, `business.id` and `shop`.
+    public var logger: Logger
+    public var header: JobHeader
+    public var queue: String
+}
+
+/// The handlers of one worker process, by job kind.
+public struct JobRegistry: Sendable {
+    typealias Handler = @Sendable ([UInt8], JobContext) async throws -> Void
+    private var handlers: [String: Handler] = [:]
+    private var queuesInOrder: [String] = []
+
+    public init() {}
+
+    /// Registers the handler of one job kind. A payload that does not decode as `Job.Payload` is a
+    /// ``PermanentJobError``: running it again cannot help.
+    public mutating func register<Job: JobDefinition>(
+        _ job: Job.Type,
+        handler: @escaping @Sendable (JobEnvelope<Job.Payload>, JobContext) async throws -> Void
+    ) {
+        precondition(self.handlers[Job.kind] == nil, "job kind \(Job.kind) registered twice")
+        self.handlers[Job.kind] = { raw, context in
+            let envelope: JobEnvelope<Job.Payload>
+            do {
+                envelope = try JobCoding.decoder().decode(JobEnvelope<Job.Payload>.self, from: Data(raw))
+            } catch {
+                throw PermanentJobError(code: "malformed_payload", message: "payload of \(Job.kind) does not decode: \(error)")
+            }
+            try await handler(envelope, context)
+        }
+        if !self.queuesInOrder.contains(Job.queue) { self.queuesInOrder.append(Job.queue) }
+    }
+
+    /// The queues that registered kinds live on, in registration order.
+    public var queues: [String] { self.queuesInOrder }
+
+    func handler(for kind: String) -> Handler? { self.handlers[kind] }
+}

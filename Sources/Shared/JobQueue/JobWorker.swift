@@ -1,0 +1,298 @@
+import Foundation
+import Logging
+import Metrics
+import ServiceLifecycle
+import Synchronization
+
+/// How a ``JobWorker`` runs.
+public struct JobWorkerConfiguration: Sendable {
+    /// Queues to serve, in priority order (the worker rotates the order between claims for fairness).
+    public var queues: [String]
+    /// Jobs in flight at once in this process.
+    public var concurrency: Int
+    /// How long a claim stays valid without a heartbeat. A worker that dies is noticed at most this long
+    /// (plus one maintenance interval) later.
+    public var lease: Duration = .seconds(15)
+    public var heartbeatInterval: Duration = .seconds(3)
+    /// How often this worker promotes due retries and recovers expired leases (every worker does; the scripts
+    /// make that safe).
+    public var maintenanceInterval: Duration = .seconds(1)
+    /// Crash recoveries after which a job is quarantined in dead letters.
+    public var maxRecoveries: Int = 3
+    /// On shutdown, how long in-flight jobs may take to finish before they are handed back.
+    public var shutdownGrace: Duration = .seconds(20)
+    public var backoff = RetryBackoff()
+    /// The longest pause between claims while the queues are empty.
+    public var maxIdleWait: Duration = .milliseconds(50)
+
+    public init(queues: [String], concurrency: Int) {
+        self.queues = queues
+        self.concurrency = concurrency
+    }
+}
+
+/// A worker process's job processor: claims jobs, runs their handlers with bounded concurrency, keeps their leases
+/// alive, acks, retries or buries them, recovers the jobs of dead workers, and hands unfinished jobs back on
+/// graceful shutdown.
+public final class JobWorker: Service, Sendable {
+    /// This process's identity in claims (`host-pid-random`).
+    public let id: String
+    private let queue: RedisJobQueue
+    private let registry: JobRegistry
+    private let configuration: JobWorkerConfiguration
+    private let logger: Logger
+    private let state = Mutex(State())
+    private let slotFreed: AsyncStream<Void>
+    private let slotFreedSignal: AsyncStream<Void>.Continuation
+
+    private struct InFlight {
+        var job: ClaimedJob
+        var task: Task<Void, Never>?
+        var handedBack = false
+    }
+
+    private struct State {
+        var inFlight: [String: InFlight] = [:]
+        var shuttingDown = false
+    }
+
+    public init(queue: RedisJobQueue, registry: JobRegistry, configuration: JobWorkerConfiguration, logger: Logger) {
+        self.id = "\(ProcessInfo.processInfo.hostName)-\(getpid())-\(UUID().uuidString.prefix(8).lowercased())"
+        self.queue = queue
+        self.registry = registry
+        self.configuration = configuration
+        self.logger = logger
+        (self.slotFreed, self.slotFreedSignal) = AsyncStream.makeStream(bufferingPolicy: .bufferingNewest(1))
+    }
+
+    /// Jobs running right now in this process.
+    public var inFlightCount: Int { self.state.withLock { $0.inFlight.count } }
+
+    public func run() async throws {
+        self.logger.info(
+            "worker started",
+            metadata: ["worker.id": "\(self.id)", "queues": "\(self.configuration.queues)", "concurrency": "\(self.configuration.concurrency)"]
+        )
+        await withTaskGroup(of: Void.self) { group in
+            group.addTask { await self.heartbeatLoop() }
+            group.addTask { await self.maintenanceLoop() }
+            await withGracefulShutdownHandler {
+                await self.claimLoop()
+            } onGracefulShutdown: {
+                self.state.withLock { $0.shuttingDown = true }
+                self.slotFreedSignal.yield()
+            }
+            await self.drain()
+            group.cancelAll()
+        }
+        self.logger.info("worker stopped", metadata: ["worker.id": "\(self.id)"])
+    }
+
+    // MARK: Claiming
+
+    private func claimLoop() async {
+        var slotFreed = self.slotFreed.makeAsyncIterator()
+        var idleWait = Duration.milliseconds(1)
+        var rotation = 0
+        while !Task.isCancelled {
+            let (shuttingDown, running) = self.state.withLock { ($0.shuttingDown, $0.inFlight.count) }
+            if shuttingDown { return }
+            let free = self.configuration.concurrency - running
+            if free <= 0 {
+                _ = await slotFreed.next()
+                continue
+            }
+            let queues = self.configuration.queues
+            let first = rotation % queues.count
+            let order = Array(queues[first...]) + Array(queues[..<first])
+            rotation &+= 1
+            let jobs: [ClaimedJob]
+            do {
+                jobs = try await self.queue.claim(from: order, workerId: self.id, max: free, lease: self.configuration.lease)
+            } catch {
+                self.logger.error("claiming jobs failed", metadata: ["error": "\(error)"])
+                try? await Task.sleep(for: .seconds(1))
+                continue
+            }
+            if jobs.isEmpty {
+                try? await Task.sleep(for: idleWait)
+                idleWait = min(idleWait * 2, self.configuration.maxIdleWait)
+                continue
+            }
+            idleWait = .milliseconds(1)
+            for job in jobs { self.start(job) }
+        }
+    }
+
+    private func start(_ job: ClaimedJob) {
+        self.state.withLock { $0.inFlight[job.id] = InFlight(job: job) }
+        // The task is unstructured on purpose: on shutdown a handler stuck past the grace period is handed back
+        // and abandoned, instead of holding the process open (see `drain`).
+        let task = Task {
+            await self.execute(job)
+            self.state.withLock { _ = $0.inFlight.removeValue(forKey: job.id) }
+            self.slotFreedSignal.yield()
+        }
+        self.state.withLock { state in
+            if state.inFlight[job.id] != nil { state.inFlight[job.id]?.task = task }
+        }
+    }
+
+    // MARK: Running one job
+
+    private func execute(_ job: ClaimedJob) async {
+        var logger = self.logger
+        logger[metadataKey: "job.id"] = "\(job.id)"
+        logger[metadataKey: "job.kind"] = "\(job.header.kind)"
+        logger[metadataKey: "queue"] = "\(job.queue)"
+        if let business = job.header.businessId { logger[metadataKey: "business.id"] = "\(business)" }
+        if let shop = job.header.shop { logger[metadataKey: "shop"] = "\(shop)" }
+        let started = ContinuousClock.now
+        let outcome: JobOutcome
+        if let handler = self.registry.handler(for: job.header.kind) {
+            do {
+                try await handler(job.envelope, JobContext(logger: logger, header: job.header, queue: job.queue))
+                outcome = .succeeded
+            } catch let later as JobRetryLater {
+                outcome = .retryLater(later)
+            } catch let permanent as PermanentJobError {
+                outcome = .failed(permanent.description, permanent: true)
+            } catch {
+                outcome = .failed(String(describing: error), permanent: false)
+            }
+        } else {
+            outcome = .failed("no handler for job kind \(job.header.kind)", permanent: true)
+        }
+        if self.state.withLock({ $0.inFlight[job.id]?.handedBack ?? false }) {
+            logger.info("job handed back before it finished; its outcome is dropped")
+            return
+        }
+        Timer(label: "job_duration_seconds", dimensions: [("queue", job.queue)]).record(duration: ContinuousClock.now - started)
+        await self.settle(job, outcome: outcome, logger: logger)
+    }
+
+    private enum JobOutcome {
+        case succeeded
+        case retryLater(JobRetryLater)
+        case failed(String, permanent: Bool)
+    }
+
+    /// Records the outcome in Redis. A failure to do so is retried briefly; if Redis stays away the lease
+    /// expires and the job runs again, which at-least-once allows.
+    private func settle(_ job: ClaimedJob, outcome: JobOutcome, logger: Logger) async {
+        let label: String
+        for attempt in 1...3 {
+            do {
+                switch outcome {
+                case .succeeded:
+                    let kept = try await self.queue.ack(job, workerId: self.id)
+                    if !kept { logger.warning("job finished after its lease was lost; another worker may run it again") }
+                    logger.debug("job succeeded")
+                case .retryLater(let later):
+                    try await self.queue.retry(job, workerId: self.id, envelope: job.envelope, after: later.delay)
+                    logger.info("job deferred without spending an attempt", metadata: ["reason": "\(later.reason)", "delay": "\(later.delay)"])
+                case .failed(let error, let permanent):
+                    let failures = job.header.attempt + 1
+                    let envelope = Self.bumpAttempt(job.envelope, to: failures)
+                    if permanent || failures >= job.header.maxAttempts {
+                        try await self.queue.bury(job, workerId: self.id, envelope: envelope, attempt: failures, error: error)
+                        logger.error("job moved to dead letters", metadata: ["error": "\(error)", "attempt": "\(failures)"])
+                    } else {
+                        let delay = self.configuration.backoff.delay(afterFailures: failures)
+                        try await self.queue.retry(job, workerId: self.id, envelope: envelope, after: delay)
+                        logger.warning("job failed; retrying", metadata: ["error": "\(error)", "attempt": "\(failures)", "delay": "\(delay)"])
+                    }
+                }
+                break
+            } catch {
+                logger.error("recording the job's outcome failed", metadata: ["error": "\(error)", "try": "\(attempt)"])
+                try? await Task.sleep(for: .milliseconds(200 * attempt))
+            }
+        }
+        switch outcome {
+        case .succeeded: label = "succeeded"
+        case .retryLater: label = "deferred"
+        case .failed: label = "failed"
+        }
+        Counter(label: "jobs_total", dimensions: [("queue", job.queue), ("outcome", label)]).increment()
+    }
+
+    /// The envelope with `attempt` set, leaving the payload as it was.
+    static func bumpAttempt(_ envelope: [UInt8], to attempt: Int) -> [UInt8] {
+        guard var decoded = try? JobCoding.decoder().decode(JobEnvelope<JSONValue>.self, from: Data(envelope)),
+            let encoded = try? { () throws -> Data in
+                decoded.attempt = attempt
+                return try JobCoding.encoder().encode(decoded)
+            }()
+        else { return envelope }
+        return Array(encoded)
+    }
+
+    // MARK: Background loops
+
+    private func heartbeatLoop() async {
+        while !Task.isCancelled {
+            try? await Task.sleep(for: self.configuration.heartbeatInterval)
+            let byQueue = self.state.withLock { state in
+                Dictionary(grouping: state.inFlight.values.map(\.job), by: \.queue).mapValues { $0.map(\.id) }
+            }
+            for (queue, ids) in byQueue {
+                do {
+                    let kept = try await self.queue.extendLeases(queue: queue, jobIds: ids, workerId: self.id, lease: self.configuration.lease)
+                    if kept < ids.count {
+                        self.logger.warning("leases lost: those jobs were recovered by another worker", metadata: ["queue": "\(queue)", "lost": "\(ids.count - kept)"])
+                    }
+                } catch {
+                    self.logger.error("extending leases failed", metadata: ["queue": "\(queue)", "error": "\(error)"])
+                }
+            }
+        }
+    }
+
+    private func maintenanceLoop() async {
+        while !Task.isCancelled {
+            for queue in self.configuration.queues {
+                do {
+                    let result = try await self.queue.maintain(queue: queue, maxRecoveries: self.configuration.maxRecoveries)
+                    if result.recovered > 0 || result.quarantined > 0 {
+                        self.logger.warning(
+                            "recovered jobs of a lost worker",
+                            metadata: ["queue": "\(queue)", "recovered": "\(result.recovered)", "quarantined": "\(result.quarantined)"]
+                        )
+                        Counter(label: "job_recoveries_total", dimensions: [("queue", queue)]).increment(by: Int64(result.recovered))
+                        Counter(label: "job_quarantines_total", dimensions: [("queue", queue)]).increment(by: Int64(result.quarantined))
+                    }
+                } catch {
+                    self.logger.error("queue maintenance failed", metadata: ["queue": "\(queue)", "error": "\(error)"])
+                }
+            }
+            try? await Task.sleep(for: self.configuration.maintenanceInterval)
+        }
+    }
+
+    // MARK: Shutdown
+
+    /// Waits for in-flight jobs up to the grace period, then hands the rest back to their queues.
+    private func drain() async {
+        let deadline = ContinuousClock.now + self.configuration.shutdownGrace
+        while self.inFlightCount > 0 && ContinuousClock.now < deadline {
+            try? await Task.sleep(for: .milliseconds(20))
+        }
+        let unfinished = self.state.withLock { state in
+            for id in state.inFlight.keys { state.inFlight[id]?.handedBack = true }
+            return Array(state.inFlight.values)
+        }
+        for entry in unfinished {
+            do {
+                try await self.queue.release(entry.job, workerId: self.id)
+                self.logger.info("job handed back on shutdown", metadata: ["job.id": "\(entry.job.id)", "queue": "\(entry.job.queue)"])
+            } catch {
+                self.logger.error(
+                    "handing a job back failed; its lease will expire and another worker will recover it",
+                    metadata: ["job.id": "\(entry.job.id)", "error": "\(error)"]
+                )
+            }
+            entry.task?.cancel()
+        }
+    }
+}

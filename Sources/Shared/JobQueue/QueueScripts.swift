@@ -1,0 +1,180 @@
+import RedisClient
+
+/// The queue's state transitions, each one Lua script so that a job is always in exactly one state.
+///
+/// Times come from Redis (`TIME`), not from the callers, so that workers on hosts with skewed clocks agree on
+/// leases and due times. Scripts never re-encode an envelope (cjson would round large integers): they move the
+/// caller's bytes as they are, and decode only to read the `id`.
+enum QueueScripts {
+    private static let now = "local t = redis.call('TIME') local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)"
+
+    /// KEYS: ready, dedupe key. ARGV: envelope, job id, dedupe ttl (s). Returns 1 if enqueued, 0 if a duplicate.
+    static let enqueueIfNew = RedisScript(
+        """
+        if redis.call('SET', KEYS[2], ARGV[2], 'NX', 'EX', ARGV[3]) == false then return 0 end
+        redis.call('LPUSH', KEYS[1], ARGV[1])
+        return 1
+        """
+    )
+
+    /// KEYS: for each queue, ready, inflight, owners, leases, dead. ARGV: worker id, lease ms, max jobs.
+    /// Returns a flat array: queue index (1-based), envelope, queue index, envelope, ...
+    /// An element that is not an envelope with an `id` goes to dead letters at once instead of looping.
+    static let claim = RedisScript(
+        """
+        \(now)
+        local max = tonumber(ARGV[3])
+        local expiry = now + tonumber(ARGV[2])
+        local result = {}
+        local claimed = 0
+        for q = 1, #KEYS / 5 do
+          local base = (q - 1) * 5
+          while claimed < max do
+            local raw = redis.call('RPOP', KEYS[base + 1])
+            if not raw then break end
+            local ok, job = pcall(cjson.decode, raw)
+            local id = ok and type(job) == 'table' and job.id or nil
+            if type(id) ~= 'string' or id == '' then
+              local deadId = 'malformed-' .. redis.sha1hex(raw)
+              redis.call('HSET', KEYS[base + 5], deadId, cjson.encode({id = deadId, job = raw,
+                error = 'malformed envelope: not JSON with a string id', attempt = 0, failedAtMs = now}))
+            else
+              redis.call('HSET', KEYS[base + 2], id, raw)
+              redis.call('HSET', KEYS[base + 3], id, ARGV[1])
+              redis.call('ZADD', KEYS[base + 4], expiry, id)
+              result[#result + 1] = q
+              result[#result + 1] = raw
+              claimed = claimed + 1
+            end
+          end
+        end
+        return result
+        """
+    )
+
+    /// KEYS: inflight, owners, leases, recoveries. ARGV: job id, worker id. Returns 1, or 0 if the claim was lost.
+    static let ack = RedisScript(
+        """
+        if redis.call('HGET', KEYS[2], ARGV[1]) ~= ARGV[2] then return 0 end
+        redis.call('HDEL', KEYS[1], ARGV[1])
+        redis.call('HDEL', KEYS[2], ARGV[1])
+        redis.call('ZREM', KEYS[3], ARGV[1])
+        redis.call('HDEL', KEYS[4], ARGV[1])
+        return 1
+        """
+    )
+
+    /// KEYS: inflight, owners, leases, delayed. ARGV: job id, worker id, envelope to run later, delay ms.
+    static let retry = RedisScript(
+        """
+        if redis.call('HGET', KEYS[2], ARGV[1]) ~= ARGV[2] then return 0 end
+        \(now)
+        redis.call('HDEL', KEYS[1], ARGV[1])
+        redis.call('HDEL', KEYS[2], ARGV[1])
+        redis.call('ZREM', KEYS[3], ARGV[1])
+        redis.call('ZADD', KEYS[4], now + tonumber(ARGV[4]), ARGV[3])
+        return 1
+        """
+    )
+
+    /// KEYS: inflight, owners, leases, dead, recoveries. ARGV: job id, worker id, dead-letter record (JSON).
+    static let bury = RedisScript(
+        """
+        if redis.call('HGET', KEYS[2], ARGV[1]) ~= ARGV[2] then return 0 end
+        redis.call('HDEL', KEYS[1], ARGV[1])
+        redis.call('HDEL', KEYS[2], ARGV[1])
+        redis.call('ZREM', KEYS[3], ARGV[1])
+        redis.call('HSET', KEYS[4], ARGV[1], ARGV[3])
+        redis.call('HDEL', KEYS[5], ARGV[1])
+        return 1
+        """
+    )
+
+    /// Hands a claimed job back unfinished (graceful shutdown): it goes to the consuming end of the ready list.
+    /// KEYS: inflight, owners, leases, ready. ARGV: job id, worker id.
+    static let release = RedisScript(
+        """
+        if redis.call('HGET', KEYS[2], ARGV[1]) ~= ARGV[2] then return 0 end
+        local raw = redis.call('HGET', KEYS[1], ARGV[1])
+        redis.call('HDEL', KEYS[1], ARGV[1])
+        redis.call('HDEL', KEYS[2], ARGV[1])
+        redis.call('ZREM', KEYS[3], ARGV[1])
+        if raw then redis.call('RPUSH', KEYS[4], raw) end
+        return 1
+        """
+    )
+
+    /// KEYS: owners, leases. ARGV: worker id, lease ms, job ids... Returns how many leases were still ours.
+    static let extendLeases = RedisScript(
+        """
+        \(now)
+        local kept = 0
+        for i = 3, #ARGV do
+          if redis.call('HGET', KEYS[1], ARGV[i]) == ARGV[1] then
+            redis.call('ZADD', KEYS[2], 'XX', now + tonumber(ARGV[2]), ARGV[i])
+            kept = kept + 1
+          end
+        end
+        return kept
+        """
+    )
+
+    /// Promotes due retries and recovers the jobs of workers whose leases expired. Safe to run from every worker.
+    /// KEYS: ready, delayed, inflight, owners, leases, dead, recoveries. ARGV: max recoveries, batch limit.
+    /// Returns {promoted, recovered, quarantined}.
+    static let maintain = RedisScript(
+        """
+        \(now)
+        local limit = tonumber(ARGV[2])
+        local due = redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', now, 'LIMIT', 0, limit)
+        for _, raw in ipairs(due) do
+          redis.call('ZREM', KEYS[2], raw)
+          redis.call('LPUSH', KEYS[1], raw)
+        end
+        local recovered, quarantined = 0, 0
+        local expired = redis.call('ZRANGEBYSCORE', KEYS[5], '-inf', now, 'LIMIT', 0, limit)
+        for _, id in ipairs(expired) do
+          local raw = redis.call('HGET', KEYS[3], id)
+          redis.call('ZREM', KEYS[5], id)
+          redis.call('HDEL', KEYS[3], id)
+          redis.call('HDEL', KEYS[4], id)
+          if raw then
+            local count = redis.call('HINCRBY', KEYS[7], id, 1)
+            if count > tonumber(ARGV[1]) then
+              local ok, job = pcall(cjson.decode, raw)
+              local attempt = ok and type(job) == 'table' and tonumber(job.attempt) or 0
+              redis.call('HSET', KEYS[6], id, cjson.encode({id = id, job = raw, attempt = attempt, failedAtMs = now,
+                error = 'quarantined: its worker was lost ' .. count .. ' times while running it'}))
+              redis.call('HDEL', KEYS[7], id)
+              quarantined = quarantined + 1
+            else
+              -- Back to the consuming end: it has waited already.
+              redis.call('RPUSH', KEYS[1], raw)
+              recovered = recovered + 1
+            end
+          end
+        end
+        return {#due, recovered, quarantined}
+        """
+    )
+
+    /// KEYS: ready, inflight, delayed, dead. Returns {ready, inflight, delayed, dead, oldest ready envelope or false, now ms}.
+    static let stats = RedisScript(
+        """
+        \(now)
+        return {redis.call('LLEN', KEYS[1]), redis.call('HLEN', KEYS[2]), redis.call('ZCARD', KEYS[3]),
+          redis.call('HLEN', KEYS[4]), redis.call('LINDEX', KEYS[1], -1), now}
+        """
+    )
+
+    /// Puts a dead letter back on the ready list, only if it is still the record the caller read.
+    /// KEYS: dead, ready. ARGV: job id, the record as read, the envelope to enqueue.
+    static let resurrect = RedisScript(
+        """
+        if redis.call('HGET', KEYS[1], ARGV[1]) ~= ARGV[2] then return 0 end
+        redis.call('HDEL', KEYS[1], ARGV[1])
+        redis.call('LPUSH', KEYS[2], ARGV[3])
+        return 1
+        """
+    )
+}

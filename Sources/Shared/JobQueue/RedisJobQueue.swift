@@ -1,0 +1,299 @@
+import Foundation
+import RedisClient
+
+/// A job taken from a queue by one worker, with its lease.
+public struct ClaimedJob: Sendable {
+    public let queue: String
+    public let header: JobHeader
+    /// The envelope exactly as it was stored.
+    public let envelope: [UInt8]
+
+    public var id: String { self.header.id }
+}
+
+/// Whether an enqueue-if-new added the job.
+public enum EnqueueResult: Sendable, Equatable {
+    case enqueued
+    case duplicate
+}
+
+/// What sits in `<queue>:dead` for one job.
+public struct DeadLetter: Codable, Sendable {
+    public var id: String
+    /// The envelope as it was when the job died.
+    public var job: String
+    public var error: String
+    public var attempt: Int
+    public var failedAtMs: Int64
+
+    public var failedAt: Date { Date(timeIntervalSince1970: Double(self.failedAtMs) / 1000) }
+}
+
+/// A queue's numbers, read from Redis itself (not counted by any one process).
+public struct QueueStats: Sendable, Equatable, Codable {
+    public var queue: String
+    public var ready: Int
+    public var inflight: Int
+    public var delayed: Int
+    public var dead: Int
+    /// Seconds the oldest ready job has waited since it was enqueued; 0 when none is waiting.
+    public var oldestReadyAgeSeconds: Double
+
+    public init(queue: String, ready: Int, inflight: Int, delayed: Int, dead: Int, oldestReadyAgeSeconds: Double) {
+        self.queue = queue
+        self.ready = ready
+        self.inflight = inflight
+        self.delayed = delayed
+        self.dead = dead
+        self.oldestReadyAgeSeconds = oldestReadyAgeSeconds
+    }
+}
+
+/// The reliable job queue of DESIGN §3 on Redis lists, hashes and sorted sets.
+///
+/// At-least-once: a job leaves the system only by ``ack(_:workerId:)`` or to dead letters. Every transition is a
+/// Lua script in ``QueueScripts``.
+public struct RedisJobQueue: Sendable {
+    public let redis: RedisClient
+    /// How long an enqueue-if-new remembers a dedupe key. Shopify retries a webhook for about 4 hours and
+    /// sometimes delivers a day late.
+    public var dedupeWindow: Duration = .seconds(48 * 3600)
+    /// Prefix of dedupe keys in Redis.
+    public var dedupePrefix = "ecommerce:dedupe:"
+
+    public init(redis: RedisClient) {
+        self.redis = redis
+    }
+
+    // MARK: Producing
+
+    /// Adds a job to its queue. With a `dedupeKey` in the envelope this is enqueue-if-new, as one atomic step:
+    /// a second job with the same key inside the dedupe window is not added.
+    @discardableResult
+    public func enqueue<Job: JobDefinition>(_ job: Job.Type, _ envelope: JobEnvelope<Job.Payload>) async throws -> EnqueueResult {
+        let data = try JobCoding.encoder().encode(envelope)
+        return try await self.enqueue(raw: Array(data), id: envelope.id, queue: Job.queue, dedupeKey: envelope.dedupeKey)
+    }
+
+    /// Adds an already encoded envelope.
+    @discardableResult
+    public func enqueue(raw: [UInt8], id: String, queue: String, dedupeKey: String?) async throws(RedisError) -> EnqueueResult {
+        guard let dedupeKey else {
+            try await self.redis.send(["LPUSH", RedisArgument(queue), RedisArgument(bytes: raw)]).orThrow()
+            return .enqueued
+        }
+        let reply = try await self.redis.run(
+            QueueScripts.enqueueIfNew,
+            keys: [queue, self.dedupePrefix + dedupeKey],
+            arguments: [RedisArgument(bytes: raw), RedisArgument(id), RedisArgument(Int(self.dedupeWindow.components.seconds))]
+        )
+        return reply.int == 1 ? .enqueued : .duplicate
+    }
+
+    // MARK: Consuming
+
+    /// Claims up to `max` jobs, trying the queues in the order given; the claim and its lease are one step.
+    public func claim(from queues: [String], workerId: String, max: Int, lease: Duration) async throws -> [ClaimedJob] {
+        guard max > 0, !queues.isEmpty else { return [] }
+        let keys = queues.flatMap { queue in
+            let keys = QueueKeys(queue: queue)
+            return [keys.ready, keys.inflight, keys.owners, keys.leases, keys.dead]
+        }
+        let reply = try await self.redis.run(
+            QueueScripts.claim,
+            keys: keys,
+            arguments: [RedisArgument(workerId), RedisArgument(lease.milliseconds), RedisArgument(max)]
+        )
+        let flat = reply.elements
+        var jobs: [ClaimedJob] = []
+        let decoder = JobCoding.decoder()
+        for index in stride(from: 0, to: flat.count - 1, by: 2) {
+            guard let queueIndex = flat[index].int, case .string(let raw) = flat[index + 1] else { continue }
+            let queue = queues[queueIndex - 1]
+            do {
+                let header = try decoder.decode(JobHeader.self, from: Data(raw))
+                jobs.append(ClaimedJob(queue: queue, header: header, envelope: raw))
+            } catch {
+                // It has an id (the script checked) but not the rest of an envelope: bury it under that id.
+                let id = Self.jobId(in: raw) ?? "unknown"
+                try await self.buryUnreadable(queue: queue, id: id, raw: raw, workerId: workerId, error: "malformed envelope: \(error)")
+            }
+        }
+        return jobs
+    }
+
+    /// Removes a finished job. Returns false when the claim was lost (the lease expired and another worker
+    /// recovered the job): the job will run again, which idempotent handlers allow.
+    @discardableResult
+    public func ack(_ job: ClaimedJob, workerId: String) async throws -> Bool {
+        let keys = QueueKeys(queue: job.queue)
+        let reply = try await self.redis.run(
+            QueueScripts.ack,
+            keys: [keys.inflight, keys.owners, keys.leases, keys.recoveries],
+            arguments: [RedisArgument(job.id), RedisArgument(workerId)]
+        )
+        return reply.int == 1
+    }
+
+    /// Moves a claimed job to the delayed set, to run again after `delay` as `envelope` (which may carry a
+    /// bumped attempt count, or be unchanged for a retry that spends no attempt).
+    @discardableResult
+    public func retry(_ job: ClaimedJob, workerId: String, envelope: [UInt8], after delay: Duration) async throws -> Bool {
+        let keys = QueueKeys(queue: job.queue)
+        let reply = try await self.redis.run(
+            QueueScripts.retry,
+            keys: [keys.inflight, keys.owners, keys.leases, keys.delayed],
+            arguments: [RedisArgument(job.id), RedisArgument(workerId), RedisArgument(bytes: envelope), RedisArgument(delay.milliseconds)]
+        )
+        return reply.int == 1
+    }
+
+    /// Moves a claimed job to dead letters with the error that killed it.
+    @discardableResult
+    public func bury(_ job: ClaimedJob, workerId: String, envelope: [UInt8], attempt: Int, error: String) async throws -> Bool {
+        let keys = QueueKeys(queue: job.queue)
+        let record = DeadLetter(
+            id: job.id,
+            job: String(decoding: envelope, as: UTF8.self),
+            error: error,
+            attempt: attempt,
+            failedAtMs: Int64(Date().timeIntervalSince1970 * 1000)
+        )
+        let reply = try await self.redis.run(
+            QueueScripts.bury,
+            keys: [keys.inflight, keys.owners, keys.leases, keys.dead, keys.recoveries],
+            arguments: [RedisArgument(job.id), RedisArgument(workerId), RedisArgument(bytes: Array(try JSONEncoder().encode(record)))]
+        )
+        return reply.int == 1
+    }
+
+    private func buryUnreadable(queue: String, id: String, raw: [UInt8], workerId: String, error: String) async throws {
+        let header = JobHeader(id: id, kind: "unknown", attempt: 0, maxAttempts: 0, enqueuedAt: Date())
+        try await self.bury(ClaimedJob(queue: queue, header: header, envelope: raw), workerId: workerId, envelope: raw, attempt: 0, error: error)
+    }
+
+    /// Hands a claimed job back to the ready list, unfinished and without spending an attempt.
+    @discardableResult
+    public func release(_ job: ClaimedJob, workerId: String) async throws -> Bool {
+        let keys = QueueKeys(queue: job.queue)
+        let reply = try await self.redis.run(
+            QueueScripts.release,
+            keys: [keys.inflight, keys.owners, keys.leases, keys.ready],
+            arguments: [RedisArgument(job.id), RedisArgument(workerId)]
+        )
+        return reply.int == 1
+    }
+
+    /// Keeps the leases of a worker's jobs alive; returns how many were still its own.
+    @discardableResult
+    public func extendLeases(queue: String, jobIds: [String], workerId: String, lease: Duration) async throws -> Int {
+        guard !jobIds.isEmpty else { return 0 }
+        let keys = QueueKeys(queue: queue)
+        let reply = try await self.redis.run(
+            QueueScripts.extendLeases,
+            keys: [keys.owners, keys.leases],
+            arguments: [RedisArgument(workerId), RedisArgument(lease.milliseconds)] + jobIds.map { RedisArgument($0) }
+        )
+        return reply.int ?? 0
+    }
+
+    /// What one maintenance pass did.
+    public struct MaintenanceResult: Sendable, Equatable {
+        public var promoted: Int
+        public var recovered: Int
+        public var quarantined: Int
+    }
+
+    /// Promotes due retries and recovers jobs whose worker stopped renewing its lease; jobs recovered more than
+    /// `maxRecoveries` times are quarantined in dead letters. Safe to run from every worker at once.
+    public func maintain(queue: String, maxRecoveries: Int, batch: Int = 1000) async throws -> MaintenanceResult {
+        let keys = QueueKeys(queue: queue)
+        let reply = try await self.redis.run(
+            QueueScripts.maintain,
+            keys: [keys.ready, keys.delayed, keys.inflight, keys.owners, keys.leases, keys.dead, keys.recoveries],
+            arguments: [RedisArgument(maxRecoveries), RedisArgument(batch)]
+        )
+        let values = reply.elements.map { $0.int ?? 0 }
+        guard values.count == 3 else { throw RedisError.unexpectedReply("maintain returned \(reply)") }
+        return MaintenanceResult(promoted: values[0], recovered: values[1], quarantined: values[2])
+    }
+
+    // MARK: Inspecting
+
+    /// Counts for one queue, from one atomic read of Redis.
+    public func stats(queue: String) async throws -> QueueStats {
+        let keys = QueueKeys(queue: queue)
+        let reply = try await self.redis.run(QueueScripts.stats, keys: [keys.ready, keys.inflight, keys.delayed, keys.dead], arguments: [])
+        let values = reply.elements
+        guard values.count == 6 else { throw RedisError.unexpectedReply("stats returned \(reply)") }
+        var age = 0.0
+        if case .string(let oldest) = values[4], let header = try? JobCoding.decoder().decode(JobHeader.self, from: Data(oldest)),
+            let nowMs = values[5].int
+        {
+            age = max(0, Double(nowMs) / 1000 - header.enqueuedAt.timeIntervalSince1970)
+        }
+        return QueueStats(
+            queue: queue,
+            ready: values[0].int ?? 0,
+            inflight: values[1].int ?? 0,
+            delayed: values[2].int ?? 0,
+            dead: values[3].int ?? 0,
+            oldestReadyAgeSeconds: age
+        )
+    }
+
+    /// The dead letters of a queue, newest first.
+    public func deadLetters(queue: String) async throws -> [DeadLetter] {
+        let reply = try await self.redis.send(["HVALS", RedisArgument(QueueKeys(queue: queue).dead)]).orThrow()
+        let decoder = JSONDecoder()
+        return reply.elements.compactMap { value in
+            guard case .string(let bytes) = value else { return nil }
+            return try? decoder.decode(DeadLetter.self, from: Data(bytes))
+        }.sorted { $0.failedAtMs > $1.failedAtMs }
+    }
+
+    /// Puts a dead letter back on its queue with a fresh attempt budget. Returns false if it is gone.
+    @discardableResult
+    public func retryDeadLetter(queue: String, id: String) async throws -> Bool {
+        let keys = QueueKeys(queue: queue)
+        guard case .string(let recordBytes) = try await self.redis.send(["HGET", RedisArgument(keys.dead), RedisArgument(id)]).orThrow()
+        else { return false }
+        let record = try JSONDecoder().decode(DeadLetter.self, from: Data(recordBytes))
+        var envelope = Array(record.job.utf8)
+        if var decoded = try? JobCoding.decoder().decode(JobEnvelope<JSONValue>.self, from: Data(envelope)) {
+            decoded.attempt = 0
+            envelope = Array(try JobCoding.encoder().encode(decoded))
+        }
+        let reply = try await self.redis.run(
+            QueueScripts.resurrect,
+            keys: [keys.dead, keys.ready],
+            arguments: [RedisArgument(id), RedisArgument(bytes: recordBytes), RedisArgument(bytes: envelope)]
+        )
+        return reply.int == 1
+    }
+
+    /// Deletes one dead letter, or all of a queue's when `id` is nil; returns how many went.
+    @discardableResult
+    public func purgeDeadLetters(queue: String, id: String? = nil) async throws -> Int {
+        let dead = QueueKeys(queue: queue).dead
+        if let id {
+            return try await self.redis.send(["HDEL", RedisArgument(dead), RedisArgument(id)]).orThrow().int ?? 0
+        }
+        let count = try await self.redis.send(["HLEN", RedisArgument(dead)]).orThrow().int ?? 0
+        try await self.redis.send(["DEL", RedisArgument(dead)]).orThrow()
+        return count
+    }
+
+    static func jobId(in raw: [UInt8]) -> String? {
+        struct IdOnly: Decodable { var id: String }
+        return try? JSONDecoder().decode(IdOnly.self, from: Data(raw)).id
+    }
+}
+
+extension Duration {
+    /// Whole milliseconds, for Redis arguments.
+    var milliseconds: Int {
+        let (seconds, attoseconds) = self.components
+        return Int(seconds) * 1000 + Int(attoseconds / 1_000_000_000_000_000)
+    }
+}

@@ -1,0 +1,59 @@
+import Hummingbird
+import Logging
+import PostgresNIO
+import Prometheus
+import RedisClient
+
+/// `GET /healthz` (the process answers), `GET /readyz` (Redis and PostgreSQL answer) and `GET /metrics`.
+public struct HealthController: Sendable {
+    let redis: RedisClient
+    let postgres: PostgresClient
+    let metricsRegistry: PrometheusCollectorRegistry
+
+    public init(redis: RedisClient, postgres: PostgresClient, metricsRegistry: PrometheusCollectorRegistry) {
+        self.redis = redis
+        self.postgres = postgres
+        self.metricsRegistry = metricsRegistry
+    }
+
+    struct Readiness: Encodable {
+        var status: String
+        var redis: String
+        var postgres: String
+    }
+
+    public func addRoutes(to router: Router<some RequestContext>) {
+        router.get("/healthz") { _, _ in Response.json(["status": "ok"]) }
+        router.get("/readyz") { _, context in
+            async let redisReady = self.check { try await self.redis.ping() }
+            async let postgresReady = self.check { try await self.postgres.query("SELECT 1", logger: context.logger) }
+            let (redisOK, postgresOK) = await (redisReady, postgresReady)
+            let readiness = Readiness(status: redisOK && postgresOK ? "ready" : "unavailable", redis: redisOK ? "ok" : "down", postgres: postgresOK ? "ok" : "down")
+            return Response.json(readiness, status: redisOK && postgresOK ? .ok : .serviceUnavailable)
+        }
+        router.get("/metrics") { _, _ in
+            Response(
+                status: .ok,
+                headers: [.contentType: "text/plain; version=0.0.4"],
+                body: ResponseBody(byteBuffer: ByteBuffer(bytes: self.metricsRegistry.emitToBuffer()))
+            )
+        }
+    }
+
+    private func check(_ probe: @escaping @Sendable () async throws -> Void) async -> Bool {
+        do {
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                group.addTask { try await probe() }
+                group.addTask {
+                    try await Task.sleep(for: .seconds(2))
+                    throw CancellationError()
+                }
+                try await group.next()
+                group.cancelAll()
+            }
+            return true
+        } catch {
+            return false
+        }
+    }
+}

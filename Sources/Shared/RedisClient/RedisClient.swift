@@ -1,0 +1,71 @@
+import Logging
+import Synchronization
+
+/// A Redis client for async code over blocking hiredis connections.
+///
+/// Requests are spread over a few ``PipelineLane``s, each a thread with its own connection; concurrent requests on
+/// a lane share one pipeline round trip. A broken connection fails the requests in flight with
+/// ``RedisError/connectionFailed(_:)`` and is re-established on the next request, so a Redis restart is seen by
+/// callers as a short burst of errors, never as a hang.
+public final class RedisClient: Sendable {
+    private let lanes: [PipelineLane]
+    private let nextLane = Atomic<Int>(0)
+    public let configuration: RedisConfiguration
+
+    public init(configuration: RedisConfiguration) {
+        self.configuration = configuration
+        self.lanes = (0..<max(1, configuration.connectionCount)).map { index in
+            PipelineLane(configuration: configuration, name: "redis-lane-\(index)")
+        }
+    }
+
+    /// Stops the lanes' threads; requests made afterwards fail with ``RedisError/clientClosed``.
+    public func shutdown() {
+        for lane in self.lanes { lane.stop() }
+    }
+
+    /// Sends one command, e.g. `["LPUSH", key, value]`; returns its reply, which may be an error reply.
+    public func send(_ command: [RedisArgument]) async throws(RedisError) -> RedisValue {
+        try await self.send(commands: [command])[0]
+    }
+
+    /// Sends several commands back to back on one connection (not atomically: use a script for that).
+    public func send(commands: [[RedisArgument]]) async throws(RedisError) -> [RedisValue] {
+        let encoded = commands.map { $0.map(\.bytes) }
+        let lane = self.lanes[self.nextLane.wrappingAdd(1, ordering: .relaxed).oldValue % self.lanes.count]
+        do {
+            return try await withCheckedThrowingContinuation { continuation in
+                lane.submit(encoded, continuation: continuation)
+            }
+        } catch let error as RedisError {
+            throw error
+        } catch {
+            throw .connectionFailed("\(error)")
+        }
+    }
+
+    /// Runs a Lua script by its SHA-1, loading it first when Redis does not have it (after a restart, say).
+    public func run(_ script: RedisScript, keys: [String], arguments: [RedisArgument]) async throws(RedisError) -> RedisValue {
+        let tail: [RedisArgument] = [.init(String(keys.count))] + keys.map { RedisArgument($0) } + arguments
+        let reply = try await self.send([RedisArgument("EVALSHA"), RedisArgument(script.sha1)] + tail)
+        if case .error(let message) = reply, message.hasPrefix("NOSCRIPT") {
+            return try await self.send([RedisArgument("EVAL"), RedisArgument(script.source)] + tail).orThrow()
+        }
+        return try reply.orThrow()
+    }
+
+    /// `PING`, for readiness checks.
+    public func ping() async throws(RedisError) {
+        try await self.send(["PING"]).orThrow()
+    }
+}
+
+/// One argument of a Redis command: any bytes (commands are binary safe).
+public struct RedisArgument: Sendable, ExpressibleByStringLiteral {
+    public var bytes: [UInt8]
+
+    public init(_ string: String) { self.bytes = Array(string.utf8) }
+    public init(bytes: [UInt8]) { self.bytes = bytes }
+    public init(_ value: Int) { self.bytes = Array(String(value).utf8) }
+    public init(stringLiteral value: String) { self.init(value) }
+}

@@ -1,0 +1,186 @@
+import Foundation
+
+/// The parts of Shopify's REST order (the webhook payload) that decide its stock effect.
+///
+/// Decoding into this type is also what keeps customer data out of the system: names, addresses and e-mails in
+/// the payload are never decoded, so they are never stored or enqueued.
+public struct ShopifyOrder: Codable, Sendable, Equatable {
+    public var id: Int64
+    public var name: String?
+    public var createdAt: String?
+    public var updatedAt: String
+    public var cancelledAt: String?
+    public var test: Bool?
+    public var lineItems: [LineItem]
+    public var refunds: [Refund]?
+
+    public struct LineItem: Codable, Sendable, Equatable {
+        public var id: Int64
+        public var variantId: Int64?
+        public var sku: String?
+        public var quantity: Int
+        /// The quantity after edits removed items and refunds took them back; absent in old payloads.
+        public var currentQuantity: Int?
+
+        public init(id: Int64, variantId: Int64?, sku: String?, quantity: Int, currentQuantity: Int?) {
+            self.id = id
+            self.variantId = variantId
+            self.sku = sku
+            self.quantity = quantity
+            self.currentQuantity = currentQuantity
+        }
+
+        enum CodingKeys: String, CodingKey {
+            case id, sku, quantity
+            case variantId = "variant_id"
+            case currentQuantity = "current_quantity"
+        }
+    }
+
+    public struct Refund: Codable, Sendable, Equatable {
+        public var id: Int64
+        public var refundLineItems: [RefundLineItem]
+
+        public init(id: Int64, refundLineItems: [RefundLineItem]) {
+            self.id = id
+            self.refundLineItems = refundLineItems
+        }
+
+        enum CodingKeys: String, CodingKey {
+            case id
+            case refundLineItems = "refund_line_items"
+        }
+    }
+
+    public struct RefundLineItem: Codable, Sendable, Equatable {
+        public var lineItemId: Int64
+        public var quantity: Int
+        /// `cancel`, `return`, `no_restock` (or the older `legacy_restock`).
+        public var restockType: String?
+
+        public init(lineItemId: Int64, quantity: Int, restockType: String?) {
+            self.lineItemId = lineItemId
+            self.quantity = quantity
+            self.restockType = restockType
+        }
+
+        enum CodingKeys: String, CodingKey {
+            case quantity
+            case lineItemId = "line_item_id"
+            case restockType = "restock_type"
+        }
+    }
+
+    public init(
+        id: Int64,
+        name: String? = nil,
+        updatedAt: String,
+        cancelledAt: String? = nil,
+        lineItems: [LineItem],
+        refunds: [Refund]? = nil
+    ) {
+        self.id = id
+        self.name = name
+        self.updatedAt = updatedAt
+        self.cancelledAt = cancelledAt
+        self.lineItems = lineItems
+        self.refunds = refunds
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case id, name, test, refunds
+        case createdAt = "created_at"
+        case updatedAt = "updated_at"
+        case cancelledAt = "cancelled_at"
+        case lineItems = "line_items"
+    }
+
+    /// When the order last changed, parsed from `updated_at`; nil when Shopify sent something unreadable.
+    public var updatedAtDate: Date? { ShopifyTimestamp.parse(self.updatedAt) }
+
+    /// How many units of a line have left stock for good: what FlowPOS stock must be decremented by in total.
+    ///
+    /// Units refunded with `no_restock` left the shelf and did not come back, so they still count; units removed
+    /// by an edit, refunded with a restock, or part of a cancelled order returned to stock do not.
+    public func consumedQuantity(of line: LineItem) -> Int {
+        let notRestocked = self.refundedQuantity(of: line.id) { $0 == "no_restock" }
+        let consumed: Int
+        if self.cancelledAt != nil {
+            consumed = notRestocked
+        } else if let current = line.currentQuantity {
+            consumed = current + notRestocked
+        } else {
+            consumed = line.quantity - self.refundedQuantity(of: line.id) { $0 != "no_restock" }
+        }
+        return min(max(consumed, 0), max(line.quantity, 0))
+    }
+
+    private func refundedQuantity(of lineItemId: Int64, where restockType: (String?) -> Bool) -> Int {
+        (self.refunds ?? []).reduce(0) { total, refund in
+            total + refund.refundLineItems.filter { $0.lineItemId == lineItemId && restockType($0.restockType) }.reduce(0) { $0 + $1.quantity }
+        }
+    }
+}
+
+/// A change to an order that is not the order itself (`orders/edited`, `refunds/create`): only what names it.
+public struct ShopifyOrderChange: Codable, Sendable, Equatable {
+    public var orderId: Int64
+    /// The id of the refund or the order edit.
+    public var changeId: Int64?
+
+    public init(orderId: Int64, changeId: Int64?) {
+        self.orderId = orderId
+        self.changeId = changeId
+    }
+
+    /// Reads the order id from a `refunds/create` body (`order_id`) or an `orders/edited` body (`order_edit.order_id`).
+    public static func decode(topic: WebhookTopic, from body: some DataProtocol, decoder: JSONDecoder) throws -> ShopifyOrderChange {
+        let data = Data(body)
+        switch topic {
+        case .ordersEdited:
+            let edit = try decoder.decode(OrderEditBody.self, from: data).orderEdit
+            return ShopifyOrderChange(orderId: edit.orderId, changeId: edit.id)
+        default:
+            let refund = try decoder.decode(RefundBody.self, from: data)
+            return ShopifyOrderChange(orderId: refund.orderId, changeId: refund.id)
+        }
+    }
+}
+
+/// `refunds/create`: `{"id", "order_id", ...}`.
+private struct RefundBody: Decodable {
+    var id: Int64?
+    var orderId: Int64
+
+    enum CodingKeys: String, CodingKey {
+        case id
+        case orderId = "order_id"
+    }
+}
+
+/// `orders/edited`: `{"order_edit": {"id", "order_id", ...}}`.
+private struct OrderEditBody: Decodable {
+    struct Edit: Decodable {
+        var id: Int64?
+        var orderId: Int64
+
+        enum CodingKeys: String, CodingKey {
+            case id
+            case orderId = "order_id"
+        }
+    }
+
+    var orderEdit: Edit
+
+    enum CodingKeys: String, CodingKey {
+        case orderEdit = "order_edit"
+    }
+}
+
+/// Shopify's timestamps: RFC 3339 with an offset, sometimes with fractional seconds.
+public enum ShopifyTimestamp {
+    public static func parse(_ text: String) -> Date? {
+        if let date = try? Date(text, strategy: .iso8601) { return date }
+        return try? Date(text, strategy: Date.ISO8601FormatStyle(includingFractionalSeconds: true))
+    }
+}

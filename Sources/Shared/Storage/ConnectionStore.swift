@@ -1,0 +1,75 @@
+import Foundation
+import Logging
+import PostgresNIO
+
+/// The state of a business's link to its Shopify store.
+public enum ConnectionStatus: String, Sendable, Codable {
+    case active
+    case disconnected
+    case uninstalled
+}
+
+/// What the gateway needs to know about a shop: which business it feeds and whether the link is live.
+public struct ShopConnection: Sendable, Equatable {
+    public var businessId: UUID
+    public var shop: String
+    public var status: ConnectionStatus
+}
+
+/// `ecommerce_connection`: reading and changing business ⇄ shop links.
+public struct ConnectionStore: Sendable {
+    let client: PostgresClient
+
+    public init(client: PostgresClient) {
+        self.client = client
+    }
+
+    /// The connection of a shop domain: the active one if there is one, otherwise the most recent.
+    public func connection(forShop shop: String, logger: Logger) async throws -> ShopConnection? {
+        let rows = try await self.client.query(
+            """
+            SELECT business_id, shop_domain, status FROM ecommerce_connection
+            WHERE shop_domain = \(shop)
+            ORDER BY (status = 'active') DESC, updated_at DESC
+            LIMIT 1
+            """,
+            logger: logger
+        )
+        for try await (businessId, shop, status) in rows.decode((UUID, String, String).self) {
+            return ShopConnection(businessId: businessId, shop: shop, status: ConnectionStatus(rawValue: status) ?? .disconnected)
+        }
+        return nil
+    }
+
+    /// Creates or replaces a business's connection (the OAuth callback's final step, and test fixtures).
+    public func save(businessId: UUID, shop: String, status: ConnectionStatus, logger: Logger) async throws {
+        try await self.client.query(
+            """
+            INSERT INTO ecommerce_connection (business_id, shop_domain, status)
+            VALUES (\(businessId), \(shop), \(status.rawValue))
+            ON CONFLICT (business_id) DO UPDATE
+            SET shop_domain = EXCLUDED.shop_domain, status = EXCLUDED.status, updated_at = now(),
+                uninstalled_at = NULL
+            """,
+            logger: logger
+        )
+    }
+
+    /// `app/uninstalled`: the token is dead. Marks the connection uninstalled and wipes its tokens; history stays.
+    /// Returns whether a connection of that shop changed.
+    @discardableResult
+    public func markUninstalled(businessId: UUID, shop: String, logger: Logger) async throws -> Bool {
+        let rows = try await self.client.query(
+            """
+            UPDATE ecommerce_connection
+            SET status = 'uninstalled', uninstalled_at = now(), updated_at = now(),
+                access_token_ciphertext = NULL, refresh_token_ciphertext = NULL, token_expires_at = NULL
+            WHERE business_id = \(businessId) AND shop_domain = \(shop) AND status <> 'uninstalled'
+            RETURNING business_id
+            """,
+            logger: logger
+        )
+        for try await _ in rows.decode(UUID.self) { return true }
+        return false
+    }
+}

@@ -1,0 +1,146 @@
+extension Migrations {
+    /// 1: the FlowPOS catalog and stock (created here for standalone use) and the module's own tables.
+    static let foundation = Migration(
+        version: 1,
+        name: "foundation",
+        statements: [
+            // FlowPOS side.
+            """
+            CREATE TABLE products (
+                id uuid PRIMARY KEY,
+                business_id uuid NOT NULL,
+                name text NOT NULL,
+                description text,
+                status text NOT NULL DEFAULT 'active',
+                created_at timestamptz NOT NULL DEFAULT now(),
+                updated_at timestamptz NOT NULL DEFAULT now())
+            """,
+            "CREATE INDEX products_business ON products (business_id, id)",
+            """
+            CREATE TABLE variants (
+                id uuid PRIMARY KEY,
+                product_id uuid NOT NULL REFERENCES products (id) ON DELETE CASCADE,
+                business_id uuid NOT NULL,
+                title text,
+                sku text,
+                barcode text,
+                price numeric(12, 2) NOT NULL DEFAULT 0,
+                created_at timestamptz NOT NULL DEFAULT now(),
+                updated_at timestamptz NOT NULL DEFAULT now())
+            """,
+            "CREATE INDEX variants_product ON variants (product_id)",
+            "CREATE UNIQUE INDEX variants_business_sku ON variants (business_id, sku) WHERE sku IS NOT NULL",
+            """
+            CREATE TABLE stock_levels (
+                variant_id uuid PRIMARY KEY REFERENCES variants (id) ON DELETE CASCADE,
+                business_id uuid NOT NULL,
+                quantity integer NOT NULL DEFAULT 0,
+                updated_at timestamptz NOT NULL DEFAULT now())
+            """,
+            """
+            CREATE TABLE stock_movements (
+                id bigserial PRIMARY KEY,
+                business_id uuid NOT NULL,
+                variant_id uuid NOT NULL REFERENCES variants (id) ON DELETE CASCADE,
+                delta integer NOT NULL,
+                quantity_after integer NOT NULL,
+                reason text NOT NULL,
+                reference text,
+                created_at timestamptz NOT NULL DEFAULT now())
+            """,
+            "CREATE INDEX stock_movements_variant ON stock_movements (variant_id, created_at)",
+            """
+            CREATE TABLE categories (
+                id uuid PRIMARY KEY,
+                business_id uuid NOT NULL,
+                parent_id uuid REFERENCES categories (id) ON DELETE SET NULL,
+                name text NOT NULL,
+                created_at timestamptz NOT NULL DEFAULT now(),
+                updated_at timestamptz NOT NULL DEFAULT now())
+            """,
+            "CREATE INDEX categories_business ON categories (business_id, id)",
+            """
+            CREATE TABLE product_categories (
+                product_id uuid NOT NULL REFERENCES products (id) ON DELETE CASCADE,
+                category_id uuid NOT NULL REFERENCES categories (id) ON DELETE CASCADE,
+                PRIMARY KEY (product_id, category_id))
+            """,
+            "CREATE INDEX product_categories_category ON product_categories (category_id)",
+            // The ecommerce module.
+            """
+            CREATE TABLE ecommerce_connection (
+                business_id uuid PRIMARY KEY,
+                shop_domain text NOT NULL,
+                status text NOT NULL CHECK (status IN ('active', 'disconnected', 'uninstalled')),
+                access_token_ciphertext bytea,
+                refresh_token_ciphertext bytea,
+                token_expires_at timestamptz,
+                scopes text,
+                location_id text,
+                last_synced_at timestamptz,
+                created_at timestamptz NOT NULL DEFAULT now(),
+                updated_at timestamptz NOT NULL DEFAULT now(),
+                uninstalled_at timestamptz)
+            """,
+            // A shop feeds one business at a time.
+            "CREATE UNIQUE INDEX ecommerce_connection_active_shop ON ecommerce_connection (shop_domain) WHERE status = 'active'",
+            "CREATE INDEX ecommerce_connection_shop ON ecommerce_connection (shop_domain)",
+            """
+            CREATE TABLE ecommerce_product_mapping (
+                business_id uuid NOT NULL,
+                variant_id uuid NOT NULL REFERENCES variants (id) ON DELETE CASCADE,
+                product_id uuid NOT NULL REFERENCES products (id) ON DELETE CASCADE,
+                shopify_product_id bigint,
+                shopify_variant_id bigint,
+                shopify_inventory_item_id bigint,
+                updated_at timestamptz NOT NULL DEFAULT now(),
+                PRIMARY KEY (business_id, variant_id))
+            """,
+            "CREATE UNIQUE INDEX ecommerce_product_mapping_shopify_variant ON ecommerce_product_mapping (business_id, shopify_variant_id)",
+            """
+            CREATE TABLE ecommerce_ingested_order (
+                business_id uuid NOT NULL,
+                shopify_order_id bigint NOT NULL,
+                order_name text,
+                source text NOT NULL,
+                shopify_updated_at timestamptz,
+                cancelled boolean NOT NULL DEFAULT false,
+                first_ingested_at timestamptz NOT NULL DEFAULT now(),
+                last_applied_at timestamptz,
+                PRIMARY KEY (business_id, shopify_order_id))
+            """,
+            """
+            CREATE TABLE ecommerce_order_line (
+                business_id uuid NOT NULL,
+                shopify_order_id bigint NOT NULL,
+                shopify_line_item_id bigint NOT NULL,
+                variant_id uuid REFERENCES variants (id) ON DELETE SET NULL,
+                sku text,
+                applied_quantity integer NOT NULL,
+                PRIMARY KEY (business_id, shopify_order_id, shopify_line_item_id),
+                FOREIGN KEY (business_id, shopify_order_id) REFERENCES ecommerce_ingested_order (business_id, shopify_order_id) ON DELETE CASCADE)
+            """,
+            """
+            CREATE TABLE ecommerce_sync_log (
+                id uuid PRIMARY KEY,
+                business_id uuid NOT NULL,
+                kind text NOT NULL,
+                status text NOT NULL,
+                processed integer NOT NULL DEFAULT 0,
+                failed integer NOT NULL DEFAULT 0,
+                total integer,
+                errors jsonb NOT NULL DEFAULT '[]',
+                details jsonb NOT NULL DEFAULT '{}',
+                reference text,
+                started_at timestamptz NOT NULL DEFAULT now(),
+                finished_at timestamptz)
+            """,
+            "CREATE INDEX ecommerce_sync_log_business ON ecommerce_sync_log (business_id, started_at DESC)",
+        ]
+    )
+}
+
+/// The schema's migrations, in order. A later issue adds its own here; applied ones are never edited.
+public enum Migrations {
+    public static let all: [Migration] = [foundation]
+}

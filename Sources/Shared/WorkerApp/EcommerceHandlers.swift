@@ -1,0 +1,99 @@
+import EcommerceJobs
+import Foundation
+import JobQueue
+import Logging
+import PostgresNIO
+import Shopify
+import Storage
+
+/// The handlers of the ecommerce job kinds, registered on one ``JobRegistry``.
+public struct EcommerceHandlers: Sendable {
+    let ingestor: OrderIngestor
+    let connections: ConnectionStore
+    let syncLogs: SyncLogStore
+
+    public init(postgres: PostgresClient) {
+        self.ingestor = OrderIngestor(client: postgres)
+        self.connections = ConnectionStore(client: postgres)
+        self.syncLogs = SyncLogStore(client: postgres)
+    }
+
+    /// A registry with every job kind this worker handles.
+    public func registry() -> JobRegistry {
+        var registry = JobRegistry()
+        registry.register(OrderIngestJob.self) { envelope, context in
+            try await self.ingestOrder(envelope, context: context)
+        }
+        registry.register(OrderChangeNoticeJob.self) { envelope, context in
+            try await self.noteOrderChange(envelope, context: context)
+        }
+        registry.register(ShopEventJob.self) { envelope, context in
+            try await self.handleShopEvent(envelope, context: context)
+        }
+        return registry
+    }
+
+    func ingestOrder(_ envelope: JobEnvelope<OrderIngestJob.Payload>, context: JobContext) async throws {
+        let businessId = try Self.businessId(of: envelope)
+        let payload = envelope.payload
+        let result: OrderIngestionResult
+        do {
+            result = try await self.ingestor.ingest(
+                businessId: businessId,
+                order: payload.order,
+                source: payload.source.rawValue,
+                reference: payload.webhookId.map { "webhook:\($0)" },
+                logger: context.logger
+            )
+        } catch let error as OrderIngestionError {
+            throw PermanentJobError(code: "invalid_order", message: error.description)
+        }
+        var logger = context.logger
+        logger[metadataKey: "order.id"] = "\(payload.order.id)"
+        if !result.unmappedLineIds.isEmpty {
+            logger.warning("order lines without a FlowPOS variant", metadata: ["lines": "\(result.unmappedLineIds)"])
+        }
+        logger.debug("order ingested", metadata: ["outcome": "\(result.outcome.rawValue)"])
+    }
+
+    func noteOrderChange(_ envelope: JobEnvelope<OrderChangeNoticeJob.Payload>, context: JobContext) async throws {
+        struct Details: Encodable {
+            var topic: String
+            var orderId: Int64
+            var changeId: Int64?
+            var note = "stock follows the order's next state (orders/updated or the poll)"
+        }
+        let payload = envelope.payload
+        try await self.syncLogs.recordEvent(
+            businessId: try Self.businessId(of: envelope),
+            kind: "order_change",
+            status: "noted",
+            details: Details(topic: payload.topic, orderId: payload.change.orderId, changeId: payload.change.changeId),
+            reference: payload.webhookId.map { "webhook:\($0)" },
+            logger: context.logger
+        )
+        context.logger.info("order change noted", metadata: ["order.id": "\(payload.change.orderId)", "topic": "\(payload.topic)"])
+    }
+
+    func handleShopEvent(_ envelope: JobEnvelope<ShopEventJob.Payload>, context: JobContext) async throws {
+        let businessId = try Self.businessId(of: envelope)
+        guard let shop = envelope.shop else { throw PermanentJobError(code: "missing_shop", message: "shop event without a shop") }
+        switch WebhookTopic(rawValue: envelope.payload.topic) {
+        case .appUninstalled:
+            let changed = try await self.connections.markUninstalled(businessId: businessId, shop: shop, logger: context.logger)
+            context.logger.info("app uninstalled: connection marked uninstalled", metadata: ["changed": "\(changed)"])
+        case .customersDataRequest, .customersRedact, .shopRedact:
+            // Acknowledged here; the data handling of these topics comes with the connections work.
+            context.logger.info("privacy webhook acknowledged", metadata: ["topic": "\(envelope.payload.topic)"])
+        default:
+            throw PermanentJobError(code: "unsupported_topic", message: "\(envelope.payload.topic) is not a shop event")
+        }
+    }
+
+    static func businessId<Payload>(of envelope: JobEnvelope<Payload>) throws -> UUID {
+        guard let raw = envelope.businessId, let id = UUID(uuidString: raw) else {
+            throw PermanentJobError(code: "missing_business", message: "the envelope has no valid businessId")
+        }
+        return id
+    }
+}

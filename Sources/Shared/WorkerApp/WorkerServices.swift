@@ -1,0 +1,42 @@
+import AppConfig
+import EcommerceJobs
+import Hummingbird
+import OpsHTTP
+import JobQueue
+import Logging
+import PostgresNIO
+import Prometheus
+import RedisClient
+import ServiceLifecycle
+import Storage
+
+/// The services of a worker process, in start order: the PostgreSQL client, the job processor, and a small HTTP
+/// server for `/healthz`, `/readyz` and `/metrics` on `METRICS_PORT`.
+public struct WorkerProcess: Sendable {
+    public let postgres: PostgresClient
+    public let redis: RedisClient
+    public let jobWorker: JobWorker
+    public let metricsServer: any Service
+
+    public init(configuration: WorkerConfiguration, metricsRegistry: PrometheusCollectorRegistry, logger: Logger) {
+        self.postgres = PostgresClient(configuration: configuration.common.database, backgroundLogger: logger)
+        self.redis = RedisClient(configuration: configuration.common.redis)
+        let handlers = EcommerceHandlers(postgres: self.postgres)
+        let registry = handlers.registry()
+        var workerConfiguration = JobWorkerConfiguration(queues: configuration.queues ?? EcommerceQueue.all, concurrency: configuration.concurrency)
+        workerConfiguration.lease = configuration.lease
+        workerConfiguration.heartbeatInterval = configuration.lease / 5
+        workerConfiguration.shutdownGrace = configuration.shutdownGrace
+        workerConfiguration.maxRecoveries = configuration.maxRecoveries
+        workerConfiguration.backoff = RetryBackoff(base: configuration.retryBase)
+        self.jobWorker = JobWorker(queue: RedisJobQueue(redis: self.redis), registry: registry, configuration: workerConfiguration, logger: logger)
+
+        let router = Router()
+        HealthController(redis: self.redis, postgres: self.postgres, metricsRegistry: metricsRegistry).addRoutes(to: router)
+        self.metricsServer = Application(
+            router: router,
+            configuration: .init(address: .hostname(configuration.metricsHost, port: configuration.metricsPort), serverName: "ecommerce-worker"),
+            logger: logger
+        )
+    }
+}

@@ -1,0 +1,296 @@
+import AppConfig
+import EcommerceJobs
+import Foundation
+import GatewayApp
+import HTTPTypes
+import Hummingbird
+import HummingbirdTesting
+import JobQueue
+import Logging
+import NIOCore
+import PostgresNIO
+import Prometheus
+import RedisClient
+import Shopify
+import Storage
+import Synchronization
+import Testing
+
+/// The gateway against real Redis (its own database index, flushed per test) and PostgreSQL.
+@Suite("Webhook gateway", .serialized)
+struct GatewayTests {
+    static let secret = "gateway-test-secret"
+    static let previousSecret = "gateway-test-old-secret"
+    static let maxBody = 64 * 1024
+
+    static func configuration(redisURL: String = TestServices.redisURL(.gateway)) throws -> GatewayConfiguration {
+        try GatewayConfiguration(
+            environment: Environment([
+                "REDIS_URL": redisURL,
+                "DATABASE_URL": TestServices.databaseURL,
+                "SHOPIFY_API_SECRET": secret,
+                "SHOPIFY_API_SECRET_PREVIOUS": previousSecret,
+                "WEBHOOK_MAX_BODY_BYTES": String(maxBody),
+                "SHOP_CACHE_TTL_SECONDS": "0",
+            ])
+        )
+    }
+
+    /// Runs `body` against a gateway on the router test framework, with a migrated database and a flushed Redis.
+    func withGateway(
+        redisURL: String = TestServices.redisURL(.gateway),
+        _ body: @Sendable (any TestClientProtocol, PostgresClient, RedisClient) async throws -> Void
+    ) async throws {
+        let configuration = try Self.configuration(redisURL: redisURL)
+        let redis = RedisClient(configuration: configuration.common.redis)
+        defer { redis.shutdown() }
+        if redisURL == TestServices.redisURL(.gateway) { _ = try await redis.send(["FLUSHDB"]) }
+        // The application runs the PostgreSQL client as one of its services.
+        let postgres = PostgresClient(configuration: configuration.common.database, backgroundLogger: TestServices.logger)
+        let app = buildGatewayApplication(
+            configuration: configuration, redis: redis, postgres: postgres, metricsRegistry: PrometheusCollectorRegistry(), logger: TestServices.logger
+        )
+        try await app.test(.router) { client in
+            try await Migrator(client: postgres).migrate(logger: TestServices.logger)
+            try await body(client, postgres, redis)
+        }
+    }
+
+    static func headers(body: String, topic: String = "orders/create", shop: String?, webhookId: String? = UUID().uuidString, secret: String? = secret) -> HTTPFields {
+        var headers: HTTPFields = [.contentType: "application/json"]
+        if let secret { headers[HTTPField.Name("X-Shopify-Hmac-Sha256")!] = WebhookSignatureVerifier.sign(body: Array(body.utf8), secret: secret) }
+        headers[HTTPField.Name("X-Shopify-Topic")!] = topic
+        if let shop { headers[HTTPField.Name("X-Shopify-Shop-Domain")!] = shop }
+        if let webhookId { headers[HTTPField.Name("X-Shopify-Webhook-Id")!] = webhookId }
+        return headers
+    }
+
+    static func post(_ client: any TestClientProtocol, body: String, headers: HTTPFields) async throws -> (HTTPResponse.Status, String, HTTPFields) {
+        try await client.execute(uri: "/ecommerce/webhooks/shopify", method: .post, headers: headers, body: ByteBuffer(string: body)) { response in
+            (response.status, String(buffer: response.body), response.headers)
+        }
+    }
+
+    struct WebhookAnswer: Decodable, Equatable {
+        var ok: Bool
+        var error: String?
+    }
+
+    static func ack(_ answer: String) throws -> WebhookAnswer {
+        try JSONDecoder().decode(WebhookAnswer.self, from: Data(answer.utf8))
+    }
+
+    static func queueLength(_ redis: RedisClient, _ queue: String) async throws -> Int {
+        try await redis.send(["LLEN", RedisArgument(queue)]).int ?? -1
+    }
+
+    @Test("a signed order is enqueued once, however often it is delivered")
+    func signedOrderEnqueuedOnce() async throws {
+        try await self.withGateway { client, postgres, redis in
+            let business = try await BusinessFixture.create(on: postgres, stock: [("A", 5, 11)])
+            let order = OrderFactory.order(lines: [OrderFactory.line(1, variant: business.variants[0], quantity: 1)])
+            let body = OrderFactory.webhookBody(order)
+            let headers = Self.headers(body: body, shop: business.shop, webhookId: "wh-1")
+            for _ in 0..<3 {
+                let (status, answer, _) = try await Self.post(client, body: body, headers: headers)
+                #expect(status == .ok)
+                #expect(answer == #"{"ok":true}"#)
+            }
+            #expect(try await Self.queueLength(redis, EcommerceQueue.orders) == 1)
+            // The job carries the order, the business and the shop, and no customer data.
+            guard case .string(let raw) = try await redis.send(["LINDEX", "ecommerce-orders", "0"]) else {
+                Issue.record("no job")
+                return
+            }
+            let envelope = try JobCoding.decoder().decode(JobEnvelope<OrderIngestJob.Payload>.self, from: Data(raw))
+            #expect(envelope.kind == OrderIngestJob.kind)
+            #expect(envelope.businessId == business.id.uuidString.lowercased())
+            #expect(envelope.shop == business.shop)
+            #expect(envelope.payload.order.id == order.id)
+            #expect(envelope.payload.order.updatedAt == order.updatedAt)
+            #expect(envelope.payload.order.lineItems == order.lineItems)
+            #expect(envelope.dedupeKey == "webhook:\(business.shop):wh-1")
+            let text = String(decoding: raw, as: UTF8.self)
+            #expect(!text.contains("jane@example.com") && !text.contains("Doe"))
+
+            // A different delivery id of the same order is a new delivery (transport dedupe only);
+            // ingestion makes its effect idempotent.
+            let (status, _, _) = try await Self.post(client, body: body, headers: Self.headers(body: body, shop: business.shop, webhookId: "wh-2"))
+            #expect(status == .ok)
+            #expect(try await Self.queueLength(redis, EcommerceQueue.orders) == 2)
+        }
+    }
+
+    @Test("authentication failures answer 401 and enqueue nothing")
+    func unauthorized() async throws {
+        try await self.withGateway { client, postgres, redis in
+            let business = try await BusinessFixture.create(on: postgres, stock: [("A", 5, 11)])
+            let body = OrderFactory.webhookBody(OrderFactory.order(lines: [OrderFactory.line(1, variant: business.variants[0], quantity: 1)]))
+            var tampered = Array(body.utf8)
+            tampered[tampered.count / 2] ^= 0x01
+            let cases: [(String, HTTPFields, String)] = [
+                ("missing signature", Self.headers(body: body, shop: business.shop, secret: nil), body),
+                ("wrong secret", Self.headers(body: body, shop: business.shop, secret: "not-the-secret"), body),
+                ("one byte changed", Self.headers(body: body, shop: business.shop), String(decoding: tampered, as: UTF8.self)),
+                ("missing shop", Self.headers(body: body, shop: nil), body),
+                ("garbage signature", { () -> HTTPFields in
+                    var headers = Self.headers(body: body, shop: business.shop)
+                    headers[HTTPField.Name("X-Shopify-Hmac-Sha256")!] = "%%%"
+                    return headers
+                }(), body),
+            ]
+            for (name, headers, sentBody) in cases {
+                let (status, answer, _) = try await Self.post(client, body: sentBody, headers: headers)
+                #expect(status == .unauthorized, "\(name)")
+                #expect(answer.contains(#""error":"#), "\(name)")
+            }
+            // Compliance topics with a bad signature: 401 too.
+            let (status, _, _) = try await Self.post(
+                client, body: "{}", headers: Self.headers(body: "{}", topic: "customers/redact", shop: business.shop, secret: "forged")
+            )
+            #expect(status == .unauthorized)
+            #expect(try await Self.queueLength(redis, EcommerceQueue.orders) == 0)
+            #expect(try await Self.queueLength(redis, EcommerceQueue.shopEvents) == 0)
+        }
+    }
+
+    @Test("the previous secret is accepted during a rotation")
+    func previousSecretAccepted() async throws {
+        try await self.withGateway { client, postgres, redis in
+            let business = try await BusinessFixture.create(on: postgres, stock: [("A", 5, 11)])
+            let body = OrderFactory.webhookBody(OrderFactory.order(lines: [OrderFactory.line(1, variant: business.variants[0], quantity: 1)]))
+            let (status, answer, _) = try await Self.post(client, body: body, headers: Self.headers(body: body, shop: business.shop, secret: Self.previousSecret))
+            #expect(status == .ok && answer == #"{"ok":true}"#)
+            #expect(try await Self.queueLength(redis, EcommerceQueue.orders) == 1)
+        }
+    }
+
+    @Test("verified application errors answer 200 ok:false with a code and enqueue nothing")
+    func applicationErrors() async throws {
+        try await self.withGateway { client, postgres, redis in
+            let active = try await BusinessFixture.create(on: postgres, stock: [("A", 5, 11)])
+            let disconnected = try await BusinessFixture.create(on: postgres, stock: [("A", 5, 11)], connection: .disconnected)
+            let order = OrderFactory.webhookBody(OrderFactory.order(lines: [OrderFactory.line(1, variant: active.variants[0], quantity: 1)]))
+            let cases: [(body: String, topic: String, shop: String, code: String)] = [
+                (order, "orders/create", "nobody-\(UUID().uuidString.prefix(6).lowercased()).myshopify.com", "unknown_shop"),
+                (order, "orders/create", disconnected.shop, "shop_not_connected"),
+                (order, "products/create", active.shop, "unsupported_topic"),
+                (order, "", active.shop, "missing_topic"),
+                (order, "orders/create", "evil.example.com", "invalid_shop_domain"),
+                (#"{"id": 1}"#, "orders/create", active.shop, "invalid_payload"),
+                ("this is not json", "orders/updated", active.shop, "invalid_payload"),
+                (#"{"id":1,"updated_at":"yesterday","line_items":[]}"#, "orders/create", active.shop, "invalid_payload"),
+                (#"{"id": 5}"#, "refunds/create", active.shop, "invalid_payload"),
+                ("[]", "app/uninstalled", active.shop, "invalid_payload"),
+            ]
+            for item in cases {
+                var headers = Self.headers(body: item.body, topic: item.topic, shop: item.shop)
+                if item.topic.isEmpty { headers[HTTPField.Name("X-Shopify-Topic")!] = nil }
+                let (status, answer, _) = try await Self.post(client, body: item.body, headers: headers)
+                #expect(status == .ok, "\(item.code)")
+                #expect(try Self.ack(answer) == WebhookAnswer(ok: false, error: item.code), "\(item.code): \(answer)")
+            }
+            #expect(try await Self.queueLength(redis, EcommerceQueue.orders) == 0)
+            #expect(try await Self.queueLength(redis, EcommerceQueue.shopEvents) == 0)
+        }
+    }
+
+    @Test("order changes and lifecycle topics go to their queues; lifecycle topics reach an uninstalled shop")
+    func topicRouting() async throws {
+        try await self.withGateway { client, postgres, redis in
+            let business = try await BusinessFixture.create(on: postgres, stock: [("A", 5, 11)], connection: .uninstalled)
+            let refund = #"{"id": 77, "order_id": 5551234567890, "refund_line_items": [], "note": "customer said"}"#
+            let redact = #"{"shop_id": 1, "customer": {"email": "jane@example.com"}, "orders_to_redact": [1]}"#
+            // An order change for an uninstalled shop is refused; the privacy topic is accepted.
+            var (status, answer, _) = try await Self.post(client, body: refund, headers: Self.headers(body: refund, topic: "refunds/create", shop: business.shop))
+            #expect(status == .ok)
+            #expect(try Self.ack(answer) == WebhookAnswer(ok: false, error: "shop_not_connected"))
+            (status, answer, _) = try await Self.post(client, body: redact, headers: Self.headers(body: redact, topic: "customers/redact", shop: business.shop))
+            #expect(status == .ok && answer == #"{"ok":true}"#)
+            #expect(try await Self.queueLength(redis, EcommerceQueue.shopEvents) == 1)
+            guard case .string(let raw) = try await redis.send(["LINDEX", "ecommerce-shop-events", "0"]) else { return }
+            #expect(!String(decoding: raw, as: UTF8.self).contains("jane@example.com"))
+
+            try await ConnectionStore(client: postgres).save(businessId: business.id, shop: business.shop, status: .active, logger: TestServices.logger)
+            (status, answer, _) = try await Self.post(client, body: refund, headers: Self.headers(body: refund, topic: "refunds/create", shop: business.shop))
+            #expect(status == .ok && answer == #"{"ok":true}"#)
+            guard case .string(let job) = try await redis.send(["LINDEX", "ecommerce-orders", "0"]) else { return }
+            let envelope = try JobCoding.decoder().decode(JobEnvelope<OrderChangeNoticeJob.Payload>.self, from: Data(job))
+            #expect(envelope.kind == OrderChangeNoticeJob.kind)
+            #expect(envelope.payload.change == ShopifyOrderChange(orderId: 5_551_234_567_890, changeId: 77))
+        }
+    }
+
+    @Test("bodies over the limit answer 413")
+    func oversizedBody() async throws {
+        try await self.withGateway { client, postgres, redis in
+            let business = try await BusinessFixture.create(on: postgres, stock: [("A", 5, 11)])
+            let body = #"{"id":1,"padding":""# + String(repeating: "x", count: Self.maxBody) + #""}"#
+            let (status, answer, _) = try await Self.post(client, body: body, headers: Self.headers(body: body, shop: business.shop))
+            #expect(status == .contentTooLarge)
+            #expect(answer.contains("payload_too_large"))
+            #expect(try await Self.queueLength(redis, EcommerceQueue.orders) == 0)
+        }
+    }
+
+    @Test("health, readiness and metrics")
+    func probes() async throws {
+        try await self.withGateway { client, _, _ in
+            try await client.execute(uri: "/healthz", method: .get) { #expect($0.status == .ok) }
+            try await client.execute(uri: "/readyz", method: .get) { response in
+                #expect(response.status == .ok)
+                #expect(String(buffer: response.body).contains(#""status":"ready""#))
+            }
+        }
+    }
+
+    @Test("with Redis stopped the gateway answers 503 with Retry-After, and recovers when Redis is back")
+    func redisDownAnswers503() async throws {
+        let redisServer = try ScratchRedis()
+        defer { Task { await redisServer.stop() } }
+        try await Task.sleep(for: .milliseconds(300))
+        try await self.withGateway(redisURL: "redis://127.0.0.1:\(redisServer.port)") { client, postgres, redis in
+            let business = try await BusinessFixture.create(on: postgres, stock: [("A", 5, 11)])
+            let body = OrderFactory.webhookBody(OrderFactory.order(lines: [OrderFactory.line(1, variant: business.variants[0], quantity: 1)]))
+            var (status, _, headers) = try await Self.post(client, body: body, headers: Self.headers(body: body, shop: business.shop))
+            #expect(status == .ok)
+
+            await redisServer.stop()
+            (status, _, headers) = try await Self.post(client, body: body, headers: Self.headers(body: body, shop: business.shop))
+            #expect(status == .serviceUnavailable)
+            #expect(headers[.retryAfter] == "5")
+            try await client.execute(uri: "/readyz", method: .get) { #expect($0.status == .serviceUnavailable) }
+
+            try redisServer.start()
+            let recovered = await TestServices.eventually(timeout: .seconds(5), every: .milliseconds(100)) {
+                (try? await Self.post(client, body: body, headers: Self.headers(body: body, shop: business.shop)).0) == .ok
+            }
+            #expect(recovered)
+            #expect(try await Self.queueLength(redis, EcommerceQueue.orders) == 1)
+        }
+    }
+}
+
+/// A redis-server of the test's own on a random port, to stop and start at will.
+final class ScratchRedis: Sendable {
+    let port = Int.random(in: 40000..<50000)
+    private let process = Mutex<ChildProcess?>(nil)
+
+    init() throws {
+        try self.start()
+    }
+
+    func start() throws {
+        let child = try ChildProcess.spawn(
+            "/usr/bin/redis-server",
+            ["--port", "\(self.port)", "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", "/tmp"],
+            environment: [:]
+        )
+        self.process.withLock { $0 = child }
+    }
+
+    func stop() async {
+        guard let child = self.process.withLock({ $0.take() }) else { return }
+        await child.stop(SIGTERM)
+    }
+}

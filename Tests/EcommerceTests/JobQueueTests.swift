@@ -1,0 +1,310 @@
+import Foundation
+import JobQueue
+import RedisClient
+import Synchronization
+import Testing
+
+/// A job kind for queue tests; tests put it on queues of their own by enqueueing raw envelopes.
+enum EchoJob: JobDefinition {
+    struct Payload: Codable, Sendable {
+        var value: Int
+    }
+
+    static let kind = "test.echo"
+    static let queue = "test-echo"
+    static let maxAttempts = 3
+}
+
+/// A unique queue per test, so that tests run in parallel on one Redis database.
+func uniqueQueue(_ name: String = #function) -> String {
+    "test-\(name.prefix(while: { $0 != "(" }))-\(UUID().uuidString.prefix(8))"
+}
+
+func encodedEcho(_ value: Int, maxAttempts: Int = EchoJob.maxAttempts, dedupeKey: String? = nil) throws -> (id: String, bytes: [UInt8]) {
+    var envelope = EchoJob.envelope(.init(value: value), dedupeKey: dedupeKey)
+    envelope.maxAttempts = maxAttempts
+    return (envelope.id, Array(try JobCoding.encoder().encode(envelope)))
+}
+
+/// Runs workers until `until` holds (or the timeout passes), then cancels them.
+func runWorkers(_ workers: [JobWorker], timeout: Duration, until: @escaping @Sendable () async throws -> Bool) async throws -> Bool {
+    try await withThrowingTaskGroup(of: Void.self) { group in
+        for worker in workers { group.addTask { try await worker.run() } }
+        let done = try await TestServices.eventually(timeout: timeout, until)
+        group.cancelAll()
+        return done
+    }
+}
+
+@Suite("Redis job queue")
+struct JobQueueTests {
+    let logger = TestServices.logger
+
+    func makeWorker(
+        _ redis: RedisClient,
+        queue: String,
+        concurrency: Int = 4,
+        lease: Duration = .seconds(15),
+        handler: @escaping @Sendable (JobEnvelope<EchoJob.Payload>, JobContext) async throws -> Void
+    ) -> JobWorker {
+        var registry = JobRegistry()
+        registry.register(EchoJob.self, handler: handler)
+        var configuration = JobWorkerConfiguration(queues: [queue], concurrency: concurrency)
+        configuration.backoff = RetryBackoff(base: .milliseconds(20), cap: .milliseconds(100))
+        configuration.maintenanceInterval = .milliseconds(50)
+        configuration.lease = lease
+        configuration.heartbeatInterval = lease / 5
+        return JobWorker(queue: RedisJobQueue(redis: redis), registry: registry, configuration: configuration, logger: self.logger)
+    }
+
+    @Test func enqueueClaimAck() async throws {
+        let redis = TestServices.redis()
+        defer { redis.shutdown() }
+        let queue = RedisJobQueue(redis: redis)
+        let name = uniqueQueue()
+        let job = try encodedEcho(7)
+        #expect(try await queue.enqueue(raw: job.bytes, id: job.id, queue: name, dedupeKey: nil) == .enqueued)
+        let claimed = try await queue.claim(from: [name], workerId: "w1", max: 10, lease: .seconds(30))
+        #expect(claimed.map(\.id) == [job.id])
+        #expect(claimed.first?.header.kind == EchoJob.kind)
+        var stats = try await queue.stats(queue: name)
+        #expect(stats.ready == 0 && stats.inflight == 1)
+        // Another worker cannot settle a claim it does not hold.
+        #expect(try await queue.ack(claimed[0], workerId: "w2") == false)
+        #expect(try await queue.ack(claimed[0], workerId: "w1"))
+        stats = try await queue.stats(queue: name)
+        #expect(stats == QueueStats(queue: name, ready: 0, inflight: 0, delayed: 0, dead: 0, oldestReadyAgeSeconds: 0))
+    }
+
+    @Test func enqueueIfNewIsAtomicUnderConcurrency() async throws {
+        let redis = TestServices.redis()
+        defer { redis.shutdown() }
+        let queue = RedisJobQueue(redis: redis)
+        let name = uniqueQueue()
+        let key = "test:\(UUID())"
+        let results = try await withThrowingTaskGroup(of: EnqueueResult.self) { group in
+            for value in 0..<50 {
+                group.addTask {
+                    let job = try encodedEcho(value, dedupeKey: key)
+                    return try await queue.enqueue(raw: job.bytes, id: job.id, queue: name, dedupeKey: key)
+                }
+            }
+            return try await group.reduce(into: []) { $0.append($1) }
+        }
+        #expect(results.filter { $0 == .enqueued }.count == 1)
+        #expect(try await queue.stats(queue: name).ready == 1)
+        let ttl = try await redis.send(["TTL", RedisArgument("ecommerce:dedupe:" + key)]).int ?? 0
+        #expect(ttl > 47 * 3600)
+    }
+
+    @Test func oldestReadyAgeComesFromTheEnvelope() async throws {
+        let redis = TestServices.redis()
+        defer { redis.shutdown() }
+        let queue = RedisJobQueue(redis: redis)
+        let name = uniqueQueue()
+        var envelope = EchoJob.envelope(.init(value: 1))
+        envelope.enqueuedAt = Date().addingTimeInterval(-120)
+        try await queue.enqueue(raw: Array(try JobCoding.encoder().encode(envelope)), id: envelope.id, queue: name, dedupeKey: nil)
+        let newer = try encodedEcho(2)
+        try await queue.enqueue(raw: newer.bytes, id: newer.id, queue: name, dedupeKey: nil)
+        let age = try await queue.stats(queue: name).oldestReadyAgeSeconds
+        #expect(age > 115 && age < 140)
+    }
+
+    @Test("4 consumers × 5,000 jobs each: every job acked exactly once")
+    func fourConsumersExactlyOnce() async throws {
+        let name = uniqueQueue()
+        let producer = TestServices.redis(connections: 1)
+        defer { producer.shutdown() }
+        let queue = RedisJobQueue(redis: producer)
+        let total = 20_000
+        var ids: [String] = []
+        for start in stride(from: 0, to: total, by: 500) {
+            let batch = try (start..<start + 500).map { try encodedEcho($0) }
+            ids += batch.map(\.id)
+            _ = try await producer.send(commands: batch.map { ["LPUSH", RedisArgument(name), RedisArgument(bytes: $0.bytes)] })
+        }
+        let seen = Mutex<[String: Int]>([:])
+        let redisClients = (0..<4).map { _ in TestServices.redis(connections: 1) }
+        defer { for client in redisClients { client.shutdown() } }
+        let workers = redisClients.map { client in
+            self.makeWorker(client, queue: name, concurrency: 8) { envelope, _ in
+                seen.withLock { $0[envelope.id, default: 0] += 1 }
+            }
+        }
+        let drained = try await runWorkers(workers, timeout: .seconds(120)) {
+            let stats = try await queue.stats(queue: name)
+            return stats.ready == 0 && stats.inflight == 0 && seen.withLock { $0.count } == total
+        }
+        #expect(drained)
+        let counts = seen.withLock { $0 }
+        #expect(counts.count == total)
+        #expect(counts.values.allSatisfy { $0 == 1 })
+        #expect(Set(ids) == Set(counts.keys))
+        let stats = try await queue.stats(queue: name)
+        #expect(stats.dead == 0 && stats.delayed == 0)
+    }
+
+    @Test("a failing job is retried with backoff and ends in dead letters with its error")
+    func retriesReachDeadLetters() async throws {
+        let redis = TestServices.redis()
+        defer { redis.shutdown() }
+        let queue = RedisJobQueue(redis: redis)
+        let name = uniqueQueue()
+        let runs = Mutex<[Int]>([])
+        let worker = self.makeWorker(redis, queue: name) { envelope, _ in
+            runs.withLock { $0.append(envelope.attempt) }
+            struct Boom: Error, CustomStringConvertible { var description: String { "shopify said no" } }
+            throw Boom()
+        }
+        let job = try encodedEcho(1, maxAttempts: 3)
+        try await queue.enqueue(raw: job.bytes, id: job.id, queue: name, dedupeKey: nil)
+        let buried = try await runWorkers([worker], timeout: .seconds(20)) {
+            try await queue.stats(queue: name).dead == 1
+        }
+        #expect(buried)
+        #expect(runs.withLock { $0 } == [0, 1, 2])
+        let dead = try await queue.deadLetters(queue: name)
+        #expect(dead.count == 1)
+        #expect(dead.first?.id == job.id)
+        #expect(dead.first?.attempt == 3)
+        #expect(dead.first?.error.contains("shopify said no") == true)
+        #expect(dead.first?.job.contains("\"attempt\":3") == true)
+        let stats = try await queue.stats(queue: name)
+        #expect(stats.ready == 0 && stats.inflight == 0 && stats.delayed == 0)
+
+        // Retry from dead letters: back on the queue with a fresh attempt budget; then purge.
+        #expect(try await queue.retryDeadLetter(queue: name, id: job.id))
+        #expect(try await queue.stats(queue: name).ready == 1)
+        let again = try await queue.claim(from: [name], workerId: "w", max: 1, lease: .seconds(5))
+        #expect(again.first?.header.attempt == 0)
+        try await queue.bury(again[0], workerId: "w", envelope: again[0].envelope, attempt: 0, error: "by hand")
+        #expect(try await queue.purgeDeadLetters(queue: name) == 1)
+        #expect(try await queue.stats(queue: name).dead == 0)
+    }
+
+    @Test("retry-later defers without spending an attempt")
+    func retryLaterKeepsAttempts() async throws {
+        let redis = TestServices.redis()
+        defer { redis.shutdown() }
+        let queue = RedisJobQueue(redis: redis)
+        let name = uniqueQueue()
+        let runs = Mutex<[Int]>([])
+        let worker = self.makeWorker(redis, queue: name) { envelope, _ in
+            let count = runs.withLock { runs in
+                runs.append(envelope.attempt)
+                return runs.count
+            }
+            if count <= 5 { throw JobRetryLater(after: .milliseconds(10), reason: "THROTTLED") }
+        }
+        let job = try encodedEcho(1, maxAttempts: 2)
+        try await queue.enqueue(raw: job.bytes, id: job.id, queue: name, dedupeKey: nil)
+        let finished = try await runWorkers([worker], timeout: .seconds(20)) {
+            let stats = try await queue.stats(queue: name)
+            return runs.withLock { $0.count } == 6 && stats.inflight == 0 && stats.delayed == 0
+        }
+        #expect(finished)
+        // Six runs of a job allowed two attempts, all at attempt 0: throttling spent nothing.
+        #expect(runs.withLock { $0 } == Array(repeating: 0, count: 6))
+        #expect(try await queue.stats(queue: name).dead == 0)
+    }
+
+    @Test("malformed jobs go to dead letters, not into a loop")
+    func malformedJobsBuried() async throws {
+        let redis = TestServices.redis()
+        defer { redis.shutdown() }
+        let queue = RedisJobQueue(redis: redis)
+        let name = uniqueQueue()
+        let handled = Mutex(0)
+        let worker = self.makeWorker(redis, queue: name) { _, _ in handled.withLock { $0 += 1 } }
+        let garbage: [[UInt8]] = [
+            Array("not json at all".utf8),
+            Array(#"{"no":"id"}"#.utf8),
+            Array(#"{"id":"x1","kind":"test.echo"}"#.utf8),  // an id but not an envelope
+            Array(#"{"id":"x2","kind":"no.such.kind","attempt":0,"maxAttempts":3,"enqueuedAt":"2026-11-27T10:00:00Z","payload":{}}"#.utf8),
+            Array(#"{"id":"x3","kind":"test.echo","attempt":0,"maxAttempts":3,"enqueuedAt":"2026-11-27T10:00:00Z","payload":{"value":"nan"}}"#.utf8),
+        ]
+        for raw in garbage { _ = try await redis.send(["LPUSH", RedisArgument(name), RedisArgument(bytes: raw)]) }
+        let good = try encodedEcho(1)
+        try await queue.enqueue(raw: good.bytes, id: good.id, queue: name, dedupeKey: nil)
+        let settled = try await runWorkers([worker], timeout: .seconds(10)) {
+            let stats = try await queue.stats(queue: name)
+            return stats.dead == garbage.count && stats.ready == 0 && stats.inflight == 0
+        }
+        #expect(settled)
+        #expect(handled.withLock { $0 } == 1)
+        let errors = try await queue.deadLetters(queue: name).map(\.error)
+        #expect(errors.filter { $0.contains("malformed envelope") }.count == 3)
+        #expect(errors.contains { $0.contains("no handler for job kind no.such.kind") })
+        #expect(errors.contains { $0.contains("malformed_payload") })
+    }
+
+    @Test("the jobs of a worker that stops renewing its lease are recovered, and a job that keeps killing workers is quarantined")
+    func crashRecoveryAndQuarantine() async throws {
+        let redis = TestServices.redis()
+        defer { redis.shutdown() }
+        let queue = RedisJobQueue(redis: redis)
+        let name = uniqueQueue()
+        let job = try encodedEcho(1)
+        try await queue.enqueue(raw: job.bytes, id: job.id, queue: name, dedupeKey: nil)
+        for recovery in 1...3 {
+            // A worker claims with a short lease and "dies" (never renews, never acks).
+            let claimed = try await queue.claim(from: [name], workerId: "doomed-\(recovery)", max: 1, lease: .milliseconds(100))
+            #expect(claimed.map(\.id) == [job.id])
+            #expect(try await queue.maintain(queue: name, maxRecoveries: 2).recovered == 0)  // lease still valid
+            try await Task.sleep(for: .milliseconds(150))
+            let result = try await queue.maintain(queue: name, maxRecoveries: 2)
+            if recovery <= 2 {
+                #expect(result.recovered == 1 && result.quarantined == 0)
+                #expect(try await queue.stats(queue: name).ready == 1)
+            } else {
+                #expect(result.recovered == 0 && result.quarantined == 1)
+            }
+        }
+        let dead = try await queue.deadLetters(queue: name)
+        #expect(dead.map(\.id) == [job.id])
+        #expect(dead.first?.error.contains("quarantined") == true)
+        let stats = try await queue.stats(queue: name)
+        #expect(stats.ready == 0 && stats.inflight == 0)
+    }
+
+    @Test("a live worker's heartbeat keeps its lease; a lost lease makes its late ack a no-op")
+    func heartbeatKeepsLease() async throws {
+        let redis = TestServices.redis()
+        defer { redis.shutdown() }
+        let queue = RedisJobQueue(redis: redis)
+        let name = uniqueQueue()
+        let job = try encodedEcho(1)
+        try await queue.enqueue(raw: job.bytes, id: job.id, queue: name, dedupeKey: nil)
+        let claimed = try await queue.claim(from: [name], workerId: "alive", max: 1, lease: .milliseconds(300))
+        for _ in 0..<4 {
+            try await Task.sleep(for: .milliseconds(150))
+            #expect(try await queue.extendLeases(queue: name, jobIds: [job.id], workerId: "alive", lease: .milliseconds(300)) == 1)
+            #expect(try await queue.maintain(queue: name, maxRecoveries: 3).recovered == 0)
+        }
+        try await Task.sleep(for: .milliseconds(400))
+        #expect(try await queue.maintain(queue: name, maxRecoveries: 3).recovered == 1)
+        #expect(try await queue.extendLeases(queue: name, jobIds: [job.id], workerId: "alive", lease: .seconds(1)) == 0)
+        #expect(try await queue.ack(claimed[0], workerId: "alive") == false)
+        #expect(try await queue.stats(queue: name).ready == 1)
+    }
+
+    @Test func backoffGrowsAndIsCapped() {
+        let backoff = RetryBackoff(base: .seconds(1), cap: .seconds(60))
+        for failures in 1...12 {
+            let delay = backoff.delay(afterFailures: failures)
+            let ceiling = min(Duration.seconds(1) * (1 << (failures - 1)), .seconds(60))
+            #expect(delay <= ceiling && delay >= ceiling / 2)
+        }
+    }
+
+    @Test func redisErrorsSurfaceAndNoScriptReloads() async throws {
+        let redis = TestServices.redis()
+        defer { redis.shutdown() }
+        await #expect(throws: RedisError.self) { try await redis.send(["NOSUCHCOMMAND"]).orThrow() }
+        // After SCRIPT FLUSH (as after a Redis restart) scripts are loaded again on demand.
+        _ = try await redis.send(["SCRIPT", "FLUSH"])
+        let queue = RedisJobQueue(redis: redis)
+        #expect(try await queue.stats(queue: uniqueQueue()).ready == 0)
+    }
+}

@@ -1,0 +1,186 @@
+import Foundation
+import PostgresNIO
+import Shopify
+import Storage
+import Testing
+
+@Suite("Order ingestion against PostgreSQL")
+struct OrderIngestionTests {
+    let logger = TestServices.logger
+
+    @Test("10 concurrent deliveries of one order decrement stock once")
+    func concurrentDeliveriesDecrementOnce() async throws {
+        try await TestServices.withPostgres { client in
+            let business = try await BusinessFixture.create(on: client, stock: [("A", 10, 1001), ("B", 10, 1002), ("C", 10, nil)])
+            let order = OrderFactory.order(lines: [
+                OrderFactory.line(1, variant: business.variants[0], quantity: 2),
+                OrderFactory.line(2, variant: business.variants[1], quantity: 1),
+                OrderFactory.line(3, variant: business.variants[2], quantity: 3),  // found by SKU
+            ])
+            let ingestor = OrderIngestor(client: client)
+            let outcomes = try await withThrowingTaskGroup(of: OrderIngestionResult.Outcome.self) { group in
+                for _ in 0..<10 {
+                    group.addTask {
+                        try await ingestor.ingest(businessId: business.id, order: order, source: "webhook", reference: nil, logger: self.logger).outcome
+                    }
+                }
+                return try await group.reduce(into: []) { $0.append($1) }
+            }
+            #expect(outcomes.filter { $0 == .applied }.count == 1)
+            #expect(outcomes.filter { $0 == .unchanged }.count == 9)
+            #expect(try await BusinessFixture.stock(of: business.variants[0].id, on: client) == 8)
+            #expect(try await BusinessFixture.stock(of: business.variants[1].id, on: client) == 9)
+            #expect(try await BusinessFixture.stock(of: business.variants[2].id, on: client) == 7)
+            #expect(try await BusinessFixture.movements(of: business.variants[0].id, on: client) == [-2])
+        }
+    }
+
+    @Test("an edit lowering a line's quantity restocks the difference")
+    func editRestocksDifference() async throws {
+        try await TestServices.withPostgres { client in
+            let business = try await BusinessFixture.create(on: client, stock: [("A", 10, 2001)])
+            let variant = business.variants[0]
+            let ingestor = OrderIngestor(client: client)
+            let created = OrderFactory.order(updatedAt: "2026-11-27T10:00:00Z", lines: [OrderFactory.line(1, variant: variant, quantity: 5)])
+            _ = try await ingestor.ingest(businessId: business.id, order: created, source: "webhook", reference: nil, logger: self.logger)
+            #expect(try await BusinessFixture.stock(of: variant.id, on: client) == 5)
+
+            var edited = created
+            edited.updatedAt = "2026-11-27T10:05:00Z"
+            edited.lineItems[0].currentQuantity = 2
+            let result = try await ingestor.ingest(businessId: business.id, order: edited, source: "webhook", reference: nil, logger: self.logger)
+            #expect(result.outcome == .applied)
+            #expect(result.stockDeltas == [variant.id: 3])
+            #expect(try await BusinessFixture.stock(of: variant.id, on: client) == 8)
+            #expect(try await BusinessFixture.movements(of: variant.id, on: client) == [-5, 3])
+        }
+    }
+
+    @Test("a cancellation restocks, and its duplicate changes nothing")
+    func cancellationRestocks() async throws {
+        try await TestServices.withPostgres { client in
+            let business = try await BusinessFixture.create(on: client, stock: [("A", 10, 3001), ("B", 4, 3002)])
+            let ingestor = OrderIngestor(client: client)
+            let created = OrderFactory.order(
+                updatedAt: "2026-11-27T10:00:00Z",
+                lines: [OrderFactory.line(1, variant: business.variants[0], quantity: 3), OrderFactory.line(2, variant: business.variants[1], quantity: 1)]
+            )
+            _ = try await ingestor.ingest(businessId: business.id, order: created, source: "webhook", reference: nil, logger: self.logger)
+            var cancelled = created
+            cancelled.updatedAt = "2026-11-27T11:00:00Z"
+            cancelled.cancelledAt = "2026-11-27T11:00:00Z"
+            for _ in 0..<2 {
+                _ = try await ingestor.ingest(businessId: business.id, order: cancelled, source: "poll", reference: nil, logger: self.logger)
+            }
+            #expect(try await BusinessFixture.stock(of: business.variants[0].id, on: client) == 10)
+            #expect(try await BusinessFixture.stock(of: business.variants[1].id, on: client) == 4)
+            #expect(try await BusinessFixture.movements(of: business.variants[0].id, on: client) == [-3, 3])
+        }
+    }
+
+    @Test("an old event after a newer one changes nothing")
+    func staleEventIgnored() async throws {
+        try await TestServices.withPostgres { client in
+            let business = try await BusinessFixture.create(on: client, stock: [("A", 10, 4001)])
+            let variant = business.variants[0]
+            let ingestor = OrderIngestor(client: client)
+            let created = OrderFactory.order(updatedAt: "2026-11-27T10:00:00Z", lines: [OrderFactory.line(1, variant: variant, quantity: 4)])
+            var edited = created
+            edited.updatedAt = "2026-11-27T10:30:00Z"
+            edited.lineItems[0].currentQuantity = 1
+            // The edit arrives first, the creation a day late.
+            _ = try await ingestor.ingest(businessId: business.id, order: edited, source: "webhook", reference: nil, logger: self.logger)
+            let late = try await ingestor.ingest(businessId: business.id, order: created, source: "webhook", reference: nil, logger: self.logger)
+            #expect(late.outcome == .stale)
+            #expect(try await BusinessFixture.stock(of: variant.id, on: client) == 9)
+        }
+    }
+
+    @Test("unmapped lines are recorded in the sync log, mapped lines still apply")
+    func unmappedLinesRecorded() async throws {
+        try await TestServices.withPostgres { client in
+            let business = try await BusinessFixture.create(on: client, stock: [("A", 10, 5001)])
+            let ingestor = OrderIngestor(client: client)
+            let order = OrderFactory.order(lines: [
+                OrderFactory.line(1, variant: business.variants[0], quantity: 1),
+                ShopifyOrder.LineItem(id: 2, variantId: 987_654, sku: "NOT-IN-FLOWPOS", quantity: 2, currentQuantity: 2),
+                ShopifyOrder.LineItem(id: 3, variantId: nil, sku: nil, quantity: 1, currentQuantity: 1),
+            ])
+            let result = try await ingestor.ingest(businessId: business.id, order: order, source: "webhook", reference: "webhook:abc", logger: self.logger)
+            #expect(result.unmappedLineIds == [2, 3])
+            #expect(try await BusinessFixture.stock(of: business.variants[0].id, on: client) == 9)
+            let rows = try await client.query(
+                "SELECT status, processed, failed, errors::text FROM ecommerce_sync_log WHERE id = \(result.syncLogId)"
+            )
+            var found = false
+            for try await (status, processed, failed, errors) in rows.decode((String, Int, Int, String).self) {
+                found = true
+                #expect(status == "partial")
+                #expect(processed == 1)
+                #expect(failed == 2)
+                #expect(errors.contains("NOT-IN-FLOWPOS"))
+                #expect(errors.contains("unmapped_variant"))
+            }
+            #expect(found)
+        }
+    }
+
+    @Test("a refund without restock keeps the units out of stock; with return it restocks")
+    func refunds() async throws {
+        try await TestServices.withPostgres { client in
+            let business = try await BusinessFixture.create(on: client, stock: [("A", 10, 6001)])
+            let variant = business.variants[0]
+            let ingestor = OrderIngestor(client: client)
+            let created = OrderFactory.order(updatedAt: "2026-11-27T10:00:00Z", lines: [OrderFactory.line(1, variant: variant, quantity: 4)])
+            _ = try await ingestor.ingest(businessId: business.id, order: created, source: "webhook", reference: nil, logger: self.logger)
+            var damaged = created
+            damaged.updatedAt = "2026-11-27T11:00:00Z"
+            damaged.lineItems[0].currentQuantity = 3
+            damaged.refunds = [.init(id: 1, refundLineItems: [.init(lineItemId: 1, quantity: 1, restockType: "no_restock")])]
+            _ = try await ingestor.ingest(businessId: business.id, order: damaged, source: "webhook", reference: nil, logger: self.logger)
+            #expect(try await BusinessFixture.stock(of: variant.id, on: client) == 6)
+            var returned = damaged
+            returned.updatedAt = "2026-11-27T12:00:00Z"
+            returned.lineItems[0].currentQuantity = 1
+            returned.refunds?.append(.init(id: 2, refundLineItems: [.init(lineItemId: 1, quantity: 2, restockType: "return")]))
+            _ = try await ingestor.ingest(businessId: business.id, order: returned, source: "poll", reference: nil, logger: self.logger)
+            #expect(try await BusinessFixture.stock(of: variant.id, on: client) == 8)
+        }
+    }
+
+    @Test("an order of one business never touches another's stock")
+    func tenantsIsolated() async throws {
+        try await TestServices.withPostgres { client in
+            let first = try await BusinessFixture.create(on: client, stock: [("A", 10, 7001)])
+            let second = try await BusinessFixture.create(on: client, stock: [("A", 10, 7001)])
+            let order = OrderFactory.order(lines: [OrderFactory.line(1, variant: first.variants[0], quantity: 2)])
+            _ = try await OrderIngestor(client: client).ingest(businessId: second.id, order: order, source: "webhook", reference: nil, logger: self.logger)
+            #expect(try await BusinessFixture.stock(of: first.variants[0].id, on: client) == 10)
+            #expect(try await BusinessFixture.stock(of: second.variants[0].id, on: client) == 8)
+        }
+    }
+
+    @Test("migrations raced by five replicas on a fresh database apply once")
+    func concurrentMigrations() async throws {
+        let database = "migrations_\(UUID().uuidString.prefix(8).lowercased())"
+        try await TestServices.withPostgres { admin in
+            try await admin.query(PostgresQuery(unsafeSQL: "CREATE DATABASE \(database)"), logger: self.logger)
+        }
+        var configuration = try PostgresClient.Configuration(url: TestServices.databaseURL)
+        configuration.database = database
+        let replicas = (0..<5).map { _ in PostgresClient(configuration: configuration, backgroundLogger: self.logger) }
+        let results = try await withThrowingTaskGroup(of: Void.self) { runners in
+            for replica in replicas { runners.addTask { await replica.run() } }
+            defer { runners.cancelAll() }
+            return try await withThrowingTaskGroup(of: [Int].self) { group in
+                for replica in replicas { group.addTask { try await Migrator(client: replica).migrate(logger: self.logger) } }
+                return try await group.reduce(into: []) { $0.append($1) }
+            }
+        }
+        #expect(results.filter { $0 == Migrations.all.map(\.version) }.count == 1)
+        #expect(results.filter(\.isEmpty).count == 4)
+        try await TestServices.withPostgres { admin in
+            try await admin.query(PostgresQuery(unsafeSQL: "DROP DATABASE \(database) WITH (FORCE)"), logger: self.logger)
+        }
+    }
+}

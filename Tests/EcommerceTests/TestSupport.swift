@@ -1,0 +1,244 @@
+import AppConfig
+import Foundation
+import Logging
+import PostgresNIO
+import RedisClient
+import Shopify
+import Storage
+
+/// The Redis and PostgreSQL that `scripts/test.sh` starts (override with TEST_REDIS_URL / TEST_DATABASE_URL).
+enum TestServices {
+    static let environment = ProcessInfo.processInfo.environment
+    static let redisHost = "127.0.0.1"
+    static let redisPort = Int(environment["TEST_REDIS_PORT"] ?? "") ?? 16379
+    static let databaseURL = environment["TEST_DATABASE_URL"] ?? "postgres://postgres@127.0.0.1:15432/ecommerce?sslmode=disable"
+
+    /// Redis database indexes: suites that look at the fixed `ecommerce-*` queue names get one of their own.
+    enum RedisDatabase: Int {
+        case queueTests = 0
+        case gateway = 1
+        case processes = 2
+    }
+
+    static func redisURL(_ database: RedisDatabase) -> String { "redis://\(redisHost):\(redisPort)/\(database.rawValue)" }
+
+    static func redis(_ database: RedisDatabase = .queueTests, connections: Int = 2) -> RedisClient {
+        var configuration = RedisConfiguration(host: redisHost, port: redisPort, database: database.rawValue)
+        configuration.connectionCount = connections
+        return RedisClient(configuration: configuration)
+    }
+
+    /// Quiet unless TEST_LOG_LEVEL is set.
+    static let logger: Logger = {
+        var logger = Logger(label: "test") { label in
+            if let level = environment["TEST_LOG_LEVEL"].flatMap(Logger.Level.init(rawValue:)) {
+                var handler = StreamLogHandler.standardError(label: label)
+                handler.logLevel = level
+                return handler
+            }
+            return SwiftLogNoOpLogHandler()
+        }
+        logger.logLevel = .trace
+        return logger
+    }()
+
+    /// Runs `body` with a started PostgreSQL client on a migrated schema.
+    static func withPostgres<Result: Sendable>(_ body: @Sendable (PostgresClient) async throws -> Result) async throws -> Result {
+        let client = PostgresClient(configuration: try PostgresClient.Configuration(url: databaseURL), backgroundLogger: logger)
+        return try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { await client.run() }
+            defer { group.cancelAll() }
+            try await Migrator(client: client).migrate(logger: logger)
+            return try await body(client)
+        }
+    }
+
+    /// Waits until `condition` holds, polling; returns false on timeout.
+    static func eventually(timeout: Duration, every interval: Duration = .milliseconds(50), _ condition: () async throws -> Bool) async rethrows -> Bool {
+        let deadline = ContinuousClock.now + timeout
+        while ContinuousClock.now < deadline {
+            if try await condition() { return true }
+            try? await Task.sleep(for: interval)
+        }
+        return try await condition()
+    }
+}
+
+/// A FlowPOS business with variants in stock, and optionally its Shopify connection and mappings.
+struct BusinessFixture: Sendable {
+    struct Variant: Sendable {
+        var id: UUID
+        var sku: String
+        var shopifyVariantId: Int64?
+    }
+
+    var id = UUID()
+    var shop: String
+    var variants: [Variant] = []
+
+    /// Creates the business's products: one variant per entry, with that stock; a Shopify variant id maps it.
+    static func create(
+        on client: PostgresClient,
+        stock: [(sku: String, quantity: Int, shopifyVariantId: Int64?)],
+        connection: ConnectionStatus? = .active
+    ) async throws -> BusinessFixture {
+        var fixture = BusinessFixture(shop: "shop-\(UUID().uuidString.prefix(8).lowercased()).myshopify.com")
+        let logger = TestServices.logger
+        let productId = UUID()
+        try await client.query("INSERT INTO products (id, business_id, name) VALUES (\(productId), \(fixture.id), 'Test product')", logger: logger)
+        for item in stock {
+            let variantId = UUID()
+            let sku = "\(item.sku)-\(fixture.id.uuidString.prefix(8))"
+            try await client.query(
+                "INSERT INTO variants (id, product_id, business_id, sku) VALUES (\(variantId), \(productId), \(fixture.id), \(sku))",
+                logger: logger
+            )
+            try await client.query(
+                "INSERT INTO stock_levels (variant_id, business_id, quantity) VALUES (\(variantId), \(fixture.id), \(item.quantity))",
+                logger: logger
+            )
+            if let shopifyVariantId = item.shopifyVariantId {
+                try await client.query(
+                    """
+                    INSERT INTO ecommerce_product_mapping (business_id, variant_id, product_id, shopify_variant_id)
+                    VALUES (\(fixture.id), \(variantId), \(productId), \(shopifyVariantId))
+                    """,
+                    logger: logger
+                )
+            }
+            fixture.variants.append(Variant(id: variantId, sku: sku, shopifyVariantId: item.shopifyVariantId))
+        }
+        if let connection {
+            try await ConnectionStore(client: client).save(businessId: fixture.id, shop: fixture.shop, status: connection, logger: logger)
+        }
+        return fixture
+    }
+
+    static func stock(of variant: UUID, on client: PostgresClient) async throws -> Int {
+        for try await quantity in try await client.query("SELECT quantity FROM stock_levels WHERE variant_id = \(variant)").decode(Int.self) {
+            return quantity
+        }
+        return 0
+    }
+
+    static func movements(of variant: UUID, on client: PostgresClient) async throws -> [Int] {
+        var deltas: [Int] = []
+        for try await delta in try await client.query("SELECT delta FROM stock_movements WHERE variant_id = \(variant) ORDER BY id").decode(Int.self) {
+            deltas.append(delta)
+        }
+        return deltas
+    }
+}
+
+/// Shopify-shaped test orders with unique ids.
+enum OrderFactory {
+    static func nextId() -> Int64 { Int64.random(in: 5_000_000_000_000...9_000_000_000_000) }
+
+    static func order(
+        id: Int64 = nextId(),
+        updatedAt: String = "2026-11-27T10:00:00-05:00",
+        cancelledAt: String? = nil,
+        lines: [ShopifyOrder.LineItem],
+        refunds: [ShopifyOrder.Refund]? = nil
+    ) -> ShopifyOrder {
+        ShopifyOrder(id: id, name: "#\(id % 10000)", updatedAt: updatedAt, cancelledAt: cancelledAt, lineItems: lines, refunds: refunds)
+    }
+
+    static func line(_ id: Int64, variant: BusinessFixture.Variant, quantity: Int, current: Int? = nil) -> ShopifyOrder.LineItem {
+        ShopifyOrder.LineItem(id: id, variantId: variant.shopifyVariantId, sku: variant.sku, quantity: quantity, currentQuantity: current ?? quantity)
+    }
+
+    /// A REST webhook body as Shopify sends it, customer data included (which must not survive ingestion).
+    static func webhookBody(_ order: ShopifyOrder) -> String {
+        let lines = order.lineItems.map { line in
+            """
+            {"id":\(line.id),"variant_id":\(line.variantId.map(String.init) ?? "null"),"sku":"\(line.sku ?? "")","title":"Widget",\
+            "quantity":\(line.quantity),"current_quantity":\(line.currentQuantity ?? line.quantity),"price":"19.99","vendor":"FlowPOS"}
+            """
+        }.joined(separator: ",")
+        return """
+            {"id":\(order.id),"admin_graphql_api_id":"gid://shopify/Order/\(order.id)","name":"\(order.name ?? "")",\
+            "email":"jane@example.com","created_at":"2026-11-27T09:00:00-05:00","updated_at":"\(order.updatedAt)",\
+            "cancelled_at":\(order.cancelledAt.map { "\"\($0)\"" } ?? "null"),"test":false,\
+            "customer":{"first_name":"Jane","last_name":"Doe","email":"jane@example.com"},\
+            "line_items":[\(lines)],"refunds":[]}
+            """
+    }
+}
+
+/// Child processes for tests, spawned with `posix_spawn`.
+///
+/// Not Foundation's `Process`: its children inherit the test runner's blocked signal mask (so SIGTERM never
+/// arrives), and its exit monitoring does not notice exits reliably here. These children get an empty mask and
+/// default handlers, and are reaped with `waitpid`.
+struct ChildProcess: Sendable {
+    /// How a child ended.
+    enum Exit: Equatable {
+        case exited(Int32)
+        case signalled(Int32)
+    }
+
+    let pid: pid_t
+
+    /// Starts `executable` with `arguments` and exactly `environment`; output goes to `logPath` (or nowhere).
+    static func spawn(_ executable: String, _ arguments: [String], environment: [String: String], logPath: String? = nil) throws -> ChildProcess {
+        var attributes = posix_spawnattr_t()
+        posix_spawnattr_init(&attributes)
+        defer { posix_spawnattr_destroy(&attributes) }
+        var empty = sigset_t()
+        sigemptyset(&empty)
+        var all = sigset_t()
+        sigfillset(&all)
+        posix_spawnattr_setsigmask(&attributes, &empty)
+        posix_spawnattr_setsigdefault(&attributes, &all)
+        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        let output = logPath ?? "/dev/null"
+        posix_spawn_file_actions_addopen(&actions, 1, output, O_WRONLY | O_CREAT | O_APPEND, 0o644)
+        posix_spawn_file_actions_adddup2(&actions, 1, 2)
+        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+
+        let argv = ([executable] + arguments).map { strdup($0) } + [nil]
+        let envp = environment.map { strdup("\($0.key)=\($0.value)") } + [nil]
+        defer {
+            for pointer in argv { free(pointer) }
+            for pointer in envp { free(pointer) }
+        }
+        var pid: pid_t = 0
+        let result = posix_spawn(&pid, executable, &actions, &attributes, argv, envp)
+        guard result == 0 else { throw ChildProcessError(reason: "posix_spawn \(executable) failed: \(result)") }
+        return ChildProcess(pid: pid)
+    }
+
+    func signal(_ signal: Int32) {
+        kill(self.pid, signal)
+    }
+
+    /// Sends `signal` and waits until the process is gone.
+    @discardableResult
+    func stop(_ signal: Int32, timeout: Duration = .seconds(30)) async -> Exit? {
+        self.signal(signal)
+        return await self.waitForExit(timeout: timeout)
+    }
+
+    /// Polls `waitpid` until the process has exited; nil on timeout.
+    func waitForExit(timeout: Duration) async -> Exit? {
+        let deadline = ContinuousClock.now + timeout
+        while ContinuousClock.now < deadline {
+            var status: Int32 = 0
+            let result = waitpid(self.pid, &status, WNOHANG)
+            if result == self.pid {
+                return status & 0x7f == 0 ? .exited((status >> 8) & 0xff) : .signalled(status & 0x7f)
+            }
+            if result == -1 { return .exited(-1) }
+            try? await Task.sleep(for: .milliseconds(50))
+        }
+        return nil
+    }
+}
+
+struct ChildProcessError: Error {
+    var reason: String
+}

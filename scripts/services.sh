@@ -1,0 +1,103 @@
+#!/usr/bin/env bash
+# Starts and stops a throwaway Redis (AOF on) and PostgreSQL 15 on 127.0.0.1, with their data under .local/.
+#
+#   scripts/services.sh start|stop|status|env [NAME]
+#
+# NAME (default "test") picks the data folder .local/NAME and, unless REDIS_PORT / PG_PORT are set, the ports:
+# test → 16379 / 15432, dev → 26379 / 25432, bench → 36379 / 35432. So a test run and a running demo coexist.
+# `env` prints the REDIS_URL and DATABASE_URL to use. Services are stopped by their pid files.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+command=${1:-}
+name=${2:-test}
+case "$name" in
+  test) default_redis=16379 default_pg=15432 ;;
+  dev) default_redis=26379 default_pg=25432 ;;
+  bench) default_redis=36379 default_pg=35432 ;;
+  *) default_redis=46379 default_pg=45432 ;;
+esac
+REDIS_PORT=${REDIS_PORT:-$default_redis}
+PG_PORT=${PG_PORT:-$default_pg}
+root="$PWD/.local/$name"
+pg_bin=/usr/lib/postgresql/15/bin
+redis_dir="$root/redis"
+pg_data="$root/pg/data"
+pg_run="$root/pg/run"
+database=ecommerce
+
+print_env() {
+  echo "REDIS_URL=redis://127.0.0.1:$REDIS_PORT"
+  echo "DATABASE_URL=postgres://postgres@127.0.0.1:$PG_PORT/$database?sslmode=disable"
+}
+
+start_redis() {
+  mkdir -p "$redis_dir"
+  if [ -f "$redis_dir/redis.pid" ] && kill -0 "$(cat "$redis_dir/redis.pid")" 2>/dev/null; then return; fi
+  redis-server --daemonize yes --bind 127.0.0.1 --port "$REDIS_PORT" --dir "$redis_dir" \
+    --pidfile "$redis_dir/redis.pid" --logfile "$redis_dir/redis.log" \
+    --appendonly yes --appendfsync everysec --save "" >/dev/null
+  for _ in $(seq 1 100); do
+    redis-cli -p "$REDIS_PORT" ping >/dev/null 2>&1 && return
+    sleep 0.05
+  done
+  echo "services: redis did not start; see $redis_dir/redis.log" >&2
+  exit 1
+}
+
+start_postgres() {
+  mkdir -p "$root/pg" "$pg_run"
+  chown -R postgres:postgres "$root/pg"
+  if [ ! -f "$pg_data/PG_VERSION" ]; then
+    # initdb refuses root: run it as the postgres user. Trust auth: a throwaway server on loopback only.
+    runuser -u postgres -- "$pg_bin/initdb" -D "$pg_data" -U postgres --auth=trust -E UTF8 --locale=C.UTF-8 >/dev/null
+  fi
+  if runuser -u postgres -- "$pg_bin/pg_ctl" -D "$pg_data" status >/dev/null 2>&1; then return; fi
+  runuser -u postgres -- "$pg_bin/pg_ctl" -D "$pg_data" -l "$root/pg/postgres.log" -w -t 30 \
+    -o "-p $PG_PORT -k $pg_run -c listen_addresses=127.0.0.1 -c max_connections=400 -c shared_buffers=256MB" start >/dev/null
+  psql -h 127.0.0.1 -p "$PG_PORT" -U postgres -tAc "SELECT 1 FROM pg_database WHERE datname = '$database'" | grep -q 1 ||
+    psql -h 127.0.0.1 -p "$PG_PORT" -U postgres -qc "CREATE DATABASE $database" >/dev/null
+}
+
+stop_redis() {
+  local pidfile="$redis_dir/redis.pid"
+  [ -f "$pidfile" ] || return 0
+  local pid
+  pid=$(cat "$pidfile")
+  if kill -0 "$pid" 2>/dev/null; then
+    kill "$pid"
+    for _ in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.05; done
+  fi
+  rm -f "$pidfile"
+}
+
+stop_postgres() {
+  [ -f "$pg_data/postmaster.pid" ] || return 0
+  local pid
+  pid=$(head -1 "$pg_data/postmaster.pid")
+  if kill -0 "$pid" 2>/dev/null; then
+    kill -INT "$pid"  # fast shutdown
+    for _ in $(seq 1 200); do kill -0 "$pid" 2>/dev/null || break; sleep 0.05; done
+  fi
+}
+
+case "$command" in
+  start)
+    scripts/install-deps.sh
+    start_redis
+    start_postgres
+    print_env
+    ;;
+  stop)
+    stop_redis
+    stop_postgres
+    ;;
+  status)
+    redis-cli -p "$REDIS_PORT" ping 2>/dev/null || echo "redis: down"
+    psql -h 127.0.0.1 -p "$PG_PORT" -U postgres -tAc "SELECT 'postgres: up'" 2>/dev/null || echo "postgres: down"
+    ;;
+  env) print_env ;;
+  *)
+    echo "usage: scripts/services.sh start|stop|status|env [NAME]" >&2
+    exit 2
+    ;;
+esac
