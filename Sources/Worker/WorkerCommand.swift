@@ -53,7 +53,7 @@ struct Run: AsyncParsableCommand {
         let registry = PrometheusCollectorRegistry()
         MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))
 
-        try await migrate(configuration: configuration, logger: logger)
+        _ = try await migrate(configuration: configuration, logger: logger)
         let process = WorkerProcess(configuration: configuration, metricsRegistry: registry, logger: logger)
         var groupConfiguration = ServiceGroupConfiguration(
             services: [

@@ -48,7 +48,11 @@ struct GatewayTests {
         // The application runs the PostgreSQL client as one of its services.
         let postgres = PostgresClient(configuration: configuration.common.database, backgroundLogger: TestServices.logger)
         let app = buildGatewayApplication(
-            configuration: configuration, redis: redis, postgres: postgres, metricsRegistry: PrometheusCollectorRegistry(), logger: TestServices.logger
+            configuration: configuration,
+            redis: redis,
+            postgres: postgres,
+            metricsRegistry: PrometheusCollectorRegistry(),
+            logger: TestServices.logger
         )
         try await app.test(.router) { client in
             try await Migrator(client: postgres).migrate(logger: TestServices.logger)
@@ -56,7 +60,13 @@ struct GatewayTests {
         }
     }
 
-    static func headers(body: String, topic: String = "orders/create", shop: String?, webhookId: String? = UUID().uuidString, secret: String? = secret) -> HTTPFields {
+    static func headers(
+        body: String,
+        topic: String = "orders/create",
+        shop: String?,
+        webhookId: String? = UUID().uuidString,
+        secret: String? = secret
+    ) -> HTTPFields {
         var headers: HTTPFields = [.contentType: "application/json"]
         if let secret { headers[HTTPField.Name("X-Shopify-Hmac-Sha256")!] = WebhookSignatureVerifier.sign(body: Array(body.utf8), secret: secret) }
         headers[HTTPField.Name("X-Shopify-Topic")!] = topic
@@ -133,11 +143,14 @@ struct GatewayTests {
                 ("wrong secret", Self.headers(body: body, shop: business.shop, secret: "not-the-secret"), body),
                 ("one byte changed", Self.headers(body: body, shop: business.shop), String(decoding: tampered, as: UTF8.self)),
                 ("missing shop", Self.headers(body: body, shop: nil), body),
-                ("garbage signature", { () -> HTTPFields in
-                    var headers = Self.headers(body: body, shop: business.shop)
-                    headers[HTTPField.Name("X-Shopify-Hmac-Sha256")!] = "%%%"
-                    return headers
-                }(), body),
+                (
+                    "garbage signature",
+                    { () -> HTTPFields in
+                        var headers = Self.headers(body: body, shop: business.shop)
+                        headers[HTTPField.Name("X-Shopify-Hmac-Sha256")!] = "%%%"
+                        return headers
+                    }(), body
+                ),
             ]
             for (name, headers, sentBody) in cases {
                 let (status, answer, _) = try await Self.post(client, body: sentBody, headers: headers)
@@ -146,7 +159,9 @@ struct GatewayTests {
             }
             // Compliance topics with a bad signature: 401 too.
             let (status, _, _) = try await Self.post(
-                client, body: "{}", headers: Self.headers(body: "{}", topic: "customers/redact", shop: business.shop, secret: "forged")
+                client,
+                body: "{}",
+                headers: Self.headers(body: "{}", topic: "customers/redact", shop: business.shop, secret: "forged")
             )
             #expect(status == .unauthorized)
             #expect(try await Self.queueLength(redis, EcommerceQueue.orders) == 0)
@@ -159,7 +174,11 @@ struct GatewayTests {
         try await self.withGateway { client, postgres, redis in
             let business = try await BusinessFixture.create(on: postgres, stock: [("A", 5, 11)])
             let body = OrderFactory.webhookBody(OrderFactory.order(lines: [OrderFactory.line(1, variant: business.variants[0], quantity: 1)]))
-            let (status, answer, _) = try await Self.post(client, body: body, headers: Self.headers(body: body, shop: business.shop, secret: Self.previousSecret))
+            let (status, answer, _) = try await Self.post(
+                client,
+                body: body,
+                headers: Self.headers(body: body, shop: business.shop, secret: Self.previousSecret)
+            )
             #expect(status == .ok && answer == #"{"ok":true}"#)
             #expect(try await Self.queueLength(redis, EcommerceQueue.orders) == 1)
         }
@@ -202,17 +221,34 @@ struct GatewayTests {
             let refund = #"{"id": 77, "order_id": 5551234567890, "refund_line_items": [], "note": "customer said"}"#
             let redact = #"{"shop_id": 1, "customer": {"email": "jane@example.com"}, "orders_to_redact": [1]}"#
             // An order change for an uninstalled shop is refused; the privacy topic is accepted.
-            var (status, answer, _) = try await Self.post(client, body: refund, headers: Self.headers(body: refund, topic: "refunds/create", shop: business.shop))
+            var (status, answer, _) = try await Self.post(
+                client,
+                body: refund,
+                headers: Self.headers(body: refund, topic: "refunds/create", shop: business.shop)
+            )
             #expect(status == .ok)
             #expect(try Self.ack(answer) == WebhookAnswer(ok: false, error: "shop_not_connected"))
-            (status, answer, _) = try await Self.post(client, body: redact, headers: Self.headers(body: redact, topic: "customers/redact", shop: business.shop))
+            (status, answer, _) = try await Self.post(
+                client,
+                body: redact,
+                headers: Self.headers(body: redact, topic: "customers/redact", shop: business.shop)
+            )
             #expect(status == .ok && answer == #"{"ok":true}"#)
             #expect(try await Self.queueLength(redis, EcommerceQueue.shopEvents) == 1)
             guard case .string(let raw) = try await redis.send(["LINDEX", "ecommerce-shop-events", "0"]) else { return }
             #expect(!String(decoding: raw, as: UTF8.self).contains("jane@example.com"))
 
-            try await ConnectionStore(client: postgres).save(businessId: business.id, shop: business.shop, status: .active, logger: TestServices.logger)
-            (status, answer, _) = try await Self.post(client, body: refund, headers: Self.headers(body: refund, topic: "refunds/create", shop: business.shop))
+            try await ConnectionStore(client: postgres).save(
+                businessId: business.id,
+                shop: business.shop,
+                status: .active,
+                logger: TestServices.logger
+            )
+            (status, answer, _) = try await Self.post(
+                client,
+                body: refund,
+                headers: Self.headers(body: refund, topic: "refunds/create", shop: business.shop)
+            )
             #expect(status == .ok && answer == #"{"ok":true}"#)
             guard case .string(let job) = try await redis.send(["LINDEX", "ecommerce-orders", "0"]) else { return }
             let envelope = try JobCoding.decoder().decode(JobEnvelope<OrderChangeNoticeJob.Payload>.self, from: Data(job))

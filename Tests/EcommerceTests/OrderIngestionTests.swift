@@ -21,7 +21,8 @@ struct OrderIngestionTests {
             let outcomes = try await withThrowingTaskGroup(of: OrderIngestionResult.Outcome.self) { group in
                 for _ in 0..<10 {
                     group.addTask {
-                        try await ingestor.ingest(businessId: business.id, order: order, source: "webhook", reference: nil, logger: self.logger).outcome
+                        try await ingestor.ingest(businessId: business.id, order: order, source: "webhook", reference: nil, logger: self.logger)
+                            .outcome
                     }
                 }
                 return try await group.reduce(into: []) { $0.append($1) }
@@ -63,7 +64,10 @@ struct OrderIngestionTests {
             let ingestor = OrderIngestor(client: client)
             let created = OrderFactory.order(
                 updatedAt: "2026-11-27T10:00:00Z",
-                lines: [OrderFactory.line(1, variant: business.variants[0], quantity: 3), OrderFactory.line(2, variant: business.variants[1], quantity: 1)]
+                lines: [
+                    OrderFactory.line(1, variant: business.variants[0], quantity: 3),
+                    OrderFactory.line(2, variant: business.variants[1], quantity: 1),
+                ]
             )
             _ = try await ingestor.ingest(businessId: business.id, order: created, source: "webhook", reference: nil, logger: self.logger)
             var cancelled = created
@@ -106,7 +110,13 @@ struct OrderIngestionTests {
                 ShopifyOrder.LineItem(id: 2, variantId: 987_654, sku: "NOT-IN-FLOWPOS", quantity: 2, currentQuantity: 2),
                 ShopifyOrder.LineItem(id: 3, variantId: nil, sku: nil, quantity: 1, currentQuantity: 1),
             ])
-            let result = try await ingestor.ingest(businessId: business.id, order: order, source: "webhook", reference: "webhook:abc", logger: self.logger)
+            let result = try await ingestor.ingest(
+                businessId: business.id,
+                order: order,
+                source: "webhook",
+                reference: "webhook:abc",
+                logger: self.logger
+            )
             #expect(result.unmappedLineIds == [2, 3])
             #expect(try await BusinessFixture.stock(of: business.variants[0].id, on: client) == 9)
             let rows = try await client.query(
@@ -154,7 +164,13 @@ struct OrderIngestionTests {
             let first = try await BusinessFixture.create(on: client, stock: [("A", 10, 7001)])
             let second = try await BusinessFixture.create(on: client, stock: [("A", 10, 7001)])
             let order = OrderFactory.order(lines: [OrderFactory.line(1, variant: first.variants[0], quantity: 2)])
-            _ = try await OrderIngestor(client: client).ingest(businessId: second.id, order: order, source: "webhook", reference: nil, logger: self.logger)
+            _ = try await OrderIngestor(client: client).ingest(
+                businessId: second.id,
+                order: order,
+                source: "webhook",
+                reference: nil,
+                logger: self.logger
+            )
             #expect(try await BusinessFixture.stock(of: first.variants[0].id, on: client) == 10)
             #expect(try await BusinessFixture.stock(of: second.variants[0].id, on: client) == 8)
         }

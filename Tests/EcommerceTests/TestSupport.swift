@@ -43,6 +43,7 @@ enum TestServices {
     }()
 
     /// Runs `body` with a started PostgreSQL client on a migrated schema.
+    @discardableResult
     static func withPostgres<Result: Sendable>(_ body: @Sendable (PostgresClient) async throws -> Result) async throws -> Result {
         let client = PostgresClient(configuration: try PostgresClient.Configuration(url: databaseURL), backgroundLogger: logger)
         return try await withThrowingTaskGroup(of: Void.self) { group in
@@ -54,7 +55,11 @@ enum TestServices {
     }
 
     /// Waits until `condition` holds, polling; returns false on timeout.
-    static func eventually(timeout: Duration, every interval: Duration = .milliseconds(50), _ condition: () async throws -> Bool) async rethrows -> Bool {
+    static func eventually(
+        timeout: Duration,
+        every interval: Duration = .milliseconds(50),
+        _ condition: () async throws -> Bool
+    ) async rethrows -> Bool {
         let deadline = ContinuousClock.now + timeout
         while ContinuousClock.now < deadline {
             if try await condition() { return true }
@@ -123,7 +128,8 @@ struct BusinessFixture: Sendable {
 
     static func movements(of variant: UUID, on client: PostgresClient) async throws -> [Int] {
         var deltas: [Int] = []
-        for try await delta in try await client.query("SELECT delta FROM stock_movements WHERE variant_id = \(variant) ORDER BY id").decode(Int.self) {
+        for try await delta in try await client.query("SELECT delta FROM stock_movements WHERE variant_id = \(variant) ORDER BY id").decode(Int.self)
+        {
             deltas.append(delta)
         }
         return deltas

@@ -41,7 +41,10 @@ struct WebhookSignatureTests {
         #expect(!rotated.isValid(body: body, signature: "XqRcjrSv57VACn6apEO9znyu/wkN1VC7QxdSPwK3Hzs="))
     }
 
-    @Test("malformed signatures are rejected", arguments: ["", "not base64!", "B23tXN681gZ0qIWNRrgtzBE9XSDo5yaUu6wfmhu3a7g", "AAAA", "yCGX/RrK4fcuNtr3ztk5tQGsOBjcAzHpGLdMUrbV8yI=="])
+    @Test(
+        "malformed signatures are rejected",
+        arguments: ["", "not base64!", "B23tXN681gZ0qIWNRrgtzBE9XSDo5yaUu6wfmhu3a7g", "AAAA", "yCGX/RrK4fcuNtr3ztk5tQGsOBjcAzHpGLdMUrbV8yI=="]
+    )
     func malformedSignatures(signature: String) {
         let verifier = WebhookSignatureVerifier(secret: "test_secret_key")
         #expect(!verifier.isValid(body: Array(#"{"foo": "bar"}"#.utf8), signature: signature))
@@ -61,7 +64,9 @@ struct ShopDomainTests {
         #expect(ShopDomain(raw)?.value == raw.lowercased())
     }
 
-    @Test(arguments: ["", "-shop.myshopify.com", "shop.myshopify.com.evil.com", "shop.example.com", "sh op.myshopify.com", ".myshopify.com", "a.b.myshopify.com"])
+    @Test(arguments: [
+        "", "-shop.myshopify.com", "shop.myshopify.com.evil.com", "shop.example.com", "sh op.myshopify.com", ".myshopify.com", "a.b.myshopify.com",
+    ])
     func rejected(raw: String) {
         #expect(ShopDomain(raw) == nil)
     }
@@ -73,7 +78,10 @@ struct OrderStockRuleTests {
         let line = ShopifyOrder.LineItem(id: 1, variantId: 10, sku: "A", quantity: quantity, currentQuantity: current)
         let refundLines = refunds.map { ShopifyOrder.RefundLineItem(lineItemId: 1, quantity: $0.0, restockType: $0.1) }
         let order = ShopifyOrder(
-            id: 99, updatedAt: "2026-11-27T10:00:00Z", cancelledAt: cancelled ? "2026-11-27T10:00:00Z" : nil, lineItems: [line],
+            id: 99,
+            updatedAt: "2026-11-27T10:00:00Z",
+            cancelledAt: cancelled ? "2026-11-27T10:00:00Z" : nil,
+            lineItems: [line],
             refunds: refundLines.isEmpty ? nil : [ShopifyOrder.Refund(id: 5, refundLineItems: refundLines)]
         )
         return (order, line)

@@ -2,9 +2,9 @@ import AppConfig
 import Foundation
 import HTTPTypes
 import Hummingbird
-import OpsHTTP
 import JobQueue
 import Logging
+import OpsHTTP
 import PostgresNIO
 import Prometheus
 import RedisClient

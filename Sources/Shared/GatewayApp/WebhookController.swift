@@ -3,11 +3,11 @@ import EcommerceJobs
 import Foundation
 import HTTPTypes
 import Hummingbird
-import OpsHTTP
 import JobQueue
 import Logging
 import Metrics
 import NIOCore
+import OpsHTTP
 import RedisClient
 import Shopify
 import Storage
@@ -137,14 +137,18 @@ struct WebhookController: Sendable {
             guard order.updatedAtDate != nil else { throw WebhookPayloadError.invalidTimestamp }
             let envelope = OrderIngestJob.envelope(
                 .init(source: .webhook, topic: topic.rawValue, webhookId: webhookId, order: order),
-                businessId: business, shop: shop.value, dedupeKey: dedupeKey
+                businessId: business,
+                shop: shop.value,
+                dedupeKey: dedupeKey
             )
             return EncodedJob(id: envelope.id, queue: OrderIngestJob.queue, dedupeKey: dedupeKey, bytes: Array(try encoder.encode(envelope)))
         case .orderChange:
             let change = try ShopifyOrderChange.decode(topic: topic, from: body, decoder: decoder)
             let envelope = OrderChangeNoticeJob.envelope(
                 .init(topic: topic.rawValue, webhookId: webhookId, change: change),
-                businessId: business, shop: shop.value, dedupeKey: dedupeKey
+                businessId: business,
+                shop: shop.value,
+                dedupeKey: dedupeKey
             )
             return EncodedJob(id: envelope.id, queue: OrderChangeNoticeJob.queue, dedupeKey: dedupeKey, bytes: Array(try encoder.encode(envelope)))
         case .shopLifecycle:
@@ -152,7 +156,9 @@ struct WebhookController: Sendable {
             guard try JSONSerialization.jsonObject(with: Data(body)) is [String: Any] else { throw WebhookPayloadError.notAnObject }
             let envelope = ShopEventJob.envelope(
                 .init(topic: topic.rawValue, webhookId: webhookId),
-                businessId: business, shop: shop.value, dedupeKey: dedupeKey
+                businessId: business,
+                shop: shop.value,
+                dedupeKey: dedupeKey
             )
             return EncodedJob(id: envelope.id, queue: ShopEventJob.queue, dedupeKey: dedupeKey, bytes: Array(try encoder.encode(envelope)))
         }

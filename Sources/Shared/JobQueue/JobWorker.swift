@@ -240,7 +240,10 @@ public final class JobWorker: Service, Sendable {
                 do {
                     let kept = try await self.queue.extendLeases(queue: queue, jobIds: ids, workerId: self.id, lease: self.configuration.lease)
                     if kept < ids.count {
-                        self.logger.warning("leases lost: those jobs were recovered by another worker", metadata: ["queue": "\(queue)", "lost": "\(ids.count - kept)"])
+                        self.logger.warning(
+                            "leases lost: those jobs were recovered by another worker",
+                            metadata: ["queue": "\(queue)", "lost": "\(ids.count - kept)"]
+                        )
                     }
                 } catch {
                     self.logger.error("extending leases failed", metadata: ["queue": "\(queue)", "error": "\(error)"])

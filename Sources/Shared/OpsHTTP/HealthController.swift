@@ -28,7 +28,11 @@ public struct HealthController: Sendable {
             async let redisReady = self.check { try await self.redis.ping() }
             async let postgresReady = self.check { try await self.postgres.query("SELECT 1", logger: context.logger) }
             let (redisOK, postgresOK) = await (redisReady, postgresReady)
-            let readiness = Readiness(status: redisOK && postgresOK ? "ready" : "unavailable", redis: redisOK ? "ok" : "down", postgres: postgresOK ? "ok" : "down")
+            let readiness = Readiness(
+                status: redisOK && postgresOK ? "ready" : "unavailable",
+                redis: redisOK ? "ok" : "down",
+                postgres: postgresOK ? "ok" : "down"
+            )
             return Response.json(readiness, status: redisOK && postgresOK ? .ok : .serviceUnavailable)
         }
         router.get("/metrics") { _, _ in

@@ -77,15 +77,26 @@ public struct OrderIngestor: Sendable {
             }
             if let lastApplied, updatedAt < lastApplied {
                 try await Self.writeSyncLog(
-                    connection, id: syncLogId, businessId: businessId, order: order, source: source, reference: reference,
-                    outcome: .stale, processed: 0, unmapped: [], logger: logger
+                    connection,
+                    id: syncLogId,
+                    businessId: businessId,
+                    order: order,
+                    source: source,
+                    reference: reference,
+                    outcome: .stale,
+                    processed: 0,
+                    unmapped: [],
+                    logger: logger
                 )
                 return OrderIngestionResult(outcome: .stale, firstSeen: false, stockDeltas: [:], unmappedLineIds: [], syncLogId: syncLogId)
             }
 
             let applied = try await Self.appliedLines(connection, businessId: businessId, orderId: order.id, logger: logger)
             let resolved = try await Self.resolveVariants(
-                connection, businessId: businessId, lines: order.lineItems.filter { applied[$0.id] == nil }, logger: logger
+                connection,
+                businessId: businessId,
+                lines: order.lineItems.filter { applied[$0.id] == nil },
+                logger: logger
             )
 
             var stockDeltas: [UUID: Int] = [:]
@@ -110,7 +121,11 @@ public struct OrderIngestor: Sendable {
 
             if !stockDeltas.isEmpty {
                 try await Self.applyStock(
-                    connection, businessId: businessId, deltas: stockDeltas, reference: "shopify-order:\(order.id)", logger: logger
+                    connection,
+                    businessId: businessId,
+                    deltas: stockDeltas,
+                    reference: "shopify-order:\(order.id)",
+                    logger: logger
                 )
             }
             if !lineUpdates.isEmpty {
@@ -137,8 +152,16 @@ public struct OrderIngestor: Sendable {
             )
             let outcome: OrderIngestionResult.Outcome = stockDeltas.isEmpty ? .unchanged : .applied
             try await Self.writeSyncLog(
-                connection, id: syncLogId, businessId: businessId, order: order, source: source, reference: reference,
-                outcome: outcome, processed: lineUpdates.count, unmapped: unmapped, logger: logger
+                connection,
+                id: syncLogId,
+                businessId: businessId,
+                order: order,
+                source: source,
+                reference: reference,
+                outcome: outcome,
+                processed: lineUpdates.count,
+                unmapped: unmapped,
+                logger: logger
             )
             return OrderIngestionResult(
                 outcome: outcome,

@@ -12,7 +12,14 @@ public struct SyncLogStore: Sendable {
 
     /// Records an event that was seen and needs no work of its own, with its details as a JSON object.
     @discardableResult
-    public func recordEvent(businessId: UUID, kind: String, status: String, details: some Encodable, reference: String?, logger: Logger) async throws -> UUID {
+    public func recordEvent(
+        businessId: UUID,
+        kind: String,
+        status: String,
+        details: some Encodable,
+        reference: String?,
+        logger: Logger
+    ) async throws -> UUID {
         let id = UUID()
         let json = String(decoding: try JSONEncoder().encode(details), as: UTF8.self)
         try await self.client.query(

@@ -1,9 +1,9 @@
 import AppConfig
 import EcommerceJobs
 import Hummingbird
-import OpsHTTP
 import JobQueue
 import Logging
+import OpsHTTP
 import PostgresNIO
 import Prometheus
 import RedisClient

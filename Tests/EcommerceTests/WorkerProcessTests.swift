@@ -1,0 +1,176 @@
+import EcommerceJobs
+import Foundation
+import JobQueue
+import PostgresNIO
+import RedisClient
+import Shopify
+import Storage
+import Testing
+
+/// Real `ecommerce-worker` processes against real Redis and PostgreSQL: crash recovery and graceful shutdown.
+///
+/// A handler is held mid-job by a row lock the test takes on the order's dedupe row, so that the job is
+/// provably in flight when the worker is killed or told to stop.
+@Suite("Worker processes", .serialized)
+struct WorkerProcessTests {
+    static let binDirectory: String = {
+        if let directory = ProcessInfo.processInfo.environment["ECOMMERCE_BIN_DIR"] { return directory }
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        return root.appendingPathComponent(".build/debug").path
+    }()
+
+    static func startWorker(_ name: String, extra: [String: String] = [:]) throws -> ChildProcess {
+        var environment = [
+            "REDIS_URL": TestServices.redisURL(.processes),
+            "DATABASE_URL": TestServices.databaseURL,
+            "WORKER_QUEUES": EcommerceQueue.orders,
+            "WORKER_CONCURRENCY": "2",
+            "METRICS_PORT": "0",
+            "METRICS_HOST": "127.0.0.1",
+            "LOG_LEVEL": "info",
+            "LOG_FORMAT": "json",
+        ]
+        environment.merge(extra) { $1 }
+        let logDirectory = FileManager.default.temporaryDirectory.appendingPathComponent("ecommerce-worker-logs")
+        try FileManager.default.createDirectory(at: logDirectory, withIntermediateDirectories: true)
+        return try ChildProcess.spawn(
+            Self.binDirectory + "/ecommerce-worker",
+            ["run"],
+            environment: environment,
+            logPath: logDirectory.appendingPathComponent("\(name).log").path
+        )
+    }
+
+    /// An order for the fixture's variant, enqueued as the gateway would.
+    static func enqueueOrder(_ redis: RedisClient, business: BusinessFixture, quantity: Int) async throws -> ShopifyOrder {
+        let order = OrderFactory.order(lines: [OrderFactory.line(1, variant: business.variants[0], quantity: quantity)])
+        let envelope = OrderIngestJob.envelope(
+            .init(source: .webhook, topic: "orders/create", webhookId: UUID().uuidString, order: order),
+            businessId: business.id.uuidString.lowercased(),
+            shop: business.shop
+        )
+        try await RedisJobQueue(redis: redis).enqueue(OrderIngestJob.self, envelope)
+        return order
+    }
+
+    /// Runs `body` while holding an uncommitted insert of the order's dedupe row: the worker's ingestion blocks on it.
+    static func holdingOrder<Result: Sendable>(
+        _ client: PostgresClient,
+        business: BusinessFixture,
+        orderId: Int64,
+        _ body: @Sendable () async throws -> Result
+    ) async throws -> Result {
+        try await client.withConnection { connection in
+            try await connection.query("BEGIN", logger: TestServices.logger)
+            try await connection.query(
+                "INSERT INTO ecommerce_ingested_order (business_id, shopify_order_id, source) VALUES (\(business.id), \(orderId), 'test-lock')",
+                logger: TestServices.logger
+            )
+            do {
+                let result = try await body()
+                try await connection.query("ROLLBACK", logger: TestServices.logger)
+                return result
+            } catch {
+                _ = try? await connection.query("ROLLBACK", logger: TestServices.logger)
+                throw error
+            }
+        }
+    }
+
+    static func inflightOwner(_ redis: RedisClient) async throws -> String? {
+        let owners = try await redis.send(["HVALS", RedisArgument(QueueKeys(queue: EcommerceQueue.orders).owners)]).elements
+        return owners.first?.text
+    }
+
+    @Test("a worker process SIGKILLed mid-job has its job finished by another within 30 s, once")
+    func killedWorkerJobRecovered() async throws {
+        let redis = TestServices.redis(.processes)
+        defer { redis.shutdown() }
+        _ = try await redis.send(["FLUSHDB"])
+        try await TestServices.withPostgres { client in
+            let business = try await BusinessFixture.create(on: client, stock: [("A", 10, 81)])
+            let order = OrderFactory.order(lines: [OrderFactory.line(1, variant: business.variants[0], quantity: 2)])
+            let victim = try Self.startWorker("victim")
+            defer { victim.signal(SIGKILL) }
+            let (killedAt, rescuer) = try await Self.holdingOrder(client, business: business, orderId: order.id) {
+                let envelope = OrderIngestJob.envelope(
+                    .init(source: .webhook, topic: "orders/create", webhookId: "kill-test", order: order),
+                    businessId: business.id.uuidString.lowercased(),
+                    shop: business.shop
+                )
+                try await RedisJobQueue(redis: redis).enqueue(OrderIngestJob.self, envelope)
+                let claimed = try await TestServices.eventually(timeout: .seconds(30)) { try await Self.inflightOwner(redis) != nil }
+                #expect(claimed, "the victim never claimed the job")
+                try await Task.sleep(for: .milliseconds(300))  // the handler is now blocked on our row lock
+                #expect(await victim.stop(SIGKILL, timeout: .seconds(10)) == .signalled(SIGKILL))
+                return (ContinuousClock.now, try Self.startWorker("rescuer"))
+            }
+            defer { rescuer.signal(SIGKILL) }
+            // The lock is released (rolled back); the rescuer must recover the job and ingest it.
+            let done = try await TestServices.eventually(timeout: .seconds(30), every: .milliseconds(100)) {
+                let stats = try await RedisJobQueue(redis: redis).stats(queue: EcommerceQueue.orders)
+                let stock = try await BusinessFixture.stock(of: business.variants[0].id, on: client)
+                return stats.inflight == 0 && stats.ready == 0 && stock == 8
+            }
+            let elapsed = killedAt.duration(to: .now)
+            #expect(done, "the job was not finished by the second worker")
+            #expect(elapsed < .seconds(30), "recovery took \(elapsed)")
+            #expect(try await BusinessFixture.stock(of: business.variants[0].id, on: client) == 8)
+            #expect(try await BusinessFixture.movements(of: business.variants[0].id, on: client) == [-2])
+            #expect(try await RedisJobQueue(redis: redis).stats(queue: EcommerceQueue.orders).dead == 0)
+            #expect(await rescuer.stop(SIGTERM) == .exited(0))
+        }
+    }
+
+    @Test("SIGTERM hands an unfinished job back to the queue and exits cleanly; the next worker finishes it")
+    func sigtermHandsJobBack() async throws {
+        let redis = TestServices.redis(.processes)
+        defer { redis.shutdown() }
+        _ = try await redis.send(["FLUSHDB"])
+        try await TestServices.withPostgres { client in
+            let business = try await BusinessFixture.create(on: client, stock: [("A", 10, 82)])
+            let order = OrderFactory.order(lines: [OrderFactory.line(1, variant: business.variants[0], quantity: 3)])
+            let worker = try Self.startWorker("graceful", extra: ["WORKER_SHUTDOWN_GRACE_SECONDS": "1"])
+            defer { worker.signal(SIGKILL) }
+            try await Self.holdingOrder(client, business: business, orderId: order.id) {
+                let envelope = OrderIngestJob.envelope(
+                    .init(source: .webhook, topic: "orders/create", webhookId: "term-test", order: order),
+                    businessId: business.id.uuidString.lowercased(),
+                    shop: business.shop
+                )
+                try await RedisJobQueue(redis: redis).enqueue(OrderIngestJob.self, envelope)
+                let claimed = try await TestServices.eventually(timeout: .seconds(30)) { try await Self.inflightOwner(redis) != nil }
+                #expect(claimed)
+                try await Task.sleep(for: .milliseconds(300))
+                let exit = await worker.stop(SIGTERM, timeout: .seconds(30))
+                #expect(exit == .exited(0), "worker exit: \(String(describing: exit))")
+                let stats = try await RedisJobQueue(redis: redis).stats(queue: EcommerceQueue.orders)
+                #expect(stats.ready == 1 && stats.inflight == 0 && stats.dead == 0, "\(stats)")
+            }
+            #expect(try await BusinessFixture.stock(of: business.variants[0].id, on: client) == 10)
+            let next = try Self.startWorker("next")
+            defer { next.signal(SIGKILL) }
+            let done = try await TestServices.eventually(timeout: .seconds(30), every: .milliseconds(100)) {
+                try await BusinessFixture.stock(of: business.variants[0].id, on: client) == 7
+            }
+            #expect(done)
+            #expect(await next.stop(SIGTERM) == .exited(0))
+            #expect(try await BusinessFixture.movements(of: business.variants[0].id, on: client) == [-3])
+        }
+    }
+
+    @Test("a bad configuration stops start-up with a message naming the variable")
+    func badConfiguration() async throws {
+        let logPath = FileManager.default.temporaryDirectory.appendingPathComponent("ecommerce-worker-badconfig.log").path
+        try? FileManager.default.removeItem(atPath: logPath)
+        let worker = try ChildProcess.spawn(
+            Self.binDirectory + "/ecommerce-worker",
+            ["run"],
+            environment: ["REDIS_URL": "http://nope", "DATABASE_URL": TestServices.databaseURL],
+            logPath: logPath
+        )
+        #expect(await worker.waitForExit(timeout: .seconds(10)) == .exited(78))
+        let output = try String(contentsOfFile: logPath, encoding: .utf8)
+        #expect(output.contains("REDIS_URL"))
+    }
+}
