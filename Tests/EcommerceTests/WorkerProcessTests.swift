@@ -41,16 +41,14 @@ struct WorkerProcessTests {
         )
     }
 
-    /// An order for the fixture's variant, enqueued as the gateway would.
-    static func enqueueOrder(_ redis: RedisClient, business: BusinessFixture, quantity: Int) async throws -> ShopifyOrder {
-        let order = OrderFactory.order(lines: [OrderFactory.line(1, variant: business.variants[0], quantity: quantity)])
+    /// Enqueues the order as the gateway would.
+    static func enqueue(_ order: ShopifyOrder, for business: BusinessFixture, redis: RedisClient) async throws {
         let envelope = OrderIngestJob.envelope(
             .init(source: .webhook, topic: "orders/create", webhookId: UUID().uuidString, order: order),
             businessId: business.id.uuidString.lowercased(),
             shop: business.shop
         )
         try await RedisJobQueue(redis: redis).enqueue(OrderIngestJob.self, envelope)
-        return order
     }
 
     /// Runs `body` while holding an uncommitted insert of the order's dedupe row: the worker's ingestion blocks on it.
@@ -93,12 +91,7 @@ struct WorkerProcessTests {
             let victim = try Self.startWorker("victim")
             defer { victim.signal(SIGKILL) }
             let (killedAt, rescuer) = try await Self.holdingOrder(client, business: business, orderId: order.id) {
-                let envelope = OrderIngestJob.envelope(
-                    .init(source: .webhook, topic: "orders/create", webhookId: "kill-test", order: order),
-                    businessId: business.id.uuidString.lowercased(),
-                    shop: business.shop
-                )
-                try await RedisJobQueue(redis: redis).enqueue(OrderIngestJob.self, envelope)
+                try await Self.enqueue(order, for: business, redis: redis)
                 let claimed = try await TestServices.eventually(timeout: .seconds(30)) { try await Self.inflightOwner(redis) != nil }
                 #expect(claimed, "the victim never claimed the job")
                 try await Task.sleep(for: .milliseconds(300))  // the handler is now blocked on our row lock
@@ -133,12 +126,7 @@ struct WorkerProcessTests {
             let worker = try Self.startWorker("graceful", extra: ["WORKER_SHUTDOWN_GRACE_SECONDS": "1"])
             defer { worker.signal(SIGKILL) }
             try await Self.holdingOrder(client, business: business, orderId: order.id) {
-                let envelope = OrderIngestJob.envelope(
-                    .init(source: .webhook, topic: "orders/create", webhookId: "term-test", order: order),
-                    businessId: business.id.uuidString.lowercased(),
-                    shop: business.shop
-                )
-                try await RedisJobQueue(redis: redis).enqueue(OrderIngestJob.self, envelope)
+                try await Self.enqueue(order, for: business, redis: redis)
                 let claimed = try await TestServices.eventually(timeout: .seconds(30)) { try await Self.inflightOwner(redis) != nil }
                 #expect(claimed)
                 try await Task.sleep(for: .milliseconds(300))

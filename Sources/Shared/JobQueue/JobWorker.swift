@@ -42,6 +42,7 @@ public final class JobWorker: Service, Sendable {
     private let configuration: JobWorkerConfiguration
     private let logger: Logger
     private let state = Mutex(State())
+    private let metrics: JobMetrics
     private let slotFreed: AsyncStream<Void>
     private let slotFreedSignal: AsyncStream<Void>.Continuation
 
@@ -49,6 +50,8 @@ public final class JobWorker: Service, Sendable {
         var job: ClaimedJob
         var task: Task<Void, Never>?
         var handedBack = false
+        /// The handler has returned and the outcome is being recorded: the lease no longer needs renewing.
+        var settling = false
     }
 
     private struct State {
@@ -62,6 +65,7 @@ public final class JobWorker: Service, Sendable {
         self.registry = registry
         self.configuration = configuration
         self.logger = logger
+        self.metrics = JobMetrics(queues: configuration.queues)
         (self.slotFreed, self.slotFreedSignal) = AsyncStream.makeStream(bufferingPolicy: .bufferingNewest(1))
     }
 
@@ -163,11 +167,15 @@ public final class JobWorker: Service, Sendable {
         } else {
             outcome = .failed("no handler for job kind \(job.header.kind)", permanent: true)
         }
-        if self.state.withLock({ $0.inFlight[job.id]?.handedBack ?? false }) {
+        let handedBack = self.state.withLock { state in
+            state.inFlight[job.id]?.settling = true
+            return state.inFlight[job.id]?.handedBack ?? false
+        }
+        if handedBack {
             logger.info("job handed back before it finished; its outcome is dropped")
             return
         }
-        Timer(label: "job_duration_seconds", dimensions: [("queue", job.queue)]).record(duration: ContinuousClock.now - started)
+        self.metrics.duration[job.queue]?.record(duration: ContinuousClock.now - started)
         await self.settle(job, outcome: outcome, logger: logger)
     }
 
@@ -180,7 +188,6 @@ public final class JobWorker: Service, Sendable {
     /// Records the outcome in Redis. A failure to do so is retried briefly; if Redis stays away the lease
     /// expires and the job runs again, which at-least-once allows.
     private func settle(_ job: ClaimedJob, outcome: JobOutcome, logger: Logger) async {
-        let label: String
         for attempt in 1...3 {
             do {
                 switch outcome {
@@ -209,12 +216,13 @@ public final class JobWorker: Service, Sendable {
                 try? await Task.sleep(for: .milliseconds(200 * attempt))
             }
         }
-        switch outcome {
-        case .succeeded: label = "succeeded"
-        case .retryLater: label = "deferred"
-        case .failed: label = "failed"
-        }
-        Counter(label: "jobs_total", dimensions: [("queue", job.queue), ("outcome", label)]).increment()
+        let counter: Counter? =
+            switch outcome {
+            case .succeeded: self.metrics.succeeded[job.queue]
+            case .retryLater: self.metrics.deferred[job.queue]
+            case .failed: self.metrics.failed[job.queue]
+            }
+        counter?.increment()
     }
 
     /// The envelope with `attempt` set, leaving the payload as it was.
@@ -262,8 +270,8 @@ public final class JobWorker: Service, Sendable {
                             "recovered jobs of a lost worker",
                             metadata: ["queue": "\(queue)", "recovered": "\(result.recovered)", "quarantined": "\(result.quarantined)"]
                         )
-                        Counter(label: "job_recoveries_total", dimensions: [("queue", queue)]).increment(by: Int64(result.recovered))
-                        Counter(label: "job_quarantines_total", dimensions: [("queue", queue)]).increment(by: Int64(result.quarantined))
+                        self.metrics.recovered[queue]?.increment(by: Int64(result.recovered))
+                        self.metrics.quarantined[queue]?.increment(by: Int64(result.quarantined))
                     }
                 } catch {
                     self.logger.error("queue maintenance failed", metadata: ["queue": "\(queue)", "error": "\(error)"])
@@ -296,6 +304,27 @@ public final class JobWorker: Service, Sendable {
                 )
             }
             entry.task?.cancel()
+        }
+    }
+}
+
+/// This process's job metrics, made once per served queue (bounded labels).
+private struct JobMetrics: Sendable {
+    var succeeded: [String: Counter] = [:]
+    var deferred: [String: Counter] = [:]
+    var failed: [String: Counter] = [:]
+    var recovered: [String: Counter] = [:]
+    var quarantined: [String: Counter] = [:]
+    var duration: [String: Timer] = [:]
+
+    init(queues: [String]) {
+        for queue in queues {
+            self.succeeded[queue] = Counter(label: "jobs_total", dimensions: [("queue", queue), ("outcome", "succeeded")])
+            self.deferred[queue] = Counter(label: "jobs_total", dimensions: [("queue", queue), ("outcome", "deferred")])
+            self.failed[queue] = Counter(label: "jobs_total", dimensions: [("queue", queue), ("outcome", "failed")])
+            self.recovered[queue] = Counter(label: "job_recoveries_total", dimensions: [("queue", queue)])
+            self.quarantined[queue] = Counter(label: "job_quarantines_total", dimensions: [("queue", queue)])
+            self.duration[queue] = Timer(label: "job_duration_seconds", dimensions: [("queue", queue)])
         }
     }
 }

@@ -1,0 +1,154 @@
+#!/usr/bin/env bash
+# The foundation benchmark (not a test). On this machine, in one run, against baselines measured in the same run:
+#   (a) the gateway under `wrk -t2 -c64 -d10s` with a signed ~700-byte order body (a new webhook id per request,
+#       so every request is verified, resolved and enqueued), and nginx answering a static 200 to the same load;
+#   (b) ingestion of 20,000 order jobs (3 lines each, 10 % duplicate deliveries) by one worker process
+#       (concurrency 4) and by two, and pgbench running the same SQL transaction with 4 clients;
+#   (c) the peak RSS (VmHWM) of the gateway and of a worker.
+# ROUNDS (default 3) repeats (a) and (b); medians are printed. Results also go to bench-results/.
+# Everything talks to 127.0.0.1 only. Bars: gateway ≥ 0.3× nginx with p99 ≤ 20 ms; ingestion ≥ 0.7× pgbench;
+# RSS ≤ 100 MiB.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROUNDS=${ROUNDS:-3}
+JOBS=${JOBS:-20000}
+GATEWAY_PORT=18080
+NGINX_PORT=18081
+work="$PWD/.local/bench-run"
+results="$PWD/bench-results"
+mkdir -p "$work" "$results"
+
+scripts/install-deps.sh
+scripts/services.sh stop bench
+rm -rf .local/bench
+scripts/services.sh start bench >/dev/null
+eval "$(scripts/services.sh env bench | sed 's/^/export /')"
+redis_port=36379
+psql_url="${DATABASE_URL%%\?*}"
+pids=()
+cleanup() {
+  for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+  [ -f "$work/nginx.pid" ] && kill "$(cat "$work/nginx.pid")" 2>/dev/null || true
+  scripts/services.sh stop bench
+}
+trap cleanup EXIT
+
+echo "== release build"
+swift build -c release >/dev/null
+bin=$(swift build -c release --show-bin-path)
+export LOG_LEVEL=warning SHOPIFY_API_SECRET=bench-secret
+"$bin/ecommerce-worker" migrate >/dev/null
+
+business=00000000-0000-0000-0000-00000000be01
+shop=bench-shop.myshopify.com
+psql "$psql_url" -q <<SQL
+INSERT INTO products (id, business_id, name) VALUES ('00000000-0000-0000-0000-00000000a001', '$business', 'Bench');
+INSERT INTO variants (id, product_id, business_id, sku)
+  SELECT ('00000000-0000-0000-0000-' || lpad(n::text, 12, '0'))::uuid, '00000000-0000-0000-0000-00000000a001', '$business', 'BENCH-' || n
+  FROM generate_series(1, 300) n;
+INSERT INTO stock_levels (variant_id, business_id, quantity) SELECT id, business_id, 1000000000 FROM variants WHERE business_id = '$business';
+INSERT INTO ecommerce_connection (business_id, shop_domain, status) VALUES ('$business', '$shop', 'active');
+SQL
+
+median() { sort -n | awk '{ a[NR] = $1 } END { print (NR % 2) ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2 }'; }
+field() { sed -n "s/.*$1=\([0-9.]*\).*/\1/p"; }
+peak_rss_mib() { awk '/VmHWM/ { printf "%.1f", $2 / 1024 }' "/proc/$1/status"; }
+
+# (a) gateway vs nginx ------------------------------------------------------------------------------------------
+python3 scripts/bench/make_order_jobs.py body "$shop" > "$work/body.json"
+signature=$(openssl dgst -sha256 -hmac "$SHOPIFY_API_SECRET" -binary < "$work/body.json" | base64)
+cat > "$work/nginx.conf" <<NGINX
+worker_processes 1;
+pid $work/nginx.pid;
+error_log $work/nginx-error.log;
+events { worker_connections 1024; }
+http {
+  access_log off;
+  server {
+    listen 127.0.0.1:$NGINX_PORT;
+    location / { default_type application/json; return 200 '{"ok":true}'; }
+  }
+}
+NGINX
+nginx -c "$work/nginx.conf" -p "$work"
+HTTP_HOST=127.0.0.1 HTTP_PORT=$GATEWAY_PORT "$bin/ecommerce-gateway" & gateway=$!; pids+=($gateway)
+for _ in $(seq 1 100); do curl -sf "http://127.0.0.1:$GATEWAY_PORT/readyz" >/dev/null && break; sleep 0.1; done
+
+run_wrk() {
+  RUN_ID="$(date +%s%N)" BODY_FILE="$work/body.json" SIGNATURE="$signature" SHOP="$shop" \
+    wrk -t2 -c64 -d10s -s scripts/bench/webhook.lua "$1" | grep '^RESULT'
+}
+echo "== (a) gateway vs nginx, wrk -t2 -c64 -d10s, ${ROUNDS} rounds"
+: > "$work/gateway.txt"; : > "$work/nginx.txt"
+for round in $(seq 1 "$ROUNDS"); do
+  before=$(redis-cli -p $redis_port llen ecommerce-orders)
+  g=$(run_wrk "http://127.0.0.1:$GATEWAY_PORT/ecommerce/webhooks/shopify")
+  after=$(redis-cli -p $redis_port llen ecommerce-orders)
+  n=$(run_wrk "http://127.0.0.1:$NGINX_PORT/")
+  echo "  round $round gateway: $g enqueued=$((after - before))"
+  echo "  round $round nginx:   $n"
+  echo "$g" >> "$work/gateway.txt"; echo "$n" >> "$work/nginx.txt"
+  redis-cli -p $redis_port del ecommerce-orders >/dev/null
+done
+gateway_rss=$(peak_rss_mib "$gateway")
+gateway_rps=$(field requests_per_sec < "$work/gateway.txt" | median)
+gateway_p99=$(field p99_ms < "$work/gateway.txt" | median)
+nginx_rps=$(field requests_per_sec < "$work/nginx.txt" | median)
+nginx_p99=$(field p99_ms < "$work/nginx.txt" | median)
+kill -TERM "$gateway"; wait "$gateway" 2>/dev/null || true
+kill "$(cat "$work/nginx.pid")"; rm -f "$work/nginx.pid"
+redis-cli -p $redis_port flushall >/dev/null
+
+# (b) ingestion vs pgbench --------------------------------------------------------------------------------------
+worker_rss=0
+drain() {  # $1 = number of worker processes; prints orders/s
+  local count=$1 started ready inflight worker_pids=()
+  python3 scripts/bench/make_order_jobs.py jobs "$business" "$shop" "$JOBS" 0.1 300 > "$work/jobs.resp"
+  for i in $(seq 1 "$count"); do
+    WORKER_QUEUES=ecommerce-orders WORKER_CONCURRENCY=4 METRICS_HOST=127.0.0.1 METRICS_PORT=$((19090 + i)) \
+      "$bin/ecommerce-worker" run & worker_pids+=($!); pids+=($!)
+  done
+  for i in $(seq 1 "$count"); do
+    for _ in $(seq 1 100); do curl -sf "http://127.0.0.1:$((19090 + i))/healthz" >/dev/null && break; sleep 0.1; done
+  done
+  started=$(date +%s.%N)
+  redis-cli -p $redis_port --pipe < "$work/jobs.resp" >/dev/null
+  while true; do
+    ready=$(redis-cli -p $redis_port llen ecommerce-orders)
+    inflight=$(redis-cli -p $redis_port hlen ecommerce-orders:inflight)
+    [ "$ready" = 0 ] && [ "$inflight" = 0 ] && break
+    sleep 0.05
+  done
+  local finished; finished=$(date +%s.%N)
+  for pid in "${worker_pids[@]}"; do
+    local rss; rss=$(peak_rss_mib "$pid")
+    worker_rss=$(awk -v a="$worker_rss" -v b="$rss" 'BEGIN { print (b > a) ? b : a }')
+    kill -TERM "$pid"; wait "$pid" 2>/dev/null || true
+  done
+  local dead; dead=$(redis-cli -p $redis_port hlen ecommerce-orders:dead)
+  [ "$dead" = 0 ] || echo "  WARNING: $dead dead letters" >&2
+  awk -v n="$JOBS" -v s="$started" -v f="$finished" 'BEGIN { printf "%.1f", n / (f - s) }'
+}
+echo "== (b) ingestion of $JOBS order jobs (3 lines, 10 % duplicates) vs pgbench, ${ROUNDS} rounds"
+: > "$work/one.txt"; : > "$work/two.txt"; : > "$work/pgbench.txt"
+for round in $(seq 1 "$ROUNDS"); do
+  one=$(drain 1); two=$(drain 2)
+  pg=$(pgbench -h 127.0.0.1 -p 35432 -U postgres -n -M extended -c 4 -j 2 -T 10 -D business=$business \
+    -f scripts/bench/ingest.pgbench ecommerce 2>/dev/null | sed -n 's/^tps = \([0-9.]*\).*/\1/p')
+  echo "  round $round: 1 worker ${one}/s, 2 workers ${two}/s, pgbench ${pg} tps"
+  echo "$one" >> "$work/one.txt"; echo "$two" >> "$work/two.txt"; echo "$pg" >> "$work/pgbench.txt"
+done
+one=$(median < "$work/one.txt"); two=$(median < "$work/two.txt"); pg=$(median < "$work/pgbench.txt")
+applied=$(psql "$psql_url" -tAc "SELECT count(*) FROM ecommerce_ingested_order WHERE business_id = '$business' AND source = 'webhook'")
+
+report=$(cat <<TXT
+foundation benchmark, $(date -u +%Y-%m-%dT%H:%MZ), $(nproc) cores, medians of $ROUNDS rounds
+(a) gateway   $gateway_rps req/s, p99 $gateway_p99 ms | nginx $nginx_rps req/s, p99 $nginx_p99 ms | ratio $(awk -v a="$gateway_rps" -v b="$nginx_rps" 'BEGIN { printf "%.2f", a / b }') (bar >= 0.30, p99 <= 20 ms)
+(b) ingestion 1 worker x4 $one orders/s | 2 workers x4 $two orders/s | pgbench 4 clients $pg tps | ratio 1 worker $(awk -v a="$one" -v b="$pg" 'BEGIN { printf "%.2f", a / b }'), 2 workers $(awk -v a="$two" -v b="$pg" 'BEGIN { printf "%.2f", a / b }') (bar >= 0.70)
+    distinct orders ingested over all rounds and pgbench: $applied
+(c) peak RSS  gateway $gateway_rss MiB | worker $worker_rss MiB (bar <= 100 MiB)
+TXT
+)
+echo "$report"
+echo "$report" > "$results/foundation-$(date -u +%Y%m%dT%H%M).txt"
