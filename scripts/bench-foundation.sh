@@ -101,7 +101,7 @@ kill "$(cat "$work/nginx.pid")"; rm -f "$work/nginx.pid"
 redis-cli -p $redis_port flushall >/dev/null
 
 # (b) ingestion vs pgbench --------------------------------------------------------------------------------------
-worker_rss=0
+: > "$work/worker-rss.txt"
 drain() {  # $1 = number of worker processes; prints orders/s
   local count=$1 started ready inflight worker_pids=()
   python3 scripts/bench/make_order_jobs.py jobs "$business" "$shop" "$JOBS" 0.1 300 > "$work/jobs.resp"
@@ -122,8 +122,7 @@ drain() {  # $1 = number of worker processes; prints orders/s
   done
   local finished; finished=$(date +%s.%N)
   for pid in "${worker_pids[@]}"; do
-    local rss; rss=$(peak_rss_mib "$pid")
-    worker_rss=$(awk -v a="$worker_rss" -v b="$rss" 'BEGIN { print (b > a) ? b : a }')
+    peak_rss_mib "$pid" >> "$work/worker-rss.txt"; echo >> "$work/worker-rss.txt"  # drain runs in a subshell
     kill -TERM "$pid"; wait "$pid" 2>/dev/null || true
   done
   local dead; dead=$(redis-cli -p $redis_port hlen ecommerce-orders:dead)
@@ -140,6 +139,7 @@ for round in $(seq 1 "$ROUNDS"); do
   echo "$one" >> "$work/one.txt"; echo "$two" >> "$work/two.txt"; echo "$pg" >> "$work/pgbench.txt"
 done
 one=$(median < "$work/one.txt"); two=$(median < "$work/two.txt"); pg=$(median < "$work/pgbench.txt")
+worker_rss=$(sort -n "$work/worker-rss.txt" | tail -1)
 applied=$(psql "$psql_url" -tAc "SELECT count(*) FROM ecommerce_ingested_order WHERE business_id = '$business' AND source = 'webhook'")
 
 report=$(cat <<TXT

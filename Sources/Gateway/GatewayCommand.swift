@@ -44,7 +44,11 @@ struct GatewayCommand: AsyncParsableCommand {
             defer { redis.shutdown() }
             let postgres = PostgresClient(configuration: configuration.common.database, backgroundLogger: logger)
             let app = buildGatewayApplication(
-                configuration: configuration, redis: redis, postgres: postgres, metricsRegistry: metricsRegistry, logger: logger
+                configuration: configuration,
+                redis: redis,
+                postgres: postgres,
+                metricsRegistry: metricsRegistry,
+                logger: logger
             )
             try await app.runService()
         }.value

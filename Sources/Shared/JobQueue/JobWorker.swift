@@ -99,7 +99,11 @@ public final class JobWorker: Service, Sendable {
         var idleWait = Duration.milliseconds(1)
         var rotation = 0
         while !Task.isCancelled {
-            let (shuttingDown, running) = self.state.withLock { ($0.shuttingDown, $0.inFlight.count) }
+            // Jobs whose handler returned do not hold a slot while their outcome is recorded: claiming the next
+            // job overlaps with the ack.
+            let (shuttingDown, running) = self.state.withLock { state in
+                (state.shuttingDown, state.inFlight.values.count { !$0.settling })
+            }
             if shuttingDown { return }
             let free = self.configuration.concurrency - running
             if free <= 0 {
@@ -171,6 +175,7 @@ public final class JobWorker: Service, Sendable {
             state.inFlight[job.id]?.settling = true
             return state.inFlight[job.id]?.handedBack ?? false
         }
+        self.slotFreedSignal.yield()
         if handedBack {
             logger.info("job handed back before it finished; its outcome is dropped")
             return

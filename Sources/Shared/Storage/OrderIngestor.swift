@@ -51,68 +51,28 @@ public struct OrderIngestor: Sendable {
             throw OrderIngestionError.invalidOrder("updated_at \(order.updatedAt) is not a timestamp")
         }
         let syncLogId = UUID()
+        // Four statements, each one round trip: lock the order, read what is known, change stock, record.
         return try await self.client.withTransaction(logger: logger) { connection in
-            // Insert-if-new, then lock the row: the lock is what serialises deliveries of the same order.
-            let insert = try await connection.query(
-                """
-                INSERT INTO ecommerce_ingested_order (business_id, shopify_order_id, order_name, source)
-                VALUES (\(businessId), \(order.id), \(order.name), \(source))
-                ON CONFLICT DO NOTHING
-                RETURNING true
-                """,
-                logger: logger
-            )
-            var firstSeen = false
-            for try await _ in insert.decode(Bool.self) { firstSeen = true }
-            var lastApplied: Date?
-            for try await applied in try await connection.query(
-                """
-                SELECT shopify_updated_at FROM ecommerce_ingested_order
-                WHERE business_id = \(businessId) AND shopify_order_id = \(order.id)
-                FOR UPDATE
-                """,
-                logger: logger
-            ).decode(Date?.self) {
-                lastApplied = applied
-            }
+            let (firstSeen, lastApplied) = try await Self.lockOrder(connection, businessId: businessId, order: order, source: source, logger: logger)
+            let log = SyncLogEntry(id: syncLogId, businessId: businessId, order: order, source: source, reference: reference)
             if let lastApplied, updatedAt < lastApplied {
-                try await Self.writeSyncLog(
-                    connection,
-                    id: syncLogId,
-                    businessId: businessId,
-                    order: order,
-                    source: source,
-                    reference: reference,
-                    outcome: .stale,
-                    processed: 0,
-                    unmapped: [],
-                    logger: logger
-                )
+                try await Self.finish(connection, log: log, outcome: .stale, lines: [], unmapped: [], updatedAt: nil, logger: logger)
                 return OrderIngestionResult(outcome: .stale, firstSeen: false, stockDeltas: [:], unmappedLineIds: [], syncLogId: syncLogId)
             }
 
-            let applied = try await Self.appliedLines(connection, businessId: businessId, orderId: order.id, logger: logger)
-            let resolved = try await Self.resolveVariants(
-                connection,
-                businessId: businessId,
-                lines: order.lineItems.filter { applied[$0.id] == nil },
-                logger: logger
-            )
-
+            let known = try await Self.readKnown(connection, businessId: businessId, order: order, logger: logger)
             var stockDeltas: [UUID: Int] = [:]
-            var lineUpdates: [(lineId: Int64, variantId: UUID, sku: String?, quantity: Int)] = []
+            var lineUpdates: [LineUpdate] = []
             var unmapped: [ShopifyOrder.LineItem] = []
             for line in order.lineItems {
                 let target = order.consumedQuantity(of: line)
-                if let previous = applied[line.id] {
+                if let previous = known.applied[line.id] {
                     guard target != previous.quantity else { continue }
-                    if let variantId = previous.variantId {
-                        stockDeltas[variantId, default: 0] -= target - previous.quantity
-                        lineUpdates.append((line.id, variantId, line.sku, target))
-                    }
-                } else if let variantId = resolved.variant(for: line) {
-                    if target != 0 { stockDeltas[variantId, default: 0] -= target }
-                    lineUpdates.append((line.id, variantId, line.sku, target))
+                    stockDeltas[previous.variantId, default: 0] -= target - previous.quantity
+                    lineUpdates.append(LineUpdate(lineId: line.id, variantId: previous.variantId, sku: line.sku, quantity: target))
+                } else if let variantId = known.variant(for: line) {
+                    stockDeltas[variantId, default: 0] -= target
+                    lineUpdates.append(LineUpdate(lineId: line.id, variantId: variantId, sku: line.sku, quantity: target))
                 } else {
                     unmapped.append(line)
                 }
@@ -128,39 +88,14 @@ public struct OrderIngestor: Sendable {
                     logger: logger
                 )
             }
-            if !lineUpdates.isEmpty {
-                try await connection.query(
-                    """
-                    INSERT INTO ecommerce_order_line (business_id, shopify_order_id, shopify_line_item_id, variant_id, sku, applied_quantity)
-                    SELECT \(businessId), \(order.id), line_id, variant_id, NULLIF(sku, ''), quantity
-                    FROM UNNEST(\(lineUpdates.map(\.lineId))::bigint[], \(lineUpdates.map(\.variantId))::uuid[],
-                                \(lineUpdates.map { $0.sku ?? "" })::text[], \(lineUpdates.map(\.quantity))::int[])
-                         AS l(line_id, variant_id, sku, quantity)
-                    ON CONFLICT (business_id, shopify_order_id, shopify_line_item_id)
-                    DO UPDATE SET applied_quantity = EXCLUDED.applied_quantity
-                    """,
-                    logger: logger
-                )
-            }
-            try await connection.query(
-                """
-                UPDATE ecommerce_ingested_order
-                SET shopify_updated_at = \(updatedAt), cancelled = \(order.cancelledAt != nil), last_applied_at = now()
-                WHERE business_id = \(businessId) AND shopify_order_id = \(order.id)
-                """,
-                logger: logger
-            )
             let outcome: OrderIngestionResult.Outcome = stockDeltas.isEmpty ? .unchanged : .applied
-            try await Self.writeSyncLog(
+            try await Self.finish(
                 connection,
-                id: syncLogId,
-                businessId: businessId,
-                order: order,
-                source: source,
-                reference: reference,
+                log: log,
                 outcome: outcome,
-                processed: lineUpdates.count,
+                lines: lineUpdates,
                 unmapped: unmapped,
+                updatedAt: updatedAt,
                 logger: logger
             )
             return OrderIngestionResult(
@@ -173,31 +108,45 @@ public struct OrderIngestor: Sendable {
         }
     }
 
-    private static func appliedLines(
+    /// Insert-if-new and lock in one statement: `ON CONFLICT DO UPDATE` takes the row lock, which is what
+    /// serialises concurrent deliveries of one order. Returns whether the row is new and the state applied last.
+    private static func lockOrder(
         _ connection: PostgresConnection,
         businessId: UUID,
-        orderId: Int64,
+        order: ShopifyOrder,
+        source: String,
         logger: Logger
-    ) async throws -> [Int64: (variantId: UUID?, quantity: Int)] {
-        var applied: [Int64: (variantId: UUID?, quantity: Int)] = [:]
+    ) async throws -> (firstSeen: Bool, lastApplied: Date?) {
         let rows = try await connection.query(
             """
-            SELECT shopify_line_item_id, variant_id, applied_quantity FROM ecommerce_order_line
-            WHERE business_id = \(businessId) AND shopify_order_id = \(orderId)
+            INSERT INTO ecommerce_ingested_order (business_id, shopify_order_id, order_name, source)
+            VALUES (\(businessId), \(order.id), \(order.name), \(source))
+            ON CONFLICT (business_id, shopify_order_id) DO UPDATE SET order_name = ecommerce_ingested_order.order_name
+            RETURNING (xmax = 0), shopify_updated_at
             """,
             logger: logger
         )
-        for try await (lineId, variantId, quantity) in rows.decode((Int64, UUID?, Int).self) {
-            applied[lineId] = (variantId, quantity)
+        for try await (inserted, lastApplied) in rows.decode((Bool, Date?).self) {
+            return (inserted, lastApplied)
         }
-        return applied
+        throw OrderIngestionError.invalidOrder("the order row could not be locked")
     }
 
-    /// FlowPOS variants for Shopify lines: through `ecommerce_product_mapping` first, by SKU otherwise.
-    struct ResolvedVariants {
+    struct LineUpdate {
+        var lineId: Int64
+        var variantId: UUID
+        var sku: String?
+        var quantity: Int
+    }
+
+    /// What the database knows about an order's lines: the quantities already applied, and FlowPOS variants for
+    /// its Shopify variants (through `ecommerce_product_mapping`) and SKUs.
+    struct KnownLines {
+        var applied: [Int64: (variantId: UUID, quantity: Int)] = [:]
         var byShopifyVariant: [Int64: UUID] = [:]
         var bySku: [String: UUID] = [:]
 
+        /// The mapping first, the SKU otherwise.
         func variant(for line: ShopifyOrder.LineItem) -> UUID? {
             if let id = line.variantId, let variant = self.byShopifyVariant[id] { return variant }
             if let sku = line.sku, !sku.isEmpty { return self.bySku[sku] }
@@ -205,31 +154,32 @@ public struct OrderIngestor: Sendable {
         }
     }
 
-    private static func resolveVariants(
-        _ connection: PostgresConnection,
-        businessId: UUID,
-        lines: [ShopifyOrder.LineItem],
-        logger: Logger
-    ) async throws -> ResolvedVariants {
-        var resolved = ResolvedVariants()
-        guard !lines.isEmpty else { return resolved }
-        let shopifyVariantIds = lines.compactMap(\.variantId)
-        let skus = lines.compactMap(\.sku).filter { !$0.isEmpty }
+    private static func readKnown(_ connection: PostgresConnection, businessId: UUID, order: ShopifyOrder, logger: Logger) async throws -> KnownLines
+    {
+        let shopifyVariantIds = order.lineItems.compactMap(\.variantId)
+        let skus = order.lineItems.compactMap(\.sku).filter { !$0.isEmpty }
         let rows = try await connection.query(
             """
-            SELECT m.shopify_variant_id, NULL::text, m.variant_id FROM ecommerce_product_mapping m
+            SELECT 'applied', l.shopify_line_item_id, NULL::text, l.variant_id, l.applied_quantity FROM ecommerce_order_line l
+            WHERE l.business_id = \(businessId) AND l.shopify_order_id = \(order.id) AND l.variant_id IS NOT NULL
+            UNION ALL
+            SELECT 'mapped', m.shopify_variant_id, NULL::text, m.variant_id, 0 FROM ecommerce_product_mapping m
             WHERE m.business_id = \(businessId) AND m.shopify_variant_id = ANY(\(shopifyVariantIds)::bigint[])
             UNION ALL
-            SELECT NULL::bigint, v.sku, v.id FROM variants v
+            SELECT 'sku', NULL::bigint, v.sku, v.id, 0 FROM variants v
             WHERE v.business_id = \(businessId) AND v.sku = ANY(\(skus)::text[])
             """,
             logger: logger
         )
-        for try await (shopifyVariantId, sku, variantId) in rows.decode((Int64?, String?, UUID).self) {
-            if let shopifyVariantId { resolved.byShopifyVariant[shopifyVariantId] = variantId }
-            if let sku { resolved.bySku[sku] = variantId }
+        var known = KnownLines()
+        for try await (source, id, sku, variantId, quantity) in rows.decode((String, Int64?, String?, UUID, Int).self) {
+            switch source {
+            case "applied": if let id { known.applied[id] = (variantId, quantity) }
+            case "mapped": if let id { known.byShopifyVariant[id] = variantId }
+            default: if let sku { known.bySku[sku] = variantId }
+            }
         }
-        return resolved
+        return known
     }
 
     /// Changes stock levels and writes one stock movement per variant, in one statement.
@@ -261,16 +211,23 @@ public struct OrderIngestor: Sendable {
         )
     }
 
-    private static func writeSyncLog(
+    struct SyncLogEntry {
+        var id: UUID
+        var businessId: UUID
+        var order: ShopifyOrder
+        var source: String
+        var reference: String?
+    }
+
+    /// Records the applied quantities per line, the order's new state (unless `updatedAt` is nil) and the sync
+    /// log row, in one statement.
+    private static func finish(
         _ connection: PostgresConnection,
-        id: UUID,
-        businessId: UUID,
-        order: ShopifyOrder,
-        source: String,
-        reference: String?,
+        log: SyncLogEntry,
         outcome: OrderIngestionResult.Outcome,
-        processed: Int,
+        lines: [LineUpdate],
         unmapped: [ShopifyOrder.LineItem],
+        updatedAt: Date?,
         logger: Logger
     ) async throws {
         struct UnmappedLine: Encodable {
@@ -291,18 +248,32 @@ public struct OrderIngestor: Sendable {
             decoding: try encoder.encode(unmapped.map { UnmappedLine(lineItemId: $0.id, shopifyVariantId: $0.variantId, sku: $0.sku) }),
             as: UTF8.self
         )
+        let order = log.order
         let details = String(
             decoding: try encoder.encode(
-                Details(orderId: order.id, orderName: order.name, updatedAt: order.updatedAt, outcome: outcome.rawValue, source: source)
+                Details(orderId: order.id, orderName: order.name, updatedAt: order.updatedAt, outcome: outcome.rawValue, source: log.source)
             ),
             as: UTF8.self
         )
         let status = outcome == .stale ? "skipped" : (unmapped.isEmpty ? "completed" : "partial")
         try await connection.query(
             """
+            WITH lines AS (
+                INSERT INTO ecommerce_order_line (business_id, shopify_order_id, shopify_line_item_id, variant_id, sku, applied_quantity)
+                SELECT \(log.businessId), \(order.id), line_id, variant_id, NULLIF(sku, ''), quantity
+                FROM UNNEST(\(lines.map(\.lineId))::bigint[], \(lines.map(\.variantId))::uuid[],
+                            \(lines.map { $0.sku ?? "" })::text[], \(lines.map(\.quantity))::int[])
+                     AS l(line_id, variant_id, sku, quantity)
+                ON CONFLICT (business_id, shopify_order_id, shopify_line_item_id)
+                DO UPDATE SET applied_quantity = EXCLUDED.applied_quantity
+            ), state AS (
+                UPDATE ecommerce_ingested_order
+                SET shopify_updated_at = \(updatedAt), cancelled = \(order.cancelledAt != nil), last_applied_at = now()
+                WHERE business_id = \(log.businessId) AND shopify_order_id = \(order.id) AND \(updatedAt)::timestamptz IS NOT NULL
+            )
             INSERT INTO ecommerce_sync_log (id, business_id, kind, status, processed, failed, total, errors, details, reference, finished_at)
-            VALUES (\(id), \(businessId), 'order_ingest', \(status), \(processed), \(unmapped.count), \(order.lineItems.count),
-                    \(errors)::jsonb, \(details)::jsonb, \(reference), now())
+            VALUES (\(log.id), \(log.businessId), 'order_ingest', \(status), \(lines.count), \(unmapped.count), \(order.lineItems.count),
+                    \(errors)::jsonb, \(details)::jsonb, \(log.reference), now())
             """,
             logger: logger
         )
