@@ -33,24 +33,10 @@ struct GatewayCommand: AsyncParsableCommand {
         let registry = PrometheusCollectorRegistry()
         MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))
 
-        try await Self.serve(configuration: configuration, metricsRegistry: registry, logger: logger)
-    }
-
-    /// Runs the gateway until SIGTERM. `nonisolated` and detached on purpose: `run()` is called on the main actor,
-    /// and work started from there can inherit its isolation, funnelling every request through the main thread.
-    nonisolated static func serve(configuration: GatewayConfiguration, metricsRegistry: PrometheusCollectorRegistry, logger: Logger) async throws {
-        try await Task.detached {
-            let redis = RedisClient(configuration: configuration.common.redis)
-            defer { redis.shutdown() }
-            let postgres = PostgresClient(configuration: configuration.common.database, backgroundLogger: logger)
-            let app = buildGatewayApplication(
-                configuration: configuration,
-                redis: redis,
-                postgres: postgres,
-                metricsRegistry: metricsRegistry,
-                logger: logger
-            )
-            try await app.runService()
-        }.value
+        let redis = RedisClient(configuration: configuration.common.redis)
+        defer { redis.shutdown() }
+        let postgres = PostgresClient(configuration: configuration.common.database, backgroundLogger: logger)
+        let app = buildGatewayApplication(configuration: configuration, redis: redis, postgres: postgres, metricsRegistry: registry, logger: logger)
+        try await app.runService()
     }
 }

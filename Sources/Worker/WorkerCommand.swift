@@ -31,6 +31,7 @@ func loadConfiguration() throws -> WorkerConfiguration {
 }
 
 /// Applies pending migrations with a short-lived client (under the advisory lock, so replicas may race).
+@discardableResult
 func migrate(configuration: WorkerConfiguration, logger: Logger) async throws -> [Int] {
     let client = PostgresClient(configuration: configuration.common.database, backgroundLogger: logger)
     return try await withThrowingTaskGroup(of: Void.self) { group in
@@ -53,7 +54,7 @@ struct Run: AsyncParsableCommand {
         let registry = PrometheusCollectorRegistry()
         MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))
 
-        _ = try await migrate(configuration: configuration, logger: logger)
+        try await migrate(configuration: configuration, logger: logger)
         let process = WorkerProcess(configuration: configuration, metricsRegistry: registry, logger: logger)
         var groupConfiguration = ServiceGroupConfiguration(
             services: [

@@ -75,9 +75,16 @@ struct WorkerProcessTests {
         }
     }
 
-    static func inflightOwner(_ redis: RedisClient) async throws -> String? {
-        let owners = try await redis.send(["HVALS", RedisArgument(QueueKeys(queue: EcommerceQueue.orders).owners)]).elements
-        return owners.first?.text
+    /// Enqueues the order and waits until a worker has claimed it and its handler is blocked on the test's row
+    /// lock; false if no worker claimed it within 30 s.
+    static func enqueueAndAwaitClaim(_ order: ShopifyOrder, for business: BusinessFixture, redis: RedisClient) async throws -> Bool {
+        try await Self.enqueue(order, for: business, redis: redis)
+        let owners = QueueKeys(queue: EcommerceQueue.orders).owners
+        let claimed = try await TestServices.eventually(timeout: .seconds(30)) {
+            try await redis.send(["HLEN", RedisArgument(owners)]).int ?? 0 > 0
+        }
+        try await Task.sleep(for: .milliseconds(300))  // long enough for the handler to reach the lock
+        return claimed
     }
 
     @Test("a worker process SIGKILLed mid-job has its job finished by another within 30 s, once")
@@ -91,10 +98,7 @@ struct WorkerProcessTests {
             let victim = try Self.startWorker("victim")
             defer { victim.signal(SIGKILL) }
             let (killedAt, rescuer) = try await Self.holdingOrder(client, business: business, orderId: order.id) {
-                try await Self.enqueue(order, for: business, redis: redis)
-                let claimed = try await TestServices.eventually(timeout: .seconds(30)) { try await Self.inflightOwner(redis) != nil }
-                #expect(claimed, "the victim never claimed the job")
-                try await Task.sleep(for: .milliseconds(300))  // the handler is now blocked on our row lock
+                #expect(try await Self.enqueueAndAwaitClaim(order, for: business, redis: redis), "the victim never claimed the job")
                 #expect(await victim.stop(SIGKILL, timeout: .seconds(10)) == .signalled(SIGKILL))
                 return (ContinuousClock.now, try Self.startWorker("rescuer"))
             }
@@ -126,10 +130,7 @@ struct WorkerProcessTests {
             let worker = try Self.startWorker("graceful", extra: ["WORKER_SHUTDOWN_GRACE_SECONDS": "1"])
             defer { worker.signal(SIGKILL) }
             try await Self.holdingOrder(client, business: business, orderId: order.id) {
-                try await Self.enqueue(order, for: business, redis: redis)
-                let claimed = try await TestServices.eventually(timeout: .seconds(30)) { try await Self.inflightOwner(redis) != nil }
-                #expect(claimed)
-                try await Task.sleep(for: .milliseconds(300))
+                #expect(try await Self.enqueueAndAwaitClaim(order, for: business, redis: redis))
                 let exit = await worker.stop(SIGTERM, timeout: .seconds(30))
                 #expect(exit == .exited(0), "worker exit: \(String(describing: exit))")
                 let stats = try await RedisJobQueue(redis: redis).stats(queue: EcommerceQueue.orders)

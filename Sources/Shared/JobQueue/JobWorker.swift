@@ -247,15 +247,17 @@ public final class JobWorker: Service, Sendable {
         while !Task.isCancelled {
             try? await Task.sleep(for: self.configuration.heartbeatInterval)
             let byQueue = self.state.withLock { state in
-                Dictionary(grouping: state.inFlight.values.map(\.job), by: \.queue).mapValues { $0.map(\.id) }
+                Dictionary(grouping: state.inFlight.values.filter { !$0.settling }.map(\.job), by: \.queue).mapValues { $0.map(\.id) }
             }
             for (queue, ids) in byQueue {
                 do {
                     let kept = try await self.queue.extendLeases(queue: queue, jobIds: ids, workerId: self.id, lease: self.configuration.lease)
-                    if kept < ids.count {
+                    // A job acked while the renewal was on its way is not lost: count only jobs still running.
+                    let running = self.state.withLock { state in ids.count { state.inFlight[$0].map { !$0.settling } ?? false } }
+                    if kept < running {
                         self.logger.warning(
                             "leases lost: those jobs were recovered by another worker",
-                            metadata: ["queue": "\(queue)", "lost": "\(ids.count - kept)"]
+                            metadata: ["queue": "\(queue)", "lost": "\(running - kept)"]
                         )
                     }
                 } catch {
