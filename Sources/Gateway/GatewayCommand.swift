@@ -15,6 +15,11 @@ struct GatewayCommand: AsyncParsableCommand {
         abstract: "Receives Shopify webhooks and serves the ecommerce API; stateless, run as many as needed."
     )
 
+    static func main() async {
+        ConcurrencySetup.runOnEventLoops()
+        await Self.main(nil)
+    }
+
     @Option(help: "Listen address (overrides HTTP_HOST).") var host: String?
     @Option(help: "Listen port (overrides HTTP_PORT).") var port: Int?
 

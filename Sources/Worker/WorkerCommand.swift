@@ -18,6 +18,11 @@ struct WorkerCommand: AsyncParsableCommand {
         subcommands: [Run.self, Migrate.self],
         defaultSubcommand: Run.self
     )
+
+    static func main() async {
+        ConcurrencySetup.runOnEventLoops()
+        await Self.main(nil)
+    }
 }
 
 /// Reads the configuration or stops with a message naming the variable.

@@ -36,6 +36,51 @@ struct OrderIngestionTests {
         }
     }
 
+    @Test("concurrent deliveries of different states of one order settle on the newest, whatever their order")
+    func concurrentStatesSettleOnNewest() async throws {
+        try await TestServices.withPostgres { client in
+            let business = try await BusinessFixture.create(on: client, stock: [("A", 10, 1101), ("B", 10, 1102)])
+            let (a, b) = (business.variants[0], business.variants[1])
+            let created = OrderFactory.order(
+                updatedAt: "2026-11-27T10:00:00Z",
+                lines: [OrderFactory.line(1, variant: a, quantity: 5), OrderFactory.line(2, variant: b, quantity: 1)]
+            )
+            var edited = created
+            edited.updatedAt = "2026-11-27T10:05:00Z"
+            edited.lineItems[0].currentQuantity = 2
+            var cancelled = edited
+            cancelled.updatedAt = "2026-11-27T10:09:00Z"
+            cancelled.cancelledAt = "2026-11-27T10:09:00Z"
+            // Several deliveries of each state, shuffled: each write races the others' compare-and-set.
+            let deliveries = (Array(repeating: created, count: 3) + Array(repeating: edited, count: 3) + [edited]).shuffled()
+            let ingestor = OrderIngestor(client: client)
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                for order in deliveries {
+                    group.addTask {
+                        _ = try await ingestor.ingest(businessId: business.id, order: order, source: "webhook", reference: nil, logger: self.logger)
+                    }
+                }
+                try await group.waitForAll()
+            }
+            // The newest state (the edit) holds 2 of A and 1 of B, and the movements add up to exactly that.
+            #expect(try await BusinessFixture.stock(of: a.id, on: client) == 8)
+            #expect(try await BusinessFixture.stock(of: b.id, on: client) == 9)
+            #expect(try await BusinessFixture.movements(of: a.id, on: client).reduce(0, +) == -2)
+
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                for order in [cancelled, edited, cancelled, created, cancelled].shuffled() {
+                    group.addTask {
+                        _ = try await ingestor.ingest(businessId: business.id, order: order, source: "webhook", reference: nil, logger: self.logger)
+                    }
+                }
+                try await group.waitForAll()
+            }
+            #expect(try await BusinessFixture.stock(of: a.id, on: client) == 10)
+            #expect(try await BusinessFixture.stock(of: b.id, on: client) == 10)
+            #expect(try await BusinessFixture.movements(of: b.id, on: client) == [-1, 1])
+        }
+    }
+
     @Test("an edit lowering a line's quantity restocks the difference")
     func editRestocksDifference() async throws {
         try await TestServices.withPostgres { client in

@@ -142,5 +142,13 @@ extension Migrations {
 
 /// The schema's migrations, in order. A later issue adds its own here; applied ones are never edited.
 public enum Migrations {
-    public static let all: [Migration] = [foundation]
+    public static let all: [Migration] = [foundation, orderVersion]
+
+    /// A version per ingested order, bumped by every write of its state: ingestion compares and sets it instead
+    /// of holding the order's row lock across round trips (see ``OrderIngestor``).
+    static let orderVersion = Migration(
+        version: 2,
+        name: "order_version",
+        statements: ["ALTER TABLE ecommerce_ingested_order ADD COLUMN version bigint NOT NULL DEFAULT 0"]
+    )
 }

@@ -29,13 +29,24 @@ public struct OrderIngestionResult: Sendable, Equatable {
 /// timing of deliveries.
 ///
 /// Per order and line it remembers the quantity already taken from stock, and applies only the difference to
-/// the order's current state, all in one transaction that starts by locking the order's row: concurrent
-/// deliveries of one order wait for each other instead of racing.
+/// the order's current state. It takes two statements and no explicit transaction:
+///
+/// 1. one read of everything known (the order's state and version, the quantities applied per line, the FlowPOS
+///    variants for its Shopify variants and SKUs), from one snapshot;
+/// 2. one write that compares and sets the order's version and, only if that succeeds, changes stock, writes
+///    the movements, the applied quantities and the sync log: all in one statement, so all or nothing.
+///
+/// A concurrent delivery of the same order that wrote in between makes the compare fail; the state is then read
+/// again and the difference recomputed. No lock is held across a round trip, so a slow client cannot stall an
+/// order, and the common case costs two round trips and one commit.
 public struct OrderIngestor: Sendable {
     let client: PostgresClient
+    /// Rounds of read-and-compare before giving up (each failed round means another delivery of the order won).
+    let maxRounds: Int
 
-    public init(client: PostgresClient) {
+    public init(client: PostgresClient, maxRounds: Int = 50) {
         self.client = client
+        self.maxRounds = maxRounds
     }
 
     /// Ingests one state of an order for a business. `source` and `reference` (e.g. the webhook id) go to the
@@ -50,86 +61,42 @@ public struct OrderIngestor: Sendable {
         guard let updatedAt = order.updatedAtDate else {
             throw OrderIngestionError.invalidOrder("updated_at \(order.updatedAt) is not a timestamp")
         }
-        let syncLogId = UUID()
-        // Four statements, each one round trip: lock the order, read what is known, change stock, record.
-        return try await self.client.withTransaction(logger: logger) { connection in
-            let (firstSeen, lastApplied) = try await Self.lockOrder(connection, businessId: businessId, order: order, source: source, logger: logger)
-            let log = SyncLogEntry(id: syncLogId, businessId: businessId, order: order, source: source, reference: reference)
-            if let lastApplied, updatedAt < lastApplied {
-                try await Self.finish(connection, log: log, outcome: .stale, lines: [], unmapped: [], updatedAt: nil, logger: logger)
-                return OrderIngestionResult(outcome: .stale, firstSeen: false, stockDeltas: [:], unmappedLineIds: [], syncLogId: syncLogId)
+        let log = SyncLogEntry(id: UUID(), businessId: businessId, order: order, source: source, reference: reference)
+        for _ in 0..<self.maxRounds {
+            let known = try await self.readKnown(businessId: businessId, order: order, logger: logger)
+            if let lastApplied = known.lastApplied, updatedAt < lastApplied {
+                let write = Write(log: log, outcome: .stale, apply: false, expectedVersion: nil, updatedAt: updatedAt)
+                _ = try await self.write(write, logger: logger)
+                return OrderIngestionResult(outcome: .stale, firstSeen: false, stockDeltas: [:], unmappedLineIds: [], syncLogId: log.id)
             }
 
-            let known = try await Self.readKnown(connection, businessId: businessId, order: order, logger: logger)
-            var stockDeltas: [UUID: Int] = [:]
-            var lineUpdates: [LineUpdate] = []
-            var unmapped: [ShopifyOrder.LineItem] = []
+            var write = Write(log: log, outcome: .unchanged, apply: true, expectedVersion: known.version, updatedAt: updatedAt)
             for line in order.lineItems {
                 let target = order.consumedQuantity(of: line)
                 if let previous = known.applied[line.id] {
                     guard target != previous.quantity else { continue }
-                    stockDeltas[previous.variantId, default: 0] -= target - previous.quantity
-                    lineUpdates.append(LineUpdate(lineId: line.id, variantId: previous.variantId, sku: line.sku, quantity: target))
+                    write.stockDeltas[previous.variantId, default: 0] -= target - previous.quantity
+                    write.lines.append(LineUpdate(lineId: line.id, variantId: previous.variantId, sku: line.sku, quantity: target))
                 } else if let variantId = known.variant(for: line) {
-                    stockDeltas[variantId, default: 0] -= target
-                    lineUpdates.append(LineUpdate(lineId: line.id, variantId: variantId, sku: line.sku, quantity: target))
+                    write.stockDeltas[variantId, default: 0] -= target
+                    write.lines.append(LineUpdate(lineId: line.id, variantId: variantId, sku: line.sku, quantity: target))
                 } else {
-                    unmapped.append(line)
+                    write.unmapped.append(line)
                 }
             }
-            stockDeltas = stockDeltas.filter { $0.value != 0 }
+            write.stockDeltas = write.stockDeltas.filter { $0.value != 0 }
+            write.outcome = write.stockDeltas.isEmpty ? .unchanged : .applied
 
-            if !stockDeltas.isEmpty {
-                try await Self.applyStock(
-                    connection,
-                    businessId: businessId,
-                    deltas: stockDeltas,
-                    reference: "shopify-order:\(order.id)",
-                    logger: logger
-                )
-            }
-            let outcome: OrderIngestionResult.Outcome = stockDeltas.isEmpty ? .unchanged : .applied
-            try await Self.finish(
-                connection,
-                log: log,
-                outcome: outcome,
-                lines: lineUpdates,
-                unmapped: unmapped,
-                updatedAt: updatedAt,
-                logger: logger
-            )
+            guard try await self.write(write, logger: logger) else { continue }  // another delivery won: read again
             return OrderIngestionResult(
-                outcome: outcome,
-                firstSeen: firstSeen,
-                stockDeltas: stockDeltas,
-                unmappedLineIds: unmapped.map(\.id),
-                syncLogId: syncLogId
+                outcome: write.outcome,
+                firstSeen: known.version == nil,
+                stockDeltas: write.stockDeltas,
+                unmappedLineIds: write.unmapped.map(\.id),
+                syncLogId: log.id
             )
         }
-    }
-
-    /// Insert-if-new and lock in one statement: `ON CONFLICT DO UPDATE` takes the row lock, which is what
-    /// serialises concurrent deliveries of one order. Returns whether the row is new and the state applied last.
-    private static func lockOrder(
-        _ connection: PostgresConnection,
-        businessId: UUID,
-        order: ShopifyOrder,
-        source: String,
-        logger: Logger
-    ) async throws -> (firstSeen: Bool, lastApplied: Date?) {
-        let rows = try await connection.query(
-            """
-            INSERT INTO ecommerce_ingested_order (business_id, shopify_order_id, order_name, source)
-            VALUES (\(businessId), \(order.id), \(order.name), \(source))
-            ON CONFLICT (business_id, shopify_order_id) DO UPDATE SET order_name = ecommerce_ingested_order.order_name
-            RETURNING (xmax = 0), shopify_updated_at
-            """,
-            logger: logger
-        )
-        for try await (inserted, lastApplied) in rows.decode((Bool, Date?).self) {
-            return (inserted, lastApplied)
-        }
-        throw OrderIngestionError.invalidOrder("the order row could not be locked")
+        throw OrderIngestionError.contention(orderId: order.id, rounds: self.maxRounds)
     }
 
     struct LineUpdate {
@@ -139,9 +106,12 @@ public struct OrderIngestor: Sendable {
         var quantity: Int
     }
 
-    /// What the database knows about an order's lines: the quantities already applied, and FlowPOS variants for
-    /// its Shopify variants (through `ecommerce_product_mapping`) and SKUs.
-    struct KnownLines {
+    /// What the database knows about an order: its version and last applied state (nil when never seen), the
+    /// quantities already applied per line, and FlowPOS variants for its Shopify variants (through
+    /// `ecommerce_product_mapping`) and SKUs.
+    struct KnownOrder {
+        var version: Int64?
+        var lastApplied: Date?
         var applied: [Int64: (variantId: UUID, quantity: Int)] = [:]
         var byShopifyVariant: [Int64: UUID] = [:]
         var bySku: [String: UUID] = [:]
@@ -154,61 +124,38 @@ public struct OrderIngestor: Sendable {
         }
     }
 
-    private static func readKnown(_ connection: PostgresConnection, businessId: UUID, order: ShopifyOrder, logger: Logger) async throws -> KnownLines
-    {
+    /// Statement 1: one `SELECT`, hence one snapshot, so the version and the applied quantities agree.
+    private func readKnown(businessId: UUID, order: ShopifyOrder, logger: Logger) async throws -> KnownOrder {
         let shopifyVariantIds = order.lineItems.compactMap(\.variantId)
         let skus = order.lineItems.compactMap(\.sku).filter { !$0.isEmpty }
-        let rows = try await connection.query(
+        let rows = try await self.client.query(
             """
-            SELECT 'applied', l.shopify_line_item_id, NULL::text, l.variant_id, l.applied_quantity FROM ecommerce_order_line l
+            SELECT 'order', NULL::bigint, NULL::text, NULL::uuid, o.version, o.shopify_updated_at FROM ecommerce_ingested_order o
+            WHERE o.business_id = \(businessId) AND o.shopify_order_id = \(order.id)
+            UNION ALL
+            SELECT 'applied', l.shopify_line_item_id, NULL, l.variant_id, l.applied_quantity, NULL FROM ecommerce_order_line l
             WHERE l.business_id = \(businessId) AND l.shopify_order_id = \(order.id) AND l.variant_id IS NOT NULL
             UNION ALL
-            SELECT 'mapped', m.shopify_variant_id, NULL::text, m.variant_id, 0 FROM ecommerce_product_mapping m
+            SELECT 'mapped', m.shopify_variant_id, NULL, m.variant_id, 0, NULL FROM ecommerce_product_mapping m
             WHERE m.business_id = \(businessId) AND m.shopify_variant_id = ANY(\(shopifyVariantIds)::bigint[])
             UNION ALL
-            SELECT 'sku', NULL::bigint, v.sku, v.id, 0 FROM variants v
+            SELECT 'sku', NULL, v.sku, v.id, 0, NULL FROM variants v
             WHERE v.business_id = \(businessId) AND v.sku = ANY(\(skus)::text[])
             """,
             logger: logger
         )
-        var known = KnownLines()
-        for try await (source, id, sku, variantId, quantity) in rows.decode((String, Int64?, String?, UUID, Int).self) {
+        var known = KnownOrder()
+        for try await (source, id, sku, variantId, number, updatedAt) in rows.decode((String, Int64?, String?, UUID?, Int64, Date?).self) {
             switch source {
-            case "applied": if let id { known.applied[id] = (variantId, quantity) }
-            case "mapped": if let id { known.byShopifyVariant[id] = variantId }
-            default: if let sku { known.bySku[sku] = variantId }
+            case "order":
+                known.version = number
+                known.lastApplied = updatedAt
+            case "applied": if let id, let variantId { known.applied[id] = (variantId, Int(number)) }
+            case "mapped": if let id, let variantId { known.byShopifyVariant[id] = variantId }
+            default: if let sku, let variantId { known.bySku[sku] = variantId }
             }
         }
         return known
-    }
-
-    /// Changes stock levels and writes one stock movement per variant, in one statement.
-    private static func applyStock(
-        _ connection: PostgresConnection,
-        businessId: UUID,
-        deltas: [UUID: Int],
-        reference: String,
-        logger: Logger
-    ) async throws {
-        let ordered = deltas.sorted { $0.key.uuidString < $1.key.uuidString }  // a fixed lock order avoids deadlocks
-        try await connection.query(
-            """
-            WITH changes AS (
-                SELECT * FROM UNNEST(\(ordered.map(\.key))::uuid[], \(ordered.map(\.value))::int[]) AS c(variant_id, delta)
-            ), levels AS (
-                INSERT INTO stock_levels (variant_id, business_id, quantity)
-                SELECT variant_id, \(businessId), delta FROM changes
-                ON CONFLICT (variant_id) DO UPDATE
-                SET quantity = stock_levels.quantity + EXCLUDED.quantity, updated_at = now()
-                RETURNING variant_id, quantity
-            )
-            INSERT INTO stock_movements (business_id, variant_id, delta, quantity_after, reason, reference)
-            SELECT \(businessId), c.variant_id, c.delta, l.quantity,
-                   CASE WHEN c.delta < 0 THEN 'ecommerce_order' ELSE 'ecommerce_order_restock' END, \(reference)
-            FROM changes c JOIN levels l USING (variant_id)
-            """,
-            logger: logger
-        )
     }
 
     struct SyncLogEntry {
@@ -219,17 +166,29 @@ public struct OrderIngestor: Sendable {
         var reference: String?
     }
 
-    /// Records the applied quantities per line, the order's new state (unless `updatedAt` is nil) and the sync
-    /// log row, in one statement.
-    private static func finish(
-        _ connection: PostgresConnection,
-        log: SyncLogEntry,
-        outcome: OrderIngestionResult.Outcome,
-        lines: [LineUpdate],
-        unmapped: [ShopifyOrder.LineItem],
-        updatedAt: Date?,
-        logger: Logger
-    ) async throws {
+    /// What statement 2 writes.
+    struct Write {
+        var log: SyncLogEntry
+        var outcome: OrderIngestionResult.Outcome
+        /// False for a stale state: only the sync log row is written.
+        var apply: Bool
+        /// The version read in statement 1; nil when the order was not known (then the write inserts it).
+        var expectedVersion: Int64?
+        var updatedAt: Date
+        var stockDeltas: [UUID: Int] = [:]
+        var lines: [LineUpdate] = []
+        var unmapped: [ShopifyOrder.LineItem] = []
+    }
+
+    /// Statement 2: compare-and-set the order's version, and only when that succeeded (`won`) change stock,
+    /// write one movement per variant, the applied quantity per line and the sync log row. Returns false when
+    /// another delivery changed the order since statement 1 (nothing was written).
+    ///
+    /// Why it is safe: `UPDATE … WHERE version = expected` waits for a concurrent writer of the row and then
+    /// re-checks the version on the row it committed; `INSERT … ON CONFLICT DO NOTHING` waits likewise for a
+    /// concurrent insert. Every other part reads `won`, so it runs after the row is locked, and the whole
+    /// statement commits or fails as one.
+    private func write(_ write: Write, logger: Logger) async throws -> Bool {
         struct UnmappedLine: Encodable {
             var error = "unmapped_variant"
             var lineItemId: Int64
@@ -243,50 +202,86 @@ public struct OrderIngestor: Sendable {
             var outcome: String
             var source: String
         }
+        let log = write.log
+        let order = log.order
         let encoder = JSONEncoder()
         let errors = String(
-            decoding: try encoder.encode(unmapped.map { UnmappedLine(lineItemId: $0.id, shopifyVariantId: $0.variantId, sku: $0.sku) }),
+            decoding: try encoder.encode(write.unmapped.map { UnmappedLine(lineItemId: $0.id, shopifyVariantId: $0.variantId, sku: $0.sku) }),
             as: UTF8.self
         )
-        let order = log.order
         let details = String(
             decoding: try encoder.encode(
-                Details(orderId: order.id, orderName: order.name, updatedAt: order.updatedAt, outcome: outcome.rawValue, source: log.source)
+                Details(orderId: order.id, orderName: order.name, updatedAt: order.updatedAt, outcome: write.outcome.rawValue, source: log.source)
             ),
             as: UTF8.self
         )
-        let status = outcome == .stale ? "skipped" : (unmapped.isEmpty ? "completed" : "partial")
-        try await connection.query(
+        let status = write.outcome == .stale ? "skipped" : (write.unmapped.isEmpty ? "completed" : "partial")
+        let deltas = write.stockDeltas.sorted { $0.key.uuidString < $1.key.uuidString }  // a fixed lock order avoids deadlocks
+        let lines = write.lines
+        let rows = try await self.client.query(
             """
-            WITH lines AS (
+            WITH claim AS (
+                UPDATE ecommerce_ingested_order
+                SET version = version + 1, shopify_updated_at = \(write.updatedAt), cancelled = \(order.cancelledAt != nil), last_applied_at = now()
+                WHERE business_id = \(log.businessId) AND shopify_order_id = \(order.id) AND version = \(write.expectedVersion) AND \(write.apply)
+                RETURNING 1
+            ), created AS (
+                INSERT INTO ecommerce_ingested_order
+                    (business_id, shopify_order_id, order_name, source, version, shopify_updated_at, cancelled, last_applied_at)
+                SELECT \(log.businessId), \(order.id), \(order.name), \(log.source), 1, \(write.updatedAt), \(order.cancelledAt != nil), now()
+                WHERE \(write.apply) AND \(write.expectedVersion)::bigint IS NULL
+                ON CONFLICT (business_id, shopify_order_id) DO NOTHING
+                RETURNING 1
+            ), won AS (
+                SELECT 1 FROM claim UNION ALL SELECT 1 FROM created UNION ALL SELECT 1 WHERE NOT \(write.apply)
+            ), changes AS (
+                SELECT * FROM UNNEST(\(deltas.map(\.key))::uuid[], \(deltas.map(\.value))::int[]) AS c(variant_id, delta)
+                WHERE EXISTS (SELECT FROM won)
+            ), levels AS (
+                INSERT INTO stock_levels (variant_id, business_id, quantity)
+                SELECT variant_id, \(log.businessId), delta FROM changes
+                ON CONFLICT (variant_id) DO UPDATE SET quantity = stock_levels.quantity + EXCLUDED.quantity, updated_at = now()
+                RETURNING variant_id, quantity
+            ), movements AS (
+                INSERT INTO stock_movements (business_id, variant_id, delta, quantity_after, reason, reference)
+                SELECT \(log.businessId), c.variant_id, c.delta, l.quantity,
+                       CASE WHEN c.delta < 0 THEN 'ecommerce_order' ELSE 'ecommerce_order_restock' END, \("shopify-order:\(order.id)")
+                FROM changes c JOIN levels l USING (variant_id)
+            ), lines AS (
                 INSERT INTO ecommerce_order_line (business_id, shopify_order_id, shopify_line_item_id, variant_id, sku, applied_quantity)
                 SELECT \(log.businessId), \(order.id), line_id, variant_id, NULLIF(sku, ''), quantity
                 FROM UNNEST(\(lines.map(\.lineId))::bigint[], \(lines.map(\.variantId))::uuid[],
                             \(lines.map { $0.sku ?? "" })::text[], \(lines.map(\.quantity))::int[])
                      AS l(line_id, variant_id, sku, quantity)
-                ON CONFLICT (business_id, shopify_order_id, shopify_line_item_id)
-                DO UPDATE SET applied_quantity = EXCLUDED.applied_quantity
-            ), state AS (
-                UPDATE ecommerce_ingested_order
-                SET shopify_updated_at = \(updatedAt), cancelled = \(order.cancelledAt != nil), last_applied_at = now()
-                WHERE business_id = \(log.businessId) AND shopify_order_id = \(order.id) AND \(updatedAt)::timestamptz IS NOT NULL
+                WHERE EXISTS (SELECT FROM won)
+                ON CONFLICT (business_id, shopify_order_id, shopify_line_item_id) DO UPDATE SET applied_quantity = EXCLUDED.applied_quantity
+            ), logged AS (
+                INSERT INTO ecommerce_sync_log (id, business_id, kind, status, processed, failed, total, errors, details, reference, finished_at)
+                SELECT \(log.id), \(log.businessId), 'order_ingest', \(status), \(lines.count), \(write.unmapped.count), \(order.lineItems.count),
+                       \(errors)::jsonb, \(details)::jsonb, \(log.reference), now()
+                WHERE EXISTS (SELECT FROM won)
             )
-            INSERT INTO ecommerce_sync_log (id, business_id, kind, status, processed, failed, total, errors, details, reference, finished_at)
-            VALUES (\(log.id), \(log.businessId), 'order_ingest', \(status), \(lines.count), \(unmapped.count), \(order.lineItems.count),
-                    \(errors)::jsonb, \(details)::jsonb, \(log.reference), now())
+            SELECT EXISTS (SELECT FROM won)
             """,
             logger: logger
         )
+        for try await won in rows.decode(Bool.self) {
+            return won
+        }
+        return false
     }
 }
 
 /// An order that cannot be ingested as sent.
 public enum OrderIngestionError: Error, Sendable, CustomStringConvertible {
     case invalidOrder(String)
+    /// Other deliveries of the order kept winning; the job is retried later.
+    case contention(orderId: Int64, rounds: Int)
 
     public var description: String {
         switch self {
         case .invalidOrder(let reason): "invalid order: \(reason)"
+        case .contention(let orderId, let rounds): "order \(orderId) changed under \(rounds) attempts in a row"
         }
     }
 }

@@ -46,14 +46,16 @@ public struct EcommerceHandlers: Sendable {
                 logger: context.logger
             )
         } catch let error as OrderIngestionError {
+            guard case .invalidOrder = error else { throw error }  // contention is retried with backoff
             throw PermanentJobError(code: "invalid_order", message: error.description)
         }
-        var logger = context.logger
-        logger[metadataKey: "order.id"] = "\(payload.order.id)"
         if !result.unmappedLineIds.isEmpty {
-            logger.warning("order lines without a FlowPOS variant", metadata: ["lines": "\(result.unmappedLineIds)"])
+            context.logger.warning(
+                "order lines without a FlowPOS variant",
+                metadata: ["order.id": "\(payload.order.id)", "lines": "\(result.unmappedLineIds)"]
+            )
         }
-        logger.debug("order ingested", metadata: ["outcome": "\(result.outcome.rawValue)"])
+        context.logger.debug("order ingested", metadata: ["order.id": "\(payload.order.id)", "outcome": "\(result.outcome.rawValue)"])
     }
 
     func noteOrderChange(_ envelope: JobEnvelope<OrderChangeNoticeJob.Payload>, context: JobContext) async throws {
