@@ -11,6 +11,7 @@ let package = Package(
     products: [
         .executable(name: "ecommerce-gateway", targets: ["Gateway"]),
         .executable(name: "ecommerce-worker", targets: ["Worker"]),
+        .executable(name: "shopify-simulator", targets: ["ShopifySimulator"]),
     ],
     dependencies: [
         .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
@@ -23,6 +24,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-http-types.git", from: "1.8.0"),
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
+        .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
         .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.37.6"),
     ],
     targets: [
@@ -49,6 +51,7 @@ let package = Package(
             dependencies: [
                 "Shopify",
                 .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -76,6 +79,20 @@ let package = Package(
             path: "Sources/Shared/JobQueue",
             swiftSettings: swiftSettings
         ),
+        // The GraphQL Admin API client and the per-shop cost budget shared through Redis.
+        .target(
+            name: "ShopifyAdmin",
+            dependencies: [
+                "JobQueue", "RedisClient",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+            ],
+            path: "Sources/Shared/ShopifyAdmin",
+            swiftSettings: swiftSettings
+        ),
         // The job contract: kinds, queues and payloads shared by the gateway and the worker.
         .target(
             name: "EcommerceJobs",
@@ -86,7 +103,7 @@ let package = Package(
         .target(
             name: "AppConfig",
             dependencies: [
-                "RedisClient", "Storage", "JobQueue", "Shopify",
+                "RedisClient", "Storage", "JobQueue", "Shopify", "ShopifyAdmin",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOPosix", package: "swift-nio"),
             ],
@@ -109,8 +126,9 @@ let package = Package(
         .target(
             name: "GatewayApp",
             dependencies: [
-                "AppConfig", "EcommerceJobs", "Storage", "Shopify", "RedisClient", "JobQueue", "OpsHTTP",
+                "AppConfig", "EcommerceJobs", "Storage", "Shopify", "RedisClient", "JobQueue", "OpsHTTP", "ShopifyAdmin",
                 .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
@@ -121,8 +139,9 @@ let package = Package(
         .target(
             name: "WorkerApp",
             dependencies: [
-                "AppConfig", "EcommerceJobs", "Storage", "Shopify", "RedisClient", "JobQueue", "OpsHTTP",
+                "AppConfig", "EcommerceJobs", "Storage", "Shopify", "RedisClient", "JobQueue", "OpsHTTP", "ShopifyAdmin",
                 .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -155,10 +174,33 @@ let package = Package(
             path: "Sources/Worker",
             swiftSettings: swiftSettings
         ),
+        // Development and test stand-in for Shopify; production code never imports it.
+        .target(
+            name: "ShopifySimulatorCore",
+            dependencies: [
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            path: "Sources/ShopifySimulatorCore",
+            swiftSettings: swiftSettings
+        ),
+        .executableTarget(
+            name: "ShopifySimulator",
+            dependencies: [
+                "ShopifySimulatorCore",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            path: "Sources/ShopifySimulator",
+            swiftSettings: swiftSettings
+        ),
         .testTarget(
             name: "EcommerceTests",
             dependencies: [
                 "GatewayApp", "WorkerApp", "EcommerceJobs", "JobQueue", "RedisClient", "Storage", "Shopify", "AppConfig",
+                "ShopifyAdmin", "ShopifySimulatorCore",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
             ],
             path: "Tests/EcommerceTests",

@@ -22,6 +22,7 @@ struct GatewayTests {
     static let secret = "gateway-test-secret"
     static let previousSecret = "gateway-test-old-secret"
     static let maxBody = 64 * 1024
+    static let jwtSecret = "gateway-test-jwt-secret-of-32-bytes-or-more"
 
     static func configuration(redisURL: String = TestServices.redisURL(.gateway)) throws -> GatewayConfiguration {
         try GatewayConfiguration(
@@ -32,6 +33,8 @@ struct GatewayTests {
                 "SHOPIFY_API_SECRET_PREVIOUS": previousSecret,
                 "WEBHOOK_MAX_BODY_BYTES": String(maxBody),
                 "SHOP_CACHE_TTL_SECONDS": "0",
+                "JWT_SECRET": jwtSecret,
+                "PRODUCT_PUSH_PAGE_SIZE": "7",
             ])
         )
     }

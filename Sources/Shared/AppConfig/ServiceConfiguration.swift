@@ -3,6 +3,7 @@ import JobQueue
 import Logging
 import PostgresNIO
 import RedisClient
+import ShopifyAdmin
 import Storage
 
 /// What every process reads: where Redis and PostgreSQL are, and how to log.
@@ -52,6 +53,10 @@ public struct GatewayConfiguration: Sendable {
     public var maxWebhookBodyBytes: Int
     /// How long a shop → business lookup is reused.
     public var shopCacheTTL: Duration
+    /// `JWT_SECRET`: the HS256 key of admin tokens.
+    public var jwtSecret: String
+    /// `PRODUCT_PUSH_PAGE_SIZE`: products per page job of a push.
+    public var productPageSize: Int
 
     public init(environment: Environment = Environment()) throws(ConfigurationError) {
         self.common = try CommonConfiguration(environment: environment)
@@ -61,6 +66,9 @@ public struct GatewayConfiguration: Sendable {
         self.previousApiSecret = environment.optional("SHOPIFY_API_SECRET_PREVIOUS")
         self.maxWebhookBodyBytes = try environment.int("WEBHOOK_MAX_BODY_BYTES", default: 1_048_576, range: 1024...(64 << 20))
         self.shopCacheTTL = try environment.seconds("SHOP_CACHE_TTL_SECONDS", default: 30, range: 0...3600)
+        self.jwtSecret = try environment.required("JWT_SECRET")
+        guard self.jwtSecret.utf8.count >= 32 else { throw ConfigurationError(variable: "JWT_SECRET", reason: "must have at least 32 bytes") }
+        self.productPageSize = try environment.int("PRODUCT_PUSH_PAGE_SIZE", default: 50, range: 1...250)
     }
 }
 
@@ -76,9 +84,21 @@ public struct WorkerConfiguration: Sendable {
     public var shutdownGrace: Duration
     public var maxRecoveries: Int
     public var retryBase: Duration
+    /// `SHOPIFY_API_VERSION`, `SHOPIFY_ADMIN_BASE_URL`.
+    public var shopify: ShopifyAdminConfiguration
+    /// `TOKEN_ENCRYPTION_KEYS`; without it, jobs that call Shopify fail with a message naming the variable.
+    public var tokenCipher: TokenCipher?
 
     public init(environment: Environment = Environment()) throws(ConfigurationError) {
         self.common = try CommonConfiguration(environment: environment)
+        self.shopify = try ShopifyAdminConfiguration(environment: environment)
+        self.tokenCipher = try environment.optional("TOKEN_ENCRYPTION_KEYS").map { specification throws(ConfigurationError) in
+            do {
+                return try TokenCipher(specification: specification)
+            } catch {
+                throw ConfigurationError(variable: "TOKEN_ENCRYPTION_KEYS", reason: "is invalid: \(error) (expected id:base64-32-byte-key[,…])")
+            }
+        }
         self.queues = environment.optional("WORKER_QUEUES").map { raw in
             raw.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
         }
@@ -90,5 +110,24 @@ public struct WorkerConfiguration: Sendable {
         self.shutdownGrace = try environment.seconds("WORKER_SHUTDOWN_GRACE_SECONDS", default: 20, range: 0...3600)
         self.maxRecoveries = try environment.int("WORKER_MAX_RECOVERIES", default: 3, range: 0...100)
         self.retryBase = try environment.seconds("WORKER_RETRY_BASE_SECONDS", default: 1, range: 0.001...3600)
+    }
+}
+
+extension ShopifyAdminConfiguration {
+    /// Reads `SHOPIFY_API_VERSION` (`2026-10`) and `SHOPIFY_ADMIN_BASE_URL` (`https://{shop}`).
+    init(environment: Environment) throws(ConfigurationError) {
+        self.init()
+        if let version = environment.optional("SHOPIFY_API_VERSION") {
+            guard version.range(of: #"^\d{4}-(01|04|07|10)$"#, options: .regularExpression) != nil else {
+                throw ConfigurationError(variable: "SHOPIFY_API_VERSION", reason: "must look like 2026-10")
+            }
+            self.apiVersion = version
+        }
+        if let base = environment.optional("SHOPIFY_ADMIN_BASE_URL") {
+            guard base.contains("{shop}"), base.hasPrefix("http://") || base.hasPrefix("https://") else {
+                throw ConfigurationError(variable: "SHOPIFY_ADMIN_BASE_URL", reason: "must be an http(s) URL containing {shop}")
+            }
+            self.baseURLTemplate = base.hasSuffix("/") ? String(base.dropLast()) : base
+        }
     }
 }

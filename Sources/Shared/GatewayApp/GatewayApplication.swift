@@ -30,6 +30,13 @@ public func buildGatewayApplication(
         maxBodyBytes: configuration.maxWebhookBodyBytes,
         metrics: WebhookMetrics()
     ).addRoutes(to: router)
+    SyncController(
+        authenticator: AdminAuthenticator(secret: configuration.jwtSecret),
+        connections: ConnectionStore(client: postgres),
+        syncLogs: SyncLogStore(client: postgres),
+        queue: RedisJobQueue(redis: redis),
+        productPageSize: configuration.productPageSize
+    ).addRoutes(to: router)
     HealthController(redis: redis, postgres: postgres, metricsRegistry: metricsRegistry).addRoutes(to: router)
     return Application(
         router: router,

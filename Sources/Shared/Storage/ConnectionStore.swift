@@ -72,4 +72,51 @@ public struct ConnectionStore: Sendable {
         for try await _ in rows.decode(UUID.self) { return true }
         return false
     }
+
+    /// What a worker needs to call Shopify for a business: the shop, the sealed token, the location to stock at.
+    public struct Account: Sendable {
+        public var businessId: UUID
+        public var shop: String
+        public var status: ConnectionStatus
+        public var sealedAccessToken: [UInt8]?
+        public var locationId: Int64?
+    }
+
+    public func account(businessId: UUID, logger: Logger) async throws -> Account? {
+        let rows = try await self.client.query(
+            """
+            SELECT shop_domain, status, access_token_ciphertext, location_id FROM ecommerce_connection WHERE business_id = \(businessId)
+            """,
+            logger: logger
+        )
+        for try await (shop, status, sealed, location) in rows.decode((String, String, ByteBuffer?, String?).self) {
+            return Account(
+                businessId: businessId,
+                shop: shop,
+                status: ConnectionStatus(rawValue: status) ?? .disconnected,
+                sealedAccessToken: sealed.map { Array($0.readableBytesView) },
+                locationId: location.flatMap { Int64($0) }
+            )
+        }
+        return nil
+    }
+
+    /// Stores a business's access token (sealed by ``TokenCipher``) and granted scopes.
+    public func saveAccessToken(businessId: UUID, sealed: [UInt8], scopes: String?, logger: Logger) async throws {
+        try await self.client.query(
+            """
+            UPDATE ecommerce_connection SET access_token_ciphertext = \(ByteBuffer(bytes: sealed)), scopes = \(scopes), updated_at = now()
+            WHERE business_id = \(businessId)
+            """,
+            logger: logger
+        )
+    }
+
+    /// Remembers the Shopify location a business stocks at.
+    public func saveLocation(businessId: UUID, locationId: Int64, logger: Logger) async throws {
+        try await self.client.query(
+            "UPDATE ecommerce_connection SET location_id = \(String(locationId)), updated_at = now() WHERE business_id = \(businessId)",
+            logger: logger
+        )
+    }
 }

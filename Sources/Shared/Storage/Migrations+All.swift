@@ -142,7 +142,7 @@ extension Migrations {
 
 /// The schema's migrations, in order. A later issue adds its own here; applied ones are never edited.
 public enum Migrations {
-    public static let all: [Migration] = [foundation, orderVersion]
+    public static let all: [Migration] = [foundation, orderVersion, productPush]
 
     /// A version per ingested order, bumped by every write of its state: ingestion compares and sets it instead
     /// of holding the order's row lock across round trips (see ``OrderIngestor``).
@@ -150,5 +150,23 @@ public enum Migrations {
         version: 2,
         name: "order_version",
         statements: ["ALTER TABLE ecommerce_ingested_order ADD COLUMN version bigint NOT NULL DEFAULT 0"]
+    )
+
+    /// Paged pushes: a page is counted once (`ecommerce_sync_page`), and the run knows how many pages it has.
+    static let productPush = Migration(
+        version: 3,
+        name: "product_push",
+        statements: [
+            "ALTER TABLE ecommerce_sync_log ADD COLUMN pages_total integer, ADD COLUMN pages_done integer NOT NULL DEFAULT 0",
+            """
+            CREATE TABLE ecommerce_sync_page (
+                sync_log_id uuid NOT NULL REFERENCES ecommerce_sync_log (id) ON DELETE CASCADE,
+                page integer NOT NULL,
+                processed integer NOT NULL,
+                failed integer NOT NULL,
+                finished_at timestamptz NOT NULL DEFAULT now(),
+                PRIMARY KEY (sync_log_id, page))
+            """,
+        ]
     )
 }

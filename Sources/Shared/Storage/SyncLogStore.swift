@@ -31,4 +31,135 @@ public struct SyncLogStore: Sendable {
         )
         return id
     }
+
+    /// Opens a run (a push, a poll) in status `running`; pages and counters follow.
+    public func startRun(businessId: UUID, kind: String, reference: String?, logger: Logger) async throws -> UUID {
+        let id = UUID()
+        try await self.client.query(
+            """
+            INSERT INTO ecommerce_sync_log (id, business_id, kind, status, reference)
+            VALUES (\(id), \(businessId), \(kind), 'running', \(reference))
+            """,
+            logger: logger
+        )
+        return id
+    }
+
+    /// Records how much a run has to do. A run with no pages is complete at once.
+    public func plan(runId: UUID, total: Int, pages: Int, logger: Logger) async throws {
+        try await self.client.query(
+            """
+            UPDATE ecommerce_sync_log
+            SET total = \(total), pages_total = \(pages),
+                status = CASE WHEN \(pages) = 0 THEN 'completed' ELSE status END,
+                finished_at = CASE WHEN \(pages) = 0 THEN now() ELSE finished_at END
+            WHERE id = \(runId) AND status = 'running'
+            """,
+            logger: logger
+        )
+    }
+
+    /// Adds a page's counters to its run, once per page however often the page job runs, and closes the run with
+    /// the last page: `completed` (no failure), `failed` (nothing succeeded) or `partial`. The first 20 errors are
+    /// kept. One statement, so concurrent pages never lose an update. Returns false if the page was already counted.
+    @discardableResult
+    public func recordPage(runId: UUID, page: Int, processed: Int, failed: Int, errors: [SyncError], logger: Logger) async throws -> Bool {
+        let errorsJSON = String(decoding: try JSONEncoder().encode(errors), as: UTF8.self)
+        let rows = try await self.client.query(
+            """
+            WITH page AS (
+                INSERT INTO ecommerce_sync_page (sync_log_id, page, processed, failed)
+                VALUES (\(runId), \(page), \(processed), \(failed))
+                ON CONFLICT (sync_log_id, page) DO NOTHING
+                RETURNING processed, failed
+            )
+            UPDATE ecommerce_sync_log l
+            SET processed = l.processed + p.processed,
+                failed = l.failed + p.failed,
+                pages_done = l.pages_done + 1,
+                errors = jsonb_path_query_array(l.errors || \(errorsJSON)::jsonb, '$[0 to 19]'),
+                status = CASE WHEN l.pages_done + 1 < l.pages_total THEN l.status
+                              WHEN l.failed + p.failed = 0 THEN 'completed'
+                              WHEN l.processed + p.processed = 0 THEN 'failed'
+                              ELSE 'partial' END,
+                finished_at = CASE WHEN l.pages_done + 1 >= l.pages_total THEN now() ELSE l.finished_at END
+            FROM page p
+            WHERE l.id = \(runId)
+            RETURNING l.id
+            """,
+            logger: logger
+        )
+        for try await _ in rows.decode(UUID.self) { return true }
+        return false
+    }
+
+    /// Ends a run that cannot go on (not connected, nothing to push to), keeping the reason.
+    public func fail(runId: UUID, error: SyncError, logger: Logger) async throws {
+        let errorsJSON = String(decoding: try JSONEncoder().encode([error]), as: UTF8.self)
+        try await self.client.query(
+            """
+            UPDATE ecommerce_sync_log SET status = 'failed', errors = errors || \(errorsJSON)::jsonb, finished_at = now()
+            WHERE id = \(runId) AND status = 'running'
+            """,
+            logger: logger
+        )
+    }
+
+    /// One run with its counters and progress.
+    public func run(id: UUID, logger: Logger) async throws -> SyncRun? {
+        let rows = try await self.client.query(
+            """
+            SELECT id, business_id, kind, status, processed, failed, total, pages_total, pages_done, errors::text, details::text,
+                   started_at, finished_at
+            FROM ecommerce_sync_log WHERE id = \(id)
+            """,
+            logger: logger
+        )
+        for try await row in rows.decode((UUID, UUID, String, String, Int, Int, Int?, Int?, Int, String, String, Date, Date?).self) {
+            return SyncRun(
+                id: row.0,
+                businessId: row.1,
+                kind: row.2,
+                status: row.3,
+                processed: row.4,
+                failed: row.5,
+                total: row.6,
+                pagesTotal: row.7,
+                pagesDone: row.8,
+                errors: (try? JSONDecoder().decode([SyncError].self, from: Data(row.9.utf8))) ?? [],
+                startedAt: row.11,
+                finishedAt: row.12
+            )
+        }
+        return nil
+    }
+}
+
+/// One error of a sync run: what failed (a product id, a page) and why.
+public struct SyncError: Codable, Sendable, Equatable {
+    public var code: String
+    public var message: String
+    public var subject: String?
+
+    public init(code: String, message: String, subject: String? = nil) {
+        self.code = code
+        self.message = message
+        self.subject = subject
+    }
+}
+
+/// A sync log row as the API shows it.
+public struct SyncRun: Codable, Sendable, Equatable {
+    public var id: UUID
+    public var businessId: UUID
+    public var kind: String
+    public var status: String
+    public var processed: Int
+    public var failed: Int
+    public var total: Int?
+    public var pagesTotal: Int?
+    public var pagesDone: Int
+    public var errors: [SyncError]
+    public var startedAt: Date
+    public var finishedAt: Date?
 }

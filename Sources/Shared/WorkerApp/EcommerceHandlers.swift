@@ -4,6 +4,7 @@ import JobQueue
 import Logging
 import PostgresNIO
 import Shopify
+import ShopifyAdmin
 import Storage
 
 /// The handlers of the ecommerce job kinds, registered on one ``JobRegistry``.
@@ -11,11 +12,18 @@ public struct EcommerceHandlers: Sendable {
     let ingestor: OrderIngestor
     let connections: ConnectionStore
     let syncLogs: SyncLogStore
+    let productPush: ProductPush
 
-    public init(postgres: PostgresClient) {
+    public init(postgres: PostgresClient, queue: RedisJobQueue, shopify: ShopifyAdminClient, tokenCipher: TokenCipher?) {
         self.ingestor = OrderIngestor(client: postgres)
         self.connections = ConnectionStore(client: postgres)
         self.syncLogs = SyncLogStore(client: postgres)
+        self.productPush = ProductPush(
+            catalog: ProductPushStore(client: postgres),
+            syncLogs: self.syncLogs,
+            accounts: ShopifyAccounts(connections: self.connections, cipher: tokenCipher, client: shopify),
+            queue: queue
+        )
     }
 
     /// A registry with every job kind this worker handles.
@@ -29,6 +37,12 @@ public struct EcommerceHandlers: Sendable {
         }
         registry.register(ShopEventJob.self) { envelope, context in
             try await self.handleShopEvent(envelope, context: context)
+        }
+        registry.register(ProductPushPlanJob.self) { envelope, context in
+            try await self.productPush.plan(envelope, context: context)
+        }
+        registry.register(ProductPushPageJob.self) { envelope, context in
+            try await self.productPush.page(envelope, context: context)
         }
         return registry
     }

@@ -1,4 +1,5 @@
 import AppConfig
+import AsyncHTTPClient
 import EcommerceJobs
 import Hummingbird
 import JobQueue
@@ -8,6 +9,7 @@ import PostgresNIO
 import Prometheus
 import RedisClient
 import ServiceLifecycle
+import ShopifyAdmin
 import Storage
 
 /// The services of a worker process, in start order: the PostgreSQL client, the job processor, and a small HTTP
@@ -21,7 +23,13 @@ public struct WorkerProcess: Sendable {
     public init(configuration: WorkerConfiguration, metricsRegistry: PrometheusCollectorRegistry, logger: Logger) {
         self.postgres = PostgresClient(configuration: configuration.common.database, backgroundLogger: logger)
         self.redis = RedisClient(configuration: configuration.common.redis)
-        let handlers = EcommerceHandlers(postgres: self.postgres)
+        let queue = RedisJobQueue(redis: self.redis)
+        let shopify = ShopifyAdminClient(
+            configuration: configuration.shopify,
+            http: HTTPClient.shared,
+            budget: ShopifyCostBudget(redis: self.redis)
+        )
+        let handlers = EcommerceHandlers(postgres: self.postgres, queue: queue, shopify: shopify, tokenCipher: configuration.tokenCipher)
         let registry = handlers.registry()
         var workerConfiguration = JobWorkerConfiguration(queues: configuration.queues ?? EcommerceQueue.all, concurrency: configuration.concurrency)
         workerConfiguration.lease = configuration.lease
@@ -29,7 +37,7 @@ public struct WorkerProcess: Sendable {
         workerConfiguration.shutdownGrace = configuration.shutdownGrace
         workerConfiguration.maxRecoveries = configuration.maxRecoveries
         workerConfiguration.backoff = RetryBackoff(base: configuration.retryBase)
-        self.jobWorker = JobWorker(queue: RedisJobQueue(redis: self.redis), registry: registry, configuration: workerConfiguration, logger: logger)
+        self.jobWorker = JobWorker(queue: queue, registry: registry, configuration: workerConfiguration, logger: logger)
 
         let router = Router()
         HealthController(redis: self.redis, postgres: self.postgres, metricsRegistry: metricsRegistry).addRoutes(to: router)

@@ -1,0 +1,289 @@
+import AsyncHTTPClient
+import Foundation
+import JobQueue
+import Logging
+import NIOCore
+import NIOHTTP1
+
+/// Where and how the Admin API is reached.
+public struct ShopifyAdminConfiguration: Sendable {
+    /// The pinned Admin API version (`SHOPIFY_API_VERSION`).
+    public var apiVersion: String
+    /// `https://{shop}` for Shopify; the simulator's URL, with the same `{shop}` placeholder, in development and
+    /// tests (`SHOPIFY_ADMIN_BASE_URL`).
+    public var baseURLTemplate: String
+    public var requestTimeout: Duration
+    /// The longest one call waits in place for throttling to pass; beyond it the job is handed back with
+    /// `JobRetryLater` (no attempt spent) instead of holding a worker slot.
+    public var maxInlineWait: Duration
+
+    public init(
+        apiVersion: String = "2026-10",
+        baseURLTemplate: String = "https://{shop}",
+        requestTimeout: Duration = .seconds(30),
+        maxInlineWait: Duration = .seconds(30)
+    ) {
+        self.apiVersion = apiVersion
+        self.baseURLTemplate = baseURLTemplate
+        self.requestTimeout = requestTimeout
+        self.maxInlineWait = maxInlineWait
+    }
+
+    /// `https://{shop}` with the shop filled in.
+    public func baseURL(forShop shop: String) -> String {
+        self.baseURLTemplate.replacingOccurrences(of: "{shop}", with: shop)
+    }
+
+    public func graphQLURL(forShop shop: String) -> String {
+        "\(self.baseURL(forShop: shop))/admin/api/\(self.apiVersion)/graphql.json"
+    }
+}
+
+/// A shop and the offline access token the app holds for it. Never logged.
+public struct ShopifyCredentials: Sendable {
+    public var shop: String
+    public var accessToken: String
+
+    public init(shop: String, accessToken: String) {
+        self.shop = shop
+        self.accessToken = accessToken
+    }
+}
+
+/// One GraphQL document with its variables and the cost it is expected to be charged, which is what is reserved
+/// from the shop's budget before sending it.
+public struct GraphQLOperation<Response: Decodable & Sendable>: Sendable {
+    public var name: String
+    public var query: String
+    public var variables: JSONValue
+    public var expectedCost: Int
+
+    public init(name: String, query: String, variables: JSONValue, expectedCost: Int) {
+        self.name = name
+        self.query = query
+        self.variables = variables
+        self.expectedCost = expectedCost
+    }
+}
+
+/// `extensions.cost` of every Admin API answer.
+public struct QueryCost: Codable, Sendable, Equatable {
+    public var requestedQueryCost: Double
+    public var actualQueryCost: Double?
+    public var throttleStatus: ThrottleStatus
+
+    public struct ThrottleStatus: Codable, Sendable, Equatable {
+        public var maximumAvailable: Double
+        public var currentlyAvailable: Double
+        public var restoreRate: Double
+
+        public init(maximumAvailable: Double, currentlyAvailable: Double, restoreRate: Double) {
+            self.maximumAvailable = maximumAvailable
+            self.currentlyAvailable = currentlyAvailable
+            self.restoreRate = restoreRate
+        }
+    }
+
+    public init(requestedQueryCost: Double, actualQueryCost: Double?, throttleStatus: ThrottleStatus) {
+        self.requestedQueryCost = requestedQueryCost
+        self.actualQueryCost = actualQueryCost
+        self.throttleStatus = throttleStatus
+    }
+}
+
+/// A `userErrors` entry of a mutation payload.
+public struct ShopifyUserError: Codable, Sendable, Equatable, CustomStringConvertible {
+    public var field: [String]?
+    public var message: String
+    public var code: String?
+
+    public init(field: [String]?, message: String, code: String?) {
+        self.field = field
+        self.message = message
+        self.code = code
+    }
+
+    public var description: String {
+        let path = self.field.map { $0.joined(separator: ".") + ": " } ?? ""
+        return path + self.message + (self.code.map { " (\($0))" } ?? "")
+    }
+}
+
+/// What can go wrong talking to the Admin API, other than throttling (which waits or becomes `JobRetryLater`).
+public enum ShopifyAdminError: Error, Sendable, CustomStringConvertible {
+    /// 401/403: the token is invalid, revoked or lacks a scope.
+    case unauthorized(status: Int)
+    /// Another unexpected HTTP status (5xx included); worth retrying.
+    case http(status: Int, body: String)
+    /// Top-level GraphQL errors other than `THROTTLED`: the request itself is wrong; retrying cannot help.
+    case graphQL(operation: String, messages: [String])
+    /// A mutation refused its input.
+    case userErrors(operation: String, [ShopifyUserError])
+    /// An answer that is not the documented shape.
+    case invalidResponse(operation: String, reason: String)
+
+    public var description: String {
+        switch self {
+        case .unauthorized(let status): "Shopify refused the access token (HTTP \(status))"
+        case .http(let status, let body): "Shopify answered HTTP \(status): \(body)"
+        case .graphQL(let operation, let messages): "\(operation): \(messages.joined(separator: "; "))"
+        case .userErrors(let operation, let errors): "\(operation): \(errors.map(\.description).joined(separator: "; "))"
+        case .invalidResponse(let operation, let reason): "\(operation): unexpected answer (\(reason))"
+        }
+    }
+
+    /// Whether retrying the same request later may succeed.
+    public var isRetryable: Bool {
+        switch self {
+        case .http: true
+        case .unauthorized, .graphQL, .userErrors, .invalidResponse: false
+        }
+    }
+}
+
+/// The GraphQL Admin API over AsyncHTTPClient: pinned version, access token header, timeouts, the shop's shared
+/// cost budget, and throttling handled as waiting, never as failure.
+///
+/// Throttling comes three ways and is handled alike: `THROTTLED` in an HTTP 200 body waits
+/// `(requested − available) ÷ restoreRate`; 429 and 503 wait `Retry-After`. A wait that would exceed
+/// ``ShopifyAdminConfiguration/maxInlineWait`` becomes `JobRetryLater`, which hands the job back without spending
+/// an attempt.
+public struct ShopifyAdminClient: Sendable {
+    public let configuration: ShopifyAdminConfiguration
+    let http: HTTPClient
+    let budget: ShopifyCostBudget?
+    let metrics: ShopifyClientMetrics
+
+    public init(configuration: ShopifyAdminConfiguration, http: HTTPClient, budget: ShopifyCostBudget?) {
+        self.configuration = configuration
+        self.http = http
+        self.budget = budget
+        self.metrics = ShopifyClientMetrics()
+    }
+
+    private struct RequestBody: Encodable {
+        var query: String
+        var variables: JSONValue
+    }
+
+    private struct ResponseBody<Data: Decodable>: Decodable {
+        var data: Data?
+        var errors: [GraphQLError]?
+        var extensions: Extensions?
+
+        struct Extensions: Decodable {
+            var cost: QueryCost?
+        }
+    }
+
+    private struct GraphQLError: Decodable {
+        var message: String
+        var extensions: Extensions?
+
+        struct Extensions: Decodable {
+            var code: String?
+        }
+    }
+
+    /// Sends one operation and returns its `data`, waiting for the shop's budget first and through throttling.
+    public func send<Response>(_ operation: GraphQLOperation<Response>, as credentials: ShopifyCredentials, logger: Logger) async throws
+        -> Response
+    {
+        let started = ContinuousClock.now
+        let body = try JSONEncoder().encode(RequestBody(query: operation.query, variables: operation.variables))
+        let cost = Double(operation.expectedCost)
+        while true {
+            if let budget = self.budget {
+                while let wait = try await budget.reserve(shop: credentials.shop, cost: cost) {
+                    self.metrics.budgetWaits.increment()
+                    try await self.pause(wait, since: started, reason: "the shop's cost budget is spent")
+                }
+            }
+            var request = HTTPClientRequest(url: self.configuration.graphQLURL(forShop: credentials.shop))
+            request.method = .POST
+            request.headers.add(name: "Content-Type", value: "application/json")
+            request.headers.add(name: "Accept", value: "application/json")
+            request.headers.add(name: "X-Shopify-Access-Token", value: credentials.accessToken)
+            request.body = .bytes(ByteBuffer(bytes: body))
+            let response: HTTPClientResponse
+            let bytes: ByteBuffer
+            do {
+                response = try await self.http.execute(request, timeout: .nanoseconds(self.configuration.requestTimeout.nanoseconds))
+                bytes = try await response.body.collect(upTo: 16 << 20)
+            } catch {
+                try? await self.budget?.settle(shop: credentials.shop, reserved: cost, charged: 0, status: nil)
+                self.metrics.count(operation.name, "transport_error")
+                throw error
+            }
+
+            switch response.status.code {
+            case 200:
+                break
+            case 429, 503:
+                // Nothing was charged; give the reservation back and wait as told.
+                try? await self.budget?.settle(shop: credentials.shop, reserved: cost, charged: 0, status: nil)
+                self.metrics.count(operation.name, "throttled_http")
+                let retryAfter = response.headers.first(name: "Retry-After").flatMap(Double.init) ?? 1
+                logger.notice("Shopify asked to slow down", metadata: ["status": "\(response.status.code)", "retry_after": "\(retryAfter)"])
+                try await self.pause(.milliseconds(Int64(retryAfter * 1000)), since: started, reason: "HTTP \(response.status.code)")
+                continue
+            case 401, 403:
+                try? await self.budget?.settle(shop: credentials.shop, reserved: cost, charged: 0, status: nil)
+                self.metrics.count(operation.name, "unauthorized")
+                throw ShopifyAdminError.unauthorized(status: Int(response.status.code))
+            default:
+                try? await self.budget?.settle(shop: credentials.shop, reserved: cost, charged: 0, status: nil)
+                self.metrics.count(operation.name, "http_error")
+                throw ShopifyAdminError.http(status: Int(response.status.code), body: String(buffer: bytes).prefix(300).description)
+            }
+
+            let decoded: ResponseBody<Response>
+            do {
+                decoded = try JSONDecoder().decode(ResponseBody<Response>.self, from: Data(bytes.readableBytesView))
+            } catch {
+                try? await self.budget?.settle(shop: credentials.shop, reserved: cost, charged: 0, status: nil)
+                throw ShopifyAdminError.invalidResponse(operation: operation.name, reason: "\(error)")
+            }
+            let reported = decoded.extensions?.cost
+            let errors = decoded.errors ?? []
+            if errors.contains(where: { $0.extensions?.code == "THROTTLED" }) {
+                try? await self.budget?.settle(shop: credentials.shop, reserved: cost, charged: 0, status: reported?.throttleStatus)
+                self.metrics.count(operation.name, "throttled")
+                let wait: Double
+                if let reported {
+                    let status = reported.throttleStatus
+                    wait = max(0.05, (reported.requestedQueryCost - status.currentlyAvailable) / max(status.restoreRate, 1))
+                } else {
+                    wait = 1
+                }
+                try await self.pause(.milliseconds(Int64(wait * 1000)), since: started, reason: "THROTTLED")
+                continue
+            }
+            let charged = reported?.actualQueryCost ?? reported?.requestedQueryCost ?? cost
+            try? await self.budget?.settle(shop: credentials.shop, reserved: cost, charged: charged, status: reported?.throttleStatus)
+            if !errors.isEmpty {
+                self.metrics.count(operation.name, "graphql_error")
+                throw ShopifyAdminError.graphQL(operation: operation.name, messages: errors.map(\.message))
+            }
+            guard let data = decoded.data else {
+                throw ShopifyAdminError.invalidResponse(operation: operation.name, reason: "no data")
+            }
+            self.metrics.count(operation.name, "ok")
+            return data
+        }
+    }
+
+    private func pause(_ wait: Duration, since started: ContinuousClock.Instant, reason: String) async throws {
+        if started.duration(to: .now) + wait > self.configuration.maxInlineWait {
+            throw JobRetryLater(after: wait, reason: "Shopify rate limit: \(reason)")
+        }
+        try await Task.sleep(for: wait)
+    }
+}
+
+extension Duration {
+    var nanoseconds: Int64 {
+        let (seconds, attoseconds) = self.components
+        return seconds * 1_000_000_000 + attoseconds / 1_000_000_000
+    }
+}

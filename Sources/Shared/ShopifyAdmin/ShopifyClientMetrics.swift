@@ -1,0 +1,10 @@
+import Metrics
+
+/// Admin API calls by operation and result, and waits for the shared budget.
+struct ShopifyClientMetrics: Sendable {
+    let budgetWaits = Counter(label: "shopify_budget_waits_total")
+
+    func count(_ operation: String, _ result: String) {
+        Counter(label: "shopify_requests_total", dimensions: [("operation", operation), ("result", result)]).increment()
+    }
+}

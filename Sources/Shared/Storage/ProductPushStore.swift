@@ -1,0 +1,145 @@
+import Foundation
+import Logging
+import PostgresNIO
+
+/// A FlowPOS product with what a push needs: its variants, their stock and their Shopify ids when mapped.
+public struct CatalogProduct: Sendable, Equatable {
+    public var id: UUID
+    public var name: String
+    public var description: String?
+    public var active: Bool
+    public var variants: [Variant]
+
+    public struct Variant: Sendable, Equatable {
+        public var id: UUID
+        public var title: String?
+        public var sku: String?
+        public var barcode: String?
+        /// Decimal text, e.g. `12.50`.
+        public var price: String
+        public var quantity: Int
+        public var shopifyVariantId: Int64?
+    }
+}
+
+/// A variant's place in Shopify, recorded after a push.
+public struct ProductMapping: Sendable, Equatable {
+    public var variantId: UUID
+    public var productId: UUID
+    public var shopifyProductId: Int64
+    public var shopifyVariantId: Int64
+    public var shopifyInventoryItemId: Int64
+
+    public init(variantId: UUID, productId: UUID, shopifyProductId: Int64, shopifyVariantId: Int64, shopifyInventoryItemId: Int64) {
+        self.variantId = variantId
+        self.productId = productId
+        self.shopifyProductId = shopifyProductId
+        self.shopifyVariantId = shopifyVariantId
+        self.shopifyInventoryItemId = shopifyInventoryItemId
+    }
+}
+
+/// A page of a push: the products with ids in `(after, through]`.
+public struct ProductPage: Codable, Sendable, Equatable {
+    public var number: Int
+    public var after: UUID?
+    public var through: UUID
+    public var count: Int
+
+    public init(number: Int, after: UUID?, through: UUID, count: Int) {
+        self.number = number
+        self.after = after
+        self.through = through
+        self.count = count
+    }
+}
+
+/// Reads the FlowPOS catalog for pushes and records where its variants went in Shopify.
+public struct ProductPushStore: Sendable {
+    let client: PostgresClient
+
+    public init(client: PostgresClient) {
+        self.client = client
+    }
+
+    /// Splits a business's products into keyset pages of `size` (by id), reading ids only.
+    public func pages(businessId: UUID, size: Int, logger: Logger) async throws -> [ProductPage] {
+        var pages: [ProductPage] = []
+        var after: UUID? = nil
+        while true {
+            let rows = try await self.client.query(
+                """
+                SELECT id FROM products
+                WHERE business_id = \(businessId) AND (\(after)::uuid IS NULL OR id > \(after))
+                ORDER BY id LIMIT \(size)
+                """,
+                logger: logger
+            )
+            var ids: [UUID] = []
+            for try await id in rows.decode(UUID.self) { ids.append(id) }
+            guard let last = ids.last else { return pages }
+            pages.append(ProductPage(number: pages.count + 1, after: after, through: last, count: ids.count))
+            after = last
+            if ids.count < size { return pages }
+        }
+    }
+
+    /// The products of one page with their variants (oldest first), stock and existing mappings.
+    public func products(businessId: UUID, page: ProductPage, logger: Logger) async throws -> [CatalogProduct] {
+        let rows = try await self.client.query(
+            """
+            SELECT p.id, p.name, p.description, p.status = 'active', v.id, v.title, v.sku, v.barcode, v.price::text,
+                   COALESCE(s.quantity, 0), m.shopify_variant_id
+            FROM products p
+            LEFT JOIN variants v ON v.product_id = p.id
+            LEFT JOIN stock_levels s ON s.variant_id = v.id
+            LEFT JOIN ecommerce_product_mapping m ON m.business_id = p.business_id AND m.variant_id = v.id
+            WHERE p.business_id = \(businessId) AND (\(page.after)::uuid IS NULL OR p.id > \(page.after)) AND p.id <= \(page.through)
+            ORDER BY p.id, v.created_at, v.id
+            """,
+            logger: logger
+        )
+        var products: [CatalogProduct] = []
+        for try await (id, name, description, active, variantId, title, sku, barcode, price, quantity, shopifyVariantId) in rows.decode(
+            (UUID, String, String?, Bool, UUID?, String?, String?, String?, String?, Int, Int64?).self
+        ) {
+            if products.last?.id != id {
+                products.append(CatalogProduct(id: id, name: name, description: description, active: active, variants: []))
+            }
+            if let variantId {
+                products[products.count - 1].variants.append(
+                    .init(
+                        id: variantId,
+                        title: title,
+                        sku: sku,
+                        barcode: barcode,
+                        price: price ?? "0",
+                        quantity: quantity,
+                        shopifyVariantId: shopifyVariantId
+                    )
+                )
+            }
+        }
+        return products
+    }
+
+    /// Records (or moves) the Shopify ids of a product's variants.
+    public func saveMappings(businessId: UUID, _ mappings: [ProductMapping], logger: Logger) async throws {
+        guard !mappings.isEmpty else { return }
+        try await self.client.query(
+            """
+            INSERT INTO ecommerce_product_mapping
+                (business_id, variant_id, product_id, shopify_product_id, shopify_variant_id, shopify_inventory_item_id, updated_at)
+            SELECT \(businessId), variant_id, product_id, shopify_product_id, shopify_variant_id, shopify_inventory_item_id, now()
+            FROM UNNEST(\(mappings.map(\.variantId))::uuid[], \(mappings.map(\.productId))::uuid[], \(mappings.map(\.shopifyProductId))::bigint[],
+                        \(mappings.map(\.shopifyVariantId))::bigint[], \(mappings.map(\.shopifyInventoryItemId))::bigint[])
+                 AS m(variant_id, product_id, shopify_product_id, shopify_variant_id, shopify_inventory_item_id)
+            ON CONFLICT (business_id, variant_id) DO UPDATE
+            SET product_id = EXCLUDED.product_id, shopify_product_id = EXCLUDED.shopify_product_id,
+                shopify_variant_id = EXCLUDED.shopify_variant_id, shopify_inventory_item_id = EXCLUDED.shopify_inventory_item_id,
+                updated_at = now()
+            """,
+            logger: logger
+        )
+    }
+}

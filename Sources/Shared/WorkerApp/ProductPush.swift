@@ -1,0 +1,132 @@
+import EcommerceJobs
+import Foundation
+import JobQueue
+import Logging
+import ShopifyAdmin
+import Storage
+
+/// The product push (`products.plan`, `products.page`): FlowPOS products become Shopify products through
+/// `productSet`, page by page, shared by every worker.
+struct ProductPush: Sendable {
+    let catalog: ProductPushStore
+    let syncLogs: SyncLogStore
+    let accounts: ShopifyAccounts
+    let queue: RedisJobQueue
+
+    /// Splits the push into pages and enqueues them. The run's size is recorded before the first page is
+    /// enqueued, so that the last page to finish always knows it is the last.
+    func plan(_ envelope: JobEnvelope<ProductPushPlanJob.Payload>, context: JobContext) async throws {
+        let businessId = try EcommerceHandlers.businessId(of: envelope)
+        let payload = envelope.payload
+        let pages = try await self.catalog.pages(businessId: businessId, size: max(1, payload.pageSize), logger: context.logger)
+        try await self.syncLogs.plan(runId: payload.runId, total: pages.reduce(0) { $0 + $1.count }, pages: pages.count, logger: context.logger)
+        for page in pages {
+            let job = ProductPushPageJob.envelope(
+                .init(runId: payload.runId, page: page.number, after: page.after, through: page.through),
+                businessId: envelope.businessId,
+                shop: envelope.shop,
+                dedupeKey: "product-push:\(payload.runId):\(page.number)"
+            )
+            try await self.queue.enqueue(ProductPushPageJob.self, job)
+        }
+        context.logger.info("product push planned", metadata: ["run.id": "\(payload.runId)", "pages": "\(pages.count)"])
+    }
+
+    /// Pushes one page. A product Shopify refuses (its `userErrors`) counts as failed and the page goes on;
+    /// throttling hands the whole page back (it is idempotent: `productSet` upserts by FlowPOS id); other
+    /// failures retry the page, and on its last attempt the page is recorded as failed so that the run ends.
+    func page(_ envelope: JobEnvelope<ProductPushPageJob.Payload>, context: JobContext) async throws {
+        let businessId = try EcommerceHandlers.businessId(of: envelope)
+        let payload = envelope.payload
+        let logger = context.logger
+        let page = ProductPage(number: payload.page, after: payload.after, through: payload.through, count: 0)
+        let products = try await self.catalog.products(businessId: businessId, page: page, logger: logger)
+        let lastAttempt = context.header.attempt + 1 >= context.header.maxAttempts
+
+        let account: ShopifyAccount
+        do {
+            account = try await self.accounts.account(businessId: businessId, logger: logger)
+        } catch let error as PermanentJobError {
+            let failure = SyncError(code: error.code, message: error.message, subject: "page \(payload.page)")
+            try await self.syncLogs.recordPage(
+                runId: payload.runId, page: payload.page, processed: 0, failed: products.count, errors: [failure], logger: logger
+            )
+            return
+        }
+
+        var processed = 0
+        var errors: [SyncError] = []
+        for product in products {
+            do {
+                try await self.push(product, businessId: businessId, account: account, logger: logger)
+                processed += 1
+            } catch let error as ProductPushError {
+                errors.append(SyncError(code: error.code, message: error.message, subject: "product \(product.id)"))
+            } catch let error as ShopifyAdminError where !error.isRetryable || lastAttempt {
+                errors.append(SyncError(code: "shopify_refused", message: error.description, subject: "product \(product.id)"))
+            }
+        }
+        try await self.syncLogs.recordPage(
+            runId: payload.runId, page: payload.page, processed: processed, failed: products.count - processed, errors: errors, logger: logger
+        )
+        if !errors.isEmpty {
+            logger.warning("products refused by Shopify", metadata: ["run.id": "\(payload.runId)", "failed": "\(errors.count)"])
+        }
+    }
+
+    private func push(_ product: CatalogProduct, businessId: UUID, account: ShopifyAccount, logger: Logger) async throws {
+        guard !product.variants.isEmpty else { throw ProductPushError(code: "no_variants", message: "the product has no variants") }
+        let single = product.variants.count == 1
+        let variants = product.variants.map { variant in
+            ProductSetInput.Variant(
+                shopifyVariantId: variant.shopifyVariantId,
+                optionValue: Self.optionValue(of: variant, single: single),
+                sku: variant.sku,
+                barcode: variant.barcode,
+                price: variant.price,
+                initialQuantity: variant.shopifyVariantId == nil ? max(variant.quantity, 0) : nil
+            )
+        }
+        let result = try await account.client.productSet(
+            ProductSetInput(
+                flowposProductId: product.id.uuidString.lowercased(),
+                title: product.name,
+                descriptionHtml: product.description,
+                active: product.active,
+                variants: variants
+            ),
+            locationId: account.locationId,
+            as: account.credentials,
+            logger: logger
+        )
+        var mappings: [ProductMapping] = []
+        for (variant, input) in zip(product.variants, variants) {
+            guard let pushed = result.variants.first(where: { $0.optionValue == input.optionValue }) else {
+                throw ProductPushError(code: "variant_missing", message: "Shopify did not return variant \(input.optionValue)")
+            }
+            mappings.append(
+                ProductMapping(
+                    variantId: variant.id,
+                    productId: product.id,
+                    shopifyProductId: result.productId,
+                    shopifyVariantId: pushed.variantId,
+                    shopifyInventoryItemId: pushed.inventoryItemId
+                )
+            )
+        }
+        try await self.catalog.saveMappings(businessId: businessId, mappings, logger: logger)
+    }
+
+    /// The option value naming a variant in Shopify: its title, else its SKU; `Default Title` for a lone variant.
+    static func optionValue(of variant: CatalogProduct.Variant, single: Bool) -> String {
+        if let title = variant.title?.trimmingCharacters(in: .whitespaces), !title.isEmpty { return title }
+        if single { return "Default Title" }
+        return variant.sku ?? variant.id.uuidString.lowercased()
+    }
+}
+
+/// A product the push cannot send as it is.
+struct ProductPushError: Error {
+    var code: String
+    var message: String
+}

@@ -1,0 +1,124 @@
+import Foundation
+
+extension ShopifySimulator {
+    static func userError(_ field: [String], _ message: String, _ code: String) -> [String: Any] {
+        ["field": field, "message": message, "code": code]
+    }
+
+    static func number(fromGID value: Any?) -> Int64? {
+        guard let gid = value as? String else { return nil }
+        return gid.split(separator: "/").last.flatMap { Int64($0) }
+    }
+
+    /// `productSet(identifier:, input:, synchronous: true)`: upsert by `customId`, the variant list replaced (a
+    /// variant left out is deleted, with its inventory), stock set where `inventoryQuantities` are given.
+    /// Identical input changes nothing.
+    static func productSet(_ variables: [String: Any], in shop: inout SimulatedShop, ids: inout IdSequence, now: Date) -> [String: Any] {
+        func refused(_ errors: [[String: Any]]) -> [String: Any] { ["product": NSNull(), "userErrors": errors] }
+        guard let input = variables["input"] as? [String: Any] else {
+            return refused([userError(["input"], "Input is required", "INVALID")])
+        }
+        let customId = ((variables["identifier"] as? [String: Any])?["customId"] as? [String: Any])?["value"] as? String
+        let title = (input["title"] as? String ?? "").trimmingCharacters(in: .whitespacesAndNewlines)
+        let variantInputs = input["variants"] as? [[String: Any]] ?? []
+
+        var errors: [[String: Any]] = []
+        if title.isEmpty { errors.append(userError(["input", "title"], "Title can't be blank", "BLANK")) }
+        if title.count > 255 { errors.append(userError(["input", "title"], "Title is too long (maximum is 255 characters)", "TOO_LONG")) }
+        if variantInputs.isEmpty { errors.append(userError(["input", "variants"], "Variants can't be blank", "BLANK")) }
+        if variantInputs.count > 2048 { errors.append(userError(["input", "variants"], "Too many variants", "TOO_MANY")) }
+        var seen = Set<String>()
+        var parsed: [(option: String, sku: String?, barcode: String?, price: String, id: Int64?, quantities: [(Int64, Int)])] = []
+        for (index, variant) in variantInputs.enumerated() {
+            let path = ["input", "variants", String(index)]
+            let option = ((variant["optionValues"] as? [[String: Any]])?.first?["name"] as? String) ?? ""
+            if option.isEmpty { errors.append(userError(path + ["optionValues"], "Option value can't be blank", "BLANK")) }
+            if !seen.insert(option).inserted {
+                errors.append(userError(path, "The variant '\(option)' already exists.", "DUPLICATE_VARIANT"))
+            }
+            let priceText = variant["price"] as? String ?? "0"
+            guard let price = Decimal(string: priceText), price >= 0 else {
+                errors.append(userError(path + ["price"], "Price must be greater than or equal to 0", "INVALID"))
+                continue
+            }
+            let sku = (variant["inventoryItem"] as? [String: Any])?["sku"] as? String
+            if let sku, sku.count > 255 { errors.append(userError(path + ["sku"], "SKU is too long (maximum is 255 characters)", "TOO_LONG")) }
+            var quantities: [(Int64, Int)] = []
+            for quantity in variant["inventoryQuantities"] as? [[String: Any]] ?? [] {
+                guard let location = number(fromGID: quantity["locationId"]), shop.locations.contains(where: { $0.id == location }) else {
+                    errors.append(userError(path + ["inventoryQuantities"], "Location not found", "NOT_FOUND"))
+                    continue
+                }
+                quantities.append((location, quantity["quantity"] as? Int ?? 0))
+            }
+            parsed.append(
+                (
+                    option, sku, variant["barcode"] as? String, String(format: "%.2f", NSDecimalNumber(decimal: price).doubleValue),
+                    number(fromGID: variant["id"]), quantities
+                )
+            )
+        }
+        if !errors.isEmpty { return refused(errors) }
+
+        let existing = customId.flatMap { shop.productIdByCustomId[$0] }.flatMap { shop.products[$0] }
+        var product =
+            existing
+            ?? SimulatedShop.Product(
+                id: ids.take(),
+                title: title,
+                descriptionHtml: nil,
+                status: "ACTIVE",
+                customId: customId,
+                variants: [],
+                updatedAt: now
+            )
+        let before = product
+        product.title = title
+        product.descriptionHtml = input["descriptionHtml"] as? String
+        product.status = input["status"] as? String ?? "ACTIVE"
+        var variants: [SimulatedShop.Variant] = []
+        for entry in parsed {
+            let old = product.variants.first { $0.id == entry.id } ?? product.variants.first { $0.optionValue == entry.option }
+            let itemId = old?.inventoryItemId ?? ids.take()
+            variants.append(
+                SimulatedShop.Variant(
+                    id: old?.id ?? ids.take(),
+                    optionValue: entry.option,
+                    sku: entry.sku,
+                    barcode: entry.barcode,
+                    price: entry.price,
+                    inventoryItemId: itemId
+                )
+            )
+            for (location, quantity) in entry.quantities { shop.inventory[itemId, default: [:]][location] = quantity }
+        }
+        for removed in product.variants where !variants.contains(where: { $0.id == removed.id }) {
+            shop.inventory[removed.inventoryItemId] = nil
+        }
+        product.variants = variants
+        if existing == nil {
+            shop.stats.productsCreated += 1
+        } else if product != before {
+            product.updatedAt = now
+            shop.stats.productsChanged += 1
+        }
+        shop.products[product.id] = product
+        if let customId { shop.productIdByCustomId[customId] = product.id }
+        return [
+            "product": [
+                "id": "gid://shopify/Product/\(product.id)",
+                "variants": [
+                    "nodes": product.variants.map { variant in
+                        [
+                            "id": "gid://shopify/ProductVariant/\(variant.id)",
+                            "sku": variant.sku as Any? ?? NSNull(),
+                            "selectedOptions": [["name": "Title", "value": variant.optionValue]],
+                            "inventoryItem": ["id": "gid://shopify/InventoryItem/\(variant.inventoryItemId)"],
+                        ] as [String: Any]
+                    }
+                ],
+            ] as [String: Any],
+            "userErrors": [] as [Any],
+        ]
+    }
+}

@@ -1,0 +1,104 @@
+import Crypto
+import EcommerceJobs
+import Foundation
+import HTTPTypes
+import Hummingbird
+import HummingbirdTesting
+import JobQueue
+import PostgresNIO
+import RedisClient
+import Storage
+import Testing
+
+/// HS256 tokens for the admin routes, built independently of the gateway's verifier.
+enum TestJWT {
+    static func make(_ claims: [String: Any], secret: String = GatewayTests.jwtSecret, alg: String = "HS256") -> String {
+        func encode(_ data: Data) -> String {
+            data.base64EncodedString().replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_")
+                .replacingOccurrences(of: "=", with: "")
+        }
+        let header = encode(try! JSONSerialization.data(withJSONObject: ["alg": alg, "typ": "JWT"]))
+        let payload = encode(try! JSONSerialization.data(withJSONObject: claims))
+        let signature = HMAC<SHA256>.authenticationCode(for: Data("\(header).\(payload)".utf8), using: SymmetricKey(data: Data(secret.utf8)))
+        return "\(header).\(payload).\(encode(Data(signature)))"
+    }
+
+    static func merchant(_ businessId: UUID, expiresIn: TimeInterval = 600) -> String {
+        make(["businessId": businessId.uuidString.lowercased(), "exp": Date().timeIntervalSince1970 + expiresIn])
+    }
+
+    static func ops() -> String { make(["role": "ops", "exp": Date().timeIntervalSince1970 + 600]) }
+}
+
+extension GatewayTests {
+    func post(_ client: some TestClientProtocol, _ uri: String, token: String?) async throws -> (HTTPResponse.Status, [String: Any]) {
+        var headers: HTTPFields = [:]
+        if let token { headers[.authorization] = "Bearer \(token)" }
+        return try await client.execute(uri: uri, method: .post, headers: headers) { response in
+            (response.status, (try? JSONSerialization.jsonObject(with: Data(buffer: response.body)) as? [String: Any]) ?? [:])
+        }
+    }
+
+    @Test("admin routes refuse missing, malformed, forged, expired, alg-none and other-business tokens")
+    func adminAuthentication() async throws {
+        try await self.withGateway { client, postgres, _ in
+            let business = try await BusinessFixture.create(on: postgres, stock: [("A", 1, nil)])
+            let uri = "/ecommerce/sync/products?businessId=\(business.id)"
+            let cases: [(String?, HTTPResponse.Status, String)] = [
+                (nil, .unauthorized, "missing_token"),
+                ("not-a-jwt", .unauthorized, "malformed_token"),
+                (TestJWT.make(["businessId": business.id.uuidString, "exp": Date().timeIntervalSince1970 + 60], secret: "another-secret-of-32-bytes-or-more!"), .unauthorized, "invalid_token"),
+                (TestJWT.merchant(business.id, expiresIn: -120), .unauthorized, "expired_token"),
+                (TestJWT.make(["businessId": business.id.uuidString, "exp": Date().timeIntervalSince1970 + 60], alg: "none"), .unauthorized, "unsupported_token"),
+                (TestJWT.make(["businessId": business.id.uuidString]), .unauthorized, "invalid_token"),
+                (TestJWT.merchant(UUID()), .forbidden, "forbidden"),
+            ]
+            for (token, status, code) in cases {
+                let (answer, body) = try await self.post(client, uri, token: token)
+                #expect(answer == status, "\(code)")
+                #expect(body["error"] as? String == code)
+            }
+            let (badId, _) = try await self.post(client, "/ecommerce/sync/products?businessId=nope", token: TestJWT.ops())
+            #expect(badId == .badRequest)
+        }
+    }
+
+    @Test("POST /ecommerce/sync/products answers 202 with a sync log id and enqueues the plan; the log is readable by its owner only")
+    func productPushStarts() async throws {
+        try await self.withGateway { client, postgres, redis in
+            let business = try await BusinessFixture.create(on: postgres, stock: [("A", 1, nil)])
+            let (status, body) = try await self.post(client, "/ecommerce/sync/products", token: TestJWT.merchant(business.id))
+            #expect(status == .accepted)
+            let runId = try #require((body["syncLogId"] as? String).flatMap(UUID.init(uuidString:)))
+            let queued = try await redis.send(["LRANGE", "ecommerce-products", "0", "-1"]).elements.compactMap(\.text)
+            let envelope = try #require(queued.first.map { try JobCoding.decoder().decode(JobEnvelope<ProductPushPlanJob.Payload>.self, from: Data($0.utf8)) })
+            #expect(envelope.kind == "products.plan" && envelope.payload.runId == runId && envelope.payload.pageSize == 7)
+            #expect(envelope.businessId == business.id.uuidString.lowercased() && envelope.shop == business.shop)
+
+            try await client.execute(uri: "/ecommerce/sync/logs/\(runId)", method: .get, headers: [.authorization: "Bearer \(TestJWT.merchant(business.id))"]) {
+                response in
+                #expect(response.status == .ok)
+                let run = try JSONDecoder.iso8601.decode(SyncRun.self, from: Data(buffer: response.body))
+                #expect(run.status == "running" && run.kind == "product_push" && run.businessId == business.id)
+            }
+            try await client.execute(uri: "/ecommerce/sync/logs/\(runId)", method: .get, headers: [.authorization: "Bearer \(TestJWT.merchant(UUID()))"]) {
+                #expect($0.status == .notFound)
+            }
+            try await client.execute(uri: "/ecommerce/sync/logs/\(runId)", method: .get, headers: [.authorization: "Bearer \(TestJWT.ops())"]) {
+                #expect($0.status == .ok)
+            }
+
+            let disconnected = try await BusinessFixture.create(on: postgres, stock: [("A", 1, nil)], connection: .uninstalled)
+            let (refused, error) = try await self.post(client, "/ecommerce/sync/products", token: TestJWT.merchant(disconnected.id))
+            #expect(refused == .conflict && error["error"] as? String == "not_connected")
+        }
+    }
+}
+
+extension JSONDecoder {
+    static var iso8601: JSONDecoder {
+        let decoder = JSONDecoder()
+        decoder.dateDecodingStrategy = .iso8601
+        return decoder
+    }
+}

@@ -1,0 +1,141 @@
+import Foundation
+import JobQueue
+import RedisClient
+import ShopifyAdmin
+import ShopifySimulatorCore
+import Testing
+
+@Suite("Shopify Admin client against the simulator")
+struct ShopifyClientTests {
+    let logger = TestServices.logger
+
+    @Test("productSet creates, then upserts by customId without change; ids come back")
+    func productSetUpserts() async throws {
+        try await SimulatorHarness.run { harness in
+            let locationId = harness.simulator.createShop("upsert.myshopify.com", accessToken: "token-1")
+            let credentials = ShopifyCredentials(shop: "upsert.myshopify.com", accessToken: "token-1")
+            let client = harness.client()
+            var input = SampleProduct.input()
+            let created = try await client.productSet(input, locationId: locationId, as: credentials, logger: self.logger)
+            #expect(created.variants.count == 2)
+            #expect(Set(created.variants.map(\.optionValue)) == ["S", "M"])
+
+            input.variants = input.variants.enumerated().map { index, variant in
+                var variant = variant
+                variant.shopifyVariantId = created.variants[index].variantId
+                variant.initialQuantity = nil
+                return variant
+            }
+            let again = try await client.productSet(input, locationId: locationId, as: credentials, logger: self.logger)
+            #expect(again == created)
+            let stats = try #require(harness.simulator.stats(of: "upsert.myshopify.com"))
+            #expect(stats.productsCreated == 1 && stats.productsChanged == 0)
+            let product = try #require(harness.simulator.products(of: "upsert.myshopify.com").first)
+            #expect(product.variants.allSatisfy { $0.available == [String(locationId): 5] })
+
+            // The variant list is replaced: a variant left out is deleted.
+            input.variants.removeLast()
+            let trimmed = try await client.productSet(input, locationId: locationId, as: credentials, logger: self.logger)
+            #expect(trimmed.variants.count == 1)
+            #expect(harness.simulator.products(of: "upsert.myshopify.com").first?.variants.count == 1)
+        }
+    }
+
+    @Test("userErrors become a non-retryable error with Shopify's messages")
+    func userErrorsAreReported() async throws {
+        try await SimulatorHarness.run { harness in
+            let locationId = harness.simulator.createShop("refuse.myshopify.com", accessToken: "token-2")
+            let credentials = ShopifyCredentials(shop: "refuse.myshopify.com", accessToken: "token-2")
+            let error = await #expect(throws: ShopifyAdminError.self) {
+                _ = try await harness.client().productSet(
+                    SampleProduct.input(title: " ", price: "-1"),
+                    locationId: locationId,
+                    as: credentials,
+                    logger: self.logger
+                )
+            }
+            guard case .userErrors(let operation, let errors) = error else {
+                Issue.record("expected userErrors, got \(String(describing: error))")
+                return
+            }
+            #expect(operation == "productSet")
+            #expect(errors.contains { $0.code == "BLANK" && $0.field == ["input", "title"] })
+            #expect(errors.contains { $0.message.contains("Price") })
+            #expect(error?.isRetryable == false)
+        }
+    }
+
+    @Test("a wrong token is 401 unauthorized; an unknown operation is a GraphQL error")
+    func unauthorizedAndUnknownOperation() async throws {
+        try await SimulatorHarness.run { harness in
+            harness.simulator.createShop("auth.myshopify.com", accessToken: "right")
+            let client = harness.client()
+            await #expect(throws: ShopifyAdminError.self) {
+                _ = try await client.locations(as: ShopifyCredentials(shop: "auth.myshopify.com", accessToken: "wrong"), logger: self.logger)
+            }
+            let locations = try await client.locations(as: ShopifyCredentials(shop: "auth.myshopify.com", accessToken: "right"), logger: self.logger)
+            #expect(locations.count == 1 && locations[0].isActive)
+            let bogus = GraphQLOperation<[String: Int]>(name: "bogus", query: "query { nope { id } }", variables: .object([:]), expectedCost: 1)
+            do {
+                _ = try await client.send(bogus, as: ShopifyCredentials(shop: "auth.myshopify.com", accessToken: "right"), logger: self.logger)
+                Issue.record("an unknown field was accepted")
+            } catch let error as ShopifyAdminError {
+                guard case .graphQL(_, let messages) = error else { throw error }
+                #expect(messages.first?.contains("doesn't exist") == true)
+            }
+        }
+    }
+
+    @Test("THROTTLED answers are waited out: every call succeeds; the shared budget keeps ten clients mostly unthrottled")
+    func throttlingIsHonoured() async throws {
+        let redis = TestServices.redis()
+        defer { redis.shutdown() }
+        // A small bucket (100 points, 100/s): 40 productSets of 10 points need about 3 s.
+        try await SimulatorHarness.run(settings: SimulatorSettings(bucketSize: 100, restoreRate: 100)) { harness in
+            func push(shop: String, budget: RedisClient?) async throws -> ShopStats {
+                let locationId = harness.simulator.createShop(shop, accessToken: "t")
+                _ = try await redis.send(["DEL", RedisArgument(ShopifyCostBudget.key(shop: shop))])
+                let credentials = ShopifyCredentials(shop: shop, accessToken: "t")
+                // Ten workers, each with its own client, sharing (or not) the Redis budget.
+                try await withThrowingTaskGroup(of: Void.self) { group in
+                    for _ in 0..<10 {
+                        let client = harness.client(redis: budget)
+                        group.addTask {
+                            for _ in 0..<4 {
+                                _ = try await client.productSet(SampleProduct.input(), locationId: locationId, as: credentials, logger: self.logger)
+                            }
+                        }
+                    }
+                    try await group.waitForAll()
+                }
+                return try #require(harness.simulator.stats(of: shop))
+            }
+            let alone = try await push(shop: "alone.myshopify.com", budget: nil)
+            let shared = try await push(shop: "shared.myshopify.com", budget: redis)
+            #expect(alone.productsCreated == 40 && shared.productsCreated == 40)
+            #expect(alone.throttled > 10, "without a shared budget the ten clients should collide: \(alone)")
+            // With the budget, only the first burst (before the first answer tells the real bucket) can be throttled.
+            #expect(shared.throttled <= 10, "\(shared)")
+            #expect(shared.throttled < alone.throttled)
+        }
+    }
+
+    @Test("5xx answers are errors worth retrying; 503 waits for Retry-After, then hands the job back")
+    func serverErrors() async throws {
+        try await SimulatorHarness.run(settings: SimulatorSettings(bucketSize: 1000, restoreRate: 1000, failureRate: 1)) { harness in
+            harness.simulator.createShop("down.myshopify.com", accessToken: "t")
+            let client = harness.client(maxInlineWait: .milliseconds(500))
+            for _ in 0..<6 {
+                do {
+                    _ = try await client.locations(as: ShopifyCredentials(shop: "down.myshopify.com", accessToken: "t"), logger: self.logger)
+                    Issue.record("a failing Admin API answered")
+                } catch let error as ShopifyAdminError {
+                    guard case .http(500, _) = error else { throw error }
+                    #expect(error.isRetryable)
+                } catch is JobRetryLater {
+                    // 503 with Retry-After: 1 exceeds the 0.5 s inline wait.
+                }
+            }
+        }
+    }
+}
