@@ -45,7 +45,8 @@ public func buildSimulatorApplication(
         return try ShopifySimulator.Answer(status: 200, headers: ["Content-Type": "application/json"], body: JSONEncoder().encode(stats)).response
     }
     router.get("/_control/settings") { _, _ in
-        try ShopifySimulator.Answer(status: 200, headers: ["Content-Type": "application/json"], body: JSONEncoder().encode(simulator.settings)).response
+        try ShopifySimulator.Answer(status: 200, headers: ["Content-Type": "application/json"], body: JSONEncoder().encode(simulator.settings))
+            .response
     }
     router.put("/_control/settings") { request, context in
         simulator.settings = try await request.decode(as: SimulatorSettings.self, context: context)

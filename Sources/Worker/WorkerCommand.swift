@@ -6,6 +6,7 @@ import Metrics
 import PostgresNIO
 import Prometheus
 import ServiceLifecycle
+import Shopify
 import Storage
 import WorkerApp
 
@@ -15,7 +16,7 @@ struct WorkerCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "ecommerce-worker",
         abstract: "Runs the ecommerce jobs; scale it horizontally.",
-        subcommands: [Run.self, Migrate.self],
+        subcommands: [Run.self, Migrate.self, Connect.self],
         defaultSubcommand: Run.self
     )
 
@@ -87,5 +88,42 @@ struct Migrate: AsyncParsableCommand {
         let logger = Logger(label: "ecommerce-worker")
         let applied = try await migrate(configuration: configuration, logger: logger)
         print(applied.isEmpty ? "schema up to date" : "applied migrations \(applied.map(String.init).joined(separator: ", "))")
+    }
+}
+
+/// Stores a connection with an access token obtained outside OAuth (a custom app installed from the shop's admin,
+/// or a development shop in the simulator). The token is read from `SHOPIFY_ACCESS_TOKEN`, never from the command
+/// line, and is stored sealed with `TOKEN_ENCRYPTION_KEYS`.
+struct Connect: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Connect a business to a shop with an existing access token (SHOPIFY_ACCESS_TOKEN).")
+
+    @Option(help: "The FlowPOS business id.") var businessId: String
+    @Option(help: "The shop domain, e.g. example.myshopify.com.") var shop: String
+
+    func run() async throws {
+        let configuration = try loadConfiguration()
+        LogSetup.bootstrap(level: configuration.common.logLevel, format: configuration.common.logFormat)
+        let logger = Logger(label: "ecommerce-worker")
+        guard let businessId = UUID(uuidString: self.businessId) else { throw ValidationError("--business-id must be a UUID") }
+        guard let shop = ShopDomain(self.shop) else { throw ValidationError("--shop must be a *.myshopify.com domain") }
+        guard let token = ProcessInfo.processInfo.environment["SHOPIFY_ACCESS_TOKEN"], !token.isEmpty else {
+            printError("ecommerce-worker: SHOPIFY_ACCESS_TOKEN is required")
+            throw ExitCode(78)
+        }
+        guard let cipher = configuration.tokenCipher else {
+            printError("ecommerce-worker: TOKEN_ENCRYPTION_KEYS is required to store a token")
+            throw ExitCode(78)
+        }
+        let client = PostgresClient(configuration: configuration.common.database, backgroundLogger: logger)
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { await client.run() }
+            defer { group.cancelAll() }
+            try await Migrator(client: client).migrate(logger: logger)
+            let connections = ConnectionStore(client: client)
+            try await connections.save(businessId: businessId, shop: shop.value, status: .active, logger: logger)
+            let sealed = try cipher.seal(token, context: businessId.uuidString.lowercased())
+            try await connections.saveAccessToken(businessId: businessId, sealed: sealed, scopes: nil, logger: logger)
+        }
+        print("connected \(businessId) to \(shop.value)")
     }
 }

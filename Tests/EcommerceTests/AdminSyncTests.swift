@@ -47,9 +47,17 @@ extension GatewayTests {
             let cases: [(String?, HTTPResponse.Status, String)] = [
                 (nil, .unauthorized, "missing_token"),
                 ("not-a-jwt", .unauthorized, "malformed_token"),
-                (TestJWT.make(["businessId": business.id.uuidString, "exp": Date().timeIntervalSince1970 + 60], secret: "another-secret-of-32-bytes-or-more!"), .unauthorized, "invalid_token"),
+                (
+                    TestJWT.make(
+                        ["businessId": business.id.uuidString, "exp": Date().timeIntervalSince1970 + 60],
+                        secret: "another-secret-of-32-bytes-or-more!"
+                    ), .unauthorized, "invalid_token"
+                ),
                 (TestJWT.merchant(business.id, expiresIn: -120), .unauthorized, "expired_token"),
-                (TestJWT.make(["businessId": business.id.uuidString, "exp": Date().timeIntervalSince1970 + 60], alg: "none"), .unauthorized, "unsupported_token"),
+                (
+                    TestJWT.make(["businessId": business.id.uuidString, "exp": Date().timeIntervalSince1970 + 60], alg: "none"), .unauthorized,
+                    "unsupported_token"
+                ),
                 (TestJWT.make(["businessId": business.id.uuidString]), .unauthorized, "invalid_token"),
                 (TestJWT.merchant(UUID()), .forbidden, "forbidden"),
             ]
@@ -71,17 +79,27 @@ extension GatewayTests {
             #expect(status == .accepted)
             let runId = try #require((body["syncLogId"] as? String).flatMap(UUID.init(uuidString:)))
             let queued = try await redis.send(["LRANGE", "ecommerce-products", "0", "-1"]).elements.compactMap(\.text)
-            let envelope = try #require(queued.first.map { try JobCoding.decoder().decode(JobEnvelope<ProductPushPlanJob.Payload>.self, from: Data($0.utf8)) })
+            let envelope = try #require(
+                queued.first.map { try JobCoding.decoder().decode(JobEnvelope<ProductPushPlanJob.Payload>.self, from: Data($0.utf8)) }
+            )
             #expect(envelope.kind == "products.plan" && envelope.payload.runId == runId && envelope.payload.pageSize == 7)
             #expect(envelope.businessId == business.id.uuidString.lowercased() && envelope.shop == business.shop)
 
-            try await client.execute(uri: "/ecommerce/sync/logs/\(runId)", method: .get, headers: [.authorization: "Bearer \(TestJWT.merchant(business.id))"]) {
+            try await client.execute(
+                uri: "/ecommerce/sync/logs/\(runId)",
+                method: .get,
+                headers: [.authorization: "Bearer \(TestJWT.merchant(business.id))"]
+            ) {
                 response in
                 #expect(response.status == .ok)
                 let run = try JSONDecoder.iso8601.decode(SyncRun.self, from: Data(buffer: response.body))
                 #expect(run.status == "running" && run.kind == "product_push" && run.businessId == business.id)
             }
-            try await client.execute(uri: "/ecommerce/sync/logs/\(runId)", method: .get, headers: [.authorization: "Bearer \(TestJWT.merchant(UUID()))"]) {
+            try await client.execute(
+                uri: "/ecommerce/sync/logs/\(runId)",
+                method: .get,
+                headers: [.authorization: "Bearer \(TestJWT.merchant(UUID()))"]
+            ) {
                 #expect($0.status == .notFound)
             }
             try await client.execute(uri: "/ecommerce/sync/logs/\(runId)", method: .get, headers: [.authorization: "Bearer \(TestJWT.ops())"]) {

@@ -34,7 +34,11 @@ struct SimulatorHarness: Sendable {
     /// A client for this simulator, with the shared budget when `redis` is given.
     func client(redis: RedisClient? = nil, maxInlineWait: Duration = .seconds(30)) -> ShopifyAdminClient {
         ShopifyAdminClient(
-            configuration: ShopifyAdminConfiguration(baseURLTemplate: self.baseURLTemplate, requestTimeout: .seconds(10), maxInlineWait: maxInlineWait),
+            configuration: ShopifyAdminConfiguration(
+                baseURLTemplate: self.baseURLTemplate,
+                requestTimeout: .seconds(10),
+                maxInlineWait: maxInlineWait
+            ),
             http: HTTPClient.shared,
             budget: redis.map { ShopifyCostBudget(redis: $0) }
         )
@@ -52,7 +56,14 @@ enum SampleProduct {
             descriptionHtml: nil,
             active: true,
             variants: variants.map { option in
-                .init(shopifyVariantId: nil, optionValue: option, sku: "SKU-\(option)-\(UUID().uuidString.prefix(6))", barcode: nil, price: price, initialQuantity: 5)
+                .init(
+                    shopifyVariantId: nil,
+                    optionValue: option,
+                    sku: "SKU-\(option)-\(UUID().uuidString.prefix(6))",
+                    barcode: nil,
+                    price: price,
+                    initialQuantity: 5
+                )
             }
         )
     }

@@ -18,6 +18,7 @@ enum TestServices {
         case queueTests = 0
         case gateway = 1
         case processes = 2
+        case shopify = 3
     }
 
     static func redisURL(_ database: RedisDatabase) -> String { "redis://\(redisHost):\(redisPort)/\(database.rawValue)" }

@@ -63,7 +63,11 @@ struct SyncController: Sendable {
             try await self.queue.enqueue(ProductPushPlanJob.self, job)
         } catch {
             logger.error("could not enqueue a product push", metadata: ["error": "\(error)"])
-            try? await self.syncLogs.fail(runId: runId, error: SyncError(code: "queue_unavailable", message: "the job queue is unavailable"), logger: logger)
+            try? await self.syncLogs.fail(
+                runId: runId,
+                error: SyncError(code: "queue_unavailable", message: "the job queue is unavailable"),
+                logger: logger
+            )
             return .error(.serviceUnavailable, code: "queue_unavailable", message: "try again later", headers: [.retryAfter: "5"])
         }
         logger.info("product push started", metadata: ["run.id": "\(runId)", "business.id": "\(businessId)"])

@@ -99,7 +99,12 @@ extension ShopifyAdminClient {
     }
 
     /// Upserts one product by its FlowPOS id. `locationId` is where new variants are stocked.
-    public func productSet(_ product: ProductSetInput, locationId: Int64, as credentials: ShopifyCredentials, logger: Logger) async throws
+    public func productSet(
+        _ product: ProductSetInput,
+        locationId: Int64,
+        as credentials: ShopifyCredentials,
+        logger: Logger
+    ) async throws
         -> ProductSetResult
     {
         let variants: [JSONValue] = product.variants.map { variant in

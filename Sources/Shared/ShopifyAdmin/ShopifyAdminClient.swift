@@ -186,7 +186,11 @@ public struct ShopifyAdminClient: Sendable {
     }
 
     /// Sends one operation and returns its `data`, waiting for the shop's budget first and through throttling.
-    public func send<Response>(_ operation: GraphQLOperation<Response>, as credentials: ShopifyCredentials, logger: Logger) async throws
+    public func send<Response>(
+        _ operation: GraphQLOperation<Response>,
+        as credentials: ShopifyCredentials,
+        logger: Logger
+    ) async throws
         -> Response
     {
         let started = ContinuousClock.now

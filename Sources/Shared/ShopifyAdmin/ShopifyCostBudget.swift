@@ -54,8 +54,8 @@ public struct ShopifyCostBudget: Sendable {
             end
             """ + "\n" + store + """
 
-            return wait
-            """
+                return wait
+                """
     )
 
     /// ARGV: refund (reserved − charged), default maximum, default restore rate, then optionally Shopify's
@@ -72,8 +72,8 @@ public struct ShopifyCostBudget: Sendable {
             available = math.max(0, math.min(max, available))
             """ + "\n" + store + """
 
-            return 0
-            """
+                return 0
+                """
     )
 
     /// Takes `cost` points from the shop's bucket; nil when granted, otherwise how long to wait before asking again.

@@ -49,7 +49,12 @@ struct ProductPush: Sendable {
         } catch let error as PermanentJobError {
             let failure = SyncError(code: error.code, message: error.message, subject: "page \(payload.page)")
             try await self.syncLogs.recordPage(
-                runId: payload.runId, page: payload.page, processed: 0, failed: products.count, errors: [failure], logger: logger
+                runId: payload.runId,
+                page: payload.page,
+                processed: 0,
+                failed: products.count,
+                errors: [failure],
+                logger: logger
             )
             return
         }
@@ -67,7 +72,12 @@ struct ProductPush: Sendable {
             }
         }
         try await self.syncLogs.recordPage(
-            runId: payload.runId, page: payload.page, processed: processed, failed: products.count - processed, errors: errors, logger: logger
+            runId: payload.runId,
+            page: payload.page,
+            processed: processed,
+            failed: products.count - processed,
+            errors: errors,
+            logger: logger
         )
         if !errors.isEmpty {
             logger.warning("products refused by Shopify", metadata: ["run.id": "\(payload.runId)", "failed": "\(errors.count)"])

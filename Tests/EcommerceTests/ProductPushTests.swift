@@ -1,0 +1,195 @@
+import Crypto
+import EcommerceJobs
+import Foundation
+import JobQueue
+import PostgresNIO
+import RedisClient
+import ShopifyAdmin
+import ShopifySimulatorCore
+import Storage
+import Testing
+import WorkerApp
+
+/// A business with a catalog and a connection to a simulated shop (token sealed as in production).
+struct CatalogFixture {
+    var businessId = UUID()
+    var shop: String
+    var locationId: Int64
+
+    static let cipher = try! TokenCipher(keys: [.init(id: "test", key: SymmetricKey(size: .bits256))])
+
+    static func create(on postgres: PostgresClient, simulator: ShopifySimulator, products: Int, variants: Int) async throws -> CatalogFixture {
+        let shop = "push-\(UUID().uuidString.prefix(8).lowercased()).myshopify.com"
+        let token = "shpat_\(UUID().uuidString)"
+        let locationId = simulator.createShop(shop, accessToken: token)
+        let fixture = CatalogFixture(shop: shop, locationId: locationId)
+        let logger = TestServices.logger
+        try await postgres.query(
+            """
+            INSERT INTO products (id, business_id, name)
+            SELECT gen_random_uuid(), \(fixture.businessId), 'Product ' || n FROM generate_series(1, \(products)) n
+            """,
+            logger: logger
+        )
+        try await postgres.query(
+            """
+            INSERT INTO variants (id, product_id, business_id, title, sku, price)
+            SELECT gen_random_uuid(), p.id, p.business_id, 'Size ' || v, p.id || '-' || v, 10 + v
+            FROM products p, generate_series(1, \(variants)) v WHERE p.business_id = \(fixture.businessId)
+            """,
+            logger: logger
+        )
+        try await postgres.query(
+            "INSERT INTO stock_levels (variant_id, business_id, quantity) SELECT id, business_id, 7 FROM variants WHERE business_id = \(fixture.businessId)",
+            logger: logger
+        )
+        let connections = ConnectionStore(client: postgres)
+        try await connections.save(businessId: fixture.businessId, shop: shop, status: .active, logger: logger)
+        try await connections.saveAccessToken(
+            businessId: fixture.businessId,
+            sealed: try Self.cipher.seal(token, context: fixture.businessId.uuidString.lowercased()),
+            scopes: "write_products",
+            logger: logger
+        )
+        return fixture
+    }
+}
+
+@Suite("Product push against the simulator", .serialized)
+struct ProductPushTests {
+    let logger = TestServices.logger
+
+    /// Starts a push as the gateway does and runs `workers` in-process until the run is no longer running.
+    func push(
+        _ fixture: CatalogFixture,
+        postgres: PostgresClient,
+        redis: RedisClient,
+        harness: SimulatorHarness,
+        pageSize: Int = 50
+    )
+        async throws -> SyncRun
+    {
+        let syncLogs = SyncLogStore(client: postgres)
+        let runId = try await syncLogs.startRun(businessId: fixture.businessId, kind: "product_push", reference: nil, logger: self.logger)
+        let queue = RedisJobQueue(redis: redis)
+        try await queue.enqueue(
+            ProductPushPlanJob.self,
+            ProductPushPlanJob.envelope(
+                .init(runId: runId, pageSize: pageSize),
+                businessId: fixture.businessId.uuidString.lowercased(),
+                shop: fixture.shop
+            )
+        )
+        let handlers = EcommerceHandlers(postgres: postgres, queue: queue, shopify: harness.client(redis: redis), tokenCipher: CatalogFixture.cipher)
+        let workers = (0..<2).map { _ in
+            var configuration = JobWorkerConfiguration(queues: [EcommerceQueue.products], concurrency: 4)
+            configuration.maintenanceInterval = .milliseconds(100)
+            return JobWorker(queue: queue, registry: handlers.registry(), configuration: configuration, logger: self.logger)
+        }
+        let finished = try await runWorkers(workers, timeout: .seconds(120)) {
+            try await syncLogs.run(id: runId, logger: self.logger)?.status != "running"
+        }
+        #expect(finished, "the push did not finish")
+        return try #require(try await syncLogs.run(id: runId, logger: self.logger))
+    }
+
+    func mappingCount(_ fixture: CatalogFixture, _ postgres: PostgresClient) async throws -> Int {
+        let rows = try await postgres.query(
+            """
+            SELECT count(*)::int FROM ecommerce_product_mapping
+            WHERE business_id = \(fixture.businessId) AND shopify_variant_id IS NOT NULL AND shopify_inventory_item_id IS NOT NULL
+            """,
+            logger: self.logger
+        )
+        for try await count in rows.decode(Int.self) { return count }
+        return 0
+    }
+
+    @Test("500 products × 3 variants: completed with exact counters and mappings; a second push changes nothing")
+    func pushFiveHundredProducts() async throws {
+        let redis = TestServices.redis(.shopify)
+        defer { redis.shutdown() }
+        _ = try await redis.send(["FLUSHDB"])
+        try await TestServices.withPostgres { postgres in
+            try await SimulatorHarness.run { harness in
+                let fixture = try await CatalogFixture.create(on: postgres, simulator: harness.simulator, products: 500, variants: 3)
+                let first = try await self.push(fixture, postgres: postgres, redis: redis, harness: harness)
+                #expect(first.status == "completed")
+                #expect(first.total == 500 && first.processed == 500 && first.failed == 0 && first.pagesTotal == 10 && first.pagesDone == 10)
+                #expect(try await self.mappingCount(fixture, postgres) == 1500)
+                let products = harness.simulator.products(of: fixture.shop)
+                #expect(products.count == 500)
+                #expect(products.allSatisfy { $0.variants.count == 3 && $0.customId != nil })
+                // Created with FlowPOS's stock at the connection's location.
+                #expect(products.allSatisfy { $0.variants.allSatisfy { $0.available == [String(fixture.locationId): 7] } })
+
+                let second = try await self.push(fixture, postgres: postgres, redis: redis, harness: harness)
+                #expect(second.status == "completed" && second.processed == 500)
+                let stats = try #require(harness.simulator.stats(of: fixture.shop))
+                #expect(stats.productsCreated == 500 && stats.productsChanged == 0, "\(stats)")
+                #expect(harness.simulator.products(of: fixture.shop) == products)
+                #expect(try await RedisJobQueue(redis: redis).stats(queue: EcommerceQueue.products).dead == 0)
+            }
+        }
+    }
+
+    @Test("invalid products end the run partial, with their errors; the others are pushed")
+    func partialPush() async throws {
+        let redis = TestServices.redis(.shopify)
+        defer { redis.shutdown() }
+        _ = try await redis.send(["FLUSHDB"])
+        try await TestServices.withPostgres { postgres in
+            try await SimulatorHarness.run { harness in
+                let fixture = try await CatalogFixture.create(on: postgres, simulator: harness.simulator, products: 12, variants: 2)
+                // Two products Shopify refuses (blank title, negative price) and one with no variants.
+                try await postgres.query(
+                    """
+                    UPDATE products SET name = '' WHERE id = (SELECT id FROM products WHERE business_id = \(fixture.businessId) ORDER BY id LIMIT 1)
+                    """,
+                    logger: self.logger
+                )
+                try await postgres.query(
+                    """
+                    UPDATE variants SET price = -5 WHERE product_id = (SELECT id FROM products WHERE business_id = \(fixture.businessId) ORDER BY id DESC LIMIT 1)
+                    """,
+                    logger: self.logger
+                )
+                try await postgres.query(
+                    "INSERT INTO products (id, business_id, name) VALUES (gen_random_uuid(), \(fixture.businessId), 'Empty')",
+                    logger: self.logger
+                )
+                let run = try await self.push(fixture, postgres: postgres, redis: redis, harness: harness, pageSize: 5)
+                #expect(run.status == "partial")
+                #expect(run.total == 13 && run.processed == 10 && run.failed == 3 && run.pagesTotal == 3)
+                #expect(run.errors.count == 3)
+                #expect(run.errors.contains { $0.code == "no_variants" })
+                #expect(run.errors.contains { $0.message.contains("Title can't be blank") })
+                #expect(run.errors.contains { $0.message.contains("Price must be greater than or equal to 0") })
+                #expect(harness.simulator.products(of: fixture.shop).count == 10)
+            }
+        }
+    }
+
+    @Test("a push for a business whose token cannot be opened fails its pages with the reason")
+    func unreadableToken() async throws {
+        let redis = TestServices.redis(.shopify)
+        defer { redis.shutdown() }
+        _ = try await redis.send(["FLUSHDB"])
+        try await TestServices.withPostgres { postgres in
+            try await SimulatorHarness.run { harness in
+                let fixture = try await CatalogFixture.create(on: postgres, simulator: harness.simulator, products: 3, variants: 1)
+                // A token sealed for another business does not open for this one.
+                try await ConnectionStore(client: postgres).saveAccessToken(
+                    businessId: fixture.businessId,
+                    sealed: try CatalogFixture.cipher.seal("shpat_other", context: UUID().uuidString.lowercased()),
+                    scopes: nil,
+                    logger: self.logger
+                )
+                let run = try await self.push(fixture, postgres: postgres, redis: redis, harness: harness)
+                #expect(run.status == "failed" && run.failed == 3 && run.processed == 0)
+                #expect(run.errors.first?.code == "token_unreadable")
+                #expect(harness.simulator.stats(of: fixture.shop)?.requests == 0)
+            }
+        }
+    }
+}

@@ -1,0 +1,104 @@
+#!/usr/bin/env bash
+# The product push benchmark (not a test). Pushes PRODUCTS (2,000) products × 3 variants to the Shopify simulator
+# set to a RESTORE_RATE (100) points/s bucket of BUCKET (1,000) points, with 1, 2 and 4 worker processes
+# (concurrency 4 each), a fresh shop and catalog per run, and prints for each:
+#   points/s charged by the simulator ÷ restore rate (bar ≥ 0.9), share of requests throttled (bar ≤ 1 %),
+#   failed products (bar 0) and wall time.
+# The push is started through the gateway (POST /ecommerce/sync/products with an admin JWT) and followed through
+# GET /ecommerce/sync/logs/{id}, as an operator would. Everything talks to 127.0.0.1 only.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PRODUCTS=${PRODUCTS:-2000}
+RESTORE_RATE=${RESTORE_RATE:-100}
+BUCKET=${BUCKET:-1000}
+WORKER_COUNTS=${WORKER_COUNTS:-"1 2 4"}
+GATEWAY_PORT=18180
+SIMULATOR_PORT=18181
+work="$PWD/.local/bench-push"
+results="$PWD/bench-results"
+mkdir -p "$work" "$results"
+
+scripts/install-deps.sh
+scripts/services.sh stop bench
+rm -rf .local/bench
+scripts/services.sh start bench >/dev/null
+eval "$(scripts/services.sh env bench | sed 's/^/export /')"
+psql_url="${DATABASE_URL%%\?*}"
+pids=()
+cleanup() {
+  for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+  scripts/services.sh stop bench
+}
+trap cleanup EXIT
+
+echo "== release build"
+swift build -c release >/dev/null
+bin=$(swift build -c release --show-bin-path)
+export LOG_LEVEL=warning SHOPIFY_API_SECRET=bench-secret JWT_SECRET=bench-jwt-secret-of-at-least-32-bytes
+export TOKEN_ENCRYPTION_KEYS="bench:$(openssl rand -base64 32)"
+export SHOPIFY_ADMIN_BASE_URL="http://127.0.0.1:$SIMULATOR_PORT/shops/{shop}"
+"$bin/ecommerce-worker" migrate >/dev/null
+
+"$bin/shopify-simulator" --port $SIMULATOR_PORT --bucket-size "$BUCKET" --restore-rate "$RESTORE_RATE" & pids+=($!)
+HTTP_HOST=127.0.0.1 HTTP_PORT=$GATEWAY_PORT "$bin/ecommerce-gateway" & pids+=($!)
+for _ in $(seq 1 100); do
+  curl -sf "http://127.0.0.1:$GATEWAY_PORT/readyz" >/dev/null && curl -sf "http://127.0.0.1:$SIMULATOR_PORT/_control/settings" >/dev/null && break
+  sleep 0.1
+done
+json() { python3 -c "import json,sys; d=json.load(sys.stdin); print($1)"; }
+
+report="product push benchmark, $(date -u +%Y-%m-%dT%H:%MZ), $(nproc) cores, $PRODUCTS products x 3 variants, bucket $BUCKET points, restore $RESTORE_RATE points/s"
+for workers in $WORKER_COUNTS; do
+  business=$(python3 -c "import uuid; print(uuid.uuid4())")
+  shop="bench-$workers-$(date +%s).myshopify.com"
+  token="shpat_$(openssl rand -hex 16)"
+  curl -sf -X POST "http://127.0.0.1:$SIMULATOR_PORT/_control/shops" -H 'Content-Type: application/json' \
+    -d "{\"shop\":\"$shop\",\"accessToken\":\"$token\"}" >/dev/null
+  psql "$psql_url" -q <<SQL
+INSERT INTO products (id, business_id, name) SELECT gen_random_uuid(), '$business', 'Product ' || n FROM generate_series(1, $PRODUCTS) n;
+INSERT INTO variants (id, product_id, business_id, title, sku, price)
+  SELECT gen_random_uuid(), p.id, p.business_id, 'Size ' || v, p.id || '-' || v, 10 + v FROM products p, generate_series(1, 3) v WHERE p.business_id = '$business';
+INSERT INTO stock_levels (variant_id, business_id, quantity) SELECT id, business_id, 25 FROM variants WHERE business_id = '$business';
+SQL
+  SHOPIFY_ACCESS_TOKEN=$token "$bin/ecommerce-worker" connect --business-id "$business" --shop "$shop" >/dev/null
+
+  worker_pids=()
+  for i in $(seq 1 "$workers"); do
+    WORKER_QUEUES=ecommerce-products WORKER_CONCURRENCY=4 METRICS_HOST=127.0.0.1 METRICS_PORT=$((19190 + i)) \
+      "$bin/ecommerce-worker" run & worker_pids+=($!); pids+=($!)
+  done
+  for i in $(seq 1 "$workers"); do
+    for _ in $(seq 1 100); do curl -sf "http://127.0.0.1:$((19190 + i))/healthz" >/dev/null && break; sleep 0.1; done
+  done
+
+  jwt=$(python3 scripts/bench/jwt.py "$JWT_SECRET" "$business")
+  started=$(date +%s.%N)
+  run_id=$(curl -sf -X POST "http://127.0.0.1:$GATEWAY_PORT/ecommerce/sync/products?businessId=$business" -H "Authorization: Bearer $jwt" \
+    | json 'd["syncLogId"]')
+  while true; do
+    status=$(curl -sf "http://127.0.0.1:$GATEWAY_PORT/ecommerce/sync/logs/$run_id" -H "Authorization: Bearer $jwt" | json 'd["status"]')
+    [ "$status" != running ] && break
+    sleep 0.5
+  done
+  finished=$(date +%s.%N)
+  log=$(curl -sf "http://127.0.0.1:$GATEWAY_PORT/ecommerce/sync/logs/$run_id" -H "Authorization: Bearer $jwt")
+  stats=$(curl -sf "http://127.0.0.1:$SIMULATOR_PORT/_control/shops/$shop/stats")
+  for pid in "${worker_pids[@]}"; do kill -TERM "$pid"; wait "$pid" 2>/dev/null || true; done
+
+  line=$(python3 - "$log" "$stats" "$started" "$finished" "$RESTORE_RATE" "$workers" <<'PY'
+import json, sys
+log, stats = json.loads(sys.argv[1]), json.loads(sys.argv[2])
+started, finished, rate, workers = float(sys.argv[3]), float(sys.argv[4]), float(sys.argv[5]), sys.argv[6]
+wall = finished - started
+points_per_second = stats["pointsCharged"] / wall
+throttled = stats["throttled"] / max(stats["requests"], 1)
+print(f"{workers} worker(s): status {log['status']}, pushed {log['processed']}/{log['total']}, failed {log['failed']} (bar 0) | "
+      f"points/s {points_per_second:.1f} = {points_per_second / rate:.2f} x restore rate (bar >= 0.90) | "
+      f"throttled {stats['throttled']}/{stats['requests']} = {100 * throttled:.2f} % (bar <= 1 %) | wall {wall:.1f} s")
+PY
+)
+  echo "  $line"
+  report+=$'\n'"$line"
+done
+echo "$report" | tee "$results/shopify-push-$(date -u +%Y%m%dT%H%M%SZ).txt"
