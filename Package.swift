@@ -83,7 +83,7 @@ let package = Package(
         .target(
             name: "ShopifyAdmin",
             dependencies: [
-                "JobQueue", "RedisClient",
+                "JobQueue", "RedisClient", "Shopify",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -179,6 +179,8 @@ let package = Package(
             name: "ShopifySimulatorCore",
             dependencies: [
                 .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "Logging", package: "swift-log"),
             ],

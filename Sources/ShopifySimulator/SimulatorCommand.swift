@@ -13,7 +13,9 @@ struct SimulatorCommand: AsyncParsableCommand {
 
     @Option(help: "Listen address.") var host = "127.0.0.1"
     @Option(help: "Listen port.") var port = 8081
+    @Option(help: "The app's client id (OAuth).") var apiKey = "simulator-app"
     @Option(help: "The app's client secret (signs webhooks and OAuth redirects).") var apiSecret = "simulator-secret"
+    @Flag(help: "Issue expiring offline tokens with rotating refresh tokens.") var expiringTokens = false
     @Option(help: "Cost bucket size per shop, in points.") var bucketSize: Double = 1000
     @Option(help: "Points restored per second.") var restoreRate: Double = 100
     @Option(help: "Share of Admin API requests answered 5xx (0…1).") var failureRate: Double = 0
@@ -21,7 +23,13 @@ struct SimulatorCommand: AsyncParsableCommand {
 
     func run() async throws {
         let simulator = ShopifySimulator(
-            settings: SimulatorSettings(bucketSize: self.bucketSize, restoreRate: self.restoreRate, failureRate: self.failureRate),
+            settings: SimulatorSettings(
+                bucketSize: self.bucketSize,
+                restoreRate: self.restoreRate,
+                failureRate: self.failureRate,
+                expiringTokens: self.expiringTokens
+            ),
+            apiKey: self.apiKey,
             apiSecret: self.apiSecret
         )
         for shop in self.shops {

@@ -13,14 +13,18 @@ public final class ShopifySimulator: Sendable {
         var settings: SimulatorSettings
         var shops: [String: SimulatedShop] = [:]
         var ids = IdSequence()
+        var codes: [String: AuthorizationCode] = [:]
+        var refreshTokens: [String: (shop: String, scope: String, accessToken: String)] = [:]
     }
 
-    private let state: Mutex<State>
-    /// The app's client secret: signs webhooks and OAuth redirects (used by the OAuth and webhook parts).
+    let state: Mutex<State>
+    /// The app's client id and secret: the secret signs webhooks and OAuth redirects.
+    public let apiKey: String
     public let apiSecret: String
 
-    public init(settings: SimulatorSettings = SimulatorSettings(), apiSecret: String) {
+    public init(settings: SimulatorSettings = SimulatorSettings(), apiKey: String = "simulator-app", apiSecret: String) {
         self.state = Mutex(State(settings: settings))
+        self.apiKey = apiKey
         self.apiSecret = apiSecret
     }
 
@@ -158,6 +162,43 @@ public final class ShopifySimulator: Sendable {
             case "productSet":
                 result = ["productSet": Self.productSet(variables, in: &shop, ids: &state.ids, now: now)]
                 actual = requested
+            case "inventorySetQuantities":
+                // Since 2026-04 the directive is required on inventory mutations.
+                guard query.contains("@idempotent"), let key = Self.idempotencyKey(query: query, variables: variables), !key.isEmpty else {
+                    shop.available += requested
+                    return .json([
+                        "errors": [
+                            ["message": "The @idempotent directive with a key is required for this mutation", "extensions": ["code": "BAD_REQUEST"]]
+                        ]
+                    ])
+                }
+                if let previous = shop.idempotentAnswers[key], let answer = try? JSONSerialization.jsonObject(with: previous) {
+                    result = ["inventorySetQuantities": answer]
+                } else {
+                    let answer = Self.inventorySetQuantities(variables, in: &shop)
+                    shop.idempotentAnswers[key] = try? JSONSerialization.data(withJSONObject: answer)
+                    result = ["inventorySetQuantities": answer]
+                }
+                actual = requested
+            case "collectionCreate", "collectionUpdate", "collectionAddProducts", "collectionRemoveProducts":
+                result = [field: Self.collectionMutation(field, variables, in: &shop, ids: &state.ids)]
+                actual = requested
+            case "inventoryItem":
+                result = ["inventoryItem": Self.inventoryItem(variables, in: shop)]
+                actual = requested
+            case "webhookSubscriptionCreate":
+                result = ["webhookSubscriptionCreate": Self.webhookSubscriptionCreate(variables, in: &shop, ids: &state.ids)]
+                actual = requested
+            case "webhookSubscriptions":
+                result = ["webhookSubscriptions": Self.webhookSubscriptions(in: shop)]
+                actual = 2 + Double(shop.subscriptions.count)
+            case "orders":
+                guard let page = Self.orders(variables, in: shop) else {
+                    shop.available += requested
+                    return .json(["errors": [["message": "orders: first must be 1…250 and query a valid updated_at filter"]]])
+                }
+                result = ["orders": page.result]
+                actual = min(requested, page.actualCost)
             case "locations":
                 let first = variables["first"] as? Int ?? 10
                 let nodes = shop.locations.prefix(first).map { ["id": "gid://shopify/Location/\($0.id)", "name": $0.name, "isActive": $0.isActive] }
@@ -199,6 +240,9 @@ public final class ShopifySimulator: Sendable {
     static func requestedCost(field: String, variables: [String: Any]) -> Double {
         switch field {
         case "locations": 2 + Double(variables["first"] as? Int ?? 10)
+        case "inventoryItem": 3
+        case "webhookSubscriptions": 2 + Double(variables["first"] as? Int ?? 50)
+        case "orders": 2 + Double(variables["first"] as? Int ?? 0) * 101
         default: 10
         }
     }

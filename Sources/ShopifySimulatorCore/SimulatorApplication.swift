@@ -27,6 +27,32 @@ public func buildSimulatorApplication(
         return answer.response
     }
 
+    router.get("/shops/:shop/admin/oauth/authorize") { request, context in
+        var query: [String: String] = [:]
+        for (key, value) in request.uri.queryParameters { query[String(key)] = String(value) }
+        switch simulator.authorize(shop: try context.parameters.require("shop"), query: query) {
+        case .success(let location): return Response(status: .found, headers: [.location: location])
+        case .failure(let refusal): return ShopifySimulator.Answer.json(["errors": refusal.message], status: 400).response
+        }
+    }
+    router.post("/shops/:shop/admin/oauth/access_token") { request, context in
+        let body = String(buffer: try await request.body.collect(upTo: 64 << 10))
+        var form: [String: String] = [:]
+        if let json = try? JSONSerialization.jsonObject(with: Data(body.utf8)) as? [String: Any] {
+            for (key, value) in json { form[key] = "\(value)" }
+        } else {
+            for pair in body.split(separator: "&") {
+                let parts = pair.split(separator: "=", maxSplits: 1).map { String($0).removingPercentEncoding ?? String($0) }
+                if parts.count == 2 { form[parts[0]] = parts[1] }
+            }
+        }
+        switch simulator.exchangeToken(shop: try context.parameters.require("shop"), form: form) {
+        case .success(let answer): return ShopifySimulator.Answer.json(answer).response
+        case .failure(let refusal):
+            return ShopifySimulator.Answer.json(["error": "invalid_request", "error_description": refusal.message], status: 400).response
+        }
+    }
+
     struct NewShop: Decodable {
         var shop: String
         var accessToken: String
@@ -43,6 +69,37 @@ public func buildSimulatorApplication(
     router.get("/_control/shops/:shop/stats") { _, context in
         guard let stats = simulator.stats(of: try context.parameters.require("shop")) else { throw HTTPError(.notFound) }
         return try ShopifySimulator.Answer(status: 200, headers: ["Content-Type": "application/json"], body: JSONEncoder().encode(stats)).response
+    }
+    router.post("/_control/shops/:shop/orders") { request, context in
+        struct NewOrder: Decodable {
+            var lines: [ShopifySimulator.OrderLine]
+        }
+        let order = try await request.decode(as: NewOrder.self, context: context)
+        guard let payload = simulator.placeOrder(shop: try context.parameters.require("shop"), lines: order.lines) else {
+            throw HTTPError(.notFound, message: "unknown shop or variant")
+        }
+        return ShopifySimulator.Answer(status: 201, headers: ["Content-Type": "application/json"], body: payload).response
+    }
+    struct OrderChangeRequest: Decodable {
+        var lineItemId: Int64?
+        var quantity: Int?
+        var restock: Bool?
+    }
+    router.post("/_control/shops/:shop/orders/:id/:change") { request, context in
+        let shop = try context.parameters.require("shop")
+        let id = try context.parameters.require("id", as: Int64.self)
+        let body = try? await request.decode(as: OrderChangeRequest.self, context: context)
+        let change: ShopifySimulator.OrderChange
+        switch (try context.parameters.require("change"), body?.lineItemId, body?.quantity) {
+        case ("cancel", _, _): change = .cancel
+        case ("edit", let line?, let quantity?): change = .lowerQuantity(lineItemId: line, to: quantity)
+        case ("refund", let line?, let quantity?): change = .refund(lineItemId: line, quantity: quantity, restock: body?.restock ?? true)
+        default: throw HTTPError(.badRequest, message: "cancel, or edit/refund with lineItemId and quantity")
+        }
+        guard let payload = simulator.changeOrder(shop: shop, orderId: id, change) else {
+            throw HTTPError(.notFound, message: "unknown order or line")
+        }
+        return ShopifySimulator.Answer(status: 200, headers: ["Content-Type": "application/json"], body: payload).response
     }
     router.get("/_control/settings") { _, _ in
         try ShopifySimulator.Answer(status: 200, headers: ["Content-Type": "application/json"], body: JSONEncoder().encode(simulator.settings))

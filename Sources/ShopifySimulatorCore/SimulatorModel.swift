@@ -8,11 +8,47 @@ public struct SimulatorSettings: Codable, Sendable {
     public var restoreRate: Double
     /// Share of Admin API requests answered with a 5xx before doing anything (0…1).
     public var failureRate: Double
+    /// Webhook faults (shares 0…1): deliveries dropped, sent twice, or held back up to `webhookMaxDelayMs`
+    /// (which reorders them).
+    public var webhookDropRate: Double
+    public var webhookDuplicateRate: Double
+    public var webhookDelayRate: Double
+    public var webhookMaxDelayMs: Int
+    /// Whether the token exchange issues expiring offline tokens with a refresh token.
+    public var expiringTokens: Bool
 
-    public init(bucketSize: Double = 1000, restoreRate: Double = 100, failureRate: Double = 0) {
+    public init(
+        bucketSize: Double = 1000,
+        restoreRate: Double = 100,
+        failureRate: Double = 0,
+        webhookDropRate: Double = 0,
+        webhookDuplicateRate: Double = 0,
+        webhookDelayRate: Double = 0,
+        webhookMaxDelayMs: Int = 2000,
+        expiringTokens: Bool = false
+    ) {
         self.bucketSize = bucketSize
         self.restoreRate = restoreRate
         self.failureRate = failureRate
+        self.webhookDropRate = webhookDropRate
+        self.webhookDuplicateRate = webhookDuplicateRate
+        self.webhookDelayRate = webhookDelayRate
+        self.webhookMaxDelayMs = webhookMaxDelayMs
+        self.expiringTokens = expiringTokens
+    }
+
+    /// Missing keys keep their defaults, so the control API can change one setting at a time.
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        let defaults = SimulatorSettings()
+        self.bucketSize = try container.decodeIfPresent(Double.self, forKey: .bucketSize) ?? defaults.bucketSize
+        self.restoreRate = try container.decodeIfPresent(Double.self, forKey: .restoreRate) ?? defaults.restoreRate
+        self.failureRate = try container.decodeIfPresent(Double.self, forKey: .failureRate) ?? defaults.failureRate
+        self.webhookDropRate = try container.decodeIfPresent(Double.self, forKey: .webhookDropRate) ?? defaults.webhookDropRate
+        self.webhookDuplicateRate = try container.decodeIfPresent(Double.self, forKey: .webhookDuplicateRate) ?? defaults.webhookDuplicateRate
+        self.webhookDelayRate = try container.decodeIfPresent(Double.self, forKey: .webhookDelayRate) ?? defaults.webhookDelayRate
+        self.webhookMaxDelayMs = try container.decodeIfPresent(Int.self, forKey: .webhookMaxDelayMs) ?? defaults.webhookMaxDelayMs
+        self.expiringTokens = try container.decodeIfPresent(Bool.self, forKey: .expiringTokens) ?? defaults.expiringTokens
     }
 }
 
@@ -26,6 +62,18 @@ public struct ShopStats: Codable, Sendable, Equatable {
     public var productsCreated = 0
     /// productSet calls that changed an existing product; identical input changes nothing.
     public var productsChanged = 0
+    /// inventorySetQuantities calls that changed a quantity.
+    public var inventoryWrites = 0
+    public var inventoryStale = 0
+    /// Collection creations, updates that changed a title, and membership changes (products added or removed).
+    public var collectionsCreated = 0
+    public var collectionsChanged = 0
+    public var membershipChanges = 0
+    public var webhooksDelivered = 0
+    public var webhooksDropped = 0
+    public var webhooksDuplicated = 0
+    /// Deliveries answered with something else than a 2xx (each attempt counts).
+    public var webhooksRefused = 0
     public var firstChargeAt: Date?
     public var lastChargeAt: Date?
 }
@@ -39,6 +87,13 @@ struct SimulatedShop {
     var productIdByCustomId: [String: Int64] = [:]
     /// Available quantity per inventory item and location; presence means the item is stocked there.
     var inventory: [Int64: [Int64: Int]] = [:]
+    /// Answers of idempotent mutations by key: a repeated key gets the first answer and changes nothing.
+    var idempotentAnswers: [String: Data] = [:]
+    var collections: [Int64: Collection] = [:]
+    /// Webhook subscriptions: topic (GraphQL form, e.g. `ORDERS_CREATE`) and URI, by id.
+    var subscriptions: [Int64: (topic: String, uri: String)] = [:]
+    /// Orders as their REST webhook payloads (JSON), by id.
+    var orders: [Int64: Data] = [:]
     var available: Double
     var refilledAt: Date
     var stats = ShopStats()
@@ -57,6 +112,12 @@ struct SimulatedShop {
         var customId: String?
         var variants: [Variant]
         var updatedAt: Date
+    }
+
+    struct Collection: Codable, Equatable {
+        var id: Int64
+        var title: String
+        var productIds: Set<Int64>
     }
 
     struct Variant: Codable, Equatable {

@@ -62,12 +62,14 @@ struct Run: AsyncParsableCommand {
 
         try await migrate(configuration: configuration, logger: logger)
         let process = WorkerProcess(configuration: configuration, metricsRegistry: registry, logger: logger)
+        var services: [ServiceGroupConfiguration.ServiceConfiguration] = [
+            .init(service: process.postgres),
+            .init(service: process.jobWorker, successTerminationBehavior: .gracefullyShutdownGroup),
+            .init(service: process.metricsServer),
+        ]
+        if configuration.inventoryRelay { services.append(.init(service: process.inventoryRelay)) }
         var groupConfiguration = ServiceGroupConfiguration(
-            services: [
-                .init(service: process.postgres),
-                .init(service: process.jobWorker, successTerminationBehavior: .gracefullyShutdownGroup),
-                .init(service: process.metricsServer),
-            ],
+            services: services,
             gracefulShutdownSignals: [.sigterm, .sigint],
             logger: logger
         )

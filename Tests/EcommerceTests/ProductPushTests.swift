@@ -59,30 +59,26 @@ struct CatalogFixture {
 struct ProductPushTests {
     let logger = TestServices.logger
 
-    /// Starts a push as the gateway does and runs `workers` in-process until the run is no longer running.
-    func push(
+    /// Starts a push as the gateway does and runs two in-process workers until the run is no longer running.
+    func push<Plan: JobDefinition>(
         _ fixture: CatalogFixture,
         postgres: PostgresClient,
         redis: RedisClient,
         harness: SimulatorHarness,
-        pageSize: Int = 50
-    )
-        async throws -> SyncRun
-    {
+        pageSize: Int = 50,
+        plan: Plan.Type = ProductPushPlanJob.self,
+        kind: String = "product_push"
+    ) async throws -> SyncRun where Plan.Payload == ProductPushPlanJob.Payload {
         let syncLogs = SyncLogStore(client: postgres)
-        let runId = try await syncLogs.startRun(businessId: fixture.businessId, kind: "product_push", reference: nil, logger: self.logger)
+        let runId = try await syncLogs.startRun(businessId: fixture.businessId, kind: kind, reference: nil, logger: self.logger)
         let queue = RedisJobQueue(redis: redis)
         try await queue.enqueue(
-            ProductPushPlanJob.self,
-            ProductPushPlanJob.envelope(
-                .init(runId: runId, pageSize: pageSize),
-                businessId: fixture.businessId.uuidString.lowercased(),
-                shop: fixture.shop
-            )
+            Plan.self,
+            Plan.envelope(.init(runId: runId, pageSize: pageSize), businessId: fixture.businessId.uuidString.lowercased(), shop: fixture.shop)
         )
         let handlers = EcommerceHandlers(postgres: postgres, queue: queue, shopify: harness.client(redis: redis), tokenCipher: CatalogFixture.cipher)
         let workers = (0..<2).map { _ in
-            var configuration = JobWorkerConfiguration(queues: [EcommerceQueue.products], concurrency: 4)
+            var configuration = JobWorkerConfiguration(queues: [Plan.queue], concurrency: 4)
             configuration.maintenanceInterval = .milliseconds(100)
             return JobWorker(queue: queue, registry: handlers.registry(), configuration: configuration, logger: self.logger)
         }
@@ -189,6 +185,93 @@ struct ProductPushTests {
                 #expect(run.status == "failed" && run.failed == 3 && run.processed == 0)
                 #expect(run.errors.first?.code == "token_unreadable")
                 #expect(harness.simulator.stats(of: fixture.shop)?.requests == 0)
+            }
+        }
+    }
+
+    @Test("categories become manual collections; membership and titles follow FlowPOS by difference")
+    func collectionPush() async throws {
+        let redis = TestServices.redis(.shopify)
+        defer { redis.shutdown() }
+        _ = try await redis.send(["FLUSHDB"])
+        try await TestServices.withPostgres { postgres in
+            try await SimulatorHarness.run { harness in
+                let fixture = try await CatalogFixture.create(on: postgres, simulator: harness.simulator, products: 6, variants: 1)
+                #expect(try await self.push(fixture, postgres: postgres, redis: redis, harness: harness).status == "completed")
+                var products: [UUID] = []
+                for try await id in try await postgres.query(
+                    "SELECT id FROM products WHERE business_id = \(fixture.businessId) ORDER BY id",
+                    logger: self.logger
+                ).decode(UUID.self) {
+                    products.append(id)
+                }
+                let (a, b) = (UUID(), UUID())
+                try await postgres.query(
+                    "INSERT INTO categories (id, business_id, name) VALUES (\(a), \(fixture.businessId), 'Tops'), (\(b), \(fixture.businessId), 'Sale')",
+                    logger: self.logger
+                )
+                func link(_ category: UUID, _ indexes: [Int]) async throws {
+                    for index in indexes {
+                        try await postgres.query(
+                            "INSERT INTO product_categories (product_id, category_id) VALUES (\(products[index]), \(category))",
+                            logger: self.logger
+                        )
+                    }
+                }
+                try await link(a, [0, 1, 2, 3])
+                try await link(b, [2, 3, 4, 5])
+                var shopifyIds: [Int64] = []
+                for id in products {
+                    for try await productId in try await postgres.query(
+                        "SELECT DISTINCT shopify_product_id FROM ecommerce_product_mapping WHERE product_id = \(id)",
+                        logger: self.logger
+                    ).decode(Int64.self) {
+                        shopifyIds.append(productId)
+                    }
+                }
+                func collections() -> [String: [Int64]] {
+                    harness.simulator.collections(of: fixture.shop).reduce(into: [:]) { $0[$1.title] = $1.productIds }
+                }
+                let pushCollections = {
+                    try await self.push(
+                        fixture,
+                        postgres: postgres,
+                        redis: redis,
+                        harness: harness,
+                        pageSize: 1,
+                        plan: CollectionPushPlanJob.self,
+                        kind: "collection_push"
+                    )
+                }
+
+                let first = try await pushCollections()
+                #expect(first.status == "completed" && first.processed == 2 && first.pagesTotal == 2)
+                #expect(
+                    collections() == ["Tops": [0, 1, 2, 3].map { shopifyIds[$0] }.sorted(), "Sale": [2, 3, 4, 5].map { shopifyIds[$0] }.sorted()]
+                )
+
+                // Product 0 leaves Tops, product 4 joins it, Sale is renamed.
+                try await postgres.query(
+                    "DELETE FROM product_categories WHERE category_id = \(a) AND product_id = \(products[0])",
+                    logger: self.logger
+                )
+                try await link(a, [4])
+                try await postgres.query("UPDATE categories SET name = 'Clearance' WHERE id = \(b)", logger: self.logger)
+                let before = try #require(harness.simulator.stats(of: fixture.shop))
+                #expect(try await pushCollections().status == "completed")
+                let after = try #require(harness.simulator.stats(of: fixture.shop))
+                #expect(
+                    collections() == [
+                        "Tops": [1, 2, 3, 4].map { shopifyIds[$0] }.sorted(), "Clearance": [2, 3, 4, 5].map { shopifyIds[$0] }.sorted(),
+                    ]
+                )
+                #expect(after.collectionsCreated == 2 && after.collectionsChanged == before.collectionsChanged + 1)
+                #expect(after.membershipChanges == before.membershipChanges + 2)
+
+                // Nothing changed in FlowPOS: nothing changes in Shopify.
+                #expect(try await pushCollections().status == "completed")
+                let last = try #require(harness.simulator.stats(of: fixture.shop))
+                #expect(last.collectionsChanged == after.collectionsChanged && last.membershipChanges == after.membershipChanges)
             }
         }
     }

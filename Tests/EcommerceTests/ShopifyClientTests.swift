@@ -1,6 +1,7 @@
 import Foundation
 import JobQueue
 import RedisClient
+import Shopify
 import ShopifyAdmin
 import ShopifySimulatorCore
 import Testing
@@ -136,6 +137,80 @@ struct ShopifyClientTests {
                     // 503 with Retry-After: 1 exceeds the 0.5 s inline wait.
                 }
             }
+        }
+    }
+
+    @Test("inventorySetQuantities: compare-and-set refuses a stale quantity; an idempotency key applies once")
+    func inventoryCompareAndSet() async throws {
+        try await SimulatorHarness.run { harness in
+            let locationId = harness.simulator.createShop("stock.myshopify.com", accessToken: "t")
+            let credentials = ShopifyCredentials(shop: "stock.myshopify.com", accessToken: "t")
+            let client = harness.client()
+            let product = try await client.productSet(
+                SampleProduct.input(variants: ["One"]),
+                locationId: locationId,
+                as: credentials,
+                logger: self.logger
+            )
+            let item = product.variants[0].inventoryItemId
+            #expect(try await client.available(inventoryItemId: item, locationId: locationId, as: credentials, logger: self.logger) == 5)
+
+            func set(_ quantity: Int, from: Int, key: String) async throws -> InventorySetOutcome {
+                try await client.setAvailable(
+                    inventoryItemId: item,
+                    locationId: locationId,
+                    quantity: quantity,
+                    changeFrom: from,
+                    idempotencyKey: key,
+                    reference: "flowpos://test",
+                    as: credentials,
+                    logger: self.logger
+                )
+            }
+            #expect(try await set(9, from: 4, key: "k1") == .stale)
+            #expect(try await set(9, from: 5, key: "k2") == .applied)
+            #expect(try await client.available(inventoryItemId: item, locationId: locationId, as: credentials, logger: self.logger) == 9)
+            // A retried call with the same key answers as before and changes nothing, even though 5 is stale now.
+            #expect(try await set(9, from: 5, key: "k2") == .applied)
+            #expect(harness.simulator.stats(of: "stock.myshopify.com")?.inventoryWrites == 1)
+        }
+    }
+
+    @Test("orders updated since a time come in pages, oldest change first, with their lines")
+    func ordersPaginate() async throws {
+        try await SimulatorHarness.run { harness in
+            let locationId = harness.simulator.createShop("orders.myshopify.com", accessToken: "t")
+            let credentials = ShopifyCredentials(shop: "orders.myshopify.com", accessToken: "t")
+            let client = harness.client()
+            let product = try await client.productSet(
+                SampleProduct.input(variants: ["One"]),
+                locationId: locationId,
+                as: credentials,
+                logger: self.logger
+            )
+            let variant = product.variants[0].variantId
+            let start = Date(timeIntervalSince1970: 1_790_000_000)
+            for minute in 0..<5 {
+                _ = try #require(
+                    harness.simulator.placeOrder(
+                        shop: "orders.myshopify.com",
+                        lines: [.init(variantId: variant, quantity: minute + 1)],
+                        at: start + Double(minute * 60)
+                    )
+                )
+            }
+            var seen: [ShopifyOrder] = []
+            var cursor: String? = nil
+            var pages = 0
+            repeat {
+                let page = try await client.orders(updatedSince: start + 60, first: 2, after: cursor, as: credentials, logger: self.logger)
+                seen += page.orders
+                cursor = page.nextCursor
+                pages += 1
+            } while cursor != nil && pages < 10
+            #expect(pages == 2)
+            #expect(seen.map { $0.lineItems[0].quantity } == [2, 3, 4, 5])
+            #expect(seen.allSatisfy { $0.lineItems[0].variantId == variant && $0.updatedAtDate != nil })
         }
     }
 }

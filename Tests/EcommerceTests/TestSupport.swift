@@ -19,6 +19,8 @@ enum TestServices {
         case gateway = 1
         case processes = 2
         case shopify = 3
+        case inventory = 4
+        case simulator = 5
     }
 
     static func redisURL(_ database: RedisDatabase) -> String { "redis://\(redisHost):\(redisPort)/\(database.rawValue)" }

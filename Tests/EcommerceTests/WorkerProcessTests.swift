@@ -29,6 +29,8 @@ struct WorkerProcessTests {
             "METRICS_HOST": "127.0.0.1",
             "LOG_LEVEL": "info",
             "LOG_FORMAT": "json",
+            // These workers share the test database with in-process suites that drive the stock-change relay.
+            "INVENTORY_RELAY": "off",
         ]
         environment.merge(extra) { $1 }
         let logDirectory = FileManager.default.temporaryDirectory.appendingPathComponent("ecommerce-worker-logs")

@@ -88,6 +88,12 @@ public struct WorkerConfiguration: Sendable {
     public var shopify: ShopifyAdminConfiguration
     /// `TOKEN_ENCRYPTION_KEYS`; without it, jobs that call Shopify fail with a message naming the variable.
     public var tokenCipher: TokenCipher?
+    /// `INVENTORY_STALE_RETRY_SECONDS`: after finding Shopify's stock moved, how long a push waits for ingestion.
+    public var inventoryStaleRetryDelay: Duration
+    /// `INVENTORY_SWEEP_SECONDS`: how often the stock-change outbox is swept besides notifications.
+    public var inventorySweepInterval: Duration
+    /// `INVENTORY_RELAY` (`on`): whether this process relays the stock-change outbox (any number may).
+    public var inventoryRelay: Bool
 
     public init(environment: Environment = Environment()) throws(ConfigurationError) {
         self.common = try CommonConfiguration(environment: environment)
@@ -98,6 +104,13 @@ public struct WorkerConfiguration: Sendable {
             } catch {
                 throw ConfigurationError(variable: "TOKEN_ENCRYPTION_KEYS", reason: "is invalid: \(error) (expected id:base64-32-byte-key[,…])")
             }
+        }
+        self.inventoryStaleRetryDelay = try environment.seconds("INVENTORY_STALE_RETRY_SECONDS", default: 10, range: 0.1...3600)
+        self.inventorySweepInterval = try environment.seconds("INVENTORY_SWEEP_SECONDS", default: 5, range: 0.1...3600)
+        switch environment.optional("INVENTORY_RELAY")?.lowercased() ?? "on" {
+        case "on", "true", "1": self.inventoryRelay = true
+        case "off", "false", "0": self.inventoryRelay = false
+        default: throw ConfigurationError(variable: "INVENTORY_RELAY", reason: "must be on or off")
         }
         self.queues = environment.optional("WORKER_QUEUES").map { raw in
             raw.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }

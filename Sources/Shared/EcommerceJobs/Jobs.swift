@@ -109,3 +109,41 @@ public enum ProductPushPageJob: JobDefinition {
     /// Throttling does not spend attempts; these are for real failures (Shopify 5xx, a dead connection).
     public static let maxAttempts = 8
 }
+
+/// Pushes one variant's FlowPOS stock to Shopify (compare-and-set against the last known Shopify quantity).
+/// Enqueued from the stock-change outbox, coalesced per variant: while one is pending, further changes of the
+/// variant add nothing, and the job reads the latest quantity when it runs.
+public enum InventoryPushJob: JobDefinition {
+    public struct Payload: Codable, Sendable {
+        public var variantId: UUID
+
+        public init(variantId: UUID) {
+            self.variantId = variantId
+        }
+    }
+
+    public static let kind = "inventory.push"
+    public static let queue = EcommerceQueue.inventory
+    public static let maxAttempts = 10
+
+    /// The coalescing key of a variant's pending push.
+    public static func dedupeKey(variantId: UUID) -> String { "inventory-push:\(variantId.uuidString.lowercased())" }
+}
+
+/// Plans a collection push: FlowPOS categories in keyset pages, one page job each.
+public enum CollectionPushPlanJob: JobDefinition {
+    public typealias Payload = ProductPushPlanJob.Payload
+
+    public static let kind = "collections.plan"
+    public static let queue = EcommerceQueue.collections
+    public static let maxAttempts = 10
+}
+
+/// Pushes one page of categories (ids in `(after, through]`) as manual collections, membership by difference.
+public enum CollectionPushPageJob: JobDefinition {
+    public typealias Payload = ProductPushPageJob.Payload
+
+    public static let kind = "collections.page"
+    public static let queue = EcommerceQueue.collections
+    public static let maxAttempts = 8
+}

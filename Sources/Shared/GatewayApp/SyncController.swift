@@ -6,8 +6,8 @@ import Logging
 import OpsHTTP
 import Storage
 
-/// `POST /ecommerce/sync/products` starts a push (202 with its sync log id); `GET /ecommerce/sync/logs/{id}`
-/// reads a run's counters and progress. Admin routes: JWT required.
+/// `POST /ecommerce/sync/products` and `POST /ecommerce/sync/collections` start a push (202 with its sync log
+/// id); `GET /ecommerce/sync/logs/{id}` reads a run's counters and progress. Admin routes: JWT required.
 struct SyncController: Sendable {
     let authenticator: AdminAuthenticator
     let connections: ConnectionStore
@@ -22,7 +22,10 @@ struct SyncController: Sendable {
 
     func addRoutes(to router: Router<some RequestContext>) {
         router.post("/ecommerce/sync/products") { request, context in
-            try await self.guarded { try await self.startProductPush(request, logger: context.logger) }
+            try await self.guarded { try await self.startPush(ProductPushPlanJob.self, kind: "product_push", request, logger: context.logger) }
+        }
+        router.post("/ecommerce/sync/collections") { request, context in
+            try await self.guarded { try await self.startPush(CollectionPushPlanJob.self, kind: "collection_push", request, logger: context.logger) }
         }
         router.get("/ecommerce/sync/logs/:id") { request, context in
             try await self.guarded {
@@ -47,22 +50,24 @@ struct SyncController: Sendable {
         }
     }
 
-    private func startProductPush(_ request: Request, logger: Logger) async throws -> Response {
+    /// Opens a run and enqueues its plan job: 202 with the sync log id.
+    private func startPush<Plan: JobDefinition>(_ plan: Plan.Type, kind: String, _ request: Request, logger: Logger) async throws -> Response
+    where Plan.Payload == ProductPushPlanJob.Payload {
         let principal = try self.authenticator.authenticate(request)
         let businessId = try self.authenticator.business(for: principal, requested: request.uri.queryParameters.get("businessId"))
         guard let account = try await self.connections.account(businessId: businessId, logger: logger), account.status == .active else {
             return .error(.conflict, code: "not_connected", message: "the business has no active Shopify connection")
         }
-        let runId = try await self.syncLogs.startRun(businessId: businessId, kind: "product_push", reference: nil, logger: logger)
-        let job = ProductPushPlanJob.envelope(
+        let runId = try await self.syncLogs.startRun(businessId: businessId, kind: kind, reference: nil, logger: logger)
+        let job = Plan.envelope(
             .init(runId: runId, pageSize: self.productPageSize),
             businessId: businessId.uuidString.lowercased(),
             shop: account.shop
         )
         do {
-            try await self.queue.enqueue(ProductPushPlanJob.self, job)
+            try await self.queue.enqueue(Plan.self, job)
         } catch {
-            logger.error("could not enqueue a product push", metadata: ["error": "\(error)"])
+            logger.error("could not enqueue a push", metadata: ["kind": "\(kind)", "error": "\(error)"])
             try? await self.syncLogs.fail(
                 runId: runId,
                 error: SyncError(code: "queue_unavailable", message: "the job queue is unavailable"),
@@ -70,7 +75,7 @@ struct SyncController: Sendable {
             )
             return .error(.serviceUnavailable, code: "queue_unavailable", message: "try again later", headers: [.retryAfter: "5"])
         }
-        logger.info("product push started", metadata: ["run.id": "\(runId)", "business.id": "\(businessId)"])
+        logger.info("push started", metadata: ["kind": "\(kind)", "run.id": "\(runId)", "business.id": "\(businessId)"])
         return .json(Started(syncLogId: runId, status: "running"), status: .accepted)
     }
 }

@@ -70,14 +70,31 @@ public struct RedisJobQueue: Sendable {
     /// Adds a job to its queue. With a `dedupeKey` in the envelope this is enqueue-if-new, as one atomic step:
     /// a second job with the same key inside the dedupe window is not added.
     @discardableResult
-    public func enqueue<Job: JobDefinition>(_ job: Job.Type, _ envelope: JobEnvelope<Job.Payload>) async throws -> EnqueueResult {
+    public func enqueue<Job: JobDefinition>(
+        _ job: Job.Type,
+        _ envelope: JobEnvelope<Job.Payload>,
+        dedupeWindow: Duration? = nil
+    ) async throws
+        -> EnqueueResult
+    {
         let data = try JobCoding.encoder().encode(envelope)
-        return try await self.enqueue(raw: Array(data), id: envelope.id, queue: Job.queue, dedupeKey: envelope.dedupeKey)
+        return try await self.enqueue(raw: Array(data), id: envelope.id, queue: Job.queue, dedupeKey: envelope.dedupeKey, dedupeWindow: dedupeWindow)
     }
 
     /// Adds an already encoded envelope.
     @discardableResult
-    public func enqueue(raw: [UInt8], id: String, queue: String, dedupeKey: String?) async throws(RedisError) -> EnqueueResult {
+    ///
+    /// `dedupeWindow` overrides how long the dedupe key holds (48 hours by default): a short window with
+    /// ``forgetDedupe(_:)`` at the start of the job coalesces bursts into one pending job per key.
+    public func enqueue(
+        raw: [UInt8],
+        id: String,
+        queue: String,
+        dedupeKey: String?,
+        dedupeWindow: Duration? = nil
+    ) async throws(RedisError)
+        -> EnqueueResult
+    {
         guard let dedupeKey else {
             try await self.redis.send(["LPUSH", RedisArgument(queue), RedisArgument(bytes: raw)]).orThrow()
             return .enqueued
@@ -85,9 +102,16 @@ public struct RedisJobQueue: Sendable {
         let reply = try await self.redis.run(
             QueueScripts.enqueueIfNew,
             keys: [queue, self.dedupePrefix + dedupeKey],
-            arguments: [RedisArgument(bytes: raw), RedisArgument(id), RedisArgument(Int(self.dedupeWindow.components.seconds))]
+            arguments: [
+                RedisArgument(bytes: raw), RedisArgument(id), RedisArgument(max(1, Int((dedupeWindow ?? self.dedupeWindow).components.seconds))),
+            ]
         )
         return reply.int == 1 ? .enqueued : .duplicate
+    }
+
+    /// Releases a dedupe key, so that the next enqueue with it goes through (see `dedupeWindow`).
+    public func forgetDedupe(_ dedupeKey: String) async throws(RedisError) {
+        try await self.redis.send(["DEL", RedisArgument(self.dedupePrefix + dedupeKey)]).orThrow()
     }
 
     // MARK: Consuming

@@ -142,7 +142,7 @@ extension Migrations {
 
 /// The schema's migrations, in order. A later issue adds its own here; applied ones are never edited.
 public enum Migrations {
-    public static let all: [Migration] = [foundation, orderVersion, productPush]
+    public static let all: [Migration] = [foundation, orderVersion, productPush, inventoryOutbox, collectionPush]
 
     /// A version per ingested order, bumped by every write of its state: ingestion compares and sets it instead
     /// of holding the order's row lock across round trips (see ``OrderIngestor``).
@@ -167,6 +167,57 @@ public enum Migrations {
                 finished_at timestamptz NOT NULL DEFAULT now(),
                 PRIMARY KEY (sync_log_id, page))
             """,
+        ]
+    )
+
+    /// Stock changes reach Shopify through an outbox written by a trigger in the same transaction as the change;
+    /// the mapping remembers Shopify's last known quantity, which inventory pushes compare and set against.
+    static let inventoryOutbox = Migration(
+        version: 4,
+        name: "inventory_outbox",
+        statements: [
+            "ALTER TABLE ecommerce_product_mapping ADD COLUMN shopify_quantity integer, ADD COLUMN shopify_quantity_at timestamptz",
+            """
+            CREATE TABLE ecommerce_inventory_outbox (
+                id bigserial PRIMARY KEY,
+                business_id uuid NOT NULL,
+                variant_id uuid NOT NULL,
+                created_at timestamptz NOT NULL DEFAULT now())
+            """,
+            """
+            CREATE FUNCTION ecommerce_stock_changed() RETURNS trigger LANGUAGE plpgsql AS $$
+            BEGIN
+                IF TG_OP = 'INSERT' OR NEW.quantity IS DISTINCT FROM OLD.quantity THEN
+                    INSERT INTO ecommerce_inventory_outbox (business_id, variant_id) VALUES (NEW.business_id, NEW.variant_id);
+                    PERFORM pg_notify('ecommerce_inventory', '');
+                END IF;
+                RETURN NULL;
+            END
+            $$
+            """,
+            """
+            CREATE TRIGGER stock_levels_ecommerce_outbox AFTER INSERT OR UPDATE OF quantity ON stock_levels
+            FOR EACH ROW EXECUTE FUNCTION ecommerce_stock_changed()
+            """,
+        ]
+    )
+
+    /// FlowPOS categories as manual collections: the collection, the title and the products last pushed, so that
+    /// membership is synced by difference.
+    static let collectionPush = Migration(
+        version: 5,
+        name: "collection_push",
+        statements: [
+            """
+            CREATE TABLE ecommerce_collection_mapping (
+                business_id uuid NOT NULL,
+                category_id uuid NOT NULL REFERENCES categories (id) ON DELETE CASCADE,
+                shopify_collection_id bigint NOT NULL,
+                title text NOT NULL,
+                shopify_product_ids bigint[] NOT NULL DEFAULT '{}',
+                updated_at timestamptz NOT NULL DEFAULT now(),
+                PRIMARY KEY (business_id, category_id))
+            """
         ]
     )
 }

@@ -29,17 +29,34 @@ public struct ProductMapping: Sendable, Equatable {
     public var shopifyProductId: Int64
     public var shopifyVariantId: Int64
     public var shopifyInventoryItemId: Int64
+    /// The quantity Shopify was given when the variant was created there (the inventory push's first baseline);
+    /// nil keeps what is known.
+    public var shopifyQuantity: Int?
 
-    public init(variantId: UUID, productId: UUID, shopifyProductId: Int64, shopifyVariantId: Int64, shopifyInventoryItemId: Int64) {
+    public init(
+        variantId: UUID,
+        productId: UUID,
+        shopifyProductId: Int64,
+        shopifyVariantId: Int64,
+        shopifyInventoryItemId: Int64,
+        shopifyQuantity: Int? = nil
+    ) {
         self.variantId = variantId
         self.productId = productId
         self.shopifyProductId = shopifyProductId
         self.shopifyVariantId = shopifyVariantId
         self.shopifyInventoryItemId = shopifyInventoryItemId
+        self.shopifyQuantity = shopifyQuantity
     }
 }
 
-/// A page of a push: the products with ids in `(after, through]`.
+/// What a push pages through.
+public enum CatalogTable: String, Sendable {
+    case products
+    case categories
+}
+
+/// A page of a push: the products (or categories) with ids in `(after, through]`.
 public struct ProductPage: Codable, Sendable, Equatable {
     public var number: Int
     public var after: UUID?
@@ -62,19 +79,18 @@ public struct ProductPushStore: Sendable {
         self.client = client
     }
 
-    /// Splits a business's products into keyset pages of `size` (by id), reading ids only.
-    public func pages(businessId: UUID, size: Int, logger: Logger) async throws -> [ProductPage] {
+    /// Splits a business's products (or categories) into keyset pages of `size` (by id), reading ids only.
+    public func pages(of table: CatalogTable = .products, businessId: UUID, size: Int, logger: Logger) async throws -> [ProductPage] {
         var pages: [ProductPage] = []
         var after: UUID? = nil
         while true {
-            let rows = try await self.client.query(
-                """
-                SELECT id FROM products
-                WHERE business_id = \(businessId) AND (\(after)::uuid IS NULL OR id > \(after))
-                ORDER BY id LIMIT \(size)
-                """,
-                logger: logger
+            var query = PostgresQuery(
+                unsafeSQL: "SELECT id FROM \(table.rawValue) WHERE business_id = $1 AND ($2::uuid IS NULL OR id > $2) ORDER BY id LIMIT $3"
             )
+            query.binds.append(businessId)
+            query.binds.append(after)
+            query.binds.append(size)
+            let rows = try await self.client.query(query, logger: logger)
             var ids: [UUID] = []
             for try await id in rows.decode(UUID.self) { ids.append(id) }
             guard let last = ids.last else { return pages }
@@ -123,20 +139,26 @@ public struct ProductPushStore: Sendable {
         return products
     }
 
-    /// Records (or moves) the Shopify ids of a product's variants.
+    /// Records (or moves) the Shopify ids of a product's variants. (An unknown quantity travels as -1: PostgresNIO
+    /// binds no arrays of optionals; quantities given to Shopify at creation are never negative.)
     public func saveMappings(businessId: UUID, _ mappings: [ProductMapping], logger: Logger) async throws {
         guard !mappings.isEmpty else { return }
         try await self.client.query(
             """
             INSERT INTO ecommerce_product_mapping
-                (business_id, variant_id, product_id, shopify_product_id, shopify_variant_id, shopify_inventory_item_id, updated_at)
-            SELECT \(businessId), variant_id, product_id, shopify_product_id, shopify_variant_id, shopify_inventory_item_id, now()
+                (business_id, variant_id, product_id, shopify_product_id, shopify_variant_id, shopify_inventory_item_id, shopify_quantity,
+                 shopify_quantity_at, updated_at)
+            SELECT \(businessId), variant_id, product_id, shopify_product_id, shopify_variant_id, shopify_inventory_item_id,
+                   NULLIF(quantity, -1), CASE WHEN quantity = -1 THEN NULL ELSE now() END, now()
             FROM UNNEST(\(mappings.map(\.variantId))::uuid[], \(mappings.map(\.productId))::uuid[], \(mappings.map(\.shopifyProductId))::bigint[],
-                        \(mappings.map(\.shopifyVariantId))::bigint[], \(mappings.map(\.shopifyInventoryItemId))::bigint[])
-                 AS m(variant_id, product_id, shopify_product_id, shopify_variant_id, shopify_inventory_item_id)
+                        \(mappings.map(\.shopifyVariantId))::bigint[], \(mappings.map(\.shopifyInventoryItemId))::bigint[],
+                        \(mappings.map { $0.shopifyQuantity ?? -1 })::int[])
+                 AS m(variant_id, product_id, shopify_product_id, shopify_variant_id, shopify_inventory_item_id, quantity)
             ON CONFLICT (business_id, variant_id) DO UPDATE
             SET product_id = EXCLUDED.product_id, shopify_product_id = EXCLUDED.shopify_product_id,
                 shopify_variant_id = EXCLUDED.shopify_variant_id, shopify_inventory_item_id = EXCLUDED.shopify_inventory_item_id,
+                shopify_quantity = COALESCE(EXCLUDED.shopify_quantity, ecommerce_product_mapping.shopify_quantity),
+                shopify_quantity_at = COALESCE(EXCLUDED.shopify_quantity_at, ecommerce_product_mapping.shopify_quantity_at),
                 updated_at = now()
             """,
             logger: logger

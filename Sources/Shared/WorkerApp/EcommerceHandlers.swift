@@ -13,16 +13,34 @@ public struct EcommerceHandlers: Sendable {
     let connections: ConnectionStore
     let syncLogs: SyncLogStore
     let productPush: ProductPush
+    let inventoryPush: InventoryPush
+    let collectionPush: CollectionPush
 
-    public init(postgres: PostgresClient, queue: RedisJobQueue, shopify: ShopifyAdminClient, tokenCipher: TokenCipher?) {
+    public init(
+        postgres: PostgresClient,
+        queue: RedisJobQueue,
+        shopify: ShopifyAdminClient,
+        tokenCipher: TokenCipher?,
+        inventoryStaleRetryDelay: Duration = .seconds(10)
+    ) {
         self.ingestor = OrderIngestor(client: postgres)
         self.connections = ConnectionStore(client: postgres)
         self.syncLogs = SyncLogStore(client: postgres)
-        self.productPush = ProductPush(
-            catalog: ProductPushStore(client: postgres),
+        let accounts = ShopifyAccounts(connections: self.connections, cipher: tokenCipher, client: shopify)
+        let catalog = ProductPushStore(client: postgres)
+        self.productPush = ProductPush(catalog: catalog, syncLogs: self.syncLogs, accounts: accounts, queue: queue)
+        self.collectionPush = CollectionPush(
+            catalog: catalog,
+            collections: CollectionPushStore(client: postgres),
             syncLogs: self.syncLogs,
-            accounts: ShopifyAccounts(connections: self.connections, cipher: tokenCipher, client: shopify),
+            accounts: accounts,
             queue: queue
+        )
+        self.inventoryPush = InventoryPush(
+            inventory: InventoryStore(client: postgres),
+            accounts: accounts,
+            queue: queue,
+            staleRetryDelay: inventoryStaleRetryDelay
         )
     }
 
@@ -43,6 +61,15 @@ public struct EcommerceHandlers: Sendable {
         }
         registry.register(ProductPushPageJob.self) { envelope, context in
             try await self.productPush.page(envelope, context: context)
+        }
+        registry.register(CollectionPushPlanJob.self) { envelope, context in
+            try await self.collectionPush.plan(envelope, context: context)
+        }
+        registry.register(CollectionPushPageJob.self) { envelope, context in
+            try await self.collectionPush.page(envelope, context: context)
+        }
+        registry.register(InventoryPushJob.self) { envelope, context in
+            try await self.inventoryPush.push(envelope, context: context)
         }
         return registry
     }

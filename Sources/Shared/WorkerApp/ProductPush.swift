@@ -13,23 +13,16 @@ struct ProductPush: Sendable {
     let accounts: ShopifyAccounts
     let queue: RedisJobQueue
 
-    /// Splits the push into pages and enqueues them. The run's size is recorded before the first page is
-    /// enqueued, so that the last page to finish always knows it is the last.
     func plan(_ envelope: JobEnvelope<ProductPushPlanJob.Payload>, context: JobContext) async throws {
-        let businessId = try EcommerceHandlers.businessId(of: envelope)
-        let payload = envelope.payload
-        let pages = try await self.catalog.pages(businessId: businessId, size: max(1, payload.pageSize), logger: context.logger)
-        try await self.syncLogs.plan(runId: payload.runId, total: pages.reduce(0) { $0 + $1.count }, pages: pages.count, logger: context.logger)
-        for page in pages {
-            let job = ProductPushPageJob.envelope(
-                .init(runId: payload.runId, page: page.number, after: page.after, through: page.through),
-                businessId: envelope.businessId,
-                shop: envelope.shop,
-                dedupeKey: "product-push:\(payload.runId):\(page.number)"
-            )
-            try await self.queue.enqueue(ProductPushPageJob.self, job)
-        }
-        context.logger.info("product push planned", metadata: ["run.id": "\(payload.runId)", "pages": "\(pages.count)"])
+        try await PagedPush.plan(
+            envelope,
+            table: .products,
+            pageJob: ProductPushPageJob.self,
+            catalog: self.catalog,
+            syncLogs: self.syncLogs,
+            queue: self.queue,
+            context: context
+        )
     }
 
     /// Pushes one page. A product Shopify refuses (its `userErrors`) counts as failed and the page goes on;
@@ -120,7 +113,8 @@ struct ProductPush: Sendable {
                     productId: product.id,
                     shopifyProductId: result.productId,
                     shopifyVariantId: pushed.variantId,
-                    shopifyInventoryItemId: pushed.inventoryItemId
+                    shopifyInventoryItemId: pushed.inventoryItemId,
+                    shopifyQuantity: input.initialQuantity
                 )
             )
         }
@@ -132,6 +126,36 @@ struct ProductPush: Sendable {
         if let title = variant.title?.trimmingCharacters(in: .whitespaces), !title.isEmpty { return title }
         if single { return "Default Title" }
         return variant.sku ?? variant.id.uuidString.lowercased()
+    }
+}
+
+/// The planning step every paged push shares.
+enum PagedPush {
+    /// Splits the push into pages and enqueues them (deduplicated, so a re-run plan adds nothing). The run's size
+    /// is recorded before the first page is enqueued, so that the last page to finish always knows it is the last.
+    static func plan<PageJob: JobDefinition>(
+        _ envelope: JobEnvelope<ProductPushPlanJob.Payload>,
+        table: CatalogTable,
+        pageJob: PageJob.Type,
+        catalog: ProductPushStore,
+        syncLogs: SyncLogStore,
+        queue: RedisJobQueue,
+        context: JobContext
+    ) async throws where PageJob.Payload == ProductPushPageJob.Payload {
+        let businessId = try EcommerceHandlers.businessId(of: envelope)
+        let payload = envelope.payload
+        let pages = try await catalog.pages(of: table, businessId: businessId, size: max(1, payload.pageSize), logger: context.logger)
+        try await syncLogs.plan(runId: payload.runId, total: pages.reduce(0) { $0 + $1.count }, pages: pages.count, logger: context.logger)
+        for page in pages {
+            let job = PageJob.envelope(
+                .init(runId: payload.runId, page: page.number, after: page.after, through: page.through),
+                businessId: envelope.businessId,
+                shop: envelope.shop,
+                dedupeKey: "\(PageJob.kind):\(payload.runId):\(page.number)"
+            )
+            try await queue.enqueue(PageJob.self, job)
+        }
+        context.logger.info("push planned", metadata: ["run.id": "\(payload.runId)", "table": "\(table.rawValue)", "pages": "\(pages.count)"])
     }
 }
 

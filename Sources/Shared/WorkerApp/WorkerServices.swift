@@ -12,13 +12,15 @@ import ServiceLifecycle
 import ShopifyAdmin
 import Storage
 
-/// The services of a worker process, in start order: the PostgreSQL client, the job processor, and a small HTTP
-/// server for `/healthz`, `/readyz` and `/metrics` on `METRICS_PORT`.
+/// The services of a worker process, in start order: the PostgreSQL client, the job processor, the stock-change
+/// relay, and a small HTTP server for `/healthz`, `/readyz` and `/metrics` on `METRICS_PORT`.
 public struct WorkerProcess: Sendable {
     public let postgres: PostgresClient
     public let redis: RedisClient
     public let jobWorker: JobWorker
     public let metricsServer: any Service
+    /// Relays the stock-change outbox to inventory pushes.
+    public let inventoryRelay: InventoryOutboxRelay
 
     public init(configuration: WorkerConfiguration, metricsRegistry: PrometheusCollectorRegistry, logger: Logger) {
         self.postgres = PostgresClient(configuration: configuration.common.database, backgroundLogger: logger)
@@ -29,7 +31,19 @@ public struct WorkerProcess: Sendable {
             http: HTTPClient.shared,
             budget: ShopifyCostBudget(redis: self.redis)
         )
-        let handlers = EcommerceHandlers(postgres: self.postgres, queue: queue, shopify: shopify, tokenCipher: configuration.tokenCipher)
+        let handlers = EcommerceHandlers(
+            postgres: self.postgres,
+            queue: queue,
+            shopify: shopify,
+            tokenCipher: configuration.tokenCipher,
+            inventoryStaleRetryDelay: configuration.inventoryStaleRetryDelay
+        )
+        self.inventoryRelay = InventoryOutboxRelay(
+            postgres: self.postgres,
+            queue: queue,
+            sweepInterval: configuration.inventorySweepInterval,
+            logger: logger
+        )
         let registry = handlers.registry()
         var workerConfiguration = JobWorkerConfiguration(queues: configuration.queues ?? EcommerceQueue.all, concurrency: configuration.concurrency)
         workerConfiguration.lease = configuration.lease

@@ -1,0 +1,93 @@
+import EcommerceJobs
+import Foundation
+import JobQueue
+import Logging
+import PostgresNIO
+import ServiceLifecycle
+import Storage
+
+/// Moves stock changes from the outbox to `ecommerce-inventory` jobs, one pending job per variant.
+///
+/// Woken by `NOTIFY ecommerce_inventory` (the trigger sends it) and by a periodic sweep, which also covers missed
+/// notifications and a listener that reconnects. Safe in every worker replica at once: each takes rows with
+/// `FOR UPDATE SKIP LOCKED`, and rows are deleted only once their jobs are enqueued.
+public struct InventoryOutboxRelay: Service {
+    let postgres: PostgresClient
+    let inventory: InventoryStore
+    let queue: RedisJobQueue
+    let sweepInterval: Duration
+    let batchSize: Int
+    let logger: Logger
+
+    public init(postgres: PostgresClient, queue: RedisJobQueue, sweepInterval: Duration, batchSize: Int = 500, logger: Logger) {
+        self.postgres = postgres
+        self.inventory = InventoryStore(client: postgres)
+        self.queue = queue
+        self.sweepInterval = sweepInterval
+        self.batchSize = batchSize
+        self.logger = logger
+    }
+
+    public func run() async throws {
+        let (wakeUps, wake) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
+        await cancelWhenGracefulShutdown {
+            await withTaskGroup(of: Void.self) { group in
+                group.addTask { await self.listen(wake) }
+                group.addTask {
+                    while !Task.isCancelled {
+                        wake.yield()
+                        try? await Task.sleep(for: self.sweepInterval)
+                    }
+                }
+                for await _ in wakeUps {
+                    if Task.isCancelled { break }
+                    await self.relayAll()
+                }
+                group.cancelAll()
+            }
+        }
+    }
+
+    /// Relays batches until the outbox is empty.
+    func relayAll() async {
+        do {
+            while try await self.relayBatch() == self.batchSize {}
+        } catch {
+            self.logger.error("stock-change relay failed; the sweep retries", metadata: ["error": "\(error)"])
+        }
+    }
+
+    /// Relays one batch; returns how many distinct variants it took.
+    @discardableResult
+    public func relayBatch() async throws -> Int {
+        try await self.inventory.relayOutbox(limit: self.batchSize, logger: self.logger) { changes in
+            for change in changes where change.mapped {
+                let job = InventoryPushJob.envelope(
+                    .init(variantId: change.variantId),
+                    businessId: change.businessId.uuidString.lowercased(),
+                    dedupeKey: InventoryPushJob.dedupeKey(variantId: change.variantId)
+                )
+                // A pending push of the variant will read the latest quantity: one is enough.
+                try await self.queue.enqueue(InventoryPushJob.self, job, dedupeWindow: .seconds(3600))
+            }
+            let unmapped = changes.count { !$0.mapped }
+            if unmapped > 0 { self.logger.debug("stock changes of variants not in Shopify skipped", metadata: ["count": "\(unmapped)"]) }
+        }
+    }
+
+    private func listen(_ wake: AsyncStream<Void>.Continuation) async {
+        while !Task.isCancelled {
+            do {
+                try await self.postgres.withConnection { connection in
+                    try await connection.listen(on: "ecommerce_inventory") { notifications in
+                        for try await _ in notifications { wake.yield() }
+                    }
+                }
+            } catch {
+                if Task.isCancelled { return }
+                self.logger.warning("stock-change listener lost its connection; reconnecting", metadata: ["error": "\(error)"])
+            }
+            try? await Task.sleep(for: .seconds(1))
+        }
+    }
+}

@@ -1,0 +1,189 @@
+import Foundation
+
+extension ShopifySimulator {
+    /// The value of `@idempotent(key: $name)`, from the variables (or a literal string).
+    static func idempotencyKey(query: String, variables: [String: Any]) -> String? {
+        guard let range = query.range(of: #"@idempotent\(\s*key:\s*(\$\w+|"[^"]*")\s*\)"#, options: .regularExpression) else { return nil }
+        let argument = query[range].drop { $0 != ":" }.dropFirst().trimmingCharacters(in: .whitespaces).dropLast().trimmingCharacters(
+            in: .whitespaces
+        )
+        if argument.hasPrefix("$") { return variables[String(argument.dropFirst())] as? String }
+        return argument.trimmingCharacters(in: CharacterSet(charactersIn: "\""))
+    }
+
+    static func knowsItem(_ itemId: Int64, in shop: SimulatedShop) -> Bool {
+        shop.products.values.contains { $0.variants.contains { $0.inventoryItemId == itemId } }
+    }
+
+    /// `inventorySetQuantities`: every quantity must state `changeFromQuantity` (null skips the compare); a compare
+    /// that fails refuses the whole call with `CHANGE_FROM_QUANTITY_STALE`; the item must be stocked at the location.
+    static func inventorySetQuantities(_ variables: [String: Any], in shop: inout SimulatedShop) -> [String: Any] {
+        func refused(_ errors: [[String: Any]]) -> [String: Any] { ["inventoryAdjustmentGroup": NSNull(), "userErrors": errors] }
+        guard let input = variables["input"] as? [String: Any], input["name"] as? String == "available",
+            let quantities = input["quantities"] as? [[String: Any]], !quantities.isEmpty
+        else {
+            return refused([userError(["input"], "name must be available and quantities must not be empty", "INVALID")])
+        }
+        var changes: [(item: Int64, location: Int64, quantity: Int)] = []
+        for (index, entry) in quantities.enumerated() {
+            let path = ["input", "quantities", String(index)]
+            guard entry.keys.contains("changeFromQuantity") else {
+                return refused([userError(path + ["changeFromQuantity"], "changeFromQuantity is required", "INVALID")])
+            }
+            guard let item = number(fromGID: entry["inventoryItemId"]), knowsItem(item, in: shop) else {
+                return refused([userError(path + ["inventoryItemId"], "The specified inventory item could not be found.", "INVALID_INVENTORY_ITEM")])
+            }
+            guard let location = number(fromGID: entry["locationId"]), let current = shop.inventory[item]?[location] else {
+                return refused([userError(path + ["locationId"], "The item is not stocked at the location.", "ITEM_NOT_STOCKED_AT_LOCATION")])
+            }
+            guard let quantity = entry["quantity"] as? Int else {
+                return refused([userError(path + ["quantity"], "quantity is required", "INVALID")])
+            }
+            if let expected = entry["changeFromQuantity"] as? Int, expected != current {
+                shop.stats.inventoryStale += 1
+                return refused([
+                    userError(
+                        path + ["changeFromQuantity"],
+                        "The specified compare quantity does not match the current quantity.",
+                        "CHANGE_FROM_QUANTITY_STALE"
+                    )
+                ])
+            }
+            changes.append((item, location, quantity))
+        }
+        for change in changes { shop.inventory[change.item, default: [:]][change.location] = change.quantity }
+        shop.stats.inventoryWrites += 1
+        return ["inventoryAdjustmentGroup": ["id": "gid://shopify/InventoryAdjustmentGroup/\(Int.random(in: 1...Int(Int32.max)))"], "userErrors": []]
+    }
+
+    /// `inventoryItem(id:) { inventoryLevel(locationId:) { quantities(names: ["available"]) } }`.
+    static func inventoryItem(_ variables: [String: Any], in shop: SimulatedShop) -> Any {
+        guard let item = number(fromGID: variables["inventoryItemId"]), knowsItem(item, in: shop) else { return NSNull() }
+        guard let location = number(fromGID: variables["locationId"]), let available = shop.inventory[item]?[location] else {
+            return ["inventoryLevel": NSNull()]
+        }
+        return ["inventoryLevel": ["quantities": [["name": "available", "quantity": available]]]]
+    }
+}
+
+extension ShopifySimulator {
+    /// A line of an order placed in the simulated shop (control API).
+    public struct OrderLine: Codable, Sendable {
+        public var variantId: Int64
+        public var quantity: Int
+
+        public init(variantId: Int64, quantity: Int) {
+            self.variantId = variantId
+            self.quantity = quantity
+        }
+    }
+
+    /// Places an order as a customer would: Shopify decrements its own stock at the shop's first location at once.
+    /// Returns the order as its `orders/create` webhook payload (REST JSON, without customer data), or nil for an
+    /// unknown shop or variant.
+    public func placeOrder(shop domain: String, lines: [OrderLine], at date: Date = Date()) -> Data? {
+        let payload = self.state.withLock { state -> Data? in
+            guard var shop = state.shops[domain], let location = shop.locations.first?.id else { return nil }
+            let variants = shop.products.values.flatMap(\.variants)
+            var lineItems: [[String: Any]] = []
+            for line in lines {
+                guard let variant = variants.first(where: { $0.id == line.variantId }) else { return nil }
+                shop.inventory[variant.inventoryItemId, default: [:]][location, default: 0] -= line.quantity
+                lineItems.append([
+                    "id": state.ids.take(), "variant_id": variant.id, "sku": variant.sku as Any? ?? NSNull(),
+                    "quantity": line.quantity, "current_quantity": line.quantity,
+                ])
+            }
+            let id = state.ids.take()
+            let timestamp = ISO8601DateFormatter().string(from: date)
+            let order: [String: Any] = [
+                "id": id, "admin_graphql_api_id": "gid://shopify/Order/\(id)", "name": "#\(1000 + shop.orders.count + 1)",
+                "created_at": timestamp, "updated_at": timestamp, "cancelled_at": NSNull(), "test": false, "line_items": lineItems,
+                "refunds": [] as [Any],
+            ]
+            guard let payload = try? JSONSerialization.data(withJSONObject: order, options: [.sortedKeys]) else { return nil }
+            shop.orders[id] = payload
+            state.shops[domain] = shop
+            return payload
+        }
+        if let payload { self.deliver(shop: domain, topic: "orders/create", payload: payload) }
+        return payload
+    }
+
+    /// What happens to a placed order (control API): each changes it as Shopify would (stock included), bumps its
+    /// `updated_at`, and sends the webhooks Shopify sends.
+    public enum OrderChange: Sendable {
+        /// An edit lowering a line's quantity: the removed units return to stock.
+        case lowerQuantity(lineItemId: Int64, to: Int)
+        /// A refund of units of a line, restocked or not.
+        case refund(lineItemId: Int64, quantity: Int, restock: Bool)
+        /// Cancellation with restock.
+        case cancel
+    }
+
+    /// Applies a change to an order; returns its new payload, or nil for an unknown shop, order or line.
+    public func changeOrder(shop domain: String, orderId: Int64, _ change: OrderChange, at date: Date = Date()) -> Data? {
+        let result = self.state.withLock { state -> (Data, [(String, Data)])? in
+            guard var shop = state.shops[domain], let location = shop.locations.first?.id, let data = shop.orders[orderId],
+                var order = try? JSONSerialization.jsonObject(with: data) as? [String: Any], var lines = order["line_items"] as? [[String: Any]]
+            else { return nil }
+            let itemOf: (Int64) -> Int64? = { variantId in
+                shop.products.values.flatMap(\.variants).first { $0.id == variantId }?.inventoryItemId
+            }
+            func restock(_ line: [String: Any], _ quantity: Int) {
+                if let variant = (line["variant_id"] as? NSNumber)?.int64Value, let item = itemOf(variant) {
+                    shop.inventory[item, default: [:]][location, default: 0] += quantity
+                }
+            }
+            var notices: [(String, [String: Any])] = []
+            switch change {
+            case .lowerQuantity(let lineItemId, let newQuantity):
+                guard let index = lines.firstIndex(where: { ($0["id"] as? NSNumber)?.int64Value == lineItemId }) else { return nil }
+                let current = (lines[index]["current_quantity"] as? NSNumber)?.intValue ?? 0
+                restock(lines[index], max(0, current - newQuantity))
+                lines[index]["current_quantity"] = min(current, newQuantity)
+                notices.append(("orders/edited", ["order_edit": ["id": state.ids.take(), "order_id": orderId]]))
+            case .refund(let lineItemId, let quantity, let restocked):
+                guard let index = lines.firstIndex(where: { ($0["id"] as? NSNumber)?.int64Value == lineItemId }) else { return nil }
+                let current = (lines[index]["current_quantity"] as? NSNumber)?.intValue ?? 0
+                if restocked { restock(lines[index], quantity) }
+                lines[index]["current_quantity"] = max(0, current - quantity)
+                var refunds = order["refunds"] as? [[String: Any]] ?? []
+                let refund: [String: Any] = [
+                    "id": state.ids.take(), "order_id": orderId,
+                    "refund_line_items": [["line_item_id": lineItemId, "quantity": quantity, "restock_type": restocked ? "return" : "no_restock"]],
+                ]
+                refunds.append(refund)
+                order["refunds"] = refunds
+                notices.append(("refunds/create", refund))
+            case .cancel:
+                guard order["cancelled_at"] is NSNull || order["cancelled_at"] == nil else { return nil }
+                for index in lines.indices {
+                    restock(lines[index], (lines[index]["current_quantity"] as? NSNumber)?.intValue ?? 0)
+                    lines[index]["current_quantity"] = 0
+                }
+                order["cancelled_at"] = ISO8601DateFormatter().string(from: date)
+            }
+            order["line_items"] = lines
+            order["updated_at"] = ISO8601DateFormatter().string(from: date)
+            guard let payload = try? JSONSerialization.data(withJSONObject: order, options: [.sortedKeys]) else { return nil }
+            shop.orders[orderId] = payload
+            state.shops[domain] = shop
+            // The order's own topics carry the order; refunds/create and orders/edited carry their own objects.
+            var deliveries: [(String, Data)] = notices.compactMap { topic, body in
+                (try? JSONSerialization.data(withJSONObject: body, options: [.sortedKeys])).map { (topic, $0) }
+            }
+            if case .cancel = change { deliveries.append(("orders/cancelled", payload)) }
+            deliveries.append(("orders/updated", payload))
+            return (payload, deliveries)
+        }
+        guard let (payload, deliveries) = result else { return nil }
+        for (topic, body) in deliveries { self.deliver(shop: domain, topic: topic, payload: body) }
+        return payload
+    }
+
+    /// The available quantity of an item at a location, for assertions.
+    public func available(shop domain: String, inventoryItemId: Int64, locationId: Int64) -> Int? {
+        self.state.withLock { $0.shops[domain]?.inventory[inventoryItemId]?[locationId] }
+    }
+}

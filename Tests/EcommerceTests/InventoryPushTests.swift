@@ -1,0 +1,198 @@
+import EcommerceJobs
+import Foundation
+import JobQueue
+import PostgresNIO
+import RedisClient
+import Shopify
+import ShopifyAdmin
+import ShopifySimulatorCore
+import Storage
+import Testing
+import WorkerApp
+
+@Suite("Inventory push from FlowPOS stock changes", .serialized)
+struct InventoryPushTests {
+    let logger = TestServices.logger
+
+    struct Pushed {
+        var fixture: CatalogFixture
+        /// The first product's variants: FlowPOS id, Shopify variant id, inventory item id.
+        var variants: [(id: UUID, shopifyVariantId: Int64, itemId: Int64)]
+    }
+
+    /// A catalog pushed to the simulator (stock 7 everywhere), with the outbox drained of the set-up's changes.
+    func pushedCatalog(postgres: PostgresClient, redis: RedisClient, harness: SimulatorHarness) async throws -> Pushed {
+        let fixture = try await CatalogFixture.create(on: postgres, simulator: harness.simulator, products: 2, variants: 2)
+        let run = try await ProductPushTests().push(fixture, postgres: postgres, redis: redis, harness: harness)
+        #expect(run.status == "completed")
+        try await postgres.query("DELETE FROM ecommerce_inventory_outbox WHERE business_id = \(fixture.businessId)", logger: self.logger)
+        let rows = try await postgres.query(
+            """
+            SELECT m.variant_id, m.shopify_variant_id, m.shopify_inventory_item_id FROM ecommerce_product_mapping m
+            WHERE m.business_id = \(fixture.businessId) AND m.product_id = (SELECT min(id::text)::uuid FROM products WHERE business_id = \(fixture.businessId))
+            ORDER BY m.variant_id
+            """,
+            logger: self.logger
+        )
+        var variants: [(UUID, Int64, Int64)] = []
+        for try await row in rows.decode((UUID, Int64, Int64).self) { variants.append(row) }
+        return Pushed(fixture: fixture, variants: variants)
+    }
+
+    func workers(postgres: PostgresClient, redis: RedisClient, harness: SimulatorHarness) -> [JobWorker] {
+        let queue = RedisJobQueue(redis: redis)
+        let handlers = EcommerceHandlers(
+            postgres: postgres,
+            queue: queue,
+            shopify: harness.client(redis: redis),
+            tokenCipher: CatalogFixture.cipher,
+            inventoryStaleRetryDelay: .milliseconds(300)
+        )
+        var configuration = JobWorkerConfiguration(queues: [EcommerceQueue.inventory], concurrency: 4)
+        configuration.maintenanceInterval = .milliseconds(50)
+        return [JobWorker(queue: queue, registry: handlers.registry(), configuration: configuration, logger: self.logger)]
+    }
+
+    func relay(postgres: PostgresClient, redis: RedisClient) -> InventoryOutboxRelay {
+        InventoryOutboxRelay(postgres: postgres, queue: RedisJobQueue(redis: redis), sweepInterval: .seconds(60), logger: self.logger)
+    }
+
+    func setStock(_ variant: UUID, to quantity: Int, _ postgres: PostgresClient) async throws {
+        try await postgres.query(
+            "UPDATE stock_levels SET quantity = \(quantity), updated_at = now() WHERE variant_id = \(variant)",
+            logger: self.logger
+        )
+    }
+
+    @Test("a burst of stock changes reaches Shopify once, with the latest quantity; unmapped variants are skipped")
+    func coalescedPush() async throws {
+        let redis = TestServices.redis(.inventory)
+        defer { redis.shutdown() }
+        _ = try await redis.send(["FLUSHDB"])
+        try await TestServices.withPostgres { postgres in
+            try await SimulatorHarness.run { harness in
+                let pushed = try await self.pushedCatalog(postgres: postgres, redis: redis, harness: harness)
+                let variant = pushed.variants[0]
+                // Only this serialized suite reads the outbox; rows of other suites' businesses would only add noise.
+                try await postgres.query("DELETE FROM ecommerce_inventory_outbox", logger: self.logger)
+                for quantity in [6, 5, 9, 4, 12] { try await self.setStock(variant.id, to: quantity, postgres) }
+                // A variant FlowPOS has but Shopify does not.
+                let unmapped = try await BusinessFixture.create(on: postgres, stock: [("X", 3, nil)], connection: nil)
+                try await self.setStock(unmapped.variants[0].id, to: 2, postgres)
+
+                #expect(try await self.relay(postgres: postgres, redis: redis).relayBatch() >= 2)
+                let queued = try await redis.send(["LRANGE", RedisArgument(EcommerceQueue.inventory), "0", "-1"]).elements.compactMap(\.text).map {
+                    try JobCoding.decoder().decode(JobEnvelope<InventoryPushJob.Payload>.self, from: Data($0.utf8)).payload.variantId
+                }
+                #expect(queued.filter { $0 == variant.id }.count == 1, "one coalesced job for the changed variant")
+                #expect(!queued.contains(unmapped.variants[0].id), "no job for a variant not in Shopify")
+                let writesBefore = harness.simulator.stats(of: pushed.fixture.shop)?.inventoryWrites ?? -1
+                let shopify: @Sendable () -> Int? = {
+                    harness.simulator.available(shop: pushed.fixture.shop, inventoryItemId: variant.itemId, locationId: pushed.fixture.locationId)
+                }
+
+                let done = try await runWorkers(self.workers(postgres: postgres, redis: redis, harness: harness), timeout: .seconds(20)) {
+                    shopify() == 12
+                }
+                #expect(done)
+                #expect(harness.simulator.stats(of: pushed.fixture.shop)?.inventoryWrites == writesBefore + 1)
+                // The other variant did not change and was not written.
+                #expect(
+                    harness.simulator.available(
+                        shop: pushed.fixture.shop,
+                        inventoryItemId: pushed.variants[1].itemId,
+                        locationId: pushed.fixture.locationId
+                    ) == 7
+                )
+            }
+        }
+    }
+
+    @Test("the oversell race: an order placed in Shopify before FlowPOS restocks is not overwritten; after ingestion both agree")
+    func oversellRace() async throws {
+        let redis = TestServices.redis(.inventory)
+        defer { redis.shutdown() }
+        _ = try await redis.send(["FLUSHDB"])
+        try await TestServices.withPostgres { postgres in
+            try await SimulatorHarness.run { harness in
+                let pushed = try await self.pushedCatalog(postgres: postgres, redis: redis, harness: harness)
+                let fixture = pushed.fixture
+                let variant = pushed.variants[0]
+                let shopify: @Sendable () -> Int? = {
+                    harness.simulator.available(shop: fixture.shop, inventoryItemId: variant.itemId, locationId: fixture.locationId)
+                }
+
+                // 1. A customer buys 2 in Shopify: Shopify holds 5, FlowPOS still 7 (the webhook is late).
+                let payload = try #require(
+                    harness.simulator.placeOrder(shop: fixture.shop, lines: [.init(variantId: variant.shopifyVariantId, quantity: 2)])
+                )
+                #expect(shopify() == 5)
+                // 2. FlowPOS receives 10 more before the order is ingested: 17, pushed from the last known 7.
+                try await self.setStock(variant.id, to: 17, postgres)
+                try await self.relay(postgres: postgres, redis: redis).relayBatch()
+                let workers = self.workers(postgres: postgres, redis: redis, harness: harness)
+                try await withThrowingTaskGroup(of: Void.self) { group in
+                    for worker in workers { group.addTask { try await worker.run() } }
+                    defer { group.cancelAll() }
+                    // The compare-and-set fails: Shopify must keep 5, not get 17.
+                    let refused = try await TestServices.eventually(timeout: .seconds(10)) {
+                        (harness.simulator.stats(of: fixture.shop)?.inventoryStale ?? 0) >= 1
+                    }
+                    #expect(refused)
+                    #expect(shopify() == 5)
+
+                    // 3. The order is ingested (15 in FlowPOS); the stock change pushes again.
+                    let order = try JSONDecoder().decode(ShopifyOrder.self, from: payload)
+                    _ = try await OrderIngestor(client: postgres).ingest(
+                        businessId: fixture.businessId,
+                        order: order,
+                        source: "webhook",
+                        reference: nil,
+                        logger: self.logger
+                    )
+                    #expect(try await BusinessFixture.stock(of: variant.id, on: postgres) == 15)
+                    try await self.relay(postgres: postgres, redis: redis).relayBatch()
+                    let settled = try await TestServices.eventually(timeout: .seconds(10)) {
+                        let stats = try await RedisJobQueue(redis: redis).stats(queue: EcommerceQueue.inventory)
+                        return stats.ready == 0 && stats.inflight == 0 && stats.delayed == 0 && shopify() == 15
+                    }
+                    #expect(settled, "Shopify \(String(describing: shopify()))")
+                }
+                #expect(shopify() == 15)
+                #expect(try await BusinessFixture.stock(of: variant.id, on: postgres) == 15)
+                #expect(try await RedisJobQueue(redis: redis).stats(queue: EcommerceQueue.inventory).dead == 0)
+            }
+        }
+    }
+
+    @Test("the outbox is written in the stock change's transaction: a rolled-back change leaves no row")
+    func outboxIsTransactional() async throws {
+        struct Rollback: Error {}
+        try await TestServices.withPostgres { postgres in
+            let business = try await BusinessFixture.create(on: postgres, stock: [("T", 5, nil)], connection: .active)
+            func outboxRows() async throws -> Int {
+                let rows = try await postgres.query(
+                    "SELECT count(*)::int FROM ecommerce_inventory_outbox WHERE variant_id = \(business.variants[0].id)",
+                    logger: self.logger
+                )
+                for try await count in rows.decode(Int.self) { return count }
+                return 0
+            }
+            #expect(try await outboxRows() == 1)  // the insert of the stock row
+            do {
+                try await postgres.withTransaction(logger: self.logger) { connection in
+                    try await connection.query(
+                        "UPDATE stock_levels SET quantity = 1 WHERE variant_id = \(business.variants[0].id)",
+                        logger: self.logger
+                    )
+                    throw Rollback()
+                }
+            } catch let error as PostgresTransactionError where error.closureError is Rollback {}
+            #expect(try await outboxRows() == 1)
+            try await self.setStock(business.variants[0].id, to: 5, postgres)  // unchanged quantity: no row
+            #expect(try await outboxRows() == 1)
+            try await self.setStock(business.variants[0].id, to: 4, postgres)
+            #expect(try await outboxRows() == 2)
+        }
+    }
+}
