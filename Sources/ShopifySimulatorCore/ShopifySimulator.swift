@@ -183,6 +183,9 @@ public final class ShopifySimulator: Sendable {
             case "collectionCreate", "collectionUpdate", "collectionAddProducts", "collectionRemoveProducts":
                 result = [field: Self.collectionMutation(field, variables, in: &shop, ids: &state.ids)]
                 actual = requested
+            case "inventoryActivate":
+                result = ["inventoryActivate": Self.inventoryActivate(variables, in: &shop)]
+                actual = requested
             case "inventoryItem":
                 result = ["inventoryItem": Self.inventoryItem(variables, in: shop)]
                 actual = requested

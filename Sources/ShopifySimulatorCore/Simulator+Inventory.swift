@@ -56,6 +56,18 @@ extension ShopifySimulator {
         return ["inventoryAdjustmentGroup": ["id": "gid://shopify/InventoryAdjustmentGroup/\(Int.random(in: 1...Int(Int32.max)))"], "userErrors": []]
     }
 
+    /// `inventoryActivate(inventoryItemId:, locationId:)`: stocks the item there with 0 available (idempotent).
+    static func inventoryActivate(_ variables: [String: Any], in shop: inout SimulatedShop) -> [String: Any] {
+        guard let item = number(fromGID: variables["inventoryItemId"]), knowsItem(item, in: shop) else {
+            return ["inventoryLevel": NSNull(), "userErrors": [userError(["inventoryItemId"], "Inventory item not found", "NOT_FOUND")]]
+        }
+        guard let location = number(fromGID: variables["locationId"]), shop.locations.contains(where: { $0.id == location }) else {
+            return ["inventoryLevel": NSNull(), "userErrors": [userError(["locationId"], "Location not found", "NOT_FOUND")]]
+        }
+        if shop.inventory[item]?[location] == nil { shop.inventory[item, default: [:]][location] = 0 }
+        return ["inventoryLevel": ["id": "gid://shopify/InventoryLevel/\(item)?inventory_item_id=\(item)"], "userErrors": [] as [Any]]
+    }
+
     /// `inventoryItem(id:) { inventoryLevel(locationId:) { quantities(names: ["available"]) } }`.
     static func inventoryItem(_ variables: [String: Any], in shop: SimulatedShop) -> Any {
         guard let item = number(fromGID: variables["inventoryItemId"]), knowsItem(item, in: shop) else { return NSNull() }
@@ -180,6 +192,11 @@ extension ShopifySimulator {
         guard let (payload, deliveries) = result else { return nil }
         for (topic, body) in deliveries { self.deliver(shop: domain, topic: topic, payload: body) }
         return payload
+    }
+
+    /// The orders of a shop as their REST payloads, oldest first (control API).
+    public func orders(of domain: String) -> [Data] {
+        self.state.withLock { state in (state.shops[domain]?.orders ?? [:]).sorted { $0.key < $1.key }.map(\.value) }
     }
 
     /// The available quantity of an item at a location, for assertions.

@@ -80,6 +80,15 @@ public func buildSimulatorApplication(
         }
         return ShopifySimulator.Answer(status: 201, headers: ["Content-Type": "application/json"], body: payload).response
     }
+    router.get("/_control/shops/:shop/orders") { _, context in
+        let orders = simulator.orders(of: try context.parameters.require("shop")).map { String(decoding: $0, as: UTF8.self) }
+        return ShopifySimulator.Answer(
+            status: 200,
+            headers: ["Content-Type": "application/json"],
+            body: Data("[\(orders.joined(separator: ","))]".utf8)
+        )
+        .response
+    }
     struct OrderChangeRequest: Decodable {
         var lineItemId: Int64?
         var quantity: Int?

@@ -213,4 +213,57 @@ struct ShopifyClientTests {
             #expect(seen.allSatisfy { $0.lineItems[0].variantId == variant && $0.updatedAtDate != nil })
         }
     }
+
+    @Test("simulated orders change as Shopify's do: refunds and cancellations restock, edits lower quantities; activation stocks an item")
+    func simulatedOrderLifecycle() async throws {
+        try await SimulatorHarness.run { harness in
+            let shop = "lifecycle.myshopify.com"
+            let locationId = harness.simulator.createShop(shop, accessToken: "t")
+            let credentials = ShopifyCredentials(shop: shop, accessToken: "t")
+            let client = harness.client()
+            let product = try await client.productSet(
+                SampleProduct.input(variants: ["One"]),
+                locationId: locationId,
+                as: credentials,
+                logger: self.logger
+            )
+            let (variant, item) = (product.variants[0].variantId, product.variants[0].inventoryItemId)
+            let stock = { harness.simulator.available(shop: shop, inventoryItemId: item, locationId: locationId) }
+            try await client.activate(inventoryItemId: item, locationId: locationId, as: credentials, logger: self.logger)
+            #expect(stock() == 5)  // activating an active item changes nothing
+
+            let placed = try JSONDecoder().decode(
+                ShopifyOrder.self,
+                from: try #require(harness.simulator.placeOrder(shop: shop, lines: [.init(variantId: variant, quantity: 4)]))
+            )
+            #expect(stock() == 1)
+            let line = placed.lineItems[0].id
+            let refunded = try JSONDecoder().decode(
+                ShopifyOrder.self,
+                from: try #require(
+                    harness.simulator.changeOrder(shop: shop, orderId: placed.id, .refund(lineItemId: line, quantity: 1, restock: true))
+                )
+            )
+            #expect(stock() == 2 && refunded.consumedQuantity(of: refunded.lineItems[0]) == 3)
+            let edited = try JSONDecoder().decode(
+                ShopifyOrder.self,
+                from: try #require(harness.simulator.changeOrder(shop: shop, orderId: placed.id, .lowerQuantity(lineItemId: line, to: 1)))
+            )
+            #expect(stock() == 4 && edited.consumedQuantity(of: edited.lineItems[0]) == 1)
+            let cancelled = try JSONDecoder().decode(
+                ShopifyOrder.self,
+                from: try #require(harness.simulator.changeOrder(shop: shop, orderId: placed.id, .cancel))
+            )
+            #expect(stock() == 5 && cancelled.cancelledAt != nil && cancelled.consumedQuantity(of: cancelled.lineItems[0]) == 0)
+            // The orders query sees the latest state.
+            let page = try await client.orders(
+                updatedSince: Date(timeIntervalSince1970: 0),
+                first: 5,
+                after: nil,
+                as: credentials,
+                logger: self.logger
+            )
+            #expect(page.orders.count == 1 && page.orders[0].cancelledAt != nil && page.orders[0].refunds?.count == 1)
+        }
+    }
 }

@@ -114,3 +114,41 @@ extension ShopifyAdminClient {
         return item.inventoryLevel?.quantities.first { $0.name == "available" }?.quantity
     }
 }
+
+extension ShopifyAdminClient {
+    static let inventoryActivateDocument = """
+        mutation InventoryActivate($inventoryItemId: ID!, $locationId: ID!) {
+          inventoryActivate(inventoryItemId: $inventoryItemId, locationId: $locationId) {
+            inventoryLevel { id }
+            userErrors { field message code }
+          }
+        }
+        """
+
+    struct InventoryActivateData: Decodable, Sendable {
+        var inventoryActivate: Payload
+
+        struct Payload: Decodable, Sendable {
+            var userErrors: [ShopifyUserError]
+        }
+    }
+
+    /// Stocks an item at a location (needed before its quantity there can be set). Activating twice is harmless.
+    public func activate(inventoryItemId: Int64, locationId: Int64, as credentials: ShopifyCredentials, logger: Logger) async throws {
+        let data = try await self.send(
+            GraphQLOperation<InventoryActivateData>(
+                name: "inventoryActivate",
+                query: Self.inventoryActivateDocument,
+                variables: .object([
+                    "inventoryItemId": .string(ShopifyGID.make("InventoryItem", inventoryItemId)),
+                    "locationId": .string(ShopifyGID.make("Location", locationId)),
+                ]),
+                expectedCost: 10
+            ),
+            as: credentials,
+            logger: logger
+        )
+        let errors = data.inventoryActivate.userErrors
+        if !errors.isEmpty { throw ShopifyAdminError.userErrors(operation: "inventoryActivate", errors) }
+    }
+}
