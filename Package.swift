@@ -164,7 +164,7 @@ let package = Package(
         .executableTarget(
             name: "Worker",
             dependencies: [
-                "WorkerApp", "AppConfig", "Storage", "Shopify",
+                "WorkerApp", "AppConfig", "Storage", "Shopify", "EcommerceJobs", "JobQueue", "RedisClient",
                 .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "Metrics", package: "swift-metrics"),

@@ -1,10 +1,13 @@
 import AppConfig
 import ArgumentParser
+import EcommerceJobs
 import Foundation
+import JobQueue
 import Logging
 import Metrics
 import PostgresNIO
 import Prometheus
+import RedisClient
 import ServiceLifecycle
 import Shopify
 import Storage
@@ -16,7 +19,7 @@ struct WorkerCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "ecommerce-worker",
         abstract: "Runs the ecommerce jobs; scale it horizontally.",
-        subcommands: [Run.self, Migrate.self, Connect.self],
+        subcommands: [Run.self, Migrate.self, Connect.self, EnqueuePolls.self],
         defaultSubcommand: Run.self
     )
 
@@ -68,6 +71,7 @@ struct Run: AsyncParsableCommand {
             .init(service: process.metricsServer),
         ]
         if configuration.inventoryRelay { services.append(.init(service: process.inventoryRelay)) }
+        if configuration.pollScheduler { services.append(.init(service: process.pollScheduler)) }
         var groupConfiguration = ServiceGroupConfiguration(
             services: services,
             gracefulShutdownSignals: [.sigterm, .sigint],
@@ -127,5 +131,39 @@ struct Connect: AsyncParsableCommand {
             try await connections.saveAccessToken(businessId: businessId, sealed: sealed, scopes: nil, logger: logger)
         }
         print("connected \(businessId) to \(shop.value)")
+    }
+}
+
+/// For an external cron: a poll now for every connected business (one pending per business, as the API allows).
+struct EnqueuePolls: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "enqueue-polls", abstract: "Enqueue a poll now for every connected business.")
+
+    func run() async throws {
+        let configuration = try loadConfiguration()
+        LogSetup.bootstrap(level: configuration.common.logLevel, format: configuration.common.logFormat)
+        let logger = Logger(label: "ecommerce-worker")
+        let client = PostgresClient(configuration: configuration.common.database, backgroundLogger: logger)
+        let redis = RedisClient(configuration: configuration.common.redis)
+        defer { redis.shutdown() }
+        let (enqueued, pending) = try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { await client.run() }
+            defer { group.cancelAll() }
+            let queue = RedisJobQueue(redis: redis)
+            var counts = (0, 0)
+            for businessId in try await ConnectionStore(client: client).activeBusinessIds(logger: logger) {
+                let job = OrderPollJob.envelope(
+                    .init(slot: nil),
+                    businessId: businessId.uuidString.lowercased(),
+                    dedupeKey: OrderPollJob.requestKey(businessId: businessId)
+                )
+                if try await queue.enqueue(OrderPollJob.self, job, dedupeWindow: configuration.pollInterval) == .enqueued {
+                    counts.0 += 1
+                } else {
+                    counts.1 += 1
+                }
+            }
+            return counts
+        }
+        print("enqueued \(enqueued) polls (\(pending) already pending)")
     }
 }

@@ -113,6 +113,43 @@ extension GatewayTests {
     }
 }
 
+extension GatewayTests {
+    @Test("POST /ecommerce/sync/poll queues one poll at a time per business; GET /ecommerce/sync/logs lists a business's runs")
+    func pollRequestAndLogList() async throws {
+        try await self.withGateway { client, postgres, redis in
+            let business = try await BusinessFixture.create(on: postgres, stock: [("P", 1, nil)])
+            let token = TestJWT.merchant(business.id)
+            let (first, body) = try await self.post(client, "/ecommerce/sync/poll", token: token)
+            #expect(first == .accepted && body["status"] as? String == "queued")
+            let (second, error) = try await self.post(client, "/ecommerce/sync/poll", token: token)
+            #expect(second == .conflict && error["error"] as? String == "poll_pending")
+            let queued = try await redis.send(["LRANGE", "ecommerce-polling", "0", "-1"]).elements.compactMap(\.text)
+            #expect(queued.count == 1)
+            #expect(try JobCoding.decoder().decode(JobEnvelope<OrderPollJob.Payload>.self, from: Data(queued[0].utf8)).payload.slot == nil)
+
+            _ = try await self.post(client, "/ecommerce/sync/products", token: token)
+            _ = try await self.post(client, "/ecommerce/sync/collections", token: token)
+            try await client.execute(uri: "/ecommerce/sync/logs?limit=10", method: .get, headers: [.authorization: "Bearer \(token)"]) { response in
+                #expect(response.status == .ok)
+                struct List: Decodable { var logs: [SyncRun] }
+                let list = try JSONDecoder.iso8601.decode(List.self, from: Data(buffer: response.body))
+                #expect(Set(list.logs.map(\.kind)) == ["product_push", "collection_push"])
+            }
+            try await client.execute(uri: "/ecommerce/sync/logs?kind=collection_push", method: .get, headers: [.authorization: "Bearer \(token)"]) {
+                response in
+                struct List: Decodable { var logs: [SyncRun] }
+                let list = try JSONDecoder.iso8601.decode(List.self, from: Data(buffer: response.body))
+                #expect(list.logs.map(\.kind) == ["collection_push"])
+            }
+            try await client.execute(
+                uri: "/ecommerce/sync/logs?businessId=\(UUID())",
+                method: .get,
+                headers: [.authorization: "Bearer \(token)"]
+            ) { #expect($0.status == .forbidden) }
+        }
+    }
+}
+
 extension JSONDecoder {
     static var iso8601: JSONDecoder {
         let decoder = JSONDecoder()

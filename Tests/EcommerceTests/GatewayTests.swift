@@ -287,7 +287,11 @@ struct GatewayTests {
     func redisDownAnswers503() async throws {
         let redisServer = try ScratchRedis()
         defer { Task { await redisServer.stop() } }
-        try await Task.sleep(for: .milliseconds(300))
+        // redis-server takes a moment to listen, longer when the machine is busy with the other suites.
+        let probe = RedisClient(configuration: RedisConfiguration(host: "127.0.0.1", port: redisServer.port, database: 0))
+        let listening = await TestServices.eventually(timeout: .seconds(10), every: .milliseconds(50)) { (try? await probe.ping()) != nil }
+        probe.shutdown()
+        #expect(listening)
         try await self.withGateway(redisURL: "redis://127.0.0.1:\(redisServer.port)") { client, postgres, redis in
             let business = try await BusinessFixture.create(on: postgres, stock: [("A", 5, 11)])
             let body = OrderFactory.webhookBody(OrderFactory.order(lines: [OrderFactory.line(1, variant: business.variants[0], quantity: 1)]))

@@ -21,6 +21,7 @@ enum TestServices {
         case shopify = 3
         case inventory = 4
         case simulator = 5
+        case polling = 6
     }
 
     static func redisURL(_ database: RedisDatabase) -> String { "redis://\(redisHost):\(redisPort)/\(database.rawValue)" }

@@ -43,4 +43,14 @@ public struct Environment: Sendable {
         }
         return .milliseconds(Int(value * 1000))
     }
+
+    /// `on`/`off` (also `true`/`false`, `1`/`0`).
+    public func `switch`(_ name: String, default fallback: Bool) throws(ConfigurationError) -> Bool {
+        switch self.optional(name)?.lowercased() {
+        case nil: return fallback
+        case "on", "true", "1": return true
+        case "off", "false", "0": return false
+        default: throw ConfigurationError(variable: name, reason: "must be on or off")
+        }
+    }
 }

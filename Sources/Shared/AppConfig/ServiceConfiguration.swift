@@ -94,6 +94,14 @@ public struct WorkerConfiguration: Sendable {
     public var inventorySweepInterval: Duration
     /// `INVENTORY_RELAY` (`on`): whether this process relays the stock-change outbox (any number may).
     public var inventoryRelay: Bool
+    /// `POLL_INTERVAL_SECONDS` (900): how often each connected business is polled.
+    public var pollInterval: Duration
+    /// `POLL_OVERLAP_SECONDS` (300): how far before the last poll's start the next one reads.
+    public var pollOverlap: Duration
+    /// `POLL_PAGE_SIZE` (10): orders per page of a poll.
+    public var pollPageSize: Int
+    /// `POLL_SCHEDULER` (`on`): whether this process runs the poll schedule (any number may).
+    public var pollScheduler: Bool
 
     public init(environment: Environment = Environment()) throws(ConfigurationError) {
         self.common = try CommonConfiguration(environment: environment)
@@ -107,11 +115,11 @@ public struct WorkerConfiguration: Sendable {
         }
         self.inventoryStaleRetryDelay = try environment.seconds("INVENTORY_STALE_RETRY_SECONDS", default: 10, range: 0.1...3600)
         self.inventorySweepInterval = try environment.seconds("INVENTORY_SWEEP_SECONDS", default: 5, range: 0.1...3600)
-        switch environment.optional("INVENTORY_RELAY")?.lowercased() ?? "on" {
-        case "on", "true", "1": self.inventoryRelay = true
-        case "off", "false", "0": self.inventoryRelay = false
-        default: throw ConfigurationError(variable: "INVENTORY_RELAY", reason: "must be on or off")
-        }
+        self.inventoryRelay = try environment.switch("INVENTORY_RELAY", default: true)
+        self.pollInterval = try environment.seconds("POLL_INTERVAL_SECONDS", default: 900, range: 1...86_400)
+        self.pollOverlap = try environment.seconds("POLL_OVERLAP_SECONDS", default: 300, range: 0...86_400)
+        self.pollPageSize = try environment.int("POLL_PAGE_SIZE", default: 10, range: 1...250)
+        self.pollScheduler = try environment.switch("POLL_SCHEDULER", default: true)
         self.queues = environment.optional("WORKER_QUEUES").map { raw in
             raw.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
         }

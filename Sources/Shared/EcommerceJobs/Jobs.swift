@@ -147,3 +147,23 @@ public enum CollectionPushPageJob: JobDefinition {
     public static let queue = EcommerceQueue.collections
     public static let maxAttempts = 8
 }
+
+/// Polls a business's shop for orders updated since its high-water mark and ingests them through the same path
+/// as webhooks. Scheduled every poll interval (one job per business and slot), or requested now.
+public enum OrderPollJob: JobDefinition {
+    public struct Payload: Codable, Sendable {
+        /// The schedule slot (its due time, ms since 1970) for scheduled polls; nil for a poll requested now.
+        public var slot: Int64?
+
+        public init(slot: Int64?) {
+            self.slot = slot
+        }
+    }
+
+    public static let kind = "orders.poll"
+    public static let queue = EcommerceQueue.polling
+    public static let maxAttempts = 5
+
+    /// While a requested poll of the business is pending or running, another request adds nothing.
+    public static func requestKey(businessId: UUID) -> String { "poll-now:\(businessId.uuidString.lowercased())" }
+}

@@ -27,6 +27,20 @@ struct SyncController: Sendable {
         router.post("/ecommerce/sync/collections") { request, context in
             try await self.guarded { try await self.startPush(CollectionPushPlanJob.self, kind: "collection_push", request, logger: context.logger) }
         }
+        router.post("/ecommerce/sync/poll") { request, context in
+            try await self.guarded { try await self.requestPoll(request, logger: context.logger) }
+        }
+        router.get("/ecommerce/sync/logs") { request, context in
+            try await self.guarded {
+                let principal = try self.authenticator.authenticate(request)
+                let query = request.uri.queryParameters
+                let businessId = try self.authenticator.business(for: principal, requested: query.get("businessId"))
+                let limit = query.get("limit").flatMap(Int.init) ?? 20
+                guard (1...500).contains(limit) else { return .error(.badRequest, code: "invalid_limit", message: "limit must be 1…500") }
+                let runs = try await self.syncLogs.runs(businessId: businessId, kind: query.get("kind"), limit: limit, logger: context.logger)
+                return .json(["logs": runs])
+            }
+        }
         router.get("/ecommerce/sync/logs/:id") { request, context in
             try await self.guarded {
                 let principal = try self.authenticator.authenticate(request)
@@ -48,6 +62,30 @@ struct SyncController: Sendable {
         } catch let error as AdminAuthError {
             return error.response
         }
+    }
+
+    /// Enqueues a poll now, one pending at a time per business: 202, or 409 while one is pending.
+    private func requestPoll(_ request: Request, logger: Logger) async throws -> Response {
+        let principal = try self.authenticator.authenticate(request)
+        let businessId = try self.authenticator.business(for: principal, requested: request.uri.queryParameters.get("businessId"))
+        guard let account = try await self.connections.account(businessId: businessId, logger: logger), account.status == .active else {
+            return .error(.conflict, code: "not_connected", message: "the business has no active Shopify connection")
+        }
+        let job = OrderPollJob.envelope(
+            .init(slot: nil),
+            businessId: businessId.uuidString.lowercased(),
+            shop: account.shop,
+            dedupeKey: OrderPollJob.requestKey(businessId: businessId)
+        )
+        let result: EnqueueResult
+        do {
+            result = try await self.queue.enqueue(OrderPollJob.self, job, dedupeWindow: .seconds(900))
+        } catch {
+            logger.error("could not enqueue a poll", metadata: ["error": "\(error)"])
+            return .error(.serviceUnavailable, code: "queue_unavailable", message: "try again later", headers: [.retryAfter: "5"])
+        }
+        guard result == .enqueued else { return .error(.conflict, code: "poll_pending", message: "a poll of this business is already pending") }
+        return .json(["status": "queued"], status: .accepted)
     }
 
     /// Opens a run and enqueues its plan job: 202 with the sync log id.

@@ -33,6 +33,7 @@ extension ShopifyAdminClient {
     struct CollectionCreateData: Decodable, Sendable { var collectionCreate: CollectionPayload }
     struct CollectionUpdateData: Decodable, Sendable { var collectionUpdate: CollectionPayload }
     struct CollectionAddData: Decodable, Sendable { var collectionAddProducts: CollectionPayload }
+
     struct CollectionRemoveData: Decodable, Sendable {
         var collectionRemoveProducts: Payload
 
@@ -80,35 +81,47 @@ extension ShopifyAdminClient {
 
     /// Adds products to a manual collection, in calls of at most 250.
     public func addProducts(_ productIds: [Int64], toCollection id: Int64, as credentials: ShopifyCredentials, logger: Logger) async throws {
-        for start in stride(from: 0, to: productIds.count, by: Self.collectionBatchLimit) {
-            let batch = productIds[start..<min(start + Self.collectionBatchLimit, productIds.count)]
-            let data = try await self.send(
-                GraphQLOperation<CollectionAddData>(
-                    name: "collectionAddProducts",
-                    query: Self.collectionAddProductsDocument,
-                    variables: .object([
-                        "id": .string(ShopifyGID.make("Collection", id)),
-                        "productIds": .array(batch.map { .string(ShopifyGID.make("Product", $0)) }),
-                    ]),
-                    expectedCost: 10
-                ),
-                as: credentials,
-                logger: logger
-            )
-            _ = try self.collectionId(data.collectionAddProducts, operation: "collectionAddProducts")
-        }
+        try await self.changeMembership(
+            "collectionAddProducts",
+            Self.collectionAddProductsDocument,
+            productIds,
+            id,
+            credentials,
+            logger,
+            userErrors: { (data: CollectionAddData) in data.collectionAddProducts.userErrors }
+        )
     }
 
     /// Removes products from a manual collection, in calls of at most 250.
     public func removeProducts(_ productIds: [Int64], fromCollection id: Int64, as credentials: ShopifyCredentials, logger: Logger) async throws {
+        try await self.changeMembership(
+            "collectionRemoveProducts",
+            Self.collectionRemoveProductsDocument,
+            productIds,
+            id,
+            credentials,
+            logger,
+            userErrors: { (data: CollectionRemoveData) in data.collectionRemoveProducts.userErrors }
+        )
+    }
+
+    private func changeMembership<Response: Decodable & Sendable>(
+        _ name: String,
+        _ document: String,
+        _ productIds: [Int64],
+        _ collectionId: Int64,
+        _ credentials: ShopifyCredentials,
+        _ logger: Logger,
+        userErrors: (Response) -> [ShopifyUserError]
+    ) async throws {
         for start in stride(from: 0, to: productIds.count, by: Self.collectionBatchLimit) {
             let batch = productIds[start..<min(start + Self.collectionBatchLimit, productIds.count)]
             let data = try await self.send(
-                GraphQLOperation<CollectionRemoveData>(
-                    name: "collectionRemoveProducts",
-                    query: Self.collectionRemoveProductsDocument,
+                GraphQLOperation<Response>(
+                    name: name,
+                    query: document,
                     variables: .object([
-                        "id": .string(ShopifyGID.make("Collection", id)),
+                        "id": .string(ShopifyGID.make("Collection", collectionId)),
                         "productIds": .array(batch.map { .string(ShopifyGID.make("Product", $0)) }),
                     ]),
                     expectedCost: 10
@@ -116,8 +129,8 @@ extension ShopifyAdminClient {
                 as: credentials,
                 logger: logger
             )
-            let errors = data.collectionRemoveProducts.userErrors
-            if !errors.isEmpty { throw ShopifyAdminError.userErrors(operation: "collectionRemoveProducts", errors) }
+            let errors = userErrors(data)
+            if !errors.isEmpty { throw ShopifyAdminError.userErrors(operation: name, errors) }
         }
     }
 }

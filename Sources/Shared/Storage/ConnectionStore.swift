@@ -80,22 +80,28 @@ public struct ConnectionStore: Sendable {
         public var status: ConnectionStatus
         public var sealedAccessToken: [UInt8]?
         public var locationId: Int64?
+        /// The high-water mark of polling: orders updated before it were read.
+        public var lastSyncedAt: Date?
+        public var connectedAt: Date
     }
 
     public func account(businessId: UUID, logger: Logger) async throws -> Account? {
         let rows = try await self.client.query(
             """
-            SELECT shop_domain, status, access_token_ciphertext, location_id FROM ecommerce_connection WHERE business_id = \(businessId)
+            SELECT shop_domain, status, access_token_ciphertext, location_id, last_synced_at, created_at
+            FROM ecommerce_connection WHERE business_id = \(businessId)
             """,
             logger: logger
         )
-        for try await (shop, status, sealed, location) in rows.decode((String, String, ByteBuffer?, String?).self) {
+        for try await (shop, status, sealed, location, lastSynced, created) in rows.decode((String, String, ByteBuffer?, String?, Date?, Date).self) {
             return Account(
                 businessId: businessId,
                 shop: shop,
                 status: ConnectionStatus(rawValue: status) ?? .disconnected,
                 sealedAccessToken: sealed.map { Array($0.readableBytesView) },
-                locationId: location.flatMap { Int64($0) }
+                locationId: location.flatMap { Int64($0) },
+                lastSyncedAt: lastSynced,
+                connectedAt: created
             )
         }
         return nil
@@ -118,5 +124,27 @@ public struct ConnectionStore: Sendable {
             "UPDATE ecommerce_connection SET location_id = \(String(locationId)), updated_at = now() WHERE business_id = \(businessId)",
             logger: logger
         )
+    }
+
+    /// Moves the polling high-water mark forward (never back).
+    public func advanceLastSynced(businessId: UUID, to time: Date, logger: Logger) async throws {
+        try await self.client.query(
+            """
+            UPDATE ecommerce_connection SET last_synced_at = GREATEST(COALESCE(last_synced_at, \(time)), \(time)), updated_at = now()
+            WHERE business_id = \(businessId)
+            """,
+            logger: logger
+        )
+    }
+
+    /// Every business with an active connection (what the poll schedule must hold).
+    public func activeBusinessIds(logger: Logger) async throws -> [UUID] {
+        var ids: [UUID] = []
+        for try await id in try await self.client.query("SELECT business_id FROM ecommerce_connection WHERE status = 'active'", logger: logger)
+            .decode(UUID.self)
+        {
+            ids.append(id)
+        }
+        return ids
     }
 }

@@ -93,6 +93,22 @@ public struct SyncLogStore: Sendable {
         return false
     }
 
+    /// Ends a run that is not paged: its counters, details and final status (`completed` without failures,
+    /// `partial` otherwise).
+    public func finishRun(runId: UUID, processed: Int, failed: Int, errors: [SyncError], details: SyncDetails, logger: Logger) async throws {
+        let errorsJSON = String(decoding: try JSONEncoder().encode(Array(errors.prefix(20))), as: UTF8.self)
+        let detailsJSON = String(decoding: try JSONEncoder().encode(details), as: UTF8.self)
+        try await self.client.query(
+            """
+            UPDATE ecommerce_sync_log
+            SET processed = \(processed), failed = \(failed), total = \(processed + failed), errors = \(errorsJSON)::jsonb,
+                details = \(detailsJSON)::jsonb, status = CASE WHEN \(failed) = 0 THEN 'completed' ELSE 'partial' END, finished_at = now()
+            WHERE id = \(runId)
+            """,
+            logger: logger
+        )
+    }
+
     /// Ends a run that cannot go on (not connected, nothing to push to), keeping the reason.
     public func fail(runId: UUID, error: SyncError, logger: Logger) async throws {
         let errorsJSON = String(decoding: try JSONEncoder().encode([error]), as: UTF8.self)
@@ -107,31 +123,49 @@ public struct SyncLogStore: Sendable {
 
     /// One run with its counters and progress.
     public func run(id: UUID, logger: Logger) async throws -> SyncRun? {
-        let rows = try await self.client.query(
-            """
-            SELECT id, business_id, kind, status, processed, failed, total, pages_total, pages_done, errors::text, details::text,
-                   started_at, finished_at
-            FROM ecommerce_sync_log WHERE id = \(id)
-            """,
-            logger: logger
+        try await self.runs(where: "id = $1", [id], limit: 1, logger: logger).first
+    }
+
+    /// A business's latest runs, newest first, optionally of one kind.
+    public func runs(businessId: UUID, kind: String?, limit: Int, logger: Logger) async throws -> [SyncRun] {
+        if let kind {
+            return try await self.runs(where: "business_id = $1 AND kind = $2", [businessId, kind], limit: limit, logger: logger)
+        }
+        return try await self.runs(where: "business_id = $1", [businessId], limit: limit, logger: logger)
+    }
+
+    private func runs(where condition: String, _ values: [any PostgresEncodable & Sendable], limit: Int, logger: Logger) async throws -> [SyncRun] {
+        var query = PostgresQuery(
+            unsafeSQL: """
+                SELECT id, business_id, kind, status, processed, failed, total, pages_total, pages_done, errors::text, details::text,
+                       started_at, finished_at
+                FROM ecommerce_sync_log WHERE \(condition) ORDER BY started_at DESC LIMIT \(max(1, min(limit, 500)))
+                """
         )
-        for try await row in rows.decode((UUID, UUID, String, String, Int, Int, Int?, Int?, Int, String, String, Date, Date?).self) {
-            return SyncRun(
-                id: row.0,
-                businessId: row.1,
-                kind: row.2,
-                status: row.3,
-                processed: row.4,
-                failed: row.5,
-                total: row.6,
-                pagesTotal: row.7,
-                pagesDone: row.8,
-                errors: (try? JSONDecoder().decode([SyncError].self, from: Data(row.9.utf8))) ?? [],
-                startedAt: row.11,
-                finishedAt: row.12
+        for value in values { try query.binds.append(value) }
+        var runs: [SyncRun] = []
+        for try await row in try await self.client.query(query, logger: logger).decode(
+            (UUID, UUID, String, String, Int, Int, Int?, Int?, Int, String, String, Date, Date?).self
+        ) {
+            runs.append(
+                SyncRun(
+                    id: row.0,
+                    businessId: row.1,
+                    kind: row.2,
+                    status: row.3,
+                    processed: row.4,
+                    failed: row.5,
+                    total: row.6,
+                    pagesTotal: row.7,
+                    pagesDone: row.8,
+                    errors: (try? JSONDecoder().decode([SyncError].self, from: Data(row.9.utf8))) ?? [],
+                    details: (try? JSONDecoder().decode(SyncDetails.self, from: Data(row.10.utf8))) ?? SyncDetails(),
+                    startedAt: row.11,
+                    finishedAt: row.12
+                )
             )
         }
-        return nil
+        return runs
     }
 }
 
@@ -160,6 +194,29 @@ public struct SyncRun: Codable, Sendable, Equatable {
     public var pagesTotal: Int?
     public var pagesDone: Int
     public var errors: [SyncError]
+    public var details: SyncDetails
     public var startedAt: Date
     public var finishedAt: Date?
+}
+
+/// The counters of a run beyond processed / failed (those of a poll); absent ones are left out.
+public struct SyncDetails: Codable, Sendable, Equatable {
+    /// Orders read from Shopify.
+    public var fetched: Int?
+    /// Orders seen for the first time.
+    public var ingested: Int?
+    /// Orders already known whose new state changed stock.
+    public var updated: Int?
+    /// Orders already known, nothing to apply.
+    public var duplicates: Int?
+    /// Start of the window read (RFC 3339).
+    public var since: String?
+
+    public init(fetched: Int? = nil, ingested: Int? = nil, updated: Int? = nil, duplicates: Int? = nil, since: String? = nil) {
+        self.fetched = fetched
+        self.ingested = ingested
+        self.updated = updated
+        self.duplicates = duplicates
+        self.since = since
+    }
 }

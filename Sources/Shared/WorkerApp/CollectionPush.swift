@@ -26,46 +26,22 @@ struct CollectionPush: Sendable {
         )
     }
 
-    /// Pushes one page of categories; failures are handled as in the product push.
+    /// Pushes one page of categories (see ``PagedPush/runPage(_:envelope:context:accounts:syncLogs:subject:push:)``).
     func page(_ envelope: JobEnvelope<CollectionPushPageJob.Payload>, context: JobContext) async throws {
         let businessId = try EcommerceHandlers.businessId(of: envelope)
         let payload = envelope.payload
-        let logger = context.logger
         let page = ProductPage(number: payload.page, after: payload.after, through: payload.through, count: 0)
-        let categories = try await self.collections.categories(businessId: businessId, page: page, logger: logger)
-        let lastAttempt = context.header.attempt + 1 >= context.header.maxAttempts
-        let account: ShopifyAccount
-        do {
-            account = try await self.accounts.account(businessId: businessId, logger: logger)
-        } catch let error as PermanentJobError {
-            try await self.syncLogs.recordPage(
-                runId: payload.runId,
-                page: payload.page,
-                processed: 0,
-                failed: categories.count,
-                errors: [SyncError(code: error.code, message: error.message, subject: "page \(payload.page)")],
-                logger: logger
-            )
-            return
+        let categories = try await self.collections.categories(businessId: businessId, page: page, logger: context.logger)
+        try await PagedPush.runPage(
+            categories,
+            envelope: envelope,
+            context: context,
+            accounts: self.accounts,
+            syncLogs: self.syncLogs,
+            subject: { "category \($0.id)" }
+        ) { category, account in
+            try await self.push(category, businessId: businessId, account: account, logger: context.logger)
         }
-        var processed = 0
-        var errors: [SyncError] = []
-        for category in categories {
-            do {
-                try await self.push(category, businessId: businessId, account: account, logger: logger)
-                processed += 1
-            } catch let error as ShopifyAdminError where !error.isRetryable || lastAttempt {
-                errors.append(SyncError(code: "shopify_refused", message: error.description, subject: "category \(category.id)"))
-            }
-        }
-        try await self.syncLogs.recordPage(
-            runId: payload.runId,
-            page: payload.page,
-            processed: processed,
-            failed: categories.count - processed,
-            errors: errors,
-            logger: logger
-        )
     }
 
     private func push(_ category: CatalogCategory, businessId: UUID, account: ShopifyAccount, logger: Logger) async throws {

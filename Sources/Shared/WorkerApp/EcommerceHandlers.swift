@@ -15,13 +15,16 @@ public struct EcommerceHandlers: Sendable {
     let productPush: ProductPush
     let inventoryPush: InventoryPush
     let collectionPush: CollectionPush
+    let orderPoll: OrderPoll
 
     public init(
         postgres: PostgresClient,
         queue: RedisJobQueue,
         shopify: ShopifyAdminClient,
         tokenCipher: TokenCipher?,
-        inventoryStaleRetryDelay: Duration = .seconds(10)
+        inventoryStaleRetryDelay: Duration = .seconds(10),
+        pollOverlap: Duration = .seconds(300),
+        pollPageSize: Int = 10
     ) {
         self.ingestor = OrderIngestor(client: postgres)
         self.connections = ConnectionStore(client: postgres)
@@ -35,6 +38,15 @@ public struct EcommerceHandlers: Sendable {
             syncLogs: self.syncLogs,
             accounts: accounts,
             queue: queue
+        )
+        self.orderPoll = OrderPoll(
+            accounts: accounts,
+            connections: self.connections,
+            ingestor: self.ingestor,
+            syncLogs: self.syncLogs,
+            queue: queue,
+            overlap: pollOverlap,
+            pageSize: pollPageSize
         )
         self.inventoryPush = InventoryPush(
             inventory: InventoryStore(client: postgres),
@@ -67,6 +79,9 @@ public struct EcommerceHandlers: Sendable {
         }
         registry.register(CollectionPushPageJob.self) { envelope, context in
             try await self.collectionPush.page(envelope, context: context)
+        }
+        registry.register(OrderPollJob.self) { envelope, context in
+            try await self.orderPoll.poll(envelope, context: context)
         }
         registry.register(InventoryPushJob.self) { envelope, context in
             try await self.inventoryPush.push(envelope, context: context)

@@ -25,60 +25,26 @@ struct ProductPush: Sendable {
         )
     }
 
-    /// Pushes one page. A product Shopify refuses (its `userErrors`) counts as failed and the page goes on;
-    /// throttling hands the whole page back (it is idempotent: `productSet` upserts by FlowPOS id); other
-    /// failures retry the page, and on its last attempt the page is recorded as failed so that the run ends.
+    /// Pushes one page of products (see ``PagedPush/runPage(_:envelope:context:accounts:syncLogs:subject:push:)``).
     func page(_ envelope: JobEnvelope<ProductPushPageJob.Payload>, context: JobContext) async throws {
         let businessId = try EcommerceHandlers.businessId(of: envelope)
         let payload = envelope.payload
-        let logger = context.logger
         let page = ProductPage(number: payload.page, after: payload.after, through: payload.through, count: 0)
-        let products = try await self.catalog.products(businessId: businessId, page: page, logger: logger)
-        let lastAttempt = context.header.attempt + 1 >= context.header.maxAttempts
-
-        let account: ShopifyAccount
-        do {
-            account = try await self.accounts.account(businessId: businessId, logger: logger)
-        } catch let error as PermanentJobError {
-            let failure = SyncError(code: error.code, message: error.message, subject: "page \(payload.page)")
-            try await self.syncLogs.recordPage(
-                runId: payload.runId,
-                page: payload.page,
-                processed: 0,
-                failed: products.count,
-                errors: [failure],
-                logger: logger
-            )
-            return
-        }
-
-        var processed = 0
-        var errors: [SyncError] = []
-        for product in products {
-            do {
-                try await self.push(product, businessId: businessId, account: account, logger: logger)
-                processed += 1
-            } catch let error as ProductPushError {
-                errors.append(SyncError(code: error.code, message: error.message, subject: "product \(product.id)"))
-            } catch let error as ShopifyAdminError where !error.isRetryable || lastAttempt {
-                errors.append(SyncError(code: "shopify_refused", message: error.description, subject: "product \(product.id)"))
-            }
-        }
-        try await self.syncLogs.recordPage(
-            runId: payload.runId,
-            page: payload.page,
-            processed: processed,
-            failed: products.count - processed,
-            errors: errors,
-            logger: logger
-        )
-        if !errors.isEmpty {
-            logger.warning("products refused by Shopify", metadata: ["run.id": "\(payload.runId)", "failed": "\(errors.count)"])
+        let products = try await self.catalog.products(businessId: businessId, page: page, logger: context.logger)
+        try await PagedPush.runPage(
+            products,
+            envelope: envelope,
+            context: context,
+            accounts: self.accounts,
+            syncLogs: self.syncLogs,
+            subject: { "product \($0.id)" }
+        ) { product, account in
+            try await self.push(product, businessId: businessId, account: account, logger: context.logger)
         }
     }
 
     private func push(_ product: CatalogProduct, businessId: UUID, account: ShopifyAccount, logger: Logger) async throws {
-        guard !product.variants.isEmpty else { throw ProductPushError(code: "no_variants", message: "the product has no variants") }
+        guard !product.variants.isEmpty else { throw PushRefusal(code: "no_variants", message: "the product has no variants") }
         let single = product.variants.count == 1
         let variants = product.variants.map { variant in
             ProductSetInput.Variant(
@@ -105,7 +71,7 @@ struct ProductPush: Sendable {
         var mappings: [ProductMapping] = []
         for (variant, input) in zip(product.variants, variants) {
             guard let pushed = result.variants.first(where: { $0.optionValue == input.optionValue }) else {
-                throw ProductPushError(code: "variant_missing", message: "Shopify did not return variant \(input.optionValue)")
+                throw PushRefusal(code: "variant_missing", message: "Shopify did not return variant \(input.optionValue)")
             }
             mappings.append(
                 ProductMapping(
@@ -157,10 +123,68 @@ enum PagedPush {
         }
         context.logger.info("push planned", metadata: ["run.id": "\(payload.runId)", "table": "\(table.rawValue)", "pages": "\(pages.count)"])
     }
+
+    /// Pushes the items of one page and records the page's counters once. An item Shopify refuses (its
+    /// `userErrors`) or that cannot be sent (``PushRefusal``) counts as failed and the page goes on; throttling
+    /// hands the whole page back (pushes are idempotent); other failures retry the page, and on its last attempt
+    /// the failing items are recorded as failed so that the run always ends. Without a usable connection the
+    /// whole page fails with the reason.
+    static func runPage<Item: Sendable>(
+        _ items: [Item],
+        envelope: JobEnvelope<ProductPushPageJob.Payload>,
+        context: JobContext,
+        accounts: ShopifyAccounts,
+        syncLogs: SyncLogStore,
+        subject: (Item) -> String,
+        push: (Item, ShopifyAccount) async throws -> Void
+    ) async throws {
+        let businessId = try EcommerceHandlers.businessId(of: envelope)
+        let payload = envelope.payload
+        let logger = context.logger
+        let lastAttempt = context.header.attempt + 1 >= context.header.maxAttempts
+        let account: ShopifyAccount
+        do {
+            account = try await accounts.account(businessId: businessId, logger: logger)
+        } catch let error as PermanentJobError {
+            let failure = SyncError(code: error.code, message: error.message, subject: "page \(payload.page)")
+            try await syncLogs.recordPage(
+                runId: payload.runId,
+                page: payload.page,
+                processed: 0,
+                failed: items.count,
+                errors: [failure],
+                logger: logger
+            )
+            return
+        }
+        var processed = 0
+        var errors: [SyncError] = []
+        for item in items {
+            do {
+                try await push(item, account)
+                processed += 1
+            } catch let refusal as PushRefusal {
+                errors.append(SyncError(code: refusal.code, message: refusal.message, subject: subject(item)))
+            } catch let error as ShopifyAdminError where !error.isRetryable || lastAttempt {
+                errors.append(SyncError(code: "shopify_refused", message: error.description, subject: subject(item)))
+            }
+        }
+        try await syncLogs.recordPage(
+            runId: payload.runId,
+            page: payload.page,
+            processed: processed,
+            failed: items.count - processed,
+            errors: errors,
+            logger: logger
+        )
+        if !errors.isEmpty {
+            logger.warning("items refused by Shopify", metadata: ["run.id": "\(payload.runId)", "failed": "\(errors.count)"])
+        }
+    }
 }
 
-/// A product the push cannot send as it is.
-struct ProductPushError: Error {
+/// An item a push cannot send as it is: counted as failed, the page goes on.
+struct PushRefusal: Error {
     var code: String
     var message: String
 }

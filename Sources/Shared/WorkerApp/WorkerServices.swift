@@ -21,6 +21,8 @@ public struct WorkerProcess: Sendable {
     public let metricsServer: any Service
     /// Relays the stock-change outbox to inventory pushes.
     public let inventoryRelay: InventoryOutboxRelay
+    /// Enqueues each connected business's poll once per interval.
+    public let pollScheduler: PollScheduler
 
     public init(configuration: WorkerConfiguration, metricsRegistry: PrometheusCollectorRegistry, logger: Logger) {
         self.postgres = PostgresClient(configuration: configuration.common.database, backgroundLogger: logger)
@@ -36,7 +38,14 @@ public struct WorkerProcess: Sendable {
             queue: queue,
             shopify: shopify,
             tokenCipher: configuration.tokenCipher,
-            inventoryStaleRetryDelay: configuration.inventoryStaleRetryDelay
+            inventoryStaleRetryDelay: configuration.inventoryStaleRetryDelay,
+            pollOverlap: configuration.pollOverlap,
+            pollPageSize: configuration.pollPageSize
+        )
+        self.pollScheduler = PollScheduler(
+            schedule: PollSchedule(redis: self.redis, interval: configuration.pollInterval),
+            connections: ConnectionStore(client: self.postgres),
+            logger: logger
         )
         self.inventoryRelay = InventoryOutboxRelay(
             postgres: self.postgres,

@@ -1,0 +1,104 @@
+import EcommerceJobs
+import Foundation
+import JobQueue
+import Logging
+import ShopifyAdmin
+import Storage
+
+/// `orders.poll`: the safety net under webhooks. Reads the orders updated since the business's high-water mark
+/// (minus an overlap, because Shopify's `updated_at` index and our clock are not exact), page by page, through the
+/// same ingestion as webhooks (so an order seen twice changes nothing), and moves the mark to the poll's start only
+/// after every page is committed.
+struct OrderPoll: Sendable {
+    let accounts: ShopifyAccounts
+    let connections: ConnectionStore
+    let ingestor: OrderIngestor
+    let syncLogs: SyncLogStore
+    let queue: RedisJobQueue
+    let overlap: Duration
+    /// Orders per page: nested lines multiply the cost, so pages stay small.
+    let pageSize: Int
+
+    func poll(_ envelope: JobEnvelope<OrderPollJob.Payload>, context: JobContext) async throws {
+        let businessId = try EcommerceHandlers.businessId(of: envelope)
+        let logger = context.logger
+        let started = Date()
+        let account: ShopifyAccount
+        let since: Date
+        do {
+            account = try await self.accounts.account(businessId: businessId, logger: logger)
+            let connection = try await self.connections.account(businessId: businessId, logger: logger)
+            since = (connection?.lastSyncedAt ?? connection?.connectedAt ?? started) - Double(self.overlap.components.seconds)
+        } catch let error as PermanentJobError where error.code == "shop_not_connected" {
+            logger.info("business not connected; poll skipped")
+            try await self.release(envelope)
+            return
+        }
+        let runId = try await self.syncLogs.startRun(
+            businessId: businessId,
+            kind: "poll",
+            reference: envelope.payload.slot.map { "slot:\($0)" } ?? "requested",
+            logger: logger
+        )
+        var details = SyncDetails(fetched: 0, ingested: 0, updated: 0, duplicates: 0, since: ISO8601DateFormatter().string(from: since))
+        var errors: [SyncError] = []
+        do {
+            var cursor: String? = nil
+            repeat {
+                let page = try await account.client.orders(
+                    updatedSince: since,
+                    first: self.pageSize,
+                    after: cursor,
+                    as: account.credentials,
+                    logger: logger
+                )
+                for order in page.orders {
+                    details.fetched! += 1
+                    do {
+                        let result = try await self.ingestor.ingest(
+                            businessId: businessId,
+                            order: order,
+                            source: "poll",
+                            reference: "poll:\(runId)",
+                            logger: logger
+                        )
+                        if result.firstSeen {
+                            details.ingested! += 1
+                        } else if result.outcome == .applied {
+                            details.updated! += 1
+                        } else {
+                            details.duplicates! += 1
+                        }
+                    } catch let error as OrderIngestionError {
+                        guard case .invalidOrder(let reason) = error else { throw error }
+                        errors.append(SyncError(code: "invalid_order", message: reason, subject: "order \(order.id)"))
+                    }
+                }
+                cursor = page.nextCursor
+            } while cursor != nil
+            try await self.connections.advanceLastSynced(businessId: businessId, to: started, logger: logger)
+        } catch {
+            try? await self.syncLogs.fail(runId: runId, error: SyncError(code: "poll_failed", message: "\(error)"), logger: logger)
+            throw error
+        }
+        try await self.syncLogs.finishRun(
+            runId: runId,
+            processed: details.fetched! - errors.count,
+            failed: errors.count,
+            errors: errors,
+            details: details,
+            logger: logger
+        )
+        try await self.release(envelope)
+        logger.info(
+            "orders polled",
+            metadata: ["fetched": "\(details.fetched!)", "ingested": "\(details.ingested!)", "duplicates": "\(details.duplicates!)"]
+        )
+    }
+
+    /// A requested poll frees the business for the next request once it is done.
+    private func release(_ envelope: JobEnvelope<OrderPollJob.Payload>) async throws {
+        guard envelope.payload.slot == nil, let businessId = envelope.businessId.flatMap(UUID.init(uuidString:)) else { return }
+        try await self.queue.forgetDedupe(OrderPollJob.requestKey(businessId: businessId))
+    }
+}

@@ -1,0 +1,150 @@
+import EcommerceJobs
+import Foundation
+import JobQueue
+import Logging
+import RedisClient
+import ServiceLifecycle
+import Storage
+
+/// The poll schedule in Redis: a sorted set of businesses scored by their next due time (ms), each business at
+/// its own offset within the interval so that many businesses do not poll at once.
+///
+/// A tick (one Lua script) takes the due businesses, moves each to its next slot and enqueues one poll per
+/// business and slot behind a slot-keyed dedupe key, all atomically: however many workers tick, each slot is
+/// polled exactly once. Reconciliation makes the set hold exactly the active connections.
+public struct PollSchedule: Sendable {
+    let redis: RedisClient
+    let queue: RedisJobQueue
+    public let interval: Duration
+    public static let key = "ecommerce:poll-schedule"
+
+    public init(redis: RedisClient, interval: Duration) {
+        self.redis = redis
+        self.queue = RedisJobQueue(redis: redis)
+        self.interval = interval
+    }
+
+    var intervalMilliseconds: Int64 { Int64(self.interval.components.seconds) * 1000 + self.interval.components.attoseconds / 1_000_000_000_000_000 }
+
+    /// A business's offset within the interval, the same in every process (from its id's first bytes).
+    public func offset(of businessId: UUID) -> Int64 {
+        let bytes = withUnsafeBytes(of: businessId.uuid) { Array($0.prefix(8)) }
+        let value = bytes.reduce(UInt64(0)) { ($0 << 8) | UInt64($1) }
+        return Int64(value % UInt64(self.intervalMilliseconds))
+    }
+
+    /// The business's first due time after `now` (ms).
+    func nextDue(of businessId: UUID, after now: Int64) -> Int64 {
+        let period = self.intervalMilliseconds
+        let due = now - now % period + self.offset(of: businessId)
+        return due > now ? due : due + period
+    }
+
+    /// KEYS: schedule, poll queue. ARGV: interval ms, max attempts, kind, enqueuedAt, limit, dedupe prefix, dedupe
+    /// seconds. Returns how many polls were enqueued.
+    static let tickScript = RedisScript(
+        """
+        local t = redis.call('TIME')
+        local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+        local interval = tonumber(ARGV[1])
+        local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now, 'WITHSCORES', 'LIMIT', 0, tonumber(ARGV[5]))
+        local enqueued = 0
+        for i = 1, #due, 2 do
+            local business = due[i]
+            local slot = tonumber(due[i + 1])
+            -- Missed slots are skipped: one poll reads everything since the last one.
+            local nextDue = slot + interval * (math.floor((now - slot) / interval) + 1)
+            redis.call('ZADD', KEYS[1], 'XX', nextDue, business)
+            local slotText = string.format('%d', slot)
+            local dedupeKey = 'poll:' .. business .. ':' .. slotText
+            if redis.call('SET', ARGV[6] .. dedupeKey, '1', 'NX', 'EX', ARGV[7]) then
+                redis.call('LPUSH', KEYS[2], cjson.encode({
+                    id = business .. '-' .. slotText, kind = ARGV[3], businessId = business, attempt = 0,
+                    maxAttempts = tonumber(ARGV[2]), enqueuedAt = ARGV[4], dedupeKey = dedupeKey, payload = {slot = slot}
+                }))
+                enqueued = enqueued + 1
+            end
+        end
+        return enqueued
+        """
+    )
+
+    /// Enqueues the polls that are due (at most `limit` per call); returns how many.
+    @discardableResult
+    public func tick(limit: Int = 500) async throws -> Int {
+        let reply = try await self.redis.run(
+            Self.tickScript,
+            keys: [Self.key, OrderPollJob.queue],
+            arguments: [
+                RedisArgument(Int(self.intervalMilliseconds)), RedisArgument(OrderPollJob.maxAttempts), RedisArgument(OrderPollJob.kind),
+                RedisArgument(ISO8601DateFormatter().string(from: Date())), RedisArgument(limit), RedisArgument(self.queue.dedupePrefix),
+                RedisArgument(Int(self.interval.components.seconds) * 2 + 60),
+            ]
+        ).orThrow()
+        return reply.int ?? 0
+    }
+
+    /// Makes the schedule hold exactly `active`: adds the missing at their next due time, removes the others.
+    public func reconcile(active: [UUID]) async throws -> (added: Int, removed: Int) {
+        let now = Int64(Date().timeIntervalSince1970 * 1000)
+        let scheduled = Set(try await self.redis.send(["ZRANGE", RedisArgument(Self.key), "0", "-1"]).orThrow().elements.compactMap(\.text))
+        let wanted = Set(active.map { $0.uuidString.lowercased() })
+        let missing = active.filter { !scheduled.contains($0.uuidString.lowercased()) }
+        let extra = scheduled.subtracting(wanted)
+        for chunk in stride(from: 0, to: missing.count, by: 500).map({ Array(missing[$0..<min($0 + 500, missing.count)]) }) {
+            let pairs = chunk.flatMap { [RedisArgument(Int(self.nextDue(of: $0, after: now))), RedisArgument($0.uuidString.lowercased())] }
+            try await self.redis.send([RedisArgument("ZADD"), RedisArgument(Self.key), RedisArgument("NX")] + pairs).orThrow()
+        }
+        for chunk in stride(from: 0, to: extra.count, by: 500).map({ Array(Array(extra)[$0..<min($0 + 500, extra.count)]) }) {
+            try await self.redis.send([RedisArgument("ZREM"), RedisArgument(Self.key)] + chunk.map { RedisArgument($0) }).orThrow()
+        }
+        return (missing.count, extra.count)
+    }
+}
+
+/// Runs the poll schedule in a worker: ticks every second and reconciles with `ecommerce_connection` every
+/// minute. Safe in every replica (see ``PollSchedule``).
+public struct PollScheduler: Service {
+    let schedule: PollSchedule
+    let connections: ConnectionStore
+    let tickInterval: Duration
+    let reconcileInterval: Duration
+    let logger: Logger
+
+    public init(
+        schedule: PollSchedule,
+        connections: ConnectionStore,
+        tickInterval: Duration = .seconds(1),
+        reconcileInterval: Duration = .seconds(60),
+        logger: Logger
+    ) {
+        self.schedule = schedule
+        self.connections = connections
+        self.tickInterval = tickInterval
+        self.reconcileInterval = reconcileInterval
+        self.logger = logger
+    }
+
+    public func run() async throws {
+        await cancelWhenGracefulShutdown {
+            var lastReconcile: ContinuousClock.Instant? = nil
+            while !Task.isCancelled {
+                do {
+                    if lastReconcile.map({ $0.duration(to: .now) >= self.reconcileInterval }) ?? true {
+                        let (added, removed) = try await self.schedule.reconcile(
+                            active: try await self.connections.activeBusinessIds(logger: self.logger)
+                        )
+                        if added + removed > 0 {
+                            self.logger.info("poll schedule reconciled", metadata: ["added": "\(added)", "removed": "\(removed)"])
+                        }
+                        lastReconcile = .now
+                    }
+                    while try await self.schedule.tick() == 500 {}
+                } catch {
+                    self.logger.error("poll scheduling failed; retrying", metadata: ["error": "\(error)"])
+                }
+                try? await Task.sleep(for: self.tickInterval)
+            }
+        }
+    }
+}

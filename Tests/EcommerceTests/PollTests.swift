@@ -1,0 +1,152 @@
+import EcommerceJobs
+import Foundation
+import JobQueue
+import PostgresNIO
+import RedisClient
+import Shopify
+import ShopifyAdmin
+import ShopifySimulatorCore
+import Storage
+import Testing
+import WorkerApp
+
+@Suite("Polling: the schedule and the poll job", .serialized)
+struct PollTests {
+    let logger = TestServices.logger
+
+    @Test("a poll ingests the shop's orders through the ingestion path; the next finds only duplicates; the mark advances")
+    func pollIngests() async throws {
+        let redis = TestServices.redis(.polling)
+        defer { redis.shutdown() }
+        _ = try await redis.send(["FLUSHDB"])
+        try await TestServices.withPostgres { postgres in
+            try await SimulatorHarness.run { harness in
+                let fixture = try await CatalogFixture.create(on: postgres, simulator: harness.simulator, products: 3, variants: 1)
+                #expect(try await ProductPushTests().push(fixture, postgres: postgres, redis: redis, harness: harness).status == "completed")
+                let products = harness.simulator.products(of: fixture.shop)
+                for (index, product) in products.enumerated() {
+                    _ = try #require(
+                        harness.simulator.placeOrder(shop: fixture.shop, lines: [.init(variantId: product.variants[0].id, quantity: index + 1)])
+                    )
+                }
+                let queue = RedisJobQueue(redis: redis)
+                let handlers = EcommerceHandlers(
+                    postgres: postgres,
+                    queue: queue,
+                    shopify: harness.client(redis: redis),
+                    tokenCipher: CatalogFixture.cipher,
+                    pollPageSize: 2
+                )
+                let syncLogs = SyncLogStore(client: postgres)
+                func poll() async throws -> SyncRun {
+                    let job = OrderPollJob.envelope(
+                        .init(slot: nil),
+                        businessId: fixture.businessId.uuidString.lowercased(),
+                        dedupeKey: OrderPollJob.requestKey(businessId: fixture.businessId)
+                    )
+                    #expect(try await queue.enqueue(OrderPollJob.self, job, dedupeWindow: .seconds(900)) == .enqueued)
+                    #expect(
+                        try await queue.enqueue(OrderPollJob.self, job, dedupeWindow: .seconds(900)) == .duplicate,
+                        "one requested poll at a time"
+                    )
+                    let before = try await syncLogs.runs(businessId: fixture.businessId, kind: "poll", limit: 10, logger: self.logger).count
+                    let worker = JobWorker(
+                        queue: queue,
+                        registry: handlers.registry(),
+                        configuration: JobWorkerConfiguration(queues: [EcommerceQueue.polling], concurrency: 2),
+                        logger: self.logger
+                    )
+                    let done = try await runWorkers([worker], timeout: .seconds(20)) {
+                        let runs = try await syncLogs.runs(businessId: fixture.businessId, kind: "poll", limit: 10, logger: self.logger)
+                        return runs.count > before && runs[0].status != "running"
+                    }
+                    #expect(done)
+                    return try #require(try await syncLogs.runs(businessId: fixture.businessId, kind: "poll", limit: 1, logger: self.logger).first)
+                }
+
+                let first = try await poll()
+                #expect(first.status == "completed")
+                #expect(first.details == SyncDetails(fetched: 3, ingested: 3, updated: 0, duplicates: 0, since: first.details.since))
+                var stock: [Int] = []
+                for try await quantity in try await postgres.query(
+                    "SELECT s.quantity FROM stock_levels s JOIN variants v ON v.id = s.variant_id JOIN products p ON p.id = v.product_id WHERE p.business_id = \(fixture.businessId) ORDER BY s.quantity",
+                    logger: self.logger
+                ).decode(Int.self) {
+                    stock.append(quantity)
+                }
+                #expect(stock == [4, 5, 6])  // 7 each, minus 3, 2 and 1
+                let account = try #require(try await ConnectionStore(client: postgres).account(businessId: fixture.businessId, logger: self.logger))
+                #expect(account.lastSyncedAt != nil)
+
+                // The overlap reads the same orders again: nothing changes.
+                let second = try await poll()
+                #expect(second.details.fetched == 3 && second.details.duplicates == 3 && second.details.ingested == 0)
+                #expect(try await BusinessFixture.movements(of: try #require(fixture.firstVariant(postgres)), on: postgres).count == 1)
+            }
+        }
+    }
+
+    @Test("three workers ticking the schedule enqueue each business exactly once per slot")
+    func exactlyOncePerSlot() async throws {
+        let clients = (0..<3).map { _ in TestServices.redis(.polling) }
+        defer { clients.forEach { $0.shutdown() } }
+        _ = try await clients[0].send(["FLUSHDB"])
+        let businesses = (0..<5).map { _ in UUID() }
+        let schedules = clients.map { PollSchedule(redis: $0, interval: .milliseconds(500)) }
+        _ = try await schedules[0].reconcile(active: businesses)
+        let deadline = ContinuousClock.now + .milliseconds(2600)
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for schedule in schedules {
+                group.addTask {
+                    while ContinuousClock.now < deadline {
+                        try await schedule.tick()
+                        try await Task.sleep(for: .milliseconds(20))
+                    }
+                }
+            }
+            try await group.waitForAll()
+        }
+        let jobs = try await clients[0].send(["LRANGE", RedisArgument(EcommerceQueue.polling), "0", "-1"]).elements.compactMap(\.text).map {
+            try JobCoding.decoder().decode(JobEnvelope<OrderPollJob.Payload>.self, from: Data($0.utf8))
+        }
+        let slots = Dictionary(grouping: jobs) { $0.businessId ?? "" }.mapValues { $0.compactMap(\.payload.slot).sorted() }
+        #expect(Set(slots.keys) == Set(businesses.map { $0.uuidString.lowercased() }))
+        for (business, taken) in slots {
+            #expect(Set(taken).count == taken.count, "a slot polled twice for \(business): \(taken)")
+            #expect(taken.count >= 4 && taken.count <= 6, "\(taken.count) slots in 2.6 s of a 0.5 s interval")
+            #expect(zip(taken, taken.dropFirst()).allSatisfy { $1 - $0 == 500 }, "consecutive slots: \(taken)")
+        }
+    }
+
+    @Test("businesses are spread over the interval; reconciliation follows the active connections")
+    func spreadAndReconcile() async throws {
+        let redis = TestServices.redis(.polling)
+        defer { redis.shutdown() }
+        _ = try await redis.send(["FLUSHDB"])
+        let schedule = PollSchedule(redis: redis, interval: .seconds(900))
+        var buckets = Array(repeating: 0, count: 10)
+        for _ in 0..<2000 { buckets[Int(schedule.offset(of: UUID()) * 10 / 900_000)] += 1 }
+        #expect(buckets.allSatisfy { (120...280).contains($0) }, "\(buckets)")
+
+        let (a, b, c, d) = (UUID(), UUID(), UUID(), UUID())
+        #expect(try await schedule.reconcile(active: [a, b, c]) == (3, 0))
+        let scoreOfB = try await redis.send(["ZSCORE", RedisArgument(PollSchedule.key), RedisArgument(b.uuidString.lowercased())]).text
+        #expect(try await schedule.reconcile(active: [b, c, d]) == (1, 1))
+        let members = Set(try await redis.send(["ZRANGE", RedisArgument(PollSchedule.key), "0", "-1"]).elements.compactMap(\.text))
+        #expect(members == Set([b, c, d].map { $0.uuidString.lowercased() }))
+        #expect(try await redis.send(["ZSCORE", RedisArgument(PollSchedule.key), RedisArgument(b.uuidString.lowercased())]).text == scoreOfB)
+    }
+}
+
+extension CatalogFixture {
+    /// The variant of the business's first product (by id).
+    func firstVariant(_ postgres: PostgresClient) async throws -> UUID? {
+        for try await id in try await postgres.query(
+            "SELECT v.id FROM variants v WHERE v.business_id = \(self.businessId) ORDER BY v.product_id LIMIT 1",
+            logger: TestServices.logger
+        ).decode(UUID.self) {
+            return id
+        }
+        return nil
+    }
+}
