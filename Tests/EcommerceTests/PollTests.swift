@@ -89,7 +89,7 @@ struct PollTests {
     @Test("three workers ticking the schedule enqueue each business exactly once per slot")
     func exactlyOncePerSlot() async throws {
         let clients = (0..<3).map { _ in TestServices.redis(.polling) }
-        defer { clients.forEach { $0.shutdown() } }
+        defer { for client in clients { client.shutdown() } }
         _ = try await clients[0].send(["FLUSHDB"])
         let businesses = (0..<5).map { _ in UUID() }
         let schedules = clients.map { PollSchedule(redis: $0, interval: .milliseconds(500)) }

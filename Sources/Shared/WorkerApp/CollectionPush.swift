@@ -38,10 +38,9 @@ struct CollectionPush: Sendable {
             context: context,
             accounts: self.accounts,
             syncLogs: self.syncLogs,
-            subject: { "category \($0.id)" }
-        ) { category, account in
-            try await self.push(category, businessId: businessId, account: account, logger: context.logger)
-        }
+            subject: { "category \($0.id)" },
+            push: { category, account in try await self.push(category, businessId: businessId, account: account, logger: context.logger) }
+        )
     }
 
     private func push(_ category: CatalogCategory, businessId: UUID, account: ShopifyAccount, logger: Logger) async throws {

@@ -37,10 +37,9 @@ struct ProductPush: Sendable {
             context: context,
             accounts: self.accounts,
             syncLogs: self.syncLogs,
-            subject: { "product \($0.id)" }
-        ) { product, account in
-            try await self.push(product, businessId: businessId, account: account, logger: context.logger)
-        }
+            subject: { "product \($0.id)" },
+            push: { product, account in try await self.push(product, businessId: businessId, account: account, logger: context.logger) }
+        )
     }
 
     private func push(_ product: CatalogProduct, businessId: UUID, account: ShopifyAccount, logger: Logger) async throws {
