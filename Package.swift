@@ -96,7 +96,7 @@ let package = Package(
         // The job contract: kinds, queues and payloads shared by the gateway and the worker.
         .target(
             name: "EcommerceJobs",
-            dependencies: ["JobQueue", "Shopify"],
+            dependencies: ["JobQueue", "Shopify", "RedisClient", .product(name: "Logging", package: "swift-log")],
             path: "Sources/Shared/EcommerceJobs",
             swiftSettings: swiftSettings
         ),

@@ -22,6 +22,7 @@ enum TestServices {
         case inventory = 4
         case simulator = 5
         case polling = 6
+        case oauth = 7
     }
 
     static func redisURL(_ database: RedisDatabase) -> String { "redis://\(redisHost):\(redisPort)/\(database.rawValue)" }

@@ -57,6 +57,10 @@ public struct GatewayConfiguration: Sendable {
     public var jwtSecret: String
     /// `PRODUCT_PUSH_PAGE_SIZE`: products per page job of a push.
     public var productPageSize: Int
+    /// The OAuth install; nil (routes answer 503) unless `SHOPIFY_API_KEY` is set.
+    public var oauth: OAuthConfiguration?
+    /// `POLL_INTERVAL_SECONDS` (900): a new connection joins the poll schedule with it.
+    public var pollInterval: Duration
 
     public init(environment: Environment = Environment()) throws(ConfigurationError) {
         self.common = try CommonConfiguration(environment: environment)
@@ -69,6 +73,10 @@ public struct GatewayConfiguration: Sendable {
         self.jwtSecret = try environment.required("JWT_SECRET")
         guard self.jwtSecret.utf8.count >= 32 else { throw ConfigurationError(variable: "JWT_SECRET", reason: "must have at least 32 bytes") }
         self.productPageSize = try environment.int("PRODUCT_PUSH_PAGE_SIZE", default: 50, range: 1...250)
+        self.pollInterval = try environment.seconds("POLL_INTERVAL_SECONDS", default: 900, range: 1...86_400)
+        self.oauth = try environment.optional("SHOPIFY_API_KEY").map { apiKey throws(ConfigurationError) in
+            try OAuthConfiguration(apiKey: apiKey, environment: environment)
+        }
     }
 }
 
@@ -150,5 +158,44 @@ extension ShopifyAdminConfiguration {
             }
             self.baseURLTemplate = base.hasSuffix("/") ? String(base.dropLast()) : base
         }
+    }
+}
+
+/// What the OAuth install needs besides the app secret: set `SHOPIFY_API_KEY` and the rest become required.
+public struct OAuthConfiguration: Sendable {
+    /// `SHOPIFY_API_KEY`: the app's client id.
+    public var apiKey: String
+    /// `SHOPIFY_SCOPES` (`write_products,write_inventory,read_locations,read_orders`).
+    public var scopes: [String]
+    /// `PUBLIC_BASE_URL`: the gateway as Shopify reaches it (OAuth `redirect_uri`, webhook subscriptions).
+    public var publicBaseURL: String
+    /// `APP_REDIRECT_URL`: where the merchant lands after the callback.
+    public var appRedirectURL: String
+    /// `TOKEN_ENCRYPTION_KEYS`.
+    public var tokenCipher: TokenCipher
+    /// `SHOPIFY_API_VERSION`, `SHOPIFY_ADMIN_BASE_URL`.
+    public var shopify: ShopifyAdminConfiguration
+
+    init(apiKey: String, environment: Environment) throws(ConfigurationError) {
+        self.apiKey = apiKey
+        self.scopes = (environment.optional("SHOPIFY_SCOPES") ?? "write_products,write_inventory,read_locations,read_orders")
+            .split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+        func url(_ name: String) throws(ConfigurationError) -> String {
+            let value = try environment.required(name)
+            guard let url = URL(string: value), ["http", "https"].contains(url.scheme ?? ""), url.host != nil else {
+                throw ConfigurationError(variable: name, reason: "must be an http(s) URL")
+            }
+            return value.hasSuffix("/") ? String(value.dropLast()) : value
+        }
+        self.publicBaseURL = try url("PUBLIC_BASE_URL")
+        self.appRedirectURL = try url("APP_REDIRECT_URL")
+        do {
+            self.tokenCipher = try TokenCipher(specification: try environment.required("TOKEN_ENCRYPTION_KEYS"))
+        } catch let error as ConfigurationError {
+            throw error
+        } catch {
+            throw ConfigurationError(variable: "TOKEN_ENCRYPTION_KEYS", reason: "is invalid: \(error)")
+        }
+        self.shopify = try ShopifyAdminConfiguration(environment: environment)
     }
 }

@@ -1,4 +1,6 @@
 import AppConfig
+import AsyncHTTPClient
+import EcommerceJobs
 import Foundation
 import HTTPTypes
 import Hummingbird
@@ -9,6 +11,7 @@ import PostgresNIO
 import Prometheus
 import RedisClient
 import Shopify
+import ShopifyAdmin
 import Storage
 
 /// Builds the gateway: routes, their dependencies and the services they need (the PostgreSQL client).
@@ -37,6 +40,31 @@ public func buildGatewayApplication(
         queue: RedisJobQueue(redis: redis),
         productPageSize: configuration.productPageSize
     ).addRoutes(to: router)
+    if let oauth = configuration.oauth {
+        OAuthController(
+            configuration: oauth,
+            apiSecret: configuration.apiSecret,
+            authenticator: AdminAuthenticator(secret: configuration.jwtSecret),
+            connections: ConnectionStore(client: postgres),
+            oauth: ShopifyOAuthClient(
+                configuration: oauth.shopify,
+                apiKey: oauth.apiKey,
+                apiSecret: configuration.apiSecret,
+                http: HTTPClient.shared
+            ),
+            shopify: ShopifyAdminClient(configuration: oauth.shopify, http: HTTPClient.shared, budget: ShopifyCostBudget(redis: redis)),
+            queue: RedisJobQueue(redis: redis),
+            schedule: PollSchedule(redis: redis, interval: configuration.pollInterval)
+        ).addRoutes(to: router)
+    } else {
+        router.get("/ecommerce/oauth/:step") { _, _ in
+            Response.error(
+                .serviceUnavailable,
+                code: "oauth_not_configured",
+                message: "set SHOPIFY_API_KEY, PUBLIC_BASE_URL, APP_REDIRECT_URL and TOKEN_ENCRYPTION_KEYS"
+            )
+        }
+    }
     HealthController(redis: redis, postgres: postgres, metricsRegistry: metricsRegistry).addRoutes(to: router)
     return Application(
         router: router,

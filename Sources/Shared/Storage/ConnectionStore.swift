@@ -49,7 +49,11 @@ public struct ConnectionStore: Sendable {
             VALUES (\(businessId), \(shop), \(status.rawValue))
             ON CONFLICT (business_id) DO UPDATE
             SET shop_domain = EXCLUDED.shop_domain, status = EXCLUDED.status, updated_at = now(),
-                uninstalled_at = NULL
+                uninstalled_at = NULL,
+                -- Another shop starts afresh: its own location, and polling from now.
+                location_id = CASE WHEN ecommerce_connection.shop_domain = EXCLUDED.shop_domain THEN ecommerce_connection.location_id END,
+                last_synced_at = CASE WHEN ecommerce_connection.shop_domain = EXCLUDED.shop_domain THEN ecommerce_connection.last_synced_at END,
+                created_at = CASE WHEN ecommerce_connection.shop_domain = EXCLUDED.shop_domain THEN ecommerce_connection.created_at ELSE now() END
             """,
             logger: logger
         )
@@ -146,5 +150,53 @@ public struct ConnectionStore: Sendable {
             ids.append(id)
         }
         return ids
+    }
+
+    /// Records a fresh OAuth `state` for a business and shop, valid for `lifetime`; expired ones are swept.
+    public func createOAuthState(_ state: String, businessId: UUID, shop: String, lifetime: Duration, logger: Logger) async throws {
+        try await self.client.query("DELETE FROM ecommerce_oauth_state WHERE expires_at < now() - interval '1 day'", logger: logger)
+        try await self.client.query(
+            """
+            INSERT INTO ecommerce_oauth_state (state, business_id, shop_domain, expires_at)
+            VALUES (\(state), \(businessId), \(shop), now() + make_interval(secs => \(Double(lifetime.components.seconds))))
+            """,
+            logger: logger
+        )
+    }
+
+    /// Uses a `state` once: the business it was issued for, if it exists, is unexpired, unused and for this shop.
+    /// (The lookup is by primary key; a guess must match 256 random bits.)
+    public func consumeOAuthState(_ state: String, shop: String, logger: Logger) async throws -> UUID? {
+        let rows = try await self.client.query(
+            """
+            UPDATE ecommerce_oauth_state SET used_at = now()
+            WHERE state = \(state) AND used_at IS NULL AND expires_at > now() AND shop_domain = \(shop)
+            RETURNING business_id
+            """,
+            logger: logger
+        )
+        for try await id in rows.decode(UUID.self) { return id }
+        return nil
+    }
+
+    /// Stores the tokens of an OAuth grant (sealed), with their expiry and the granted scopes.
+    public func saveTokens(
+        businessId: UUID,
+        sealedAccessToken: [UInt8],
+        sealedRefreshToken: [UInt8]?,
+        expiresAt: Date?,
+        scopes: String,
+        logger: Logger
+    ) async throws {
+        try await self.client.query(
+            """
+            UPDATE ecommerce_connection
+            SET access_token_ciphertext = \(ByteBuffer(bytes: sealedAccessToken)),
+                refresh_token_ciphertext = \(sealedRefreshToken.map { ByteBuffer(bytes: $0) }),
+                token_expires_at = \(expiresAt), scopes = \(scopes), updated_at = now()
+            WHERE business_id = \(businessId)
+            """,
+            logger: logger
+        )
     }
 }

@@ -142,7 +142,7 @@ extension Migrations {
 
 /// The schema's migrations, in order. A later issue adds its own here; applied ones are never edited.
 public enum Migrations {
-    public static let all: [Migration] = [foundation, orderVersion, productPush, inventoryOutbox, collectionPush]
+    public static let all: [Migration] = [foundation, orderVersion, productPush, inventoryOutbox, collectionPush, oauthState]
 
     /// A version per ingested order, bumped by every write of its state: ingestion compares and sets it instead
     /// of holding the order's row lock across round trips (see ``OrderIngestor``).
@@ -218,6 +218,24 @@ public enum Migrations {
                 updated_at timestamptz NOT NULL DEFAULT now(),
                 PRIMARY KEY (business_id, category_id))
             """
+        ]
+    )
+
+    /// Single-use OAuth `state` nonces with their business, shop and expiry.
+    static let oauthState = Migration(
+        version: 6,
+        name: "oauth_state",
+        statements: [
+            """
+            CREATE TABLE ecommerce_oauth_state (
+                state text PRIMARY KEY,
+                business_id uuid NOT NULL,
+                shop_domain text NOT NULL,
+                expires_at timestamptz NOT NULL,
+                used_at timestamptz,
+                created_at timestamptz NOT NULL DEFAULT now())
+            """,
+            "CREATE INDEX ecommerce_oauth_state_expiry ON ecommerce_oauth_state (expires_at)",
         ]
     )
 }

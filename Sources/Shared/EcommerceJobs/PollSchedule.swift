@@ -1,10 +1,7 @@
-import EcommerceJobs
 import Foundation
 import JobQueue
 import Logging
 import RedisClient
-import ServiceLifecycle
-import Storage
 
 /// The poll schedule in Redis: a sorted set of businesses scored by their next due time (ms), each business at
 /// its own offset within the interval so that many businesses do not poll at once.
@@ -100,51 +97,12 @@ public struct PollSchedule: Sendable {
         }
         return (missing.count, extra.count)
     }
-}
 
-/// Runs the poll schedule in a worker: ticks every second and reconciles with `ecommerce_connection` every
-/// minute. Safe in every replica (see ``PollSchedule``).
-public struct PollScheduler: Service {
-    let schedule: PollSchedule
-    let connections: ConnectionStore
-    let tickInterval: Duration
-    let reconcileInterval: Duration
-    let logger: Logger
-
-    public init(
-        schedule: PollSchedule,
-        connections: ConnectionStore,
-        tickInterval: Duration = .seconds(1),
-        reconcileInterval: Duration = .seconds(60),
-        logger: Logger
-    ) {
-        self.schedule = schedule
-        self.connections = connections
-        self.tickInterval = tickInterval
-        self.reconcileInterval = reconcileInterval
-        self.logger = logger
-    }
-
-    public func run() async throws {
-        await cancelWhenGracefulShutdown {
-            var lastReconcile: ContinuousClock.Instant? = nil
-            while !Task.isCancelled {
-                do {
-                    if lastReconcile.map({ $0.duration(to: .now) >= self.reconcileInterval }) ?? true {
-                        let (added, removed) = try await self.schedule.reconcile(
-                            active: try await self.connections.activeBusinessIds(logger: self.logger)
-                        )
-                        if added + removed > 0 {
-                            self.logger.info("poll schedule reconciled", metadata: ["added": "\(added)", "removed": "\(removed)"])
-                        }
-                        lastReconcile = .now
-                    }
-                    while try await self.schedule.tick() == 500 {}
-                } catch {
-                    self.logger.error("poll scheduling failed; retrying", metadata: ["error": "\(error)"])
-                }
-                try? await Task.sleep(for: self.tickInterval)
-            }
-        }
+    /// Adds businesses to the schedule at their next due time, leaving others as they are (a new connection).
+    public func reconcile(adding businesses: [UUID]) async throws -> Int {
+        guard !businesses.isEmpty else { return 0 }
+        let now = Int64(Date().timeIntervalSince1970 * 1000)
+        let pairs = businesses.flatMap { [RedisArgument(Int(self.nextDue(of: $0, after: now))), RedisArgument($0.uuidString.lowercased())] }
+        return try await self.redis.send([RedisArgument("ZADD"), RedisArgument(Self.key), RedisArgument("NX")] + pairs).orThrow().int ?? 0
     }
 }

@@ -1,0 +1,156 @@
+import AppConfig
+import Crypto
+import EcommerceJobs
+import Foundation
+import GatewayApp
+import Hummingbird
+import HummingbirdTesting
+import JobQueue
+import PostgresNIO
+import Prometheus
+import RedisClient
+import ShopifyAdmin
+import ShopifySimulatorCore
+import Storage
+import Testing
+
+@Suite("OAuth install against the simulator", .serialized)
+struct OAuthTests {
+    let logger = TestServices.logger
+    static let cipherKey = Data(SymmetricKey(size: .bits256).withUnsafeBytes { Array($0) }).base64EncodedString()
+
+    func withOAuthGateway(_ body: @Sendable (any TestClientProtocol, PostgresClient, RedisClient, SimulatorHarness) async throws -> Void) async throws
+    {
+        try await SimulatorHarness.run { harness in
+            let configuration = try GatewayConfiguration(
+                environment: Environment([
+                    "REDIS_URL": TestServices.redisURL(.oauth),
+                    "DATABASE_URL": TestServices.databaseURL,
+                    "SHOPIFY_API_SECRET": harness.simulator.apiSecret,
+                    "SHOPIFY_API_KEY": harness.simulator.apiKey,
+                    "JWT_SECRET": GatewayTests.jwtSecret,
+                    "PUBLIC_BASE_URL": "https://gateway.example",
+                    "APP_REDIRECT_URL": "https://app.example/shopify/done",
+                    "TOKEN_ENCRYPTION_KEYS": "test:\(Self.cipherKey)",
+                    "SHOPIFY_ADMIN_BASE_URL": harness.baseURLTemplate,
+                ])
+            )
+            let redis = RedisClient(configuration: configuration.common.redis)
+            defer { redis.shutdown() }
+            _ = try await redis.send(["FLUSHDB"])
+            let postgres = PostgresClient(configuration: configuration.common.database, backgroundLogger: self.logger)
+            let app = buildGatewayApplication(
+                configuration: configuration,
+                redis: redis,
+                postgres: postgres,
+                metricsRegistry: PrometheusCollectorRegistry(),
+                logger: self.logger
+            )
+            try await app.test(.router) { client in
+                try await Migrator(client: postgres).migrate(logger: self.logger)
+                try await body(client, postgres, redis, harness)
+            }
+        }
+    }
+
+    /// Starts an install and lets the simulated merchant approve it; returns the callback's path and query.
+    func approvedCallback(_ client: some TestClientProtocol, business: UUID, shop: String, harness: SimulatorHarness) async throws -> String {
+        let authorizeURL = try await client.execute(
+            uri: "/ecommerce/oauth/install?shop=\(shop)",
+            method: .get,
+            headers: [.authorization: "Bearer \(TestJWT.merchant(business))"]
+        ) { response in
+            #expect(response.status == .ok)
+            let body = try JSONSerialization.jsonObject(with: Data(buffer: response.body)) as? [String: Any]
+            return try #require(body?["authorizeUrl"] as? String)
+        }
+        let components = try #require(URLComponents(string: authorizeURL))
+        #expect(components.path == "/shops/\(shop)/admin/oauth/authorize")
+        var query: [String: String] = [:]
+        for item in components.queryItems ?? [] { query[item.name] = item.value }
+        #expect(query["redirect_uri"] == "https://gateway.example/ecommerce/oauth/callback")
+        #expect(query["scope"] == "write_products,write_inventory,read_locations,read_orders")
+        #expect(query["state"]?.count == 64)
+        let redirect = try #require(URLComponents(string: try harness.simulator.authorize(shop: shop, query: query).get()))
+        return redirect.path + "?" + (redirect.percentEncodedQuery ?? "")
+    }
+
+    func get(_ client: some TestClientProtocol, _ uri: String) async throws -> (HTTPResponse.Status, String, String?) {
+        try await client.execute(uri: uri, method: .get) { ($0.status, String(buffer: $0.body), $0.headers[.location]) }
+    }
+
+    @Test("install → approve → callback: connected with a sealed token, its location, the webhooks and a first poll")
+    func connects() async throws {
+        try await self.withOAuthGateway { client, postgres, redis, harness in
+            let business = UUID()
+            let shop = "oauth-\(UUID().uuidString.prefix(8).lowercased()).myshopify.com"
+            harness.simulator.createShop(shop, accessToken: "seed")
+            let callback = try await self.approvedCallback(client, business: business, shop: shop, harness: harness)
+            let (status, _, location) = try await self.get(client, callback)
+            #expect(status == .found)
+            #expect(location?.hasPrefix("https://app.example/shopify/done?status=connected&shop=\(shop)") == true)
+
+            let account = try #require(try await ConnectionStore(client: postgres).account(businessId: business, logger: self.logger))
+            #expect(account.status == .active && account.shop == shop && account.locationId != nil)
+            let cipher = try TokenCipher(specification: "test:\(Self.cipherKey)")
+            let token = try cipher.open(try #require(account.sealedAccessToken), context: business.uuidString.lowercased())
+            #expect(token.hasPrefix("shpat_"))
+            let subscriptions = try await harness.client().webhookSubscriptions(
+                as: ShopifyCredentials(shop: shop, accessToken: token),
+                logger: self.logger
+            )
+            #expect(
+                Set(subscriptions.map(\.topic)) == [
+                    "ORDERS_CREATE", "ORDERS_UPDATED", "ORDERS_CANCELLED", "ORDERS_EDITED", "REFUNDS_CREATE", "APP_UNINSTALLED",
+                ]
+            )
+            #expect(subscriptions.allSatisfy { $0.uri == "https://gateway.example/ecommerce/webhooks/shopify" })
+            #expect(try await redis.send(["ZSCORE", RedisArgument(PollSchedule.key), RedisArgument(business.uuidString.lowercased())]).text != nil)
+            #expect(try await redis.send(["LLEN", RedisArgument(EcommerceQueue.polling)]).int == 1)
+
+            // The same callback again: the state is spent.
+            let (replay, body, _) = try await self.get(client, callback)
+            #expect(replay == .badRequest && body.contains("invalid_state"))
+        }
+    }
+
+    @Test("the callback refuses a forged signature, a stale timestamp, a bad domain, another shop's state and missing parameters")
+    func refusesBadCallbacks() async throws {
+        try await self.withOAuthGateway { client, postgres, _, harness in
+            let business = UUID()
+            let shop = "guard-\(UUID().uuidString.prefix(8).lowercased()).myshopify.com"
+            let other = "other-\(UUID().uuidString.prefix(8).lowercased()).myshopify.com"
+            harness.simulator.createShop(shop, accessToken: "seed")
+            harness.simulator.createShop(other, accessToken: "seed")
+            let callback = try #require(
+                URLComponents(string: try await self.approvedCallback(client, business: business, shop: shop, harness: harness))
+            )
+            var parameters: [String: String] = [:]
+            for item in callback.queryItems ?? [] { parameters[item.name] = item.value }
+            func uri(_ changes: [String: String], resign: Bool) -> String {
+                var values = parameters.merging(changes) { $1 }
+                if resign { values["hmac"] = ShopifySimulator.querySignature(values, secret: harness.simulator.apiSecret) }
+                var components = URLComponents()
+                components.path = "/ecommerce/oauth/callback"
+                components.queryItems = values.sorted { $0.key < $1.key }.map { URLQueryItem(name: $0.key, value: $0.value) }
+                return components.string!
+            }
+            let cases: [(String, String)] = [
+                (uri(["state": "0" + parameters["state"]!.dropFirst()], resign: false), "invalid_hmac"),
+                (uri(["timestamp": String(Int(Date().timeIntervalSince1970) - 3600)], resign: true), "stale_request"),
+                (uri(["shop": "evil.example.com"], resign: true), "invalid_shop"),
+                (uri(["shop": other], resign: true), "invalid_state"),
+                ("/ecommerce/oauth/callback?shop=\(shop)", "missing_parameters"),
+            ]
+            for (uri, code) in cases {
+                let (status, body, _) = try await self.get(client, uri)
+                #expect(status == .badRequest, "\(code)")
+                #expect(body.contains(code), "\(code): \(body)")
+            }
+            #expect(try await ConnectionStore(client: postgres).account(businessId: business, logger: self.logger) == nil)
+            // The genuine callback still works after the refusals (none of them spent the state).
+            let (status, _, _) = try await self.get(client, uri([:], resign: false))
+            #expect(status == .found)
+        }
+    }
+}
