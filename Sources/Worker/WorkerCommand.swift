@@ -69,6 +69,7 @@ struct Run: AsyncParsableCommand {
             .init(service: process.postgres),
             .init(service: process.jobWorker, successTerminationBehavior: .gracefullyShutdownGroup),
             .init(service: process.metricsServer),
+            .init(service: process.syncLogRetention),
         ]
         if configuration.inventoryRelay { services.append(.init(service: process.inventoryRelay)) }
         if configuration.pollScheduler { services.append(.init(service: process.pollScheduler)) }

@@ -150,6 +150,41 @@ extension GatewayTests {
     }
 }
 
+extension GatewayTests {
+    @Test("GET /ecommerce/connection shows the connection without tokens; DELETE disconnects, stops polling and keeps history")
+    func connectionAPI() async throws {
+        try await self.withGateway { client, postgres, redis in
+            let business = try await BusinessFixture.create(on: postgres, stock: [("C", 1, nil)])
+            try await ConnectionStore(client: postgres).saveAccessToken(
+                businessId: business.id,
+                sealed: [1, 2, 3],
+                scopes: "read_orders",
+                logger: TestServices.logger
+            )
+            _ = try await PollSchedule(redis: redis, interval: .seconds(900)).reconcile(adding: [business.id])
+            let auth: HTTPFields = [.authorization: "Bearer \(TestJWT.merchant(business.id))"]
+            try await client.execute(uri: "/ecommerce/connection", method: .get, headers: auth) { response in
+                #expect(response.status == .ok)
+                let text = String(buffer: response.body)
+                #expect(!text.lowercased().contains("token\":") && !text.contains("ciphertext"))
+                let summary = try JSONDecoder.iso8601.decode(ConnectionStore.Summary.self, from: Data(buffer: response.body))
+                #expect(summary.status == .active && summary.shop == business.shop && summary.scopes == ["read_orders"] && summary.nextPollAt != nil)
+            }
+            try await client.execute(uri: "/ecommerce/connection?businessId=\(UUID())", method: .get, headers: auth) {
+                #expect($0.status == .forbidden)
+            }
+            try await client.execute(uri: "/ecommerce/connection", method: .delete, headers: auth) { #expect($0.status == .noContent) }
+            try await client.execute(uri: "/ecommerce/connection", method: .delete, headers: auth) { #expect($0.status == .notFound) }
+            try await client.execute(uri: "/ecommerce/connection", method: .get, headers: auth) { response in
+                let summary = try JSONDecoder.iso8601.decode(ConnectionStore.Summary.self, from: Data(buffer: response.body))
+                #expect(summary.status == .disconnected && summary.nextPollAt == nil)
+            }
+            let account = try #require(try await ConnectionStore(client: postgres).account(businessId: business.id, logger: TestServices.logger))
+            #expect(account.sealedAccessToken == nil)
+        }
+    }
+}
+
 extension JSONDecoder {
     static var iso8601: JSONDecoder {
         let decoder = JSONDecoder()

@@ -150,3 +150,53 @@ extension CatalogFixture {
         return nil
     }
 }
+
+@Suite("Connections: redaction and log retention")
+struct ConnectionLifecycleTests {
+    let logger = TestServices.logger
+
+    @Test("shop/redact deletes the module's data of an uninstalled shop, and nothing of a reinstalled one")
+    func redact() async throws {
+        try await TestServices.withPostgres { postgres in
+            let connections = ConnectionStore(client: postgres)
+            let business = try await BusinessFixture.create(on: postgres, stock: [("R", 5, 70_001)])
+            let order = OrderFactory.order(lines: [OrderFactory.line(1, variant: business.variants[0], quantity: 1)])
+            _ = try await OrderIngestor(client: postgres).ingest(
+                businessId: business.id,
+                order: order,
+                source: "webhook",
+                reference: nil,
+                logger: self.logger
+            )
+            func count(_ table: String) async throws -> Int {
+                var query = PostgresQuery(unsafeSQL: "SELECT count(*)::int FROM \(table) WHERE business_id = $1")
+                query.binds.append(business.id)
+                for try await value in try await postgres.query(query, logger: self.logger).decode(Int.self) { return value }
+                return 0
+            }
+            #expect(try await connections.redactShop(businessId: business.id, shop: business.shop, logger: self.logger) == false)  // still active
+            #expect(try await count("ecommerce_ingested_order") == 1)
+            #expect(try await connections.markUninstalled(businessId: business.id, shop: business.shop, logger: self.logger))
+            #expect(try await connections.redactShop(businessId: business.id, shop: business.shop, logger: self.logger))
+            for table in ["ecommerce_ingested_order", "ecommerce_order_line", "ecommerce_product_mapping", "ecommerce_connection"] {
+                #expect(try await count(table) == 0, "\(table)")
+            }
+            // FlowPOS's own stock stays.
+            #expect(try await BusinessFixture.stock(of: business.variants[0].id, on: postgres) == 4)
+        }
+    }
+
+    @Test("sync logs older than the retention age are deleted, newer ones kept")
+    func retention() async throws {
+        try await TestServices.withPostgres { postgres in
+            let syncLogs = SyncLogStore(client: postgres)
+            let business = UUID()
+            let old = try await syncLogs.startRun(businessId: business, kind: "poll", reference: nil, logger: self.logger)
+            let recent = try await syncLogs.startRun(businessId: business, kind: "poll", reference: nil, logger: self.logger)
+            try await postgres.query("UPDATE ecommerce_sync_log SET started_at = now() - interval '100 days' WHERE id = \(old)", logger: self.logger)
+            #expect(try await syncLogs.deleteRuns(olderThan: .seconds(90 * 86_400), logger: self.logger) >= 1)
+            #expect(try await syncLogs.run(id: old, logger: self.logger) == nil)
+            #expect(try await syncLogs.run(id: recent, logger: self.logger) != nil)
+        }
+    }
+}

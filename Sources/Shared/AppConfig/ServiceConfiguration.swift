@@ -110,6 +110,8 @@ public struct WorkerConfiguration: Sendable {
     public var pollPageSize: Int
     /// `POLL_SCHEDULER` (`on`): whether this process runs the poll schedule (any number may).
     public var pollScheduler: Bool
+    /// `SYNC_LOG_RETENTION_DAYS` (90): sync logs older than this are deleted.
+    public var syncLogRetention: Duration
 
     public init(environment: Environment = Environment()) throws(ConfigurationError) {
         self.common = try CommonConfiguration(environment: environment)
@@ -128,6 +130,7 @@ public struct WorkerConfiguration: Sendable {
         self.pollOverlap = try environment.seconds("POLL_OVERLAP_SECONDS", default: 300, range: 0...86_400)
         self.pollPageSize = try environment.int("POLL_PAGE_SIZE", default: 10, range: 1...250)
         self.pollScheduler = try environment.switch("POLL_SCHEDULER", default: true)
+        self.syncLogRetention = .seconds(86_400 * (try environment.int("SYNC_LOG_RETENTION_DAYS", default: 90, range: 1...3650)))
         self.queues = environment.optional("WORKER_QUEUES").map { raw in
             raw.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
         }

@@ -40,6 +40,12 @@ public func buildGatewayApplication(
         queue: RedisJobQueue(redis: redis),
         productPageSize: configuration.productPageSize
     ).addRoutes(to: router)
+    ConnectionController(
+        authenticator: AdminAuthenticator(secret: configuration.jwtSecret),
+        connections: ConnectionStore(client: postgres),
+        redis: redis
+    )
+    .addRoutes(to: router)
     if let oauth = configuration.oauth {
         OAuthController(
             configuration: oauth,

@@ -199,4 +199,90 @@ public struct ConnectionStore: Sendable {
             logger: logger
         )
     }
+
+    /// The connection as the API shows it (never the tokens).
+    public struct Summary: Codable, Sendable {
+        public var businessId: UUID
+        public var shop: String
+        public var status: ConnectionStatus
+        public var scopes: [String]
+        public var locationId: Int64?
+        public var lastSyncedAt: Date?
+        public var tokenExpiresAt: Date?
+        public var connectedAt: Date
+        public var updatedAt: Date
+        /// When the next scheduled poll is due (filled in from the schedule).
+        public var nextPollAt: Date?
+    }
+
+    public func summary(businessId: UUID, logger: Logger) async throws -> Summary? {
+        let rows = try await self.client.query(
+            """
+            SELECT shop_domain, status, scopes, location_id, last_synced_at, token_expires_at, created_at, updated_at
+            FROM ecommerce_connection WHERE business_id = \(businessId)
+            """,
+            logger: logger
+        )
+        for try await (shop, status, scopes, location, lastSynced, expires, created, updated) in rows.decode(
+            (String, String, String?, String?, Date?, Date?, Date, Date).self
+        ) {
+            return Summary(
+                businessId: businessId,
+                shop: shop,
+                status: ConnectionStatus(rawValue: status) ?? .disconnected,
+                scopes: (scopes ?? "").split(separator: ",").map(String.init),
+                locationId: location.flatMap { Int64($0) },
+                lastSyncedAt: lastSynced,
+                tokenExpiresAt: expires,
+                connectedAt: created,
+                updatedAt: updated
+            )
+        }
+        return nil
+    }
+
+    /// Disconnects a business (FlowPOS side): polling stops, tokens are wiped, history stays. Returns whether an
+    /// active connection changed.
+    @discardableResult
+    public func disconnect(businessId: UUID, logger: Logger) async throws -> Bool {
+        let rows = try await self.client.query(
+            """
+            UPDATE ecommerce_connection
+            SET status = 'disconnected', access_token_ciphertext = NULL, refresh_token_ciphertext = NULL, token_expires_at = NULL,
+                updated_at = now()
+            WHERE business_id = \(businessId) AND status = 'active'
+            RETURNING business_id
+            """,
+            logger: logger
+        )
+        for try await _ in rows.decode(UUID.self) { return true }
+        return false
+    }
+
+    /// `shop/redact` (48 hours after uninstall): deletes what the module holds about the shop — its orders and
+    /// their lines, mappings, the outbox, OAuth states and the connection itself. FlowPOS's own catalog and stock
+    /// stay (they are the merchant's point-of-sale data). Only an uninstalled connection of that shop is redacted:
+    /// a shop reinstalled since keeps its data. Returns whether anything was deleted.
+    @discardableResult
+    public func redactShop(businessId: UUID, shop: String, logger: Logger) async throws -> Bool {
+        try await self.client.withTransaction(logger: logger) { connection in
+            let rows = try await connection.query(
+                """
+                DELETE FROM ecommerce_connection WHERE business_id = \(businessId) AND shop_domain = \(shop) AND status = 'uninstalled'
+                RETURNING business_id
+                """,
+                logger: logger
+            )
+            var deleted = false
+            for try await _ in rows.decode(UUID.self) { deleted = true }
+            guard deleted else { return false }
+            for table in ["ecommerce_ingested_order", "ecommerce_product_mapping", "ecommerce_collection_mapping", "ecommerce_inventory_outbox"] {
+                var query = PostgresQuery(unsafeSQL: "DELETE FROM \(table) WHERE business_id = $1")
+                query.binds.append(businessId)
+                try await connection.query(query, logger: logger)
+            }
+            try await connection.query("DELETE FROM ecommerce_oauth_state WHERE shop_domain = \(shop)", logger: logger)
+            return true
+        }
+    }
 }

@@ -109,6 +109,22 @@ public struct SyncLogStore: Sendable {
         )
     }
 
+    /// Deletes runs started more than `age` ago (their pages go with them); returns how many.
+    @discardableResult
+    public func deleteRuns(olderThan age: Duration, logger: Logger) async throws -> Int {
+        let rows = try await self.client.query(
+            """
+            WITH gone AS (
+                DELETE FROM ecommerce_sync_log WHERE started_at < now() - make_interval(secs => \(Double(age.components.seconds))) RETURNING 1
+            )
+            SELECT count(*)::int FROM gone
+            """,
+            logger: logger
+        )
+        for try await count in rows.decode(Int.self) { return count }
+        return 0
+    }
+
     /// Ends a run that cannot go on (not connected, nothing to push to), keeping the reason.
     public func fail(runId: UUID, error: SyncError, logger: Logger) async throws {
         let errorsJSON = String(decoding: try JSONEncoder().encode([error]), as: UTF8.self)

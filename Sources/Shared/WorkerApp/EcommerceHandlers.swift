@@ -140,9 +140,12 @@ public struct EcommerceHandlers: Sendable {
         case .appUninstalled:
             let changed = try await self.connections.markUninstalled(businessId: businessId, shop: shop, logger: context.logger)
             context.logger.info("app uninstalled: connection marked uninstalled", metadata: ["changed": "\(changed)"])
-        case .customersDataRequest, .customersRedact, .shopRedact:
-            // Acknowledged here; the data handling of these topics comes with the connections work.
-            context.logger.info("privacy webhook acknowledged", metadata: ["topic": "\(envelope.payload.topic)"])
+        case .shopRedact:
+            let deleted = try await self.connections.redactShop(businessId: businessId, shop: shop, logger: context.logger)
+            context.logger.notice("shop/redact handled", metadata: ["deleted": "\(deleted)"])
+        case .customersDataRequest, .customersRedact:
+            // Nothing to hand over or erase: ingestion keeps no customer data (only ids, SKUs and quantities).
+            context.logger.notice("privacy webhook acknowledged; no customer data is stored", metadata: ["topic": "\(envelope.payload.topic)"])
         default:
             throw PermanentJobError(code: "unsupported_topic", message: "\(envelope.payload.topic) is not a shop event")
         }

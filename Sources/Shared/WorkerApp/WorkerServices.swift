@@ -23,6 +23,8 @@ public struct WorkerProcess: Sendable {
     public let inventoryRelay: InventoryOutboxRelay
     /// Enqueues each connected business's poll once per interval.
     public let pollScheduler: PollScheduler
+    /// Deletes old sync logs.
+    public let syncLogRetention: SyncLogRetention
 
     public init(configuration: WorkerConfiguration, metricsRegistry: PrometheusCollectorRegistry, logger: Logger) {
         self.postgres = PostgresClient(configuration: configuration.common.database, backgroundLogger: logger)
@@ -42,6 +44,7 @@ public struct WorkerProcess: Sendable {
             pollOverlap: configuration.pollOverlap,
             pollPageSize: configuration.pollPageSize
         )
+        self.syncLogRetention = SyncLogRetention(syncLogs: SyncLogStore(client: self.postgres), age: configuration.syncLogRetention, logger: logger)
         self.pollScheduler = PollScheduler(
             schedule: PollSchedule(redis: self.redis, interval: configuration.pollInterval),
             connections: ConnectionStore(client: self.postgres),
