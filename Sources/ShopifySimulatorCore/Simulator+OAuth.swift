@@ -58,6 +58,7 @@ extension ShopifySimulator {
                     return .failure(.init("invalid refresh token"))
                 }
                 shop.accessTokens.remove(grant.accessToken)
+                shop.stats.tokenRefreshes += 1
                 scope = grant.scope
             } else {
                 guard let code = form["code"], let grant = state.codes.removeValue(forKey: code) else {

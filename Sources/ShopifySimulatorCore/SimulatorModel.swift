@@ -69,6 +69,8 @@ public struct ShopStats: Codable, Sendable, Equatable {
     public var collectionsCreated = 0
     public var collectionsChanged = 0
     public var membershipChanges = 0
+    /// Refresh-token exchanges (each rotates the pair).
+    public var tokenRefreshes = 0
     public var webhooksDelivered = 0
     public var webhooksDropped = 0
     public var webhooksDuplicated = 0

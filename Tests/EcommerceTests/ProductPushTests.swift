@@ -1,3 +1,4 @@
+import AsyncHTTPClient
 import Crypto
 import EcommerceJobs
 import Foundation
@@ -67,7 +68,8 @@ struct ProductPushTests {
         harness: SimulatorHarness,
         pageSize: Int = 50,
         plan: Plan.Type = ProductPushPlanJob.self,
-        kind: String = "product_push"
+        kind: String = "product_push",
+        tokenRefresh: ShopifyOAuthClient? = nil
     ) async throws -> SyncRun where Plan.Payload == ProductPushPlanJob.Payload {
         let syncLogs = SyncLogStore(client: postgres)
         let runId = try await syncLogs.startRun(businessId: fixture.businessId, kind: kind, reference: nil, logger: self.logger)
@@ -76,7 +78,13 @@ struct ProductPushTests {
             Plan.self,
             Plan.envelope(.init(runId: runId, pageSize: pageSize), businessId: fixture.businessId.uuidString.lowercased(), shop: fixture.shop)
         )
-        let handlers = EcommerceHandlers(postgres: postgres, queue: queue, shopify: harness.client(redis: redis), tokenCipher: CatalogFixture.cipher)
+        let handlers = EcommerceHandlers(
+            postgres: postgres,
+            queue: queue,
+            shopify: harness.client(redis: redis),
+            tokenCipher: CatalogFixture.cipher,
+            tokenRefresh: tokenRefresh
+        )
         let workers = (0..<2).map { _ in
             var configuration = JobWorkerConfiguration(queues: [Plan.queue], concurrency: 4)
             configuration.maintenanceInterval = .milliseconds(100)
@@ -272,6 +280,91 @@ struct ProductPushTests {
                 #expect(try await pushCollections().status == "completed")
                 let last = try #require(harness.simulator.stats(of: fixture.shop))
                 #expect(last.collectionsChanged == after.collectionsChanged && last.membershipChanges == after.membershipChanges)
+            }
+        }
+    }
+
+    /// Connects the fixture's business with an expiring token pair from the simulator's OAuth, the access token
+    /// replaced by `accessToken` when given; returns the token client that refreshes.
+    func expiringTokens(
+        _ fixture: CatalogFixture,
+        harness: SimulatorHarness,
+        postgres: PostgresClient,
+        expiresIn: TimeInterval,
+        accessToken: String?
+    )
+        async throws -> ShopifyOAuthClient
+    {
+        let query = ["client_id": harness.simulator.apiKey, "scope": "write_products", "redirect_uri": "https://gateway.example/cb", "state": "s"]
+        let redirect = try #require(URLComponents(string: try harness.simulator.authorize(shop: fixture.shop, query: query).get()))
+        let code = try #require(redirect.queryItems?.first { $0.name == "code" }?.value)
+        let grant = try harness.simulator.exchangeToken(
+            shop: fixture.shop,
+            form: ["client_id": harness.simulator.apiKey, "client_secret": harness.simulator.apiSecret, "code": code]
+        ).get()
+        let context = fixture.businessId.uuidString.lowercased()
+        try await ConnectionStore(client: postgres).saveTokens(
+            businessId: fixture.businessId,
+            sealedAccessToken: try CatalogFixture.cipher.seal(accessToken ?? (grant["access_token"] as! String), context: context),
+            sealedRefreshToken: try (grant["refresh_token"] as? String).map { try CatalogFixture.cipher.seal($0, context: context) },
+            expiresAt: Date() + expiresIn,
+            scopes: "write_products",
+            logger: self.logger
+        )
+        return ShopifyOAuthClient(
+            configuration: ShopifyAdminConfiguration(baseURLTemplate: harness.baseURLTemplate),
+            apiKey: harness.simulator.apiKey,
+            apiSecret: harness.simulator.apiSecret,
+            http: HTTPClient.shared
+        )
+    }
+
+    @Test("an expiring token is refreshed once, however many workers need it at the same time")
+    func singleFlightRefresh() async throws {
+        let redis = TestServices.redis(.shopify)
+        defer { redis.shutdown() }
+        _ = try await redis.send(["FLUSHDB"])
+        try await TestServices.withPostgres { postgres in
+            try await SimulatorHarness.run(settings: SimulatorSettings(bucketSize: 1000, restoreRate: 10_000, expiringTokens: true)) { harness in
+                let fixture = try await CatalogFixture.create(on: postgres, simulator: harness.simulator, products: 40, variants: 1)
+                let refresher = try await self.expiringTokens(fixture, harness: harness, postgres: postgres, expiresIn: 60, accessToken: nil)
+                let run = try await self.push(fixture, postgres: postgres, redis: redis, harness: harness, pageSize: 5, tokenRefresh: refresher)
+                #expect(run.status == "completed" && run.processed == 40)
+                #expect(harness.simulator.stats(of: fixture.shop)?.tokenRefreshes == 1)
+                let account = try #require(try await ConnectionStore(client: postgres).account(businessId: fixture.businessId, logger: self.logger))
+                #expect((account.tokenExpiresAt?.timeIntervalSinceNow ?? 0) > 3000)
+            }
+        }
+    }
+
+    @Test("a 401 refreshes the token once and the push goes on; without a refresh token the pages fail with the reason")
+    func unauthorizedRefreshes() async throws {
+        let redis = TestServices.redis(.shopify)
+        defer { redis.shutdown() }
+        _ = try await redis.send(["FLUSHDB"])
+        try await TestServices.withPostgres { postgres in
+            try await SimulatorHarness.run(settings: SimulatorSettings(bucketSize: 1000, restoreRate: 10_000, expiringTokens: true)) { harness in
+                let fixture = try await CatalogFixture.create(on: postgres, simulator: harness.simulator, products: 6, variants: 1)
+                let refresher = try await self.expiringTokens(
+                    fixture,
+                    harness: harness,
+                    postgres: postgres,
+                    expiresIn: 3600,
+                    accessToken: "shpat_revoked"
+                )
+                let run = try await self.push(fixture, postgres: postgres, redis: redis, harness: harness, pageSize: 3, tokenRefresh: refresher)
+                #expect(run.status == "completed" && run.processed == 6)
+                #expect(harness.simulator.stats(of: fixture.shop)?.tokenRefreshes == 1)
+
+                let stuck = try await CatalogFixture.create(on: postgres, simulator: harness.simulator, products: 2, variants: 1)
+                try await ConnectionStore(client: postgres).saveAccessToken(
+                    businessId: stuck.businessId,
+                    sealed: try CatalogFixture.cipher.seal("shpat_revoked", context: stuck.businessId.uuidString.lowercased()),
+                    scopes: nil,
+                    logger: self.logger
+                )
+                let failed = try await self.push(stuck, postgres: postgres, redis: redis, harness: harness, tokenRefresh: refresher)
+                #expect(failed.status == "failed" && failed.errors.first?.code == "token_rejected")
             }
         }
     }

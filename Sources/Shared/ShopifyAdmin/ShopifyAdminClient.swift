@@ -132,6 +132,12 @@ public enum ShopifyAdminError: Error, Sendable, CustomStringConvertible {
         }
     }
 
+    /// Whether Shopify refused the token itself (a refresh may help).
+    public var isUnauthorized: Bool {
+        if case .unauthorized = self { return true }
+        return false
+    }
+
     /// Whether retrying the same request later may succeed.
     public var isRetryable: Bool {
         switch self {

@@ -87,17 +87,24 @@ public struct ConnectionStore: Sendable {
         /// The high-water mark of polling: orders updated before it were read.
         public var lastSyncedAt: Date?
         public var connectedAt: Date
+        /// For expiring offline tokens: when the access token expires, and the sealed refresh token.
+        public var tokenExpiresAt: Date?
+        public var sealedRefreshToken: [UInt8]?
+        public var scopes: String?
     }
 
     public func account(businessId: UUID, logger: Logger) async throws -> Account? {
         let rows = try await self.client.query(
             """
-            SELECT shop_domain, status, access_token_ciphertext, location_id, last_synced_at, created_at
+            SELECT shop_domain, status, access_token_ciphertext, location_id, last_synced_at, created_at, token_expires_at,
+                   refresh_token_ciphertext, scopes
             FROM ecommerce_connection WHERE business_id = \(businessId)
             """,
             logger: logger
         )
-        for try await (shop, status, sealed, location, lastSynced, created) in rows.decode((String, String, ByteBuffer?, String?, Date?, Date).self) {
+        for try await (shop, status, sealed, location, lastSynced, created, expires, refresh, scopes) in rows.decode(
+            (String, String, ByteBuffer?, String?, Date?, Date, Date?, ByteBuffer?, String?).self
+        ) {
             return Account(
                 businessId: businessId,
                 shop: shop,
@@ -105,7 +112,10 @@ public struct ConnectionStore: Sendable {
                 sealedAccessToken: sealed.map { Array($0.readableBytesView) },
                 locationId: location.flatMap { Int64($0) },
                 lastSyncedAt: lastSynced,
-                connectedAt: created
+                connectedAt: created,
+                tokenExpiresAt: expires,
+                sealedRefreshToken: refresh.map { Array($0.readableBytesView) },
+                scopes: scopes
             )
         }
         return nil

@@ -16,6 +16,7 @@ public struct EcommerceHandlers: Sendable {
     let inventoryPush: InventoryPush
     let collectionPush: CollectionPush
     let orderPoll: OrderPoll
+    let accounts: ShopifyAccounts
 
     public init(
         postgres: PostgresClient,
@@ -24,12 +25,20 @@ public struct EcommerceHandlers: Sendable {
         tokenCipher: TokenCipher?,
         inventoryStaleRetryDelay: Duration = .seconds(10),
         pollOverlap: Duration = .seconds(300),
-        pollPageSize: Int = 10
+        pollPageSize: Int = 10,
+        tokenRefresh: ShopifyOAuthClient? = nil
     ) {
         self.ingestor = OrderIngestor(client: postgres)
         self.connections = ConnectionStore(client: postgres)
         self.syncLogs = SyncLogStore(client: postgres)
-        let accounts = ShopifyAccounts(connections: self.connections, cipher: tokenCipher, client: shopify)
+        let accounts = ShopifyAccounts(
+            connections: self.connections,
+            cipher: tokenCipher,
+            client: shopify,
+            oauth: tokenRefresh,
+            redis: queue.redis
+        )
+        self.accounts = accounts
         let catalog = ProductPushStore(client: postgres)
         self.productPush = ProductPush(catalog: catalog, syncLogs: self.syncLogs, accounts: accounts, queue: queue)
         self.collectionPush = CollectionPush(
@@ -72,19 +81,19 @@ public struct EcommerceHandlers: Sendable {
             try await self.productPush.plan(envelope, context: context)
         }
         registry.register(ProductPushPageJob.self) { envelope, context in
-            try await self.productPush.page(envelope, context: context)
+            try await self.recoveringToken(envelope, context) { try await self.productPush.page(envelope, context: context) }
         }
         registry.register(CollectionPushPlanJob.self) { envelope, context in
             try await self.collectionPush.plan(envelope, context: context)
         }
         registry.register(CollectionPushPageJob.self) { envelope, context in
-            try await self.collectionPush.page(envelope, context: context)
+            try await self.recoveringToken(envelope, context) { try await self.collectionPush.page(envelope, context: context) }
         }
         registry.register(OrderPollJob.self) { envelope, context in
-            try await self.orderPoll.poll(envelope, context: context)
+            try await self.recoveringToken(envelope, context) { try await self.orderPoll.poll(envelope, context: context) }
         }
         registry.register(InventoryPushJob.self) { envelope, context in
-            try await self.inventoryPush.push(envelope, context: context)
+            try await self.recoveringToken(envelope, context) { try await self.inventoryPush.push(envelope, context: context) }
         }
         return registry
     }
@@ -148,6 +157,15 @@ public struct EcommerceHandlers: Sendable {
             context.logger.notice("privacy webhook acknowledged; no customer data is stored", metadata: ["topic": "\(envelope.payload.topic)"])
         default:
             throw PermanentJobError(code: "unsupported_topic", message: "\(envelope.payload.topic) is not a shop event")
+        }
+    }
+
+    /// Runs a job that calls Shopify; a 401 refreshes the business's token once and hands the job back.
+    func recoveringToken<Payload>(_ envelope: JobEnvelope<Payload>, _ context: JobContext, _ body: () async throws -> Void) async throws {
+        do {
+            try await body()
+        } catch let error as ShopifyAdminError where error.isUnauthorized {
+            try await self.accounts.recover(from: error, businessId: try Self.businessId(of: envelope), logger: context.logger)
         }
     }
 

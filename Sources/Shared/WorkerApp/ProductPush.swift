@@ -127,7 +127,8 @@ enum PagedPush {
     /// `userErrors`) or that cannot be sent (``PushRefusal``) counts as failed and the page goes on; throttling
     /// hands the whole page back (pushes are idempotent); other failures retry the page, and on its last attempt
     /// the failing items are recorded as failed so that the run always ends. Without a usable connection the
-    /// whole page fails with the reason.
+    /// whole page fails with the reason; a 401 refreshes the token and runs the page again, or fails it when the
+    /// token cannot be refreshed.
     static func runPage<Item: Sendable>(
         _ items: [Item],
         envelope: JobEnvelope<ProductPushPageJob.Payload>,
@@ -141,19 +142,33 @@ enum PagedPush {
         let payload = envelope.payload
         let logger = context.logger
         let lastAttempt = context.header.attempt + 1 >= context.header.maxAttempts
-        let account: ShopifyAccount
-        do {
-            account = try await accounts.account(businessId: businessId, logger: logger)
-        } catch let error as PermanentJobError {
-            let failure = SyncError(code: error.code, message: error.message, subject: "page \(payload.page)")
+        func failPage(_ failure: PermanentJobError) async throws {
+            let error = SyncError(code: failure.code, message: failure.message, subject: "page \(payload.page)")
             try await syncLogs.recordPage(
                 runId: payload.runId,
                 page: payload.page,
                 processed: 0,
                 failed: items.count,
-                errors: [failure],
+                errors: [error],
                 logger: logger
             )
+        }
+        /// The token, not an item: refresh it and run the page again (`JobRetryLater`); if it cannot be, fail the page.
+        func recover(_ error: ShopifyAdminError) async throws {
+            do {
+                try await accounts.recover(from: error, businessId: businessId, logger: logger)
+            } catch let failure as PermanentJobError {
+                try await failPage(failure)
+            }
+        }
+        let account: ShopifyAccount
+        do {
+            account = try await accounts.account(businessId: businessId, logger: logger)
+        } catch let failure as PermanentJobError {
+            try await failPage(failure)
+            return
+        } catch let error as ShopifyAdminError where error.isUnauthorized {
+            try await recover(error)
             return
         }
         var processed = 0
@@ -162,6 +177,9 @@ enum PagedPush {
             do {
                 try await push(item, account)
                 processed += 1
+            } catch let error as ShopifyAdminError where error.isUnauthorized {
+                try await recover(error)
+                return
             } catch let refusal as PushRefusal {
                 errors.append(SyncError(code: refusal.code, message: refusal.message, subject: subject(item)))
             } catch let error as ShopifyAdminError where !error.isRetryable || lastAttempt {

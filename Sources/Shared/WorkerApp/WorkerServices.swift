@@ -42,7 +42,10 @@ public struct WorkerProcess: Sendable {
             tokenCipher: configuration.tokenCipher,
             inventoryStaleRetryDelay: configuration.inventoryStaleRetryDelay,
             pollOverlap: configuration.pollOverlap,
-            pollPageSize: configuration.pollPageSize
+            pollPageSize: configuration.pollPageSize,
+            tokenRefresh: configuration.appCredentials.map {
+                ShopifyOAuthClient(configuration: configuration.shopify, apiKey: $0.apiKey, apiSecret: $0.apiSecret, http: HTTPClient.shared)
+            }
         )
         self.syncLogRetention = SyncLogRetention(syncLogs: SyncLogStore(client: self.postgres), age: configuration.syncLogRetention, logger: logger)
         self.pollScheduler = PollScheduler(
