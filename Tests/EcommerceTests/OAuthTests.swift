@@ -111,6 +111,16 @@ struct OAuthTests {
             // The same callback again: the state is spent.
             let (replay, body, _) = try await self.get(client, callback)
             #expect(replay == .badRequest && body.contains("invalid_state"))
+
+            // Reconnecting the business to another shop replaces the connection: its token, its location.
+            let other = "moved-\(UUID().uuidString.prefix(8).lowercased()).myshopify.com"
+            let otherLocation = harness.simulator.createShop(other, accessToken: "seed")
+            let (moved, _, _) = try await self.get(client, try await self.approvedCallback(client, business: business, shop: other, harness: harness))
+            #expect(moved == .found)
+            let replaced = try #require(try await ConnectionStore(client: postgres).account(businessId: business, logger: self.logger))
+            #expect(replaced.shop == other && replaced.status == .active && replaced.locationId == otherLocation && replaced.lastSyncedAt == nil)
+            let newToken = try cipher.open(try #require(replaced.sealedAccessToken), context: business.uuidString.lowercased())
+            #expect(try await harness.client().locations(as: ShopifyCredentials(shop: other, accessToken: newToken), logger: self.logger).count == 1)
         }
     }
 
