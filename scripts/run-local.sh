@@ -9,6 +9,8 @@ scripts/services.sh start dev >/dev/null
 eval "$(scripts/services.sh env dev | sed 's/^/export /')"
 export SHOPIFY_API_SECRET=${SHOPIFY_API_SECRET:-dev-secret} HTTP_PORT=${HTTP_PORT:-8080} LOG_LEVEL=${LOG_LEVEL:-info}
 export JWT_SECRET=${JWT_SECRET:-dev-jwt-secret-of-at-least-32-bytes}
+export SHOPIFY_API_KEY=${SHOPIFY_API_KEY:-simulator-app} PUBLIC_BASE_URL=${PUBLIC_BASE_URL:-http://127.0.0.1:8080}
+export APP_REDIRECT_URL=${APP_REDIRECT_URL:-http://127.0.0.1:8080/healthz}
 export SHOPIFY_ADMIN_BASE_URL=${SHOPIFY_ADMIN_BASE_URL:-http://127.0.0.1:8081/shops/\{shop\}}
 # The token key stays with the dev data, so that tokens stored by an earlier run still open.
 [ -f .local/dev/token-key ] || openssl rand -base64 32 > .local/dev/token-key
@@ -27,7 +29,7 @@ SHOPIFY_ACCESS_TOKEN=shpat_demo "$bin/ecommerce-worker" connect --business-id 00
 
 pids=()
 trap 'kill -TERM "${pids[@]}" 2>/dev/null; wait; scripts/services.sh stop dev' EXIT INT TERM
-"$bin/shopify-simulator" --port 8081 --api-secret "$SHOPIFY_API_SECRET" --shop demo-shop.myshopify.com:shpat_demo & pids+=($!)
+"$bin/shopify-simulator" --port 8081 --api-key "$SHOPIFY_API_KEY" --api-secret "$SHOPIFY_API_SECRET" --shop demo-shop.myshopify.com:shpat_demo & pids+=($!)
 "$bin/ecommerce-gateway" & pids+=($!)
 METRICS_PORT=9091 "$bin/ecommerce-worker" run & pids+=($!)
 METRICS_PORT=9092 "$bin/ecommerce-worker" run & pids+=($!)
