@@ -28,7 +28,14 @@ SQL
 SHOPIFY_ACCESS_TOKEN=shpat_demo "$bin/ecommerce-worker" connect --business-id 00000000-0000-0000-0000-000000000001 --shop demo-shop.myshopify.com
 
 pids=()
-trap 'kill -TERM "${pids[@]}" 2>/dev/null; wait; scripts/services.sh stop dev' EXIT INT TERM
+# `|| true`: under `set -e` a failing kill (the processes already got Ctrl-C) would end the trap before the stop.
+stop_all() {
+  trap - EXIT INT TERM
+  kill -TERM "${pids[@]}" 2>/dev/null || true
+  wait || true
+  scripts/services.sh stop dev
+}
+trap stop_all EXIT INT TERM
 "$bin/shopify-simulator" --port 8081 --api-key "$SHOPIFY_API_KEY" --api-secret "$SHOPIFY_API_SECRET" --shop demo-shop.myshopify.com:shpat_demo & pids+=($!)
 "$bin/ecommerce-gateway" & pids+=($!)
 METRICS_PORT=9091 "$bin/ecommerce-worker" run & pids+=($!)
