@@ -185,6 +185,29 @@ extension GatewayTests {
     }
 }
 
+extension GatewayTests {
+    @Test("a merchant token is refused (403) on every admin route for another business")
+    func crossTenant() async throws {
+        try await self.withGateway { client, postgres, _ in
+            let mine = try await BusinessFixture.create(on: postgres, stock: [("M", 1, nil)])
+            let theirs = try await BusinessFixture.create(on: postgres, stock: [("T", 1, nil)])
+            let auth: HTTPFields = [.authorization: "Bearer \(TestJWT.merchant(mine.id))"]
+            let target = "businessId=\(theirs.id)"
+            let routes: [(HTTPRequest.Method, String)] = [
+                (.get, "/ecommerce/connection?\(target)"), (.delete, "/ecommerce/connection?\(target)"),
+                (.post, "/ecommerce/sync/products?\(target)"), (.post, "/ecommerce/sync/collections?\(target)"),
+                (.post, "/ecommerce/sync/poll?\(target)"), (.get, "/ecommerce/sync/logs?\(target)"),
+            ]
+            for (method, uri) in routes {
+                try await client.execute(uri: uri, method: method, headers: auth) { #expect($0.status == .forbidden, "\(method) \(uri)") }
+            }
+            // And the other business is untouched.
+            let account = try await ConnectionStore(client: postgres).account(businessId: theirs.id, logger: TestServices.logger)
+            #expect(account?.status == .active)
+        }
+    }
+}
+
 extension JSONDecoder {
     static var iso8601: JSONDecoder {
         let decoder = JSONDecoder()

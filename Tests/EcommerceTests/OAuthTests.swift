@@ -92,6 +92,13 @@ struct OAuthTests {
 
             let account = try #require(try await ConnectionStore(client: postgres).account(businessId: business, logger: self.logger))
             #expect(account.status == .active && account.shop == shop && account.locationId != nil)
+            // In the database the token exists only sealed.
+            for try await (access, plain) in try await postgres.query(
+                "SELECT encode(access_token_ciphertext, 'escape'), access_token_ciphertext::text FROM ecommerce_connection WHERE business_id = \(business)",
+                logger: self.logger
+            ).decode((String, String).self) {
+                #expect(!access.contains("shpat_") && !plain.contains("shpat_"))
+            }
             let cipher = try TokenCipher(specification: "test:\(Self.cipherKey)")
             let token = try cipher.open(try #require(account.sealedAccessToken), context: business.uuidString.lowercased())
             #expect(token.hasPrefix("shpat_"))
@@ -145,8 +152,20 @@ struct OAuthTests {
                 components.queryItems = values.sorted { $0.key < $1.key }.map { URLQueryItem(name: $0.key, value: $0.value) }
                 return components.string!
             }
+            // An expired state is refused like an unknown one.
+            try await postgres.query(
+                "UPDATE ecommerce_oauth_state SET expires_at = now() - interval '1 second' WHERE state = \(parameters["state"]!)",
+                logger: self.logger
+            )
+            let (expired, expiredBody, _) = try await self.get(client, uri([:], resign: false))
+            #expect(expired == .badRequest && expiredBody.contains("invalid_state"))
+            try await postgres.query(
+                "UPDATE ecommerce_oauth_state SET expires_at = now() + interval '5 minutes' WHERE state = \(parameters["state"]!)",
+                logger: self.logger
+            )
             let cases: [(String, String)] = [
-                (uri(["state": "0" + parameters["state"]!.dropFirst()], resign: false), "invalid_hmac"),
+                // One character of the state changed, the signature left as it was.
+                (uri(["state": (parameters["state"]!.hasPrefix("0") ? "1" : "0") + parameters["state"]!.dropFirst()], resign: false), "invalid_hmac"),
                 (uri(["timestamp": String(Int(Date().timeIntervalSince1970) - 3600)], resign: true), "stale_request"),
                 (uri(["shop": "evil.example.com"], resign: true), "invalid_shop"),
                 (uri(["shop": other], resign: true), "invalid_state"),

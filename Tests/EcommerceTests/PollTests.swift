@@ -64,9 +64,19 @@ struct PollTests {
                     return try #require(try await syncLogs.runs(businessId: fixture.businessId, kind: "poll", limit: 1, logger: self.logger).first)
                 }
 
+                // One of the orders already came by webhook: the poll must not apply it again.
+                let webhookOrder = try JSONDecoder().decode(ShopifyOrder.self, from: try #require(harness.simulator.orders(of: fixture.shop).first))
+                _ = try await OrderIngestor(client: postgres).ingest(
+                    businessId: fixture.businessId,
+                    order: webhookOrder,
+                    source: "webhook",
+                    reference: nil,
+                    logger: self.logger
+                )
+
                 let first = try await poll()
                 #expect(first.status == "completed")
-                #expect(first.details == SyncDetails(fetched: 3, ingested: 3, updated: 0, duplicates: 0, since: first.details.since))
+                #expect(first.details == SyncDetails(fetched: 3, ingested: 2, updated: 0, duplicates: 1, since: first.details.since))
                 var stock: [Int] = []
                 for try await quantity in try await postgres.query(
                     "SELECT s.quantity FROM stock_levels s JOIN variants v ON v.id = s.variant_id JOIN products p ON p.id = v.product_id WHERE p.business_id = \(fixture.businessId) ORDER BY s.quantity",
@@ -82,6 +92,24 @@ struct PollTests {
                 let second = try await poll()
                 #expect(second.details.fetched == 3 && second.details.duplicates == 3 && second.details.ingested == 0)
                 #expect(try await BusinessFixture.movements(of: try #require(fixture.firstVariant(postgres)), on: postgres).count == 1)
+
+                // A page that fails leaves the mark where it was, and the run says so.
+                let mark = try await ConnectionStore(client: postgres).account(businessId: fixture.businessId, logger: self.logger)?.lastSyncedAt
+                harness.simulator.settings.failureRate = 1
+                let job = OrderPollJob.envelope(.init(slot: nil), businessId: fixture.businessId.uuidString.lowercased())
+                try await queue.enqueue(OrderPollJob.self, job)
+                let worker = JobWorker(
+                    queue: queue,
+                    registry: handlers.registry(),
+                    configuration: JobWorkerConfiguration(queues: [EcommerceQueue.polling], concurrency: 1),
+                    logger: self.logger
+                )
+                let failed = try await runWorkers([worker], timeout: .seconds(10)) {
+                    try await syncLogs.runs(businessId: fixture.businessId, kind: "poll", limit: 1, logger: self.logger).first?.status == "failed"
+                }
+                #expect(failed)
+                let after = try await ConnectionStore(client: postgres).account(businessId: fixture.businessId, logger: self.logger)?.lastSyncedAt
+                #expect(after == mark)
             }
         }
     }
@@ -115,6 +143,50 @@ struct PollTests {
             #expect(Set(taken).count == taken.count, "a slot polled twice for \(business): \(taken)")
             #expect(taken.count >= 4 && taken.count <= 6, "\(taken.count) slots in 2.6 s of a 0.5 s interval")
             #expect(zip(taken, taken.dropFirst()).allSatisfy { $1 - $0 == 500 }, "consecutive slots: \(taken)")
+        }
+    }
+
+    @Test("uninstall stops polling: the schedule drops the business and a poll already queued does nothing")
+    func uninstallStopsPolling() async throws {
+        let redis = TestServices.redis(.polling)
+        defer { redis.shutdown() }
+        _ = try await redis.send(["FLUSHDB"])
+        try await TestServices.withPostgres { postgres in
+            let business = try await BusinessFixture.create(on: postgres, stock: [("U", 1, nil)])
+            let connections = ConnectionStore(client: postgres)
+            let schedule = PollSchedule(redis: redis, interval: .seconds(900))
+            _ = try await schedule.reconcile(active: try await connections.activeBusinessIds(logger: self.logger))
+            let member = business.id.uuidString.lowercased()
+            #expect(try await redis.send(["ZSCORE", RedisArgument(PollSchedule.key), RedisArgument(member)]).text != nil)
+
+            #expect(try await connections.markUninstalled(businessId: business.id, shop: business.shop, logger: self.logger))
+            _ = try await schedule.reconcile(active: try await connections.activeBusinessIds(logger: self.logger))
+            #expect(try await redis.send(["ZSCORE", RedisArgument(PollSchedule.key), RedisArgument(member)]) == .null)
+
+            // A poll enqueued before the uninstall finds no active connection and does nothing.
+            let queue = RedisJobQueue(redis: redis)
+            try await queue.enqueue(OrderPollJob.self, OrderPollJob.envelope(.init(slot: 1), businessId: member))
+            try await SimulatorHarness.run { harness in
+                let handlers = EcommerceHandlers(
+                    postgres: postgres,
+                    queue: queue,
+                    shopify: harness.client(redis: redis),
+                    tokenCipher: CatalogFixture.cipher
+                )
+                let worker = JobWorker(
+                    queue: queue,
+                    registry: handlers.registry(),
+                    configuration: JobWorkerConfiguration(queues: [EcommerceQueue.polling], concurrency: 1),
+                    logger: self.logger
+                )
+                let drained = try await runWorkers([worker], timeout: .seconds(10)) {
+                    let stats = try await queue.stats(queue: EcommerceQueue.polling)
+                    return stats.ready == 0 && stats.inflight == 0
+                }
+                #expect(drained)
+            }
+            #expect(try await SyncLogStore(client: postgres).runs(businessId: business.id, kind: "poll", limit: 5, logger: self.logger).isEmpty)
+            #expect(try await queue.stats(queue: EcommerceQueue.polling).dead == 0)
         }
     }
 
