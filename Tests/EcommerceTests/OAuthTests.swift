@@ -6,18 +6,27 @@ import GatewayApp
 import Hummingbird
 import HummingbirdTesting
 import JobQueue
+import Logging
 import PostgresNIO
 import Prometheus
 import RedisClient
 import ShopifyAdmin
 import ShopifySimulatorCore
 import Storage
+import Synchronization
 import Testing
 
 @Suite("OAuth install against the simulator", .serialized)
 struct OAuthTests {
     let logger = TestServices.logger
     static let cipherKey = Data(SymmetricKey(size: .bits256).withUnsafeBytes { Array($0) }).base64EncodedString()
+    /// Every line the gateway logs during these tests, at trace level, to look for secrets.
+    static let capturedLines = LogLines()
+    static let capturingLogger: Logger = {
+        var logger = Logger(label: "oauth-test") { _ in CapturingLogHandler(lines: OAuthTests.capturedLines) }
+        logger.logLevel = .trace
+        return logger
+    }()
 
     func withOAuthGateway(_ body: @Sendable (any TestClientProtocol, PostgresClient, RedisClient, SimulatorHarness) async throws -> Void) async throws
     {
@@ -44,7 +53,7 @@ struct OAuthTests {
                 redis: redis,
                 postgres: postgres,
                 metricsRegistry: PrometheusCollectorRegistry(),
-                logger: self.logger
+                logger: Self.capturingLogger
             )
             try await app.test(.router) { client in
                 try await Migrator(client: postgres).migrate(logger: self.logger)
@@ -102,6 +111,9 @@ struct OAuthTests {
             let cipher = try TokenCipher(specification: "test:\(Self.cipherKey)")
             let token = try cipher.open(try #require(account.sealedAccessToken), context: business.uuidString.lowercased())
             #expect(token.hasPrefix("shpat_"))
+            // The token never reached a log line (everything the gateway logged during the flow, at trace level).
+            let lines = Self.capturedLines.all
+            #expect(!lines.isEmpty && !lines.contains { $0.contains(token) || $0.contains("shpat_") })
             let subscriptions = try await harness.client().webhookSubscriptions(
                 as: ShopifyCredentials(shop: shop, accessToken: token),
                 logger: self.logger
@@ -181,5 +193,29 @@ struct OAuthTests {
             let (status, _, _) = try await self.get(client, uri([:], resign: false))
             #expect(status == .found)
         }
+    }
+}
+
+/// Log lines kept by ``CapturingLogHandler``.
+final class LogLines: Sendable {
+    private let lines = Mutex<[String]>([])
+    var all: [String] { self.lines.withLock { $0 } }
+    func append(_ line: String) { self.lines.withLock { $0.append(line) } }
+}
+
+/// Keeps every log line with its metadata.
+struct CapturingLogHandler: LogHandler {
+    let lines: LogLines
+    var metadata: Logger.Metadata = [:]
+    var logLevel: Logger.Level = .trace
+
+    subscript(metadataKey key: String) -> Logger.Metadata.Value? {
+        get { self.metadata[key] }
+        set { self.metadata[key] = newValue }
+    }
+
+    func log(event: LogEvent) {
+        let all = self.metadata.merging(event.metadata ?? [:]) { $1 }
+        self.lines.append("\(event.level) \(event.message) \(all)")
     }
 }
