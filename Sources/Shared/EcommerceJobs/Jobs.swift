@@ -154,9 +154,12 @@ public enum OrderPollJob: JobDefinition {
     public struct Payload: Codable, Sendable {
         /// The schedule slot (its due time, ms since 1970) for scheduled polls; nil for a poll requested now.
         public var slot: Int64?
+        /// When the schedule enqueued it (Redis' clock, ms): `tickedAt − slot` is how late the poll was enqueued.
+        public var tickedAt: Int64?
 
-        public init(slot: Int64?) {
+        public init(slot: Int64?, tickedAt: Int64? = nil) {
             self.slot = slot
+            self.tickedAt = tickedAt
         }
     }
 

@@ -57,7 +57,7 @@ public struct PollSchedule: Sendable {
             if redis.call('SET', ARGV[6] .. dedupeKey, '1', 'NX', 'EX', ARGV[7]) then
                 redis.call('LPUSH', KEYS[2], cjson.encode({
                     id = business .. '-' .. slotText, kind = ARGV[3], businessId = business, attempt = 0,
-                    maxAttempts = tonumber(ARGV[2]), enqueuedAt = ARGV[4], dedupeKey = dedupeKey, payload = {slot = slot}
+                    maxAttempts = tonumber(ARGV[2]), enqueuedAt = ARGV[4], dedupeKey = dedupeKey, payload = {slot = slot, tickedAt = now}
                 }))
                 enqueued = enqueued + 1
             end
