@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The whole test suite, on a fresh Debian machine as root: installs what is missing, starts a throwaway Redis and
-# PostgreSQL (scripts/services.sh, data under .local/test), builds, checks the format, runs `swift test`, and
-# stops the services again whatever happened.
+# PostgreSQL (scripts/services.sh, data under .local/test), validates deploy/, builds, checks the format, runs
+# `swift test`, and stops the services again whatever happened.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh
@@ -12,6 +12,8 @@ export TEST_REDIS_PORT=${REDIS_PORT:-16379}
 export TEST_DATABASE_URL="postgres://postgres@127.0.0.1:${PG_PORT:-15432}/ecommerce?sslmode=disable"
 export ECOMMERCE_BIN_DIR="$PWD/.build/debug"
 
+echo "== deploy/"
+scripts/validate-deploy.sh
 echo "== build"
 swift build --build-tests
 echo "== format"
