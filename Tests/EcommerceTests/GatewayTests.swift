@@ -272,13 +272,27 @@ struct GatewayTests {
         }
     }
 
-    @Test("health, readiness and metrics")
+    @Test("health, readiness, and metrics with the queues and poll lag as Redis and PostgreSQL have them")
     func probes() async throws {
-        try await self.withGateway { client, _, _ in
+        try await self.withGateway { client, postgres, redis in
             try await client.execute(uri: "/healthz", method: .get) { #expect($0.status == .ok) }
             try await client.execute(uri: "/readyz", method: .get) { response in
                 #expect(response.status == .ok)
                 #expect(String(buffer: response.body).contains(#""status":"ready""#))
+            }
+            let business = try await BusinessFixture.create(on: postgres, stock: [("Q", 5, 12)])
+            for _ in 0..<3 {
+                let body = OrderFactory.webhookBody(OrderFactory.order(lines: [OrderFactory.line(1, variant: business.variants[0], quantity: 1)]))
+                _ = try await Self.post(client, body: body, headers: Self.headers(body: body, shop: business.shop))
+            }
+            #expect(try await Self.queueLength(redis, EcommerceQueue.orders) == 3)
+            try await client.execute(uri: "/metrics", method: .get) { response in
+                let text = String(buffer: response.body)
+                #expect(text.contains(#"ecommerce_queue_jobs{queue="ecommerce-orders",state="ready"} 3"#), "\(text.prefix(2000))")
+                #expect(text.contains(#"ecommerce_queue_jobs{queue="ecommerce-orders",state="dead"} 0"#))
+                #expect(text.contains(#"ecommerce_queue_oldest_ready_age_seconds{queue="ecommerce-orders"}"#))
+                #expect(text.contains(#"ecommerce_poll_lag_connections{le="+Inf"}"#))
+                #expect(text.contains("ecommerce_poll_lag_max_seconds"))
             }
         }
     }

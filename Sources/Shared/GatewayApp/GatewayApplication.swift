@@ -71,7 +71,9 @@ public func buildGatewayApplication(
             )
         }
     }
-    HealthController(redis: redis, postgres: postgres, metricsRegistry: metricsRegistry).addRoutes(to: router)
+    let queueTruth = QueueTruthMetrics(queue: RedisJobQueue(redis: redis), postgres: postgres, registry: metricsRegistry)
+    HealthController(redis: redis, postgres: postgres, metricsRegistry: metricsRegistry) { logger in await queueTruth.refresh(logger: logger) }
+        .addRoutes(to: router)
     return Application(
         router: router,
         configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "ecommerce-gateway"),

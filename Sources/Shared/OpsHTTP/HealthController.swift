@@ -9,11 +9,19 @@ public struct HealthController: Sendable {
     let redis: RedisClient
     let postgres: PostgresClient
     let metricsRegistry: PrometheusCollectorRegistry
+    /// Runs before `/metrics` is rendered: gauges read from elsewhere are brought up to date.
+    let beforeScrape: @Sendable (Logger) async -> Void
 
-    public init(redis: RedisClient, postgres: PostgresClient, metricsRegistry: PrometheusCollectorRegistry) {
+    public init(
+        redis: RedisClient,
+        postgres: PostgresClient,
+        metricsRegistry: PrometheusCollectorRegistry,
+        beforeScrape: @escaping @Sendable (Logger) async -> Void = { _ in }
+    ) {
         self.redis = redis
         self.postgres = postgres
         self.metricsRegistry = metricsRegistry
+        self.beforeScrape = beforeScrape
     }
 
     struct Readiness: Encodable {
@@ -35,8 +43,9 @@ public struct HealthController: Sendable {
             )
             return Response.json(readiness, status: redisOK && postgresOK ? .ok : .serviceUnavailable)
         }
-        router.get("/metrics") { _, _ in
-            Response(
+        router.get("/metrics") { _, context in
+            await self.beforeScrape(context.logger)
+            return Response(
                 status: .ok,
                 headers: [.contentType: "text/plain; version=0.0.4"],
                 body: ResponseBody(byteBuffer: ByteBuffer(bytes: self.metricsRegistry.emitToBuffer()))

@@ -206,6 +206,7 @@ public struct ShopifyAdminClient: Sendable {
             if let budget = self.budget {
                 while let wait = try await budget.reserve(shop: credentials.shop, cost: cost) {
                     self.metrics.budgetWaits.increment()
+                    self.metrics.budgetWaitTime.record(duration: wait)
                     try await self.pause(wait, since: started, reason: "the shop's cost budget is spent")
                 }
             }

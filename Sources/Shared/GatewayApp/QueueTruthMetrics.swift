@@ -1,0 +1,67 @@
+import EcommerceJobs
+import Foundation
+import JobQueue
+import Logging
+import PostgresNIO
+import Prometheus
+import RedisClient
+
+/// Gauges read from Redis and PostgreSQL when `/metrics` is scraped: the queues as they are (ready, in-flight,
+/// delayed, dead, oldest ready age, crash recoveries) and the poll lag of active connections (now − `lastSyncedAt`,
+/// by bucket, and its maximum). The same whichever process would report them, so only the gateway exports them:
+/// summing over pods does not double count. Per-process metrics (job durations, Shopify budget waits) stay with
+/// the workers.
+struct QueueTruthMetrics: Sendable {
+    let queue: RedisJobQueue
+    let postgres: PostgresClient
+    let registry: PrometheusCollectorRegistry
+    /// Poll lag bucket bounds in seconds (cumulative, as in a Prometheus histogram).
+    static let lagBuckets: [Double] = [60, 300, 900, 1800, 3600, 7200, 21_600, 86_400]
+
+    func refresh(logger: Logger) async {
+        for name in EcommerceQueue.all {
+            guard let stats = try? await self.queue.stats(queue: name) else { continue }
+            for (state, value) in [("ready", stats.ready), ("inflight", stats.inflight), ("delayed", stats.delayed), ("dead", stats.dead)] {
+                self.registry.makeGauge(
+                    name: "ecommerce_queue_jobs",
+                    labels: [("queue", name), ("state", state)],
+                    help: "Jobs per queue and state, read from Redis"
+                ).set(Double(value))
+            }
+            self.registry.makeGauge(
+                name: "ecommerce_queue_oldest_ready_age_seconds",
+                labels: [("queue", name)],
+                help: "How long the oldest ready job has waited"
+            ).set(stats.oldestReadyAgeSeconds)
+            if let recovered = try? await self.queue.redis.send(["HLEN", RedisArgument(QueueKeys(queue: name).recoveries)]).int {
+                self.registry.makeGauge(
+                    name: "ecommerce_queue_recovered_jobs",
+                    labels: [("queue", name)],
+                    help: "Jobs taken back from dead workers at least once and not settled yet"
+                ).set(Double(recovered))
+            }
+        }
+        do {
+            var lags: [Double] = []
+            let rows = try await self.postgres.query(
+                """
+                SELECT extract(epoch FROM now() - COALESCE(last_synced_at, created_at))::float8
+                FROM ecommerce_connection WHERE status = 'active'
+                """,
+                logger: logger
+            )
+            for try await lag in rows.decode(Double.self) { lags.append(lag) }
+            // One help text for every series of a metric: the registry refuses a mismatch.
+            let help = "Active connections whose last poll is at most this many seconds old"
+            for bound in Self.lagBuckets {
+                self.registry.makeGauge(name: "ecommerce_poll_lag_connections", labels: [("le", String(Int(bound)))], help: help)
+                    .set(Double(lags.count { $0 <= bound }))
+            }
+            self.registry.makeGauge(name: "ecommerce_poll_lag_connections", labels: [("le", "+Inf")], help: help).set(Double(lags.count))
+            self.registry.makeGauge(name: "ecommerce_poll_lag_max_seconds", help: "The largest poll lag of an active connection")
+                .set(lags.max() ?? 0)
+        } catch {
+            logger.warning("poll lag not measured", metadata: ["error": "\(error)"])
+        }
+    }
+}
