@@ -19,7 +19,9 @@ struct WorkerCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "ecommerce-worker",
         abstract: "Runs the ecommerce jobs; scale it horizontally.",
-        subcommands: [Run.self, Migrate.self, Connect.self, EnqueuePolls.self],
+        subcommands: [
+            Run.self, Migrate.self, Connect.self, EnqueuePolls.self, Queues.self, Workers.self, Dead.self, Schedule.self, Connections.self,
+        ],
         defaultSubcommand: Run.self
     )
 

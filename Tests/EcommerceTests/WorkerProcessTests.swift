@@ -170,4 +170,62 @@ struct WorkerProcessTests {
         let output = try String(contentsOfFile: logPath, encoding: .utf8)
         #expect(output.contains("REDIS_URL"))
     }
+
+    /// Runs an `ecommerce-worker` ops command and returns what it printed.
+    static func command(_ arguments: [String]) async throws -> String {
+        let output = FileManager.default.temporaryDirectory.appendingPathComponent("ops-\(UUID().uuidString).txt").path
+        let child = try ChildProcess.spawn(
+            Self.binDirectory + "/ecommerce-worker",
+            arguments,
+            environment: ["REDIS_URL": TestServices.redisURL(.processes), "DATABASE_URL": TestServices.databaseURL, "LOG_LEVEL": "error"],
+            logPath: output
+        )
+        let exit = await child.waitForExit(timeout: .seconds(30))
+        #expect(exit == .exited(0), "\(arguments): \(String(describing: exit))")
+        defer { try? FileManager.default.removeItem(atPath: output) }
+        return (try? String(contentsOfFile: output, encoding: .utf8)) ?? ""
+    }
+
+    @Test("ops commands: live workers, queue truth, dead letters listed and purged, the schedule against connections")
+    func opsCommands() async throws {
+        let redis = TestServices.redis(.processes)
+        defer { redis.shutdown() }
+        _ = try await redis.send(["FLUSHDB"])
+        let worker = try Self.startWorker("ops")
+        defer { worker.signal(SIGKILL) }
+        let seen = try await TestServices.eventually(timeout: .seconds(20), every: .milliseconds(200)) {
+            let workers = try JSONDecoder().decode([WorkerReport].self, from: Data(try await Self.command(["workers", "--json"]).utf8))
+            return workers.count == 1 && workers[0].queues == [EcommerceQueue.orders] && workers[0].concurrency == 2
+        }
+        #expect(seen, "the running worker is listed")
+
+        // A malformed job goes to dead letters; the CLI lists it and purges it.
+        _ = try await redis.send(["LPUSH", RedisArgument(EcommerceQueue.orders), "not a job"])
+        let buried = try await TestServices.eventually(timeout: .seconds(10)) {
+            try await RedisJobQueue(redis: redis).stats(queue: EcommerceQueue.orders).dead == 1
+        }
+        #expect(buried)
+        let queues = try JSONDecoder().decode([QueueStats].self, from: Data(try await Self.command(["queues", "--json"]).utf8))
+        #expect(queues.first { $0.queue == EcommerceQueue.orders }?.dead == 1)
+        #expect(Set(queues.map(\.queue)) == Set(EcommerceQueue.all))
+        let table = try await Self.command(["dead", "list", "--queue", EcommerceQueue.orders])
+        #expect(table.hasPrefix("ID") && table.split(separator: "\n").count == 2, "\(table)")
+        #expect(try await Self.command(["dead", "purge", "--queue", EcommerceQueue.orders, "--all"]).contains("purged 1"))
+        #expect(try await RedisJobQueue(redis: redis).stats(queue: EcommerceQueue.orders).dead == 0)
+
+        struct Status: Decodable {
+            var activeConnections: Int
+            var scheduled: Int
+            var missing: [String]
+            var extra: [String]
+        }
+        // The worker's scheduler has reconciled with the (shared) test database; other suites change connections
+        // meanwhile, so only the report's own consistency is checked, and that the schedule is not empty.
+        let status = try JSONDecoder().decode(Status.self, from: Data(try await Self.command(["schedule", "status", "--json"]).utf8))
+        #expect(status.scheduled > 0 && status.scheduled == status.activeConnections - status.missing.count + status.extra.count)
+
+        #expect(await worker.stop(SIGTERM) == .exited(0))
+        let after = try JSONDecoder().decode([WorkerReport].self, from: Data(try await Self.command(["workers", "--json"]).utf8))
+        #expect(after.isEmpty, "a worker that stopped cleanly is gone")
+    }
 }

@@ -89,6 +89,7 @@ public final class JobWorker: Service, Sendable {
             await self.drain()
             group.cancelAll()
         }
+        try? await WorkerRegistry(redis: self.queue.redis).remove(id: self.id)
         self.logger.info("worker stopped", metadata: ["worker.id": "\(self.id)"])
     }
 
@@ -244,7 +245,23 @@ public final class JobWorker: Service, Sendable {
     // MARK: Background loops
 
     private func heartbeatLoop() async {
+        let registry = WorkerRegistry(redis: self.queue.redis)
+        let started = Int64(Date().timeIntervalSince1970 * 1000)
         while !Task.isCancelled {
+            let inFlight = self.state.withLock { $0.inFlight.count }
+            // Visible to `ecommerce-worker workers`; a report failing is not worth stopping for.
+            try? await registry.report(
+                WorkerReport(
+                    id: self.id,
+                    host: ProcessInfo.processInfo.hostName,
+                    pid: getpid(),
+                    queues: self.configuration.queues,
+                    concurrency: self.configuration.concurrency,
+                    inFlight: inFlight,
+                    startedAtMs: started,
+                    heartbeatAtMs: Int64(Date().timeIntervalSince1970 * 1000)
+                )
+            )
             try? await Task.sleep(for: self.configuration.heartbeatInterval)
             let byQueue = self.state.withLock { state in
                 Dictionary(grouping: state.inFlight.values.filter { !$0.settling }.map(\.job), by: \.queue).mapValues { $0.map(\.id) }

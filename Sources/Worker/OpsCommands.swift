@@ -1,0 +1,248 @@
+import AppConfig
+import ArgumentParser
+import EcommerceJobs
+import Foundation
+import JobQueue
+import Logging
+import PostgresNIO
+import RedisClient
+import Storage
+
+/// The operator's commands: are the workers running, does every active connection have its poll, does
+/// `lastSyncedAt` advance, and what is in the dead letters. Tables for people, `--json` for scripts.
+struct OpsOptions: ParsableArguments {
+    @Flag(help: "Print JSON instead of a table.") var json = false
+}
+
+/// Runs `body` with the configured Redis and PostgreSQL, then closes them.
+func withServices<Result: Sendable>(_ body: @Sendable (RedisClient, PostgresClient, Logger) async throws -> Result) async throws -> Result {
+    let configuration = try loadConfiguration()
+    var logger = Logger(label: "ecommerce-worker")
+    logger.logLevel = .warning
+    let redis = RedisClient(configuration: configuration.common.redis)
+    defer { redis.shutdown() }
+    let postgres = PostgresClient(configuration: configuration.common.database, backgroundLogger: logger)
+    return try await withThrowingTaskGroup(of: Void.self) { group in
+        group.addTask { await postgres.run() }
+        defer { group.cancelAll() }
+        return try await body(redis, postgres, logger)
+    }
+}
+
+/// Prints rows as aligned columns, or the value as JSON.
+func output(_ value: some Encodable, json: Bool, header: [String], rows: [[String]]) throws {
+    if json {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        encoder.dateEncodingStrategy = .iso8601
+        print(String(decoding: try encoder.encode(value), as: UTF8.self))
+        return
+    }
+    let all = [header] + rows
+    let widths = header.indices.map { column in all.map { $0[column].count }.max() ?? 0 }
+    for row in all {
+        print(row.enumerated().map { $1.padding(toLength: widths[$0], withPad: " ", startingAt: 0) }.joined(separator: "  "))
+    }
+}
+
+struct Queues: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Ready, in-flight, delayed and dead jobs per queue, and the oldest ready job's age.")
+    @OptionGroup var options: OpsOptions
+
+    func run() async throws {
+        let stats = try await withServices { redis, _, _ in
+            var stats: [QueueStats] = []
+            for queue in EcommerceQueue.all { stats.append(try await RedisJobQueue(redis: redis).stats(queue: queue)) }
+            return stats
+        }
+        try output(
+            stats,
+            json: self.options.json,
+            header: ["QUEUE", "READY", "IN-FLIGHT", "DELAYED", "DEAD", "OLDEST READY"],
+            rows: stats.map {
+                [$0.queue, "\($0.ready)", "\($0.inflight)", "\($0.delayed)", "\($0.dead)", String(format: "%.1f s", $0.oldestReadyAgeSeconds)]
+            }
+        )
+    }
+}
+
+struct Workers: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Live worker processes: host, pid, queues, concurrency, jobs in flight, heartbeat age.")
+    @OptionGroup var options: OpsOptions
+
+    func run() async throws {
+        let workers = try await withServices { redis, _, _ in try await WorkerRegistry(redis: redis).live(maxAge: .seconds(60)) }
+        let now = Date().timeIntervalSince1970 * 1000
+        try output(
+            workers,
+            json: self.options.json,
+            header: ["HOST", "PID", "QUEUES", "CONCURRENCY", "IN FLIGHT", "HEARTBEAT"],
+            rows: workers.map {
+                [
+                    $0.host, "\($0.pid)", $0.queues.joined(separator: ","), "\($0.concurrency)", "\($0.inFlight)",
+                    String(format: "%.1f s ago", (now - Double($0.heartbeatAtMs)) / 1000),
+                ]
+            }
+        )
+        if workers.isEmpty && !self.options.json { print("no live worker") }
+    }
+}
+
+struct Dead: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Dead letters: list, show, retry, purge.",
+        subcommands: [List.self, Show.self, Retry.self, Purge.self]
+    )
+
+    struct List: AsyncParsableCommand {
+        @Option(help: "The queue, e.g. ecommerce-orders.") var queue: String
+        @OptionGroup var options: OpsOptions
+
+        func run() async throws {
+            let queue = self.queue
+            let letters = try await withServices { redis, _, _ in try await RedisJobQueue(redis: redis).deadLetters(queue: queue) }
+            try output(
+                letters,
+                json: self.options.json,
+                header: ["ID", "ATTEMPTS", "FAILED AT", "ERROR"],
+                rows: letters.map {
+                    [
+                        $0.id, "\($0.attempt)", ISO8601DateFormatter().string(from: Date(timeIntervalSince1970: Double($0.failedAtMs) / 1000)),
+                        String($0.error.prefix(80)),
+                    ]
+                }
+            )
+        }
+    }
+
+    struct Show: AsyncParsableCommand {
+        @Option(help: "The queue.") var queue: String
+        @Argument(help: "The job id.") var id: String
+
+        func run() async throws {
+            let (queue, id) = (self.queue, self.id)
+            let letters = try await withServices { redis, _, _ in try await RedisJobQueue(redis: redis).deadLetters(queue: queue) }
+            guard let letter = letters.first(where: { $0.id == id }) else { throw ValidationError("no dead letter \(id) in \(queue)") }
+            try output(letter, json: true, header: [], rows: [])
+        }
+    }
+
+    struct Retry: AsyncParsableCommand {
+        @Option(help: "The queue.") var queue: String
+        @Argument(help: "The job id (or --all).") var id: String?
+        @Flag(help: "Every dead letter of the queue.") var all = false
+
+        func run() async throws {
+            guard (self.id != nil) != self.all else { throw ValidationError("give a job id or --all") }
+            let (queue, id) = (self.queue, self.id)
+            let retried = try await withServices { redis, _, _ in
+                let jobs = RedisJobQueue(redis: redis)
+                var ids = id.map { [$0] } ?? []
+                if ids.isEmpty { ids = try await jobs.deadLetters(queue: queue).map(\.id) }
+                var count = 0
+                for id in ids where try await jobs.retryDeadLetter(queue: queue, id: id) { count += 1 }
+                return count
+            }
+            print("retried \(retried)")
+        }
+    }
+
+    struct Purge: AsyncParsableCommand {
+        @Option(help: "The queue.") var queue: String
+        @Argument(help: "The job id (or --all).") var id: String?
+        @Flag(help: "Every dead letter of the queue.") var all = false
+
+        func run() async throws {
+            guard (self.id != nil) != self.all else { throw ValidationError("give a job id or --all") }
+            let (queue, id) = (self.queue, self.id)
+            let purged = try await withServices { redis, _, _ in try await RedisJobQueue(redis: redis).purgeDeadLetters(queue: queue, id: id) }
+            print("purged \(purged)")
+        }
+    }
+}
+
+struct Schedule: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "The poll schedule against the active connections.", subcommands: [Status.self])
+
+    struct Status: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Entries vs active connections, missing and extra ones, the next due.")
+        @OptionGroup var options: OpsOptions
+
+        struct Report: Encodable {
+            var activeConnections: Int
+            var scheduled: Int
+            var missing: [String]
+            var extra: [String]
+            var nextDue: Date?
+        }
+
+        func run() async throws {
+            let report = try await withServices { redis, postgres, logger in
+                let active = Set(try await ConnectionStore(client: postgres).activeBusinessIds(logger: logger).map { $0.uuidString.lowercased() })
+                let scheduled = Set(
+                    try await redis.send(["ZRANGE", RedisArgument(PollSchedule.key), "0", "-1"]).orThrow().elements.compactMap(\.text)
+                )
+                let first = try await redis.send(["ZRANGE", RedisArgument(PollSchedule.key), "0", "0", "WITHSCORES"]).orThrow().elements
+                let nextDue = first.count == 2 ? first[1].text.flatMap(Double.init).map { Date(timeIntervalSince1970: $0 / 1000) } : nil
+                return Report(
+                    activeConnections: active.count,
+                    scheduled: scheduled.count,
+                    missing: active.subtracting(scheduled).sorted(),
+                    extra: scheduled.subtracting(active).sorted(),
+                    nextDue: nextDue
+                )
+            }
+            try output(
+                report,
+                json: self.options.json,
+                header: ["ACTIVE", "SCHEDULED", "MISSING", "EXTRA", "NEXT DUE"],
+                rows: [
+                    [
+                        "\(report.activeConnections)", "\(report.scheduled)", "\(report.missing.count)", "\(report.extra.count)",
+                        report.nextDue.map { ISO8601DateFormatter().string(from: $0) } ?? "-",
+                    ]
+                ]
+            )
+        }
+    }
+}
+
+struct Connections: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Connections with their status and poll lag.")
+    @OptionGroup var options: OpsOptions
+
+    struct Row: Encodable {
+        var businessId: UUID
+        var shop: String
+        var status: String
+        var lastSyncedAt: Date?
+        var lagSeconds: Double?
+    }
+
+    func run() async throws {
+        let rows = try await withServices { _, postgres, logger in
+            var rows: [Row] = []
+            for try await (business, shop, status, synced) in try await postgres.query(
+                "SELECT business_id, shop_domain, status, last_synced_at FROM ecommerce_connection ORDER BY status, last_synced_at NULLS FIRST",
+                logger: logger
+            ).decode((UUID, String, String, Date?).self) {
+                rows.append(
+                    Row(businessId: business, shop: shop, status: status, lastSyncedAt: synced, lagSeconds: synced.map { -$0.timeIntervalSinceNow })
+                )
+            }
+            return rows
+        }
+        try output(
+            rows,
+            json: self.options.json,
+            header: ["BUSINESS", "SHOP", "STATUS", "LAST SYNCED", "LAG"],
+            rows: rows.map {
+                [
+                    $0.businessId.uuidString.lowercased(), $0.shop, $0.status,
+                    $0.lastSyncedAt.map { ISO8601DateFormatter().string(from: $0) } ?? "never",
+                    $0.lagSeconds.map { String(format: "%.0f s", $0) } ?? "-",
+                ]
+            }
+        )
+    }
+}
