@@ -96,7 +96,7 @@ public struct WorkerConfiguration: Sendable {
     public var shopify: ShopifyAdminConfiguration
     /// `TOKEN_ENCRYPTION_KEYS`; without it, jobs that call Shopify fail with a message naming the variable.
     public var tokenCipher: TokenCipher?
-    /// `SHOPIFY_API_KEY` and `SHOPIFY_API_SECRET`: needed to refresh expiring tokens (both or neither).
+    /// `SHOPIFY_API_KEY` and `SHOPIFY_API_SECRET`: needed to refresh expiring tokens (the key requires the secret).
     public var appCredentials: (apiKey: String, apiSecret: String)?
     /// `INVENTORY_STALE_RETRY_SECONDS`: after finding Shopify's stock moved, how long a push waits for ingestion.
     public var inventoryStaleRetryDelay: Duration
@@ -125,10 +125,10 @@ public struct WorkerConfiguration: Sendable {
                 throw ConfigurationError(variable: "TOKEN_ENCRYPTION_KEYS", reason: "is invalid: \(error) (expected id:base64-32-byte-key[,…])")
             }
         }
+        // The secret alone is common (it is also the gateway's webhook key): without the key, no refreshes.
         switch (environment.optional("SHOPIFY_API_KEY"), environment.optional("SHOPIFY_API_SECRET")) {
         case (let key?, let secret?): self.appCredentials = (key, secret)
-        case (nil, nil): self.appCredentials = nil
-        case (nil, _): throw ConfigurationError(variable: "SHOPIFY_API_KEY", reason: "is required with SHOPIFY_API_SECRET")
+        case (nil, _): self.appCredentials = nil
         case (_, nil): throw ConfigurationError(variable: "SHOPIFY_API_SECRET", reason: "is required with SHOPIFY_API_KEY")
         }
         self.inventoryStaleRetryDelay = try environment.seconds("INVENTORY_STALE_RETRY_SECONDS", default: 10, range: 0.1...3600)

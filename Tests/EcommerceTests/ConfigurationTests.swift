@@ -1,0 +1,33 @@
+import AppConfig
+import Testing
+
+@Suite("Configuration from the environment")
+struct ConfigurationTests {
+    static let base = ["REDIS_URL": "redis://127.0.0.1:6379", "DATABASE_URL": "postgres://u:p@127.0.0.1:5432/db"]
+
+    func worker(_ extra: [String: String]) throws(ConfigurationError) -> WorkerConfiguration {
+        try WorkerConfiguration(environment: Environment(Self.base.merging(extra) { $1 }))
+    }
+
+    @Test("the app secret alone (shared with the gateway) is fine; the key needs the secret")
+    func appCredentials() throws {
+        #expect(try self.worker(["SHOPIFY_API_SECRET": "s"]).appCredentials == nil)
+        #expect(try self.worker(["SHOPIFY_API_SECRET": "s", "SHOPIFY_API_KEY": "k"]).appCredentials?.apiKey == "k")
+        #expect(throws: ConfigurationError.self) { try self.worker(["SHOPIFY_API_KEY": "k"]) }
+    }
+
+    @Test("a bad value names its variable")
+    func badValuesNameTheVariable() {
+        for (variable, value) in [
+            ("INVENTORY_RELAY", "maybe"), ("POLL_SCHEDULER", "2"), ("TOKEN_ENCRYPTION_KEYS", "k:short"), ("SHOPIFY_API_VERSION", "latest"),
+            ("SHOPIFY_ADMIN_BASE_URL", "ftp://x"), ("POLL_INTERVAL_SECONDS", "0"), ("SYNC_LOG_RETENTION_DAYS", "0"),
+        ] {
+            do {
+                _ = try self.worker([variable: value])
+                Issue.record("\(variable)=\(value) was accepted")
+            } catch {
+                #expect(error.variable == variable)
+            }
+        }
+    }
+}
