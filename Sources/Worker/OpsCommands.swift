@@ -127,14 +127,22 @@ struct Dead: AsyncParsableCommand {
         }
     }
 
-    struct Retry: AsyncParsableCommand {
+    /// Which dead letters a retry or purge acts on: one job id, or `--all` of the queue.
+    struct Target: ParsableArguments {
         @Option(help: "The queue.") var queue: String
         @Argument(help: "The job id (or --all).") var id: String?
         @Flag(help: "Every dead letter of the queue.") var all = false
 
-        func run() async throws {
+        func validate() throws {
             guard (self.id != nil) != self.all else { throw ValidationError("give a job id or --all") }
-            let (queue, id) = (self.queue, self.id)
+        }
+    }
+
+    struct Retry: AsyncParsableCommand {
+        @OptionGroup var target: Target
+
+        func run() async throws {
+            let (queue, id) = (self.target.queue, self.target.id)
             let retried = try await withServices { redis, _, _ in
                 let jobs = RedisJobQueue(redis: redis)
                 var ids = id.map { [$0] } ?? []
@@ -148,13 +156,10 @@ struct Dead: AsyncParsableCommand {
     }
 
     struct Purge: AsyncParsableCommand {
-        @Option(help: "The queue.") var queue: String
-        @Argument(help: "The job id (or --all).") var id: String?
-        @Flag(help: "Every dead letter of the queue.") var all = false
+        @OptionGroup var target: Target
 
         func run() async throws {
-            guard (self.id != nil) != self.all else { throw ValidationError("give a job id or --all") }
-            let (queue, id) = (self.queue, self.id)
+            let (queue, id) = (self.target.queue, self.target.id)
             let purged = try await withServices { redis, _, _ in try await RedisJobQueue(redis: redis).purgeDeadLetters(queue: queue, id: id) }
             print("purged \(purged)")
         }

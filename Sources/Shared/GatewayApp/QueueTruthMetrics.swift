@@ -42,24 +42,31 @@ struct QueueTruthMetrics: Sendable {
             }
         }
         do {
-            var lags: [Double] = []
+            // Counted in PostgreSQL: one row per scrape, however many connections there are.
+            let bounds = Self.lagBuckets
             let rows = try await self.postgres.query(
                 """
-                SELECT extract(epoch FROM now() - COALESCE(last_synced_at, created_at))::float8
-                FROM ecommerce_connection WHERE status = 'active'
+                WITH lag AS (
+                    SELECT extract(epoch FROM now() - COALESCE(last_synced_at, created_at))::float8 AS seconds
+                    FROM ecommerce_connection WHERE status = 'active'
+                )
+                SELECT (SELECT array_agg((SELECT count(*) FROM lag WHERE seconds <= bound)::int ORDER BY bound) FROM unnest(\(bounds)::float8[]) AS bound),
+                       count(*)::int, COALESCE(max(seconds), 0)
+                FROM lag
                 """,
                 logger: logger
             )
-            for try await lag in rows.decode(Double.self) { lags.append(lag) }
-            // One help text for every series of a metric: the registry refuses a mismatch.
-            let help = "Active connections whose last poll is at most this many seconds old"
-            for bound in Self.lagBuckets {
-                self.registry.makeGauge(name: "ecommerce_poll_lag_connections", labels: [("le", String(Int(bound)))], help: help)
-                    .set(Double(lags.count { $0 <= bound }))
+            for try await (withinBounds, total, maxLag) in rows.decode(([Int], Int, Double).self) {
+                // One help text for every series of a metric: the registry refuses a mismatch.
+                let help = "Active connections whose last poll is at most this many seconds old"
+                for (bound, count) in zip(bounds, withinBounds) {
+                    self.registry.makeGauge(name: "ecommerce_poll_lag_connections", labels: [("le", String(Int(bound)))], help: help).set(
+                        Double(count)
+                    )
+                }
+                self.registry.makeGauge(name: "ecommerce_poll_lag_connections", labels: [("le", "+Inf")], help: help).set(Double(total))
+                self.registry.makeGauge(name: "ecommerce_poll_lag_max_seconds", help: "The largest poll lag of an active connection").set(maxLag)
             }
-            self.registry.makeGauge(name: "ecommerce_poll_lag_connections", labels: [("le", "+Inf")], help: help).set(Double(lags.count))
-            self.registry.makeGauge(name: "ecommerce_poll_lag_max_seconds", help: "The largest poll lag of an active connection")
-                .set(lags.max() ?? 0)
         } catch {
             logger.warning("poll lag not measured", metadata: ["error": "\(error)"])
         }

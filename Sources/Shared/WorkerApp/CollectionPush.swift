@@ -29,9 +29,7 @@ struct CollectionPush: Sendable {
     /// Pushes one page of categories (see ``PagedPush/runPage(_:envelope:context:accounts:syncLogs:subject:push:)``).
     func page(_ envelope: JobEnvelope<CollectionPushPageJob.Payload>, context: JobContext) async throws {
         let businessId = try EcommerceHandlers.businessId(of: envelope)
-        let payload = envelope.payload
-        let page = ProductPage(number: payload.page, after: payload.after, through: payload.through, count: 0)
-        let categories = try await self.collections.categories(businessId: businessId, page: page, logger: context.logger)
+        let categories = try await self.collections.categories(businessId: businessId, page: PagedPush.page(of: envelope), logger: context.logger)
         try await PagedPush.runPage(
             categories,
             envelope: envelope,

@@ -81,13 +81,13 @@ public struct EcommerceHandlers: Sendable {
             try await self.productPush.plan(envelope, context: context)
         }
         registry.register(ProductPushPageJob.self) { envelope, context in
-            try await self.recoveringToken(envelope, context) { try await self.productPush.page(envelope, context: context) }
+            try await self.productPush.page(envelope, context: context)  // a page handles a 401 itself (PagedPush.runPage)
         }
         registry.register(CollectionPushPlanJob.self) { envelope, context in
             try await self.collectionPush.plan(envelope, context: context)
         }
         registry.register(CollectionPushPageJob.self) { envelope, context in
-            try await self.recoveringToken(envelope, context) { try await self.collectionPush.page(envelope, context: context) }
+            try await self.collectionPush.page(envelope, context: context)  // a page handles a 401 itself (PagedPush.runPage)
         }
         registry.register(OrderPollJob.self) { envelope, context in
             try await self.recoveringToken(envelope, context) { try await self.orderPoll.poll(envelope, context: context) }

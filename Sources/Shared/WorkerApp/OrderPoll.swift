@@ -27,8 +27,7 @@ struct OrderPoll: Sendable {
         let since: Date
         do {
             account = try await self.accounts.account(businessId: businessId, logger: logger)
-            let connection = try await self.connections.account(businessId: businessId, logger: logger)
-            since = (connection?.lastSyncedAt ?? connection?.connectedAt ?? started) - Double(self.overlap.components.seconds)
+            since = (account.connection.lastSyncedAt ?? account.connection.connectedAt) - Double(self.overlap.components.seconds)
         } catch let error as PermanentJobError where error.code == "shop_not_connected" {
             logger.info("business not connected; poll skipped")
             try await self.release(envelope)

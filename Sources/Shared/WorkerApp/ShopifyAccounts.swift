@@ -10,6 +10,8 @@ struct ShopifyAccount: Sendable {
     var credentials: ShopifyCredentials
     var locationId: Int64
     var client: ShopifyAdminClient
+    /// The connection as it was read (polling reads its high-water mark from it).
+    var connection: ConnectionStore.Account
 }
 
 /// Resolves a business to its shop, its opened access token and the location it stocks at (fetched from Shopify
@@ -35,14 +37,14 @@ struct ShopifyAccounts: Sendable {
         }
         let credentials = ShopifyCredentials(shop: account.shop, accessToken: try self.open(account.sealedAccessToken, businessId: businessId))
         if let locationId = account.locationId {
-            return ShopifyAccount(credentials: credentials, locationId: locationId, client: self.client)
+            return ShopifyAccount(credentials: credentials, locationId: locationId, client: self.client, connection: account)
         }
         let locations = try await self.client.locations(as: credentials, logger: logger)
         guard let location = locations.first(where: \.isActive) else {
             throw PermanentJobError(code: "no_location", message: "the shop has no active location")
         }
         try await self.connections.saveLocation(businessId: businessId, locationId: location.id, logger: logger)
-        return ShopifyAccount(credentials: credentials, locationId: location.id, client: self.client)
+        return ShopifyAccount(credentials: credentials, locationId: location.id, client: self.client, connection: account)
     }
 
     /// After Shopify answered 401: refreshes the token once (unless another replica already did) and hands the job
