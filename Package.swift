@@ -123,10 +123,21 @@ let package = Package(
             path: "Sources/Shared/OpsHTTP",
             swiftSettings: swiftSettings
         ),
+        // The operator's reports (workers, queues, schedule, connections, runs, dead letters): ops commands and dashboard.
+        .target(
+            name: "OpsReports",
+            dependencies: [
+                "RedisClient", "JobQueue", "EcommerceJobs", "Storage",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            path: "Sources/Shared/OpsReports",
+            swiftSettings: swiftSettings
+        ),
         .target(
             name: "GatewayApp",
             dependencies: [
-                "AppConfig", "EcommerceJobs", "Storage", "Shopify", "RedisClient", "JobQueue", "OpsHTTP", "ShopifyAdmin",
+                "AppConfig", "EcommerceJobs", "Storage", "Shopify", "RedisClient", "JobQueue", "OpsHTTP", "ShopifyAdmin", "OpsReports",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
@@ -164,7 +175,7 @@ let package = Package(
         .executableTarget(
             name: "Worker",
             dependencies: [
-                "WorkerApp", "AppConfig", "Storage", "Shopify", "EcommerceJobs", "JobQueue", "RedisClient",
+                "WorkerApp", "AppConfig", "Storage", "Shopify", "EcommerceJobs", "JobQueue", "RedisClient", "OpsReports",
                 .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "Metrics", package: "swift-metrics"),

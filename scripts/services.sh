@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Starts and stops a throwaway Redis (AOF on) and PostgreSQL 15 on 127.0.0.1, with their data under .local/.
 #
-#   scripts/services.sh start|stop|status|env [NAME]
+#   scripts/services.sh start|stop|status|env|restart-redis|restart-postgres [NAME]
 #
 # NAME (default "test") picks the data folder .local/NAME and, unless REDIS_PORT / PG_PORT are set, the ports:
 # test → 16379 / 15432, dev → 26379 / 25432, bench → 36379 / 35432. So a test run and a running demo coexist.
@@ -95,9 +95,18 @@ case "$command" in
     redis-cli -p "$REDIS_PORT" ping 2>/dev/null || echo "redis: down"
     psql -h 127.0.0.1 -p "$PG_PORT" -U postgres -tAc "SELECT 'postgres: up'" 2>/dev/null || echo "postgres: down"
     ;;
+  # For failure tests: Redis comes back from its AOF, PostgreSQL from its WAL.
+  restart-redis)
+    stop_redis
+    start_redis
+    ;;
+  restart-postgres)
+    stop_postgres
+    start_postgres
+    ;;
   env) print_env ;;
   *)
-    echo "usage: scripts/services.sh start|stop|status|env [NAME]" >&2
+    echo "usage: scripts/services.sh start|stop|status|env|restart-redis|restart-postgres [NAME]" >&2
     exit 2
     ;;
 esac

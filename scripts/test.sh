@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # The whole test suite, on a fresh Debian machine as root: installs what is missing, starts a throwaway Redis and
 # PostgreSQL (scripts/services.sh, data under .local/test), validates deploy/, builds, checks the format, runs
-# `swift test`, and stops the services again whatever happened.
+# `swift test`, checks the ops dashboard in headless Chromium against a running system (its own services, "ui";
+# screenshots in test-artifacts/), and stops the services again whatever happened.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh
 scripts/services.sh stop test  # leftovers of an interrupted run
-trap 'scripts/services.sh stop test' EXIT
+trap 'scripts/services.sh stop test; scripts/services.sh stop ui' EXIT
 scripts/services.sh start test
 export TEST_REDIS_PORT=${REDIS_PORT:-16379}
 export TEST_DATABASE_URL="postgres://postgres@127.0.0.1:${PG_PORT:-15432}/ecommerce?sslmode=disable"
@@ -20,3 +21,5 @@ echo "== format"
 swift format lint --strict -r Sources Tests Package.swift
 echo "== test"
 swift test --skip-build
+echo "== dashboard"
+"$(scripts/venv.sh)" scripts/dashboard/check_dashboard.py "$PWD/.build/debug"

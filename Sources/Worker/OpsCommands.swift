@@ -4,6 +4,7 @@ import EcommerceJobs
 import Foundation
 import JobQueue
 import Logging
+import OpsReports
 import PostgresNIO
 import RedisClient
 import Storage
@@ -50,11 +51,7 @@ struct Queues: AsyncParsableCommand {
     @OptionGroup var options: OpsOptions
 
     func run() async throws {
-        let stats = try await withServices { redis, _, _ in
-            var stats: [QueueStats] = []
-            for queue in EcommerceQueue.all { stats.append(try await RedisJobQueue(redis: redis).stats(queue: queue)) }
-            return stats
-        }
+        let stats = try await withServices { redis, postgres, _ in try await OpsReports(redis: redis, postgres: postgres).queues() }
         try output(
             stats,
             json: self.options.json,
@@ -71,7 +68,7 @@ struct Workers: AsyncParsableCommand {
     @OptionGroup var options: OpsOptions
 
     func run() async throws {
-        let workers = try await withServices { redis, _, _ in try await WorkerRegistry(redis: redis).live(maxAge: .seconds(60)) }
+        let workers = try await withServices { redis, postgres, _ in try await OpsReports(redis: redis, postgres: postgres).workers() }
         let now = Date().timeIntervalSince1970 * 1000
         try output(
             workers,
@@ -173,29 +170,9 @@ struct Schedule: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Entries vs active connections, missing and extra ones, the next due.")
         @OptionGroup var options: OpsOptions
 
-        struct Report: Encodable {
-            var activeConnections: Int
-            var scheduled: Int
-            var missing: [String]
-            var extra: [String]
-            var nextDue: Date?
-        }
-
         func run() async throws {
             let report = try await withServices { redis, postgres, logger in
-                let active = Set(try await ConnectionStore(client: postgres).activeBusinessIds(logger: logger).map { $0.uuidString.lowercased() })
-                let scheduled = Set(
-                    try await redis.send(["ZRANGE", RedisArgument(PollSchedule.key), "0", "-1"]).orThrow().elements.compactMap(\.text)
-                )
-                let first = try await redis.send(["ZRANGE", RedisArgument(PollSchedule.key), "0", "0", "WITHSCORES"]).orThrow().elements
-                let nextDue = first.count == 2 ? first[1].text.flatMap(Double.init).map { Date(timeIntervalSince1970: $0 / 1000) } : nil
-                return Report(
-                    activeConnections: active.count,
-                    scheduled: scheduled.count,
-                    missing: active.subtracting(scheduled).sorted(),
-                    extra: scheduled.subtracting(active).sorted(),
-                    nextDue: nextDue
-                )
+                try await OpsReports(redis: redis, postgres: postgres).schedule(logger: logger)
             }
             try output(
                 report,
@@ -216,26 +193,9 @@ struct Connections: AsyncParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Connections with their status and poll lag.")
     @OptionGroup var options: OpsOptions
 
-    struct Row: Encodable {
-        var businessId: UUID
-        var shop: String
-        var status: String
-        var lastSyncedAt: Date?
-        var lagSeconds: Double?
-    }
-
     func run() async throws {
-        let rows = try await withServices { _, postgres, logger in
-            var rows: [Row] = []
-            for try await (business, shop, status, synced) in try await postgres.query(
-                "SELECT business_id, shop_domain, status, last_synced_at FROM ecommerce_connection ORDER BY status, last_synced_at NULLS FIRST",
-                logger: logger
-            ).decode((UUID, String, String, Date?).self) {
-                rows.append(
-                    Row(businessId: business, shop: shop, status: status, lastSyncedAt: synced, lagSeconds: synced.map { -$0.timeIntervalSinceNow })
-                )
-            }
-            return rows
+        let rows = try await withServices { redis, postgres, logger in
+            try await OpsReports(redis: redis, postgres: postgres).connections(logger: logger)
         }
         try output(
             rows,

@@ -7,6 +7,7 @@ import Hummingbird
 import JobQueue
 import Logging
 import OpsHTTP
+import OpsReports
 import PostgresNIO
 import Prometheus
 import RedisClient
@@ -71,6 +72,11 @@ public func buildGatewayApplication(
             )
         }
     }
+    OpsDashboardController(
+        authenticator: AdminAuthenticator(secret: configuration.jwtSecret),
+        reports: OpsReports(redis: redis, postgres: postgres),
+        queue: RedisJobQueue(redis: redis)
+    ).addRoutes(to: router)
     let queueTruth = QueueTruthMetrics(queue: RedisJobQueue(redis: redis), postgres: postgres, registry: metricsRegistry)
     HealthController(redis: redis, postgres: postgres, metricsRegistry: metricsRegistry) { logger in await queueTruth.refresh(logger: logger) }
         .addRoutes(to: router)

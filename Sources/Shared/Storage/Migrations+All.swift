@@ -142,7 +142,7 @@ extension Migrations {
 
 /// The schema's migrations, in order. A later issue adds its own here; applied ones are never edited.
 public enum Migrations {
-    public static let all: [Migration] = [foundation, orderVersion, productPush, inventoryOutbox, collectionPush, oauthState]
+    public static let all: [Migration] = [foundation, orderVersion, productPush, inventoryOutbox, collectionPush, oauthState, recentRuns]
 
     /// A version per ingested order, bumped by every write of its state: ingestion compares and sets it instead
     /// of holding the order's row lock across round trips (see ``OrderIngestor``).
@@ -236,6 +236,15 @@ public enum Migrations {
                 created_at timestamptz NOT NULL DEFAULT now())
             """,
             "CREATE INDEX ecommerce_oauth_state_expiry ON ecommerce_oauth_state (expires_at)",
+        ]
+    )
+
+    /// The ops dashboard lists the latest runs of every business: an index for that, without the per-order rows.
+    static let recentRuns = Migration(
+        version: 7,
+        name: "sync_log_recent_runs",
+        statements: [
+            "CREATE INDEX ecommerce_sync_log_recent_runs ON ecommerce_sync_log (started_at DESC) WHERE kind IN ('product_push', 'collection_push', 'poll')"
         ]
     )
 }

@@ -150,6 +150,17 @@ public struct SyncLogStore: Sendable {
         return try await self.runs(where: "business_id = $1", [businessId], limit: limit, logger: logger)
     }
 
+    /// The runs (pushes and polls, not per-order entries) of every business that are still running or started
+    /// within a day, newest first: what an operator looks at.
+    public func recentRuns(limit: Int, logger: Logger) async throws -> [SyncRun] {
+        try await self.runs(
+            where: "kind IN ('product_push', 'collection_push', 'poll') AND (status = 'running' OR started_at > now() - interval '1 day')",
+            [],
+            limit: limit,
+            logger: logger
+        )
+    }
+
     private func runs(where condition: String, _ values: [any PostgresEncodable & Sendable], limit: Int, logger: Logger) async throws -> [SyncRun] {
         var query = PostgresQuery(
             unsafeSQL: """

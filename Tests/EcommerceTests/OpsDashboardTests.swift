@@ -1,0 +1,91 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import HummingbirdTesting
+import RedisClient
+import Testing
+
+extension GatewayTests {
+    func get(_ client: some TestClientProtocol, _ uri: String, token: String?) async throws -> (HTTPResponse.Status, [String: Any]) {
+        var headers: HTTPFields = [:]
+        if let token { headers[.authorization] = "Bearer \(token)" }
+        return try await client.execute(uri: uri, method: .get, headers: headers) { response in
+            (response.status, (try? JSONSerialization.jsonObject(with: Data(buffer: response.body)) as? [String: Any]) ?? [:])
+        }
+    }
+
+    @Test("the ops dashboard page is served with a strict Content-Security-Policy and holds no data")
+    func dashboardPage() async throws {
+        try await self.withGateway { client, _, _ in
+            for (path, type) in [("/ops", "text/html"), ("/ops/dashboard.js", "text/javascript"), ("/ops/dashboard.css", "text/css")] {
+                try await client.execute(uri: path, method: .get) { response in
+                    #expect(response.status == .ok)
+                    #expect(response.headers[.contentType]?.hasPrefix(type) == true)
+                    let policy = response.headers[HTTPField.Name("Content-Security-Policy")!] ?? ""
+                    #expect(policy.contains("script-src 'self'") && policy.contains("frame-ancestors 'none'"))
+                    #expect(response.headers[.cacheControl] == "no-store")
+                }
+            }
+            try await client.execute(uri: "/ops", method: .get) { response in
+                let page = String(buffer: response.body)
+                #expect(page.contains("<script src=\"/ops/dashboard.js\""))
+                #expect(!page.contains("ecommerce-orders"))
+            }
+        }
+    }
+
+    @Test("the ops API refuses missing, forged and merchant tokens, and a retry of an unknown queue or letter is a 404")
+    func dashboardAPIRefusals() async throws {
+        try await self.withGateway { client, _, _ in
+            let forged = TestJWT.make(["role": "ops", "exp": Date().timeIntervalSince1970 + 60], secret: "another-secret-of-32-bytes-or-more!")
+            let cases: [(String?, HTTPResponse.Status, String)] = [
+                (nil, .unauthorized, "missing_token"),
+                ("garbage", .unauthorized, "malformed_token"),
+                (forged, .unauthorized, "invalid_token"),
+                (TestJWT.make(["role": "ops"]), .unauthorized, "invalid_token"),
+                (TestJWT.merchant(UUID()), .forbidden, "forbidden"),
+            ]
+            for (token, status, code) in cases {
+                let (overview, body) = try await self.get(client, "/ops/api/overview", token: token)
+                #expect(overview == status && body["error"] as? String == code, "\(code)")
+                let (retry, _) = try await self.post(client, "/ops/api/dead-letters/ecommerce-orders/x/retry", token: token)
+                #expect(retry == status, "\(code)")
+            }
+            let (unknownQueue, _) = try await self.post(client, "/ops/api/dead-letters/not-a-queue/x/retry", token: TestJWT.ops())
+            #expect(unknownQueue == .notFound)
+            let (unknownLetter, body) = try await self.post(client, "/ops/api/dead-letters/ecommerce-orders/no-such-job/retry", token: TestJWT.ops())
+            #expect(unknownLetter == .notFound && body["error"] as? String == "not_found")
+        }
+    }
+
+    @Test("the ops overview reads queues, schedule and dead letters from Redis; a retry puts the letter back once")
+    func dashboardOverviewAndRetry() async throws {
+        try await self.withGateway { client, _, redis in
+            let envelope =
+                #"{"id":"dash-test-1","kind":"orders.ingest","attempt":5,"maxAttempts":5,"enqueuedAt":"2026-11-27T10:00:00Z","payload":{}}"#
+            let letter: [String: Any] = [
+                "id": "dash-test-1", "job": envelope, "error": "boom: <script>alert(1)</script>", "attempt": 5, "failedAtMs": 1_700_000_000_000,
+            ]
+            let record = try JSONSerialization.data(withJSONObject: letter)
+            _ = try await redis.send(["HSET", "ecommerce-orders:dead", "dash-test-1", RedisArgument(bytes: Array(record))])
+
+            let (status, overview) = try await self.get(client, "/ops/api/overview", token: TestJWT.ops())
+            #expect(status == .ok)
+            let queues = try #require(overview["queues"] as? [[String: Any]])
+            #expect(queues.count == 6)
+            #expect(queues.first { $0["queue"] as? String == "ecommerce-orders" }?["dead"] as? Int == 1)
+            let letters = try #require(overview["deadLetters"] as? [[String: Any]])
+            #expect(letters.count == 1)
+            #expect(letters.first?["kind"] as? String == "orders.ingest")
+            #expect(letters.first?["error"] as? String == "boom: <script>alert(1)</script>")
+            #expect(overview["schedule"] is [String: Any] && overview["workers"] is [Any] && overview["syncRuns"] is [Any])
+
+            let (retried, body) = try await self.post(client, "/ops/api/dead-letters/ecommerce-orders/dash-test-1/retry", token: TestJWT.ops())
+            #expect(retried == .ok && body["retried"] as? String == "dash-test-1")
+            let (again, _) = try await self.post(client, "/ops/api/dead-letters/ecommerce-orders/dash-test-1/retry", token: TestJWT.ops())
+            #expect(again == .notFound)
+            let ready = try await redis.send(["LRANGE", "ecommerce-orders", "0", "-1"]).orThrow().elements.compactMap(\.text)
+            #expect(ready.count == 1 && ready[0].contains("\"dash-test-1\"") && ready[0].contains("\"attempt\":0"))
+        }
+    }
+}
