@@ -137,6 +137,18 @@ public final class ShopifySimulator: Sendable {
             }
             let requested = Self.requestedCost(field: field, variables: variables)
 
+            // Shopify refuses a query asking for more than 1,000 points outright, on every plan; no wait would help.
+            if requested > 1000 {
+                shop.stats.maxCostExceeded += 1
+                return .json([
+                    "errors": [
+                        [
+                            "message": "Query cost is \(Int(requested)), which exceeds the single query max cost limit (1000).",
+                            "extensions": ["code": "MAX_COST_EXCEEDED", "cost": requested, "maxCost": 1000],
+                        ]
+                    ]
+                ])
+            }
             // The leaky bucket, refilled to now; a request above what is available is throttled and costs nothing.
             let now = Date()
             let settings = state.settings

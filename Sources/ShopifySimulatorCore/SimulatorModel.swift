@@ -56,6 +56,8 @@ public struct SimulatorSettings: Codable, Sendable {
 public struct ShopStats: Codable, Sendable, Equatable {
     public var requests = 0
     public var throttled = 0
+    /// Queries refused for asking more than the single-query maximum of 1,000 points.
+    public var maxCostExceeded = 0
     public var failuresInjected = 0
     /// Points actually charged (throttled requests cost nothing).
     public var pointsCharged: Double = 0

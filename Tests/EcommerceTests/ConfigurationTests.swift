@@ -1,6 +1,8 @@
 import AppConfig
 import Testing
 
+@testable import ShopifyAdmin
+
 @Suite("Configuration from the environment")
 struct ConfigurationTests {
     static let base = ["REDIS_URL": "redis://127.0.0.1:6379", "DATABASE_URL": "postgres://u:p@127.0.0.1:5432/db"]
@@ -21,6 +23,7 @@ struct ConfigurationTests {
         for (variable, value) in [
             ("INVENTORY_RELAY", "maybe"), ("POLL_SCHEDULER", "2"), ("TOKEN_ENCRYPTION_KEYS", "k:short"), ("SHOPIFY_API_VERSION", "latest"),
             ("SHOPIFY_ADMIN_BASE_URL", "ftp://x"), ("POLL_INTERVAL_SECONDS", "0"), ("SYNC_LOG_RETENTION_DAYS", "0"),
+            ("POLL_PAGE_SIZE", "10"),
         ] {
             do {
                 _ = try self.worker([variable: value])
@@ -29,5 +32,13 @@ struct ConfigurationTests {
                 #expect(error.variable == variable)
             }
         }
+    }
+
+    @Test("the default poll page asks for no more than Shopify's single-query maximum")
+    func pollPageFitsOneQuery() throws {
+        let configuration = try self.worker([:])
+        #expect(configuration.pollPageSize == ShopifyAdminClient.maxOrdersPerPage)
+        #expect(ShopifyAdminClient.ordersCost(first: configuration.pollPageSize) <= ShopifyAdminClient.singleQueryMaxCost)
+        #expect(ShopifyAdminClient.ordersCost(first: configuration.pollPageSize + 1) > ShopifyAdminClient.singleQueryMaxCost)
     }
 }

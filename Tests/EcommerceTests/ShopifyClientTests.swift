@@ -214,6 +214,37 @@ struct ShopifyClientTests {
         }
     }
 
+    @Test("a page asking for more than 1,000 points is refused outright (MAX_COST_EXCEEDED), not waited for")
+    func ordersAboveTheSingleQueryMaximum() async throws {
+        try await SimulatorHarness.run { harness in
+            _ = harness.simulator.createShop("costly.myshopify.com", accessToken: "t")
+            let credentials = ShopifyCredentials(shop: "costly.myshopify.com", accessToken: "t")
+            let started = ContinuousClock.now
+            await #expect {
+                _ = try await harness.client().orders(
+                    updatedSince: Date(timeIntervalSince1970: 0),
+                    first: 10,
+                    after: nil,
+                    as: credentials,
+                    logger: self.logger
+                )
+            } throws: { error in
+                guard case ShopifyAdminError.graphQL(_, let messages) = error else { return false }
+                return messages.contains { $0.contains("exceeds") } && !(error as! ShopifyAdminError).isRetryable
+            }
+            #expect(started.duration(to: .now) < .seconds(5))
+            #expect(harness.simulator.stats(of: "costly.myshopify.com")?.maxCostExceeded == 1)
+            let page = try await harness.client().orders(
+                updatedSince: Date(timeIntervalSince1970: 0),
+                first: ShopifyAdminClient.maxOrdersPerPage,
+                after: nil,
+                as: credentials,
+                logger: self.logger
+            )
+            #expect(page.orders.isEmpty)
+        }
+    }
+
     @Test("simulated orders change as Shopify's do: refunds and cancellations restock, edits lower quantities; activation stocks an item")
     func simulatedOrderLifecycle() async throws {
         try await SimulatorHarness.run { harness in

@@ -258,3 +258,40 @@ class System:
             return run if run["status"] != "running" else None
 
         return wait_until(f"the {kind} push", finished, timeout, 0.5)
+
+    # Orders placed in the simulated shop, and what FlowPOS made of them
+
+    def shop_variants(self, shop: str) -> dict[str, int]:
+        """SKU → Shopify variant id of the products pushed to the simulated shop."""
+        products = self.simulator("GET", f"/_control/shops/{shop}/products").json()
+        return {variant["sku"]: variant["id"] for product in products for variant in product["variants"] if variant.get("sku")}
+
+    def set_webhook_faults(self, drop: float, duplicate: float, delay: float = 0, max_delay_ms: int = 0) -> None:
+        settings = self.simulator("GET", "/_control/settings").json()
+        settings.update({"webhookDropRate": drop, "webhookDuplicateRate": duplicate, "webhookDelayRate": delay, "webhookMaxDelayMs": max_delay_ms})
+        answer = self.simulator("PUT", "/_control/settings", settings)
+        if answer.status != 204:
+            raise RuntimeError(f"simulator settings refused: {answer.status} {answer.body[:200]!r}")
+
+    def place_order(self, shop: str, lines: list[tuple[int, int]]) -> dict:
+        """A customer's order in the shop: (variant id, quantity) per line. Returns the order as Shopify sends it."""
+        answer = self.simulator("POST", f"/_control/shops/{shop}/orders", {"lines": [{"variantId": v, "quantity": q} for v, q in lines]})
+        if answer.status != 201:
+            raise RuntimeError(f"order refused by the simulator: {answer.status} {answer.body[:200]!r}")
+        return answer.json()
+
+    def stock(self, business_id: str) -> dict[str, int]:
+        """SKU → FlowPOS quantity for the business."""
+        rows = self.sql(f"SELECT v.sku, s.quantity FROM stock_levels s JOIN variants v ON v.id = s.variant_id WHERE s.business_id = '{business_id}'")
+        return {sku: int(quantity) for sku, quantity in rows}
+
+    def reconcile(self, business_id: str, orders: dict[int, int]) -> dict:
+        """Compares what FlowPOS applied with the orders placed (order id → units ordered): orders ingested, missing,
+        applied more than once (their stock movements add up to more than the order) or less, and by which source."""
+        applied = {int(reference.split(":")[1]): -int(total) for reference, total in self.sql(
+            f"SELECT reference, sum(delta) FROM stock_movements WHERE business_id = '{business_id}' AND reference LIKE 'shopify-order:%' GROUP BY reference")}
+        sources = dict(self.sql(f"SELECT source, count(*) FROM ecommerce_ingested_order WHERE business_id = '{business_id}' GROUP BY source"))
+        missing = [order for order in orders if order not in applied]
+        double = [order for order, units in orders.items() if applied.get(order, 0) > units]
+        short = [order for order, units in orders.items() if 0 < applied.get(order, 0) < units]
+        return {"ingested": len(orders) - len(missing), "missing": missing, "double": double, "short": short, "sources": {k: int(v) for k, v in sources.items()}}

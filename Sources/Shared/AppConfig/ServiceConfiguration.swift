@@ -108,7 +108,8 @@ public struct WorkerConfiguration: Sendable {
     public var pollInterval: Duration
     /// `POLL_OVERLAP_SECONDS` (300): how far before the last poll's start the next one reads.
     public var pollOverlap: Duration
-    /// `POLL_PAGE_SIZE` (10): orders per page of a poll.
+    /// `POLL_PAGE_SIZE` (9, at most 9): orders per page of a poll; each order asks for 50 lines and 50 refund lines,
+    /// so ten would ask for more than Shopify's single-query maximum of 1,000 points.
     public var pollPageSize: Int
     /// `POLL_SCHEDULER` (`on`): whether this process runs the poll schedule (any number may).
     public var pollScheduler: Bool
@@ -136,7 +137,11 @@ public struct WorkerConfiguration: Sendable {
         self.inventoryRelay = try environment.switch("INVENTORY_RELAY", default: true)
         self.pollInterval = try environment.seconds("POLL_INTERVAL_SECONDS", default: 900, range: 1...86_400)
         self.pollOverlap = try environment.seconds("POLL_OVERLAP_SECONDS", default: 300, range: 0...86_400)
-        self.pollPageSize = try environment.int("POLL_PAGE_SIZE", default: 10, range: 1...250)
+        self.pollPageSize = try environment.int(
+            "POLL_PAGE_SIZE",
+            default: ShopifyAdminClient.maxOrdersPerPage,
+            range: 1...ShopifyAdminClient.maxOrdersPerPage
+        )
         self.pollScheduler = try environment.switch("POLL_SCHEDULER", default: true)
         self.syncLogRetention = .seconds(86_400 * (try environment.int("SYNC_LOG_RETENTION_DAYS", default: 90, range: 1...3650)))
         self.queues = environment.optional("WORKER_QUEUES").map { raw in

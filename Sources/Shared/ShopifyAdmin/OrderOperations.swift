@@ -74,6 +74,10 @@ extension ShopifyAdminClient {
     /// The cost Shopify will ask for a page: each order with its nested line and refund connections.
     static func ordersCost(first: Int) -> Int { 2 + first * (1 + 2 * Self.orderLinesPerPage) }
 
+    /// The most orders a page may ask for: Shopify refuses any query whose requested cost is above
+    /// ``singleQueryMaxCost`` (`MAX_COST_EXCEEDED`), whatever the bucket holds. Nine, with 50 lines per order.
+    public static let maxOrdersPerPage = (singleQueryMaxCost - 2) / (1 + 2 * orderLinesPerPage)
+
     /// Orders updated at or after `since`, `first` per page (keep `first` small: nested lines multiply the cost).
     public func orders(
         updatedSince since: Date,

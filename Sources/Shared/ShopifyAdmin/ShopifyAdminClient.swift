@@ -109,6 +109,11 @@ public struct ShopifyUserError: Codable, Sendable, Equatable, CustomStringConver
     }
 }
 
+extension ShopifyAdminClient {
+    /// Shopify's limit on one query's requested cost, on every plan (a larger bucket does not raise it).
+    public static let singleQueryMaxCost = 1000
+}
+
 /// What can go wrong talking to the Admin API, other than throttling (which waits or becomes `JobRetryLater`).
 public enum ShopifyAdminError: Error, Sendable, CustomStringConvertible {
     /// 401/403: the token is invalid, revoked or lacks a scope.
@@ -261,7 +266,15 @@ public struct ShopifyAdminClient: Sendable {
                 try? await self.budget?.settle(shop: credentials.shop, reserved: cost, charged: 0, status: reported?.throttleStatus)
                 self.metrics.count(operation.name, "throttled")
                 let wait: Double
-                if let reported {
+                if let reported, reported.requestedQueryCost > reported.throttleStatus.maximumAvailable {
+                    // Waiting cannot help: the bucket never holds this much. Without this the job would wait forever.
+                    throw ShopifyAdminError.graphQL(
+                        operation: operation.name,
+                        messages: [
+                            "query cost \(Int(reported.requestedQueryCost)) exceeds the bucket's maximum \(Int(reported.throttleStatus.maximumAvailable))"
+                        ]
+                    )
+                } else if let reported {
                     let status = reported.throttleStatus
                     wait = max(0.05, (reported.requestedQueryCost - status.currentlyAvailable) / max(status.restoreRate, 1))
                 } else {

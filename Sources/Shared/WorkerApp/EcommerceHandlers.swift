@@ -25,7 +25,7 @@ public struct EcommerceHandlers: Sendable {
         tokenCipher: TokenCipher?,
         inventoryStaleRetryDelay: Duration = .seconds(10),
         pollOverlap: Duration = .seconds(300),
-        pollPageSize: Int = 10,
+        pollPageSize: Int = ShopifyAdminClient.maxOrdersPerPage,
         tokenRefresh: ShopifyOAuthClient? = nil
     ) {
         self.ingestor = OrderIngestor(client: postgres)
