@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # Starts and stops a throwaway Redis (AOF on) and PostgreSQL 15 on 127.0.0.1, with their data under .local/.
 #
-#   scripts/services.sh start|stop|status|env|restart-redis|restart-postgres [NAME]
+#   scripts/services.sh start|stop|status|env|start-redis|stop-redis|restart-redis|restart-postgres [NAME]
 #
 # NAME (default "test") picks the data folder .local/NAME and, unless REDIS_PORT / PG_PORT are set, the ports:
-# test → 16379 / 15432, dev → 26379 / 25432, bench → 36379 / 35432. So a test run and a running demo coexist.
+# test → 16379 / 15432, dev → 26379 / 25432, bench → 36379 / 35432, ui (the dashboard check) → 46379 / 45432,
+# chaos → 56379 / 55432, anything else → 6379 / 5432. So a test run, a demo and the chaos suite coexist.
 # `env` prints the REDIS_URL and DATABASE_URL to use. Services are stopped by their pid files.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -14,7 +15,9 @@ case "$name" in
   test) default_redis=16379 default_pg=15432 ;;
   dev) default_redis=26379 default_pg=25432 ;;
   bench) default_redis=36379 default_pg=35432 ;;
-  *) default_redis=46379 default_pg=45432 ;;
+  ui) default_redis=46379 default_pg=45432 ;;
+  chaos) default_redis=56379 default_pg=55432 ;;
+  *) default_redis=6379 default_pg=5432 ;;
 esac
 REDIS_PORT=${REDIS_PORT:-$default_redis}
 PG_PORT=${PG_PORT:-$default_pg}
@@ -96,6 +99,8 @@ case "$command" in
     psql -h 127.0.0.1 -p "$PG_PORT" -U postgres -tAc "SELECT 'postgres: up'" 2>/dev/null || echo "postgres: down"
     ;;
   # For failure tests: Redis comes back from its AOF, PostgreSQL from its WAL.
+  start-redis) start_redis ;;
+  stop-redis) stop_redis ;;
   restart-redis)
     stop_redis
     start_redis
@@ -106,7 +111,7 @@ case "$command" in
     ;;
   env) print_env ;;
   *)
-    echo "usage: scripts/services.sh start|stop|status|env|restart-redis|restart-postgres [NAME]" >&2
+    echo "usage: scripts/services.sh start|stop|status|env|start-redis|stop-redis|restart-redis|restart-postgres [NAME]" >&2
     exit 2
     ;;
 esac

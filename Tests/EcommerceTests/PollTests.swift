@@ -110,6 +110,39 @@ struct PollTests {
                 #expect(failed)
                 let after = try await ConnectionStore(client: postgres).account(businessId: fixture.businessId, logger: self.logger)?.lastSyncedAt
                 #expect(after == mark)
+
+                // One poll per business at a time: while one runs (its lease held), a slot's poll is skipped and a
+                // requested one waits, then runs once the lease is free.
+                harness.simulator.settings.failureRate = 0
+                _ = try await redis.send(["FLUSHDB"])  // the failed poll's retry, waiting in the delayed set
+                let running = RedisLease(redis: redis, key: "ecommerce:poll-running:\(fixture.businessId.uuidString.lowercased())", ttl: .seconds(60))
+                #expect(try await running.acquire())
+                let runsBefore = try await syncLogs.runs(businessId: fixture.businessId, kind: "poll", limit: 50, logger: self.logger).count
+                try await queue.enqueue(
+                    OrderPollJob.self,
+                    OrderPollJob.envelope(.init(slot: 1), businessId: fixture.businessId.uuidString.lowercased())
+                )
+                try await queue.enqueue(
+                    OrderPollJob.self,
+                    OrderPollJob.envelope(
+                        .init(slot: nil),
+                        businessId: fixture.businessId.uuidString.lowercased(),
+                        dedupeKey: OrderPollJob.requestKey(businessId: fixture.businessId)
+                    ),
+                    dedupeWindow: .seconds(900)
+                )
+                let held = try await runWorkers([worker], timeout: .seconds(10)) {
+                    let stats = try await queue.stats(queue: EcommerceQueue.polling)
+                    return stats.ready == 0 && stats.inflight == 0 && stats.delayed == 1
+                }
+                #expect(held, "the slot's poll finished without running, the requested one deferred")
+                #expect(try await syncLogs.runs(businessId: fixture.businessId, kind: "poll", limit: 50, logger: self.logger).count == runsBefore)
+                try await running.release()
+                let ranAfter = try await runWorkers([worker], timeout: .seconds(20)) {
+                    let runs = try await syncLogs.runs(businessId: fixture.businessId, kind: "poll", limit: 50, logger: self.logger)
+                    return runs.count == runsBefore + 1 && runs[0].status == "completed"
+                }
+                #expect(ranAfter, "the requested poll ran once the other was done")
             }
         }
     }

@@ -139,8 +139,9 @@ class System:
         self.processes[name] = process
         return process
 
-    def start_simulator(self, shops: list[str]) -> None:
+    def start_simulator(self, shops: list[str], options: list[str] | None = None) -> None:
         argv = [os.path.join(self.bin_dir, "shopify-simulator"), "--port", str(self.simulator_port), "--api-key", self.env["SHOPIFY_API_KEY"], "--api-secret", self.env["SHOPIFY_API_SECRET"]]
+        argv += options or []
         for shop in shops:
             argv += ["--shop", f"{shop}:shpat_{uuid.uuid4().hex}"]
         self.start("simulator", argv)

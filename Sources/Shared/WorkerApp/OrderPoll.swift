@@ -2,6 +2,7 @@ import EcommerceJobs
 import Foundation
 import JobQueue
 import Logging
+import RedisClient
 import ShopifyAdmin
 import Storage
 
@@ -33,6 +34,38 @@ struct OrderPoll: Sendable {
             try await self.release(envelope)
             return
         }
+        // One poll of a business at a time. Without this a poll slower than the interval has the next slots start
+        // more polls over the same window (the mark has not moved yet), each slowing the others: they pile up.
+        let lease = RedisLease(redis: self.queue.redis, key: "ecommerce:poll-running:\(businessId.uuidString.lowercased())", ttl: Self.leaseTTL)
+        guard try await lease.acquire() else {
+            if envelope.payload.slot == nil {
+                throw JobRetryLater(after: .seconds(5), reason: "a poll of this business is running")
+            }
+            // The running poll covers this slot's window up to its start; the next slot reads on from there.
+            logger.info("a poll of this business is running; slot skipped")
+            return
+        }
+        do {
+            try await self.poll(envelope, account: account, since: since, started: started, lease: lease, logger: logger)
+            try? await lease.release()
+        } catch {
+            try? await lease.release()
+            throw error
+        }
+    }
+
+    /// How long a poll's claim on its business lasts without renewal (it is renewed every page).
+    static let leaseTTL: Duration = .seconds(60)
+
+    private func poll(
+        _ envelope: JobEnvelope<OrderPollJob.Payload>,
+        account: ShopifyAccount,
+        since: Date,
+        started: Date,
+        lease: RedisLease,
+        logger: Logger
+    ) async throws {
+        let businessId = account.connection.businessId
         let runId = try await self.syncLogs.startRun(
             businessId: businessId,
             kind: "poll",
@@ -74,6 +107,7 @@ struct OrderPoll: Sendable {
                     }
                 }
                 cursor = page.nextCursor
+                _ = try await lease.extend()
             } while cursor != nil
             try await self.connections.advanceLastSynced(businessId: businessId, to: started, logger: logger)
         } catch {

@@ -82,19 +82,16 @@ struct ShopifyAccounts: Sendable {
     private func refreshed(_ seen: ConnectionStore.Account, force: Bool, logger: Logger) async throws -> ConnectionStore.Account {
         guard let oauth = self.oauth, let redis = self.redis, let cipher = self.cipher else { return seen }
         let businessId = seen.businessId
-        let lock = "ecommerce:token-refresh:\(businessId.uuidString.lowercased())"
-        let owner = UUID().uuidString
-        let deadline = ContinuousClock.now + .seconds(15)
-        while try await redis.send(["SET", RedisArgument(lock), RedisArgument(owner), "NX", "PX", "30000"]).orThrow() == .null {
-            guard ContinuousClock.now < deadline else { throw JobRetryLater(after: .seconds(2), reason: "another replica is refreshing the token") }
-            try await Task.sleep(for: .milliseconds(200))
+        let lease = RedisLease(redis: redis, key: "ecommerce:token-refresh:\(businessId.uuidString.lowercased())", ttl: .seconds(30))
+        guard try await lease.acquire(waitingAtMost: .seconds(15)) else {
+            throw JobRetryLater(after: .seconds(2), reason: "another replica is refreshing the token")
         }
         do {
             let current = try await self.connection(businessId: businessId, logger: logger)
             let replaced = current.sealedAccessToken != seen.sealedAccessToken
             let stillExpiring = current.tokenExpiresAt.map { $0.timeIntervalSinceNow < self.refreshMargin } ?? false
             guard !replaced, force || stillExpiring, let sealedRefresh = current.sealedRefreshToken else {
-                try await self.unlock(lock, owner: owner, redis: redis)
+                try await lease.release()
                 return current
             }
             let context = businessId.uuidString.lowercased()
@@ -109,17 +106,12 @@ struct ShopifyAccounts: Sendable {
                 logger: logger
             )
             logger.info("Shopify access token refreshed", metadata: ["shop": "\(current.shop)"])
-            try await self.unlock(lock, owner: owner, redis: redis)
+            try await lease.release()
             return try await self.connection(businessId: businessId, logger: logger)
         } catch {
-            try? await self.unlock(lock, owner: owner, redis: redis)
+            try? await lease.release()
             throw error
         }
     }
 
-    static let unlockScript = RedisScript("if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0")
-
-    private func unlock(_ lock: String, owner: String, redis: RedisClient) async throws {
-        try await redis.run(Self.unlockScript, keys: [lock], arguments: [RedisArgument(owner)]).orThrow()
-    }
 }

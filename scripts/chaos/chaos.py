@@ -1,0 +1,221 @@
+"""The chaos suite (not part of the test command): customers place ORDERS orders in the simulated shop while the
+simulator duplicates 30 % and drops 10 % of the webhooks, one of four workers is SIGKILLed and restarted, Redis is
+restarted (it comes back from its AOF) and PostgreSQL is restarted; a few poison jobs are injected. Then it waits
+until the system has converged and checks: every order ingested exactly once, FlowPOS stock exactly as expected, no
+job lost (dead letters are the injected poison and nothing else). Then the webhook fuzz runs against the same
+gateway, once with Redis up and once with Redis down. Prints the figures; exits non-zero if a check fails.
+
+  chaos.py BIN_DIR [ORDERS]        (scripts/chaos.sh builds and runs it)
+
+Its own services ("chaos": Redis 56379, PostgreSQL 55432; fresh data each run), gateway on :18580, simulator on
+:18581, worker metrics on :18591-18594. Logs in .local/chaos/logs.
+"""
+
+import concurrent.futures
+import json
+import os
+import random
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+import time
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
+from ecommerce import ROOT, System, progress, say, wait_until  # noqa: E402
+
+BUSINESS = "00000000-0000-4000-8000-0000000c4a05"
+SHOP = "chaos-shop.myshopify.com"
+PRODUCTS = 50
+INITIAL_STOCK = 100_000
+POISON = [f"chaos-poison-{n}" for n in range(1, 6)]
+QUEUES = ["ecommerce-orders", "ecommerce-shop-events", "ecommerce-polling", "ecommerce-products", "ecommerce-collections", "ecommerce-inventory"]
+WORKERS = 4
+
+
+def main() -> int:
+    bin_dir = sys.argv[1]
+    order_count = int(sys.argv[2]) if len(sys.argv) > 2 else 10_000
+    services = os.path.join(ROOT, "scripts", "services.sh")
+    subprocess.run([services, "stop", "chaos"], check=True)
+    shutil.rmtree(os.path.join(ROOT, ".local", "chaos"), ignore_errors=True)
+    subprocess.run([services, "start", "chaos"], check=True, stdout=subprocess.DEVNULL)
+    system = System(
+        "chaos",
+        bin_dir,
+        gateway_port=18580,
+        simulator_port=18581,
+        worker_metrics_base=18590,
+        env={
+            "POLL_INTERVAL_SECONDS": "20",
+            "POLL_OVERLAP_SECONDS": "20",
+            # A SIGKILLed worker's jobs come back after the lease.
+            "WORKER_LEASE_SECONDS": "5",
+            "LOG_LEVEL": "notice",
+        },
+    )
+    signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
+    try:
+        return run(system, order_count)
+    except KeyboardInterrupt:
+        say("interrupted")
+        return 130
+    finally:
+        system.stop_all()
+        subprocess.run([services, "stop", "chaos"], check=False)
+        say(f"logs: {system.log_dir}")
+
+
+def run(system: System, order_count: int) -> int:
+    say(f"chaos: setting up (simulator as a Shopify Plus shop: bucket 10,000, 1,000 points/s; {WORKERS} workers)")
+    system.migrate()
+    system.start_simulator([SHOP], ["--bucket-size", "10000", "--restore-rate", "1000"])
+    system.start_gateway()
+    for index in range(1, WORKERS + 1):
+        system.start_worker(index)
+    system.connect_via_oauth(BUSINESS, SHOP)
+    system.seed_catalog(BUSINESS, products=PRODUCTS, stock=INITIAL_STOCK, prefix="CHAOS")
+    run = system.push("products", BUSINESS, show_progress=False)
+    if run["status"] != "completed":
+        raise RuntimeError(f"product push: {run}")
+    variants = system.shop_variants(SHOP)
+    skus = sorted(variants)
+
+    for poison_id in POISON:
+        envelope = {"id": poison_id, "kind": "orders.ingest", "businessId": BUSINESS, "shop": SHOP, "attempt": 0, "maxAttempts": 5,
+                    "enqueuedAt": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "payload": {"poison": True}}
+        system.redis("LPUSH", "ecommerce-orders", json.dumps(envelope))
+
+    say(f"chaos: {order_count} orders; webhooks 30 % duplicated, 10 % dropped; a worker SIGKILLed at 25 %, Redis restarted at 50 %, PostgreSQL at 75 %")
+    system.set_webhook_faults(drop=0.10, duplicate=0.30)
+    stats_before = system.simulator("GET", f"/_control/shops/{SHOP}/stats").json()
+    rng = random.Random(2026)
+    plans = []
+    for _ in range(order_count):
+        chosen = rng.sample(skus, rng.randint(1, 3))
+        plans.append([(sku, rng.randint(1, 3)) for sku in chosen])
+    ordered: dict[int, int] = {}
+    expected = {sku: INITIAL_STOCK for sku in skus}
+    for plan in plans:
+        for sku, quantity in plan:
+            expected[sku] -= quantity
+    events: list[str] = []
+    lock = threading.Lock()
+    placed = 0
+
+    def place(plan):
+        order = system.place_order(SHOP, [(variants[sku], quantity) for sku, quantity in plan])
+        return order["id"], sum(quantity for _, quantity in plan)
+
+    disruptions = {order_count // 4: kill_worker, order_count // 2: restart_redis, 3 * order_count // 4: restart_postgres}
+    started = time.monotonic()
+    with concurrent.futures.ThreadPoolExecutor(max_workers=4) as pool:
+        for order_id, units in pool.map(place, plans):
+            with lock:
+                ordered[order_id] = units
+                placed += 1
+            progress("orders placed", placed, order_count)
+            if placed in disruptions:
+                events.append(disruptions[placed](system))
+    placing_seconds = time.monotonic() - started
+    system.set_webhook_faults(drop=0, duplicate=0)
+    stats = system.simulator("GET", f"/_control/shops/{SHOP}/stats").json()
+    dropped = stats["webhooksDropped"] - stats_before["webhooksDropped"]
+    duplicated = stats["webhooksDuplicated"] - stats_before["webhooksDuplicated"]
+    refused = stats["webhooksRefused"] - stats_before["webhooksRefused"]
+    say(f"chaos: placed in {placing_seconds:.0f} s; webhooks dropped {dropped}, sent twice {duplicated}, refused attempts {refused}")
+
+    say("chaos: waiting for the system to converge (webhooks, retries, recoveries, polls)")
+    converge_started = time.monotonic()
+
+    def converged():
+        state = system.reconcile(BUSINESS, ordered)
+        progress("orders ingested", state["ingested"], order_count)
+        if state["missing"] or system.stock(BUSINESS) != expected:
+            return None
+        busy = sum(int(system.redis("LLEN", queue)) + int(system.redis("ZCARD", f"{queue}:inflight")) for queue in ["ecommerce-orders"])
+        return state if busy == 0 else None
+
+    try:
+        final = wait_until("convergence", converged, 900, 2)
+    except TimeoutError:
+        final = system.reconcile(BUSINESS, ordered)
+    converge_seconds = time.monotonic() - converge_started
+    stock = system.stock(BUSINESS)
+    wrong_stock = {sku: (stock.get(sku), expected[sku]) for sku in skus if stock.get(sku) != expected[sku]}
+    dead = {queue: system.redis("HKEYS", f"{queue}:dead").split() for queue in QUEUES}
+    unexpected_dead = {queue: [job for job in jobs if job not in POISON] for queue, jobs in dead.items()}
+    unexpected_dead = {queue: jobs for queue, jobs in unexpected_dead.items() if jobs}
+    poison_dead = sum(1 for job in dead["ecommerce-orders"] if job in POISON)
+
+    say("chaos: webhook fuzz with Redis up, then with Redis down")
+    fuzz_up = fuzz(system, rounds=40)
+    system.service("stop-redis")
+    try:
+        fuzz_down = fuzz(system, rounds=10)
+    finally:
+        system.service("start-redis")
+
+    checks = {
+        "every order ingested (lost = 0)": not final["missing"],
+        "no order applied twice (double-applied = 0)": not final["double"],
+        "no order applied in part": not final["short"],
+        "FlowPOS stock exactly as expected": not wrong_stock,
+        f"dead letters only the {len(POISON)} injected poison jobs": poison_dead == len(POISON) and not unexpected_dead,
+        "fuzz with Redis up: no forged request accepted, no 5xx": fuzz_up[0] == 0,
+        "fuzz with Redis down: no forged request accepted, only 503s": fuzz_down[0] == 0,
+    }
+    say("\n== chaos summary")
+    say(f"orders placed           {order_count} ({sum(ordered.values())} units) in {placing_seconds:.0f} s")
+    say(f"webhooks                dropped {dropped}, duplicated {duplicated}, delivery attempts refused {refused}")
+    say(f"disruptions             {'; '.join(events)}")
+    say(f"poison jobs injected    {len(POISON)}, in dead letters {poison_dead}")
+    say(f"ingested                {final['ingested']} (first seen by {final['sources']})")
+    say(f"lost                    {len(final['missing'])}")
+    say(f"double-applied          {len(final['double'])}")
+    say(f"applied in part         {len(final['short'])}")
+    say(f"stock mismatches        {len(wrong_stock)} of {len(skus)} SKUs {dict(list(wrong_stock.items())[:5]) if wrong_stock else ''}")
+    say(f"other dead letters      {sum(len(jobs) for jobs in unexpected_dead.values())} {unexpected_dead if unexpected_dead else ''}")
+    say(f"time to converge        {converge_seconds:.0f} s after the last order")
+    say(f"fuzz, Redis up          {fuzz_up[1]}")
+    say(f"fuzz, Redis down        {fuzz_down[1]}")
+    for name, passed in checks.items():
+        say(f"  {'PASS' if passed else 'FAIL'}  {name}")
+    return 0 if all(checks.values()) else 1
+
+
+def kill_worker(system: System) -> str:
+    system.kill("worker-3", signal.SIGKILL)
+    time.sleep(2)
+    system.start_worker(3)
+    return "worker 3 SIGKILLed and restarted"
+
+
+def restart_redis(system: System) -> str:
+    started = time.monotonic()
+    system.service("restart-redis")
+    return f"Redis restarted from its AOF ({time.monotonic() - started:.1f} s down)"
+
+
+def restart_postgres(system: System) -> str:
+    started = time.monotonic()
+    system.service("restart-postgres")
+    return f"PostgreSQL restarted ({time.monotonic() - started:.1f} s down)"
+
+
+def fuzz(system: System, rounds: int) -> tuple[int, str]:
+    """Runs scripts/chaos/webhook_fuzz.py; returns its exit status and its answers by kind on one line."""
+    result = subprocess.run(
+        [sys.executable, os.path.join(ROOT, "scripts", "chaos", "webhook_fuzz.py"), "127.0.0.1", str(system.gateway_port), system.env["SHOPIFY_API_SECRET"], SHOP, str(rounds)],
+        capture_output=True,
+        text=True,
+    )
+    with open(os.path.join(system.log_dir, "fuzz.log"), "a") as log:
+        log.write(result.stdout + result.stderr)
+    lines = result.stdout.strip().splitlines()
+    return result.returncode, (lines[0] + " | " + lines[-1]) if lines else result.stderr.strip()[-300:]
+
+
+if __name__ == "__main__":
+    sys.exit(main())
