@@ -5,7 +5,7 @@
 set -euo pipefail
 shop=${1:-demo-shop.myshopify.com}
 order_id=${2:-$((RANDOM * 100000 + RANDOM))}
-sku=${3:-DEMO-SKU-1}
+sku=${3:-COFFEE-1}
 quantity=${4:-1}
 secret=${SHOPIFY_API_SECRET:?set SHOPIFY_API_SECRET}
 url=${GATEWAY_URL:-http://127.0.0.1:8080}/ecommerce/webhooks/shopify
