@@ -115,6 +115,7 @@ extension ShopifySimulator {
             ]
             guard let payload = try? JSONSerialization.data(withJSONObject: order, options: [.sortedKeys]) else { return nil }
             shop.orders[id] = payload
+            shop.orderUpdatedAt[id] = Self.date(timestamp)
             state.shops[domain] = shop
             return payload
         }
@@ -177,9 +178,11 @@ extension ShopifySimulator {
                 order["cancelled_at"] = ISO8601DateFormatter().string(from: date)
             }
             order["line_items"] = lines
-            order["updated_at"] = ISO8601DateFormatter().string(from: date)
+            let updatedAt = ISO8601DateFormatter().string(from: date)
+            order["updated_at"] = updatedAt
             guard let payload = try? JSONSerialization.data(withJSONObject: order, options: [.sortedKeys]) else { return nil }
             shop.orders[orderId] = payload
+            shop.orderUpdatedAt[orderId] = Self.date(updatedAt)
             state.shops[domain] = shop
             // The order's own topics carry the order; refunds/create and orders/edited carry their own objects.
             var deliveries: [(String, Data)] = notices.compactMap { topic, body in

@@ -18,21 +18,20 @@ extension ShopifySimulator {
             guard let parsed = ISO8601DateFormatter().date(from: value) else { return nil }
             since = parsed
         }
-        var orders: [(updated: Date, id: Int64, json: [String: Any])] = shop.orders.compactMap { id, data in
-            guard let json = try? JSONSerialization.jsonObject(with: data) as? [String: Any], let updated = date(json["updated_at"]) else {
-                return nil
-            }
-            return (updated, id, json)
-        }
-        orders = orders.filter { $0.updated >= since }.sorted { ($0.updated, $0.id) < ($1.updated, $1.id) }
+        // Ordered by the kept `updated_at` index; only the page's own payloads are parsed.
+        var matching = shop.orderUpdatedAt.filter { $0.value >= since }.map { (updated: $0.value, id: $0.key) }
+        matching.sort { ($0.updated, $0.id) < ($1.updated, $1.id) }
         if let cursor = variables["after"] as? String, let decoded = Data(base64Encoded: cursor).map({ String(decoding: $0, as: UTF8.self) }) {
             let parts = decoded.split(separator: "|")
             if parts.count == 2, let seconds = Double(parts[0]), let id = Int64(parts[1]) {
                 let after = Date(timeIntervalSince1970: seconds)
-                orders = orders.filter { ($0.updated, $0.id) > (after, id) }
+                matching = matching.filter { ($0.updated, $0.id) > (after, id) }
             }
         }
-        let page = Array(orders.prefix(first))
+        let page: [(updated: Date, id: Int64, json: [String: Any])] = matching.prefix(first).compactMap { entry in
+            guard let data = shop.orders[entry.id], let json = try? JSONSerialization.jsonObject(with: data) as? [String: Any] else { return nil }
+            return (entry.updated, entry.id, json)
+        }
         var actual = 2.0
         let nodes: [[String: Any]] = page.map { order in
             let json = order.json
@@ -77,7 +76,7 @@ extension ShopifySimulator {
         }
         let last = page.last.map { Data("\($0.updated.timeIntervalSince1970)|\($0.id)".utf8).base64EncodedString() }
         return (
-            ["nodes": nodes, "pageInfo": ["hasNextPage": orders.count > first, "endCursor": last as Any? ?? NSNull()]],
+            ["nodes": nodes, "pageInfo": ["hasNextPage": matching.count > first, "endCursor": last as Any? ?? NSNull()]],
             actual
         )
     }

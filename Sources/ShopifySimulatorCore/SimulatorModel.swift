@@ -98,6 +98,8 @@ struct SimulatedShop {
     var subscriptions: [Int64: (topic: String, uri: String)] = [:]
     /// Orders as their REST webhook payloads (JSON), by id.
     var orders: [Int64: Data] = [:]
+    /// Each order's `updated_at`, kept beside the payload so that a page of `orders` does not parse every order.
+    var orderUpdatedAt: [Int64: Date] = [:]
     var available: Double
     var refilledAt: Date
     var stats = ShopStats()
