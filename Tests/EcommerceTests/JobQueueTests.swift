@@ -289,6 +289,50 @@ struct JobQueueTests {
         #expect(try await queue.stats(queue: name).ready == 1)
     }
 
+    @Test("a group limit keeps a slot for the other queues: slow jobs of the group never take them all")
+    func groupLimitKeepsASlotFree() async throws {
+        let redis = TestServices.redis()
+        defer { redis.shutdown() }
+        let queue = RedisJobQueue(redis: redis)
+        let (slow, fast) = (uniqueQueue("slow"), uniqueQueue("fast"))
+        for value in 0..<6 {
+            let job = try encodedEcho(value)
+            try await queue.enqueue(raw: job.bytes, id: job.id, queue: slow, dedupeKey: nil)
+        }
+        let release = Atomic<Bool>(false)
+        let running = Atomic<Int>(0)
+        let mostRunning = Atomic<Int>(0)
+        let fastDone = Atomic<Int>(0)
+        var registry = JobRegistry()
+        registry.register(EchoJob.self) { envelope, context in
+            if envelope.payload.value >= 100 {
+                fastDone.add(1, ordering: .sequentiallyConsistent)
+                return
+            }
+            let now = running.add(1, ordering: .sequentiallyConsistent).newValue
+            mostRunning.max(now, ordering: .sequentiallyConsistent)
+            while !release.load(ordering: .sequentiallyConsistent) { try await Task.sleep(for: .milliseconds(10)) }
+            running.subtract(1, ordering: .sequentiallyConsistent)
+        }
+        var configuration = JobWorkerConfiguration(queues: [slow, fast], concurrency: 4)
+        configuration.groupLimit = QueueGroupLimit(queues: [slow], maxInFlight: 3)
+        let worker = JobWorker(queue: queue, registry: registry, configuration: configuration, logger: self.logger)
+        let done = try await runWorkers([worker], timeout: .seconds(20)) {
+            // While the slow jobs hold their slots, fast jobs keep arriving and must keep getting through.
+            if fastDone.load(ordering: .sequentiallyConsistent) < 5 {
+                let job = try encodedEcho(100 + fastDone.load(ordering: .sequentiallyConsistent))
+                try await queue.enqueue(raw: job.bytes, id: job.id, queue: fast, dedupeKey: nil)
+                try await Task.sleep(for: .milliseconds(50))
+                return false
+            }
+            release.store(true, ordering: .sequentiallyConsistent)
+            let stats = try await queue.stats(queue: slow)
+            return stats.ready == 0 && stats.inflight == 0
+        }
+        #expect(done)
+        #expect(mostRunning.load(ordering: .sequentiallyConsistent) == 3)
+    }
+
     @Test func backoffGrowsAndIsCapped() {
         let backoff = RetryBackoff(base: .seconds(1), cap: .seconds(60))
         for failures in 1...12 {

@@ -86,6 +86,10 @@ public struct WorkerConfiguration: Sendable {
     /// `WORKER_QUEUES`: comma-separated queue names; all when unset.
     public var queues: [String]?
     public var concurrency: Int
+    /// `WORKER_SHOPIFY_CONCURRENCY` (`WORKER_CONCURRENCY` − 1, at least 1): jobs of the queues that call Shopify in
+    /// flight at once. Those jobs wait on the shop's cost budget; the slots left keep order ingestion, which does
+    /// not, from waiting behind them.
+    public var shopifyConcurrency: Int
     public var metricsHost: String
     public var metricsPort: Int
     public var lease: Duration
@@ -149,6 +153,11 @@ public struct WorkerConfiguration: Sendable {
         }
         if self.queues?.isEmpty == true { throw ConfigurationError(variable: "WORKER_QUEUES", reason: "names no queue") }
         self.concurrency = try environment.int("WORKER_CONCURRENCY", default: 4, range: 1...512)
+        self.shopifyConcurrency = try environment.int(
+            "WORKER_SHOPIFY_CONCURRENCY",
+            default: max(1, self.concurrency - 1),
+            range: 1...self.concurrency
+        )
         self.metricsHost = environment.optional("METRICS_HOST") ?? "0.0.0.0"
         self.metricsPort = try environment.int("METRICS_PORT", default: 9090, range: 0...65535)
         self.lease = try environment.seconds("WORKER_LEASE_SECONDS", default: 15, range: 1...300)

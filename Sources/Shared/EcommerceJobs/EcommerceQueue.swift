@@ -8,6 +8,9 @@ public enum EcommerceQueue {
     /// `app/uninstalled` and the mandatory privacy topics.
     public static let shopEvents = "ecommerce-shop-events"
 
+    /// The queues whose jobs call the Shopify Admin API (and so may wait on the shop's cost budget).
+    public static let callingShopify: Set<String> = [polling, products, collections, inventory]
+
     /// Every queue a worker serves unless told otherwise.
     public static let all = [orders, shopEvents, polling, products, collections, inventory]
 }

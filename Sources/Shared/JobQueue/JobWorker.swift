@@ -24,10 +24,24 @@ public struct JobWorkerConfiguration: Sendable {
     public var backoff = RetryBackoff()
     /// The longest pause between claims while the queues are empty.
     public var maxIdleWait: Duration = .milliseconds(50)
+    /// At most this many jobs of these queues in flight at once, so that the other queues always find a free slot
+    /// (nil: no limit). Jobs that wait on a shared rate limit can otherwise take every slot.
+    public var groupLimit: QueueGroupLimit?
 
     public init(queues: [String], concurrency: Int) {
         self.queues = queues
         self.concurrency = concurrency
+    }
+}
+
+/// A cap on the jobs of some queues in flight together in one worker.
+public struct QueueGroupLimit: Sendable, Equatable {
+    public var queues: Set<String>
+    public var maxInFlight: Int
+
+    public init(queues: Set<String>, maxInFlight: Int) {
+        self.queues = queues
+        self.maxInFlight = max(1, maxInFlight)
     }
 }
 
@@ -102,18 +116,26 @@ public final class JobWorker: Service, Sendable {
         while !Task.isCancelled {
             // Jobs whose handler returned do not hold a slot while their outcome is recorded: claiming the next
             // job overlaps with the ack.
-            let (shuttingDown, running) = self.state.withLock { state in
-                (state.shuttingDown, state.inFlight.values.count { !$0.settling })
+            let group = self.configuration.groupLimit
+            let (shuttingDown, running, runningInGroup) = self.state.withLock { state in
+                let running = state.inFlight.values.filter { !$0.settling }
+                return (state.shuttingDown, running.count, running.count { group?.queues.contains($0.job.queue) == true })
             }
             if shuttingDown { return }
-            let free = self.configuration.concurrency - running
-            if free <= 0 {
+            var free = self.configuration.concurrency - running
+            let queues = self.configuration.queues
+            let first = rotation % queues.count
+            var order = Array(queues[first...]) + Array(queues[..<first])
+            if let group {
+                // A claim takes at most what the group has room for whenever a group queue is among those asked.
+                let room = group.maxInFlight - runningInGroup
+                if room <= 0 { order.removeAll { group.queues.contains($0) } }
+                if order.contains(where: { group.queues.contains($0) }) { free = min(free, room) }
+            }
+            if free <= 0 || order.isEmpty {
                 _ = await slotFreed.next()
                 continue
             }
-            let queues = self.configuration.queues
-            let first = rotation % queues.count
-            let order = Array(queues[first...]) + Array(queues[..<first])
             rotation &+= 1
             let jobs: [ClaimedJob]
             do {
