@@ -333,6 +333,49 @@ struct JobQueueTests {
         #expect(mostRunning.load(ordering: .sequentiallyConsistent) == 3)
     }
 
+    @Test("a handler that never returns is abandoned after the job timeout: its slot frees, and the job ends in dead letters")
+    func hungHandlerTimesOut() async throws {
+        let redis = TestServices.redis()
+        defer { redis.shutdown() }
+        let queue = RedisJobQueue(redis: redis)
+        let name = uniqueQueue()
+        let hung = try encodedEcho(0, maxAttempts: 2)
+        try await queue.enqueue(raw: hung.bytes, id: hung.id, queue: name, dedupeKey: nil)
+        final class Flag: Sendable { let raised = Atomic<Bool>(false) }
+        let stop = Flag()
+        let others = Atomic<Int>(0)
+        var registry = JobRegistry()
+        registry.register(EchoJob.self) { envelope, _ in
+            guard envelope.payload.value == 0 else {
+                others.add(1, ordering: .sequentiallyConsistent)
+                return
+            }
+            // Hangs and ignores cancellation, like a call whose connection vanished without an error (a detached
+            // task's value is awaited whatever happens to the waiting task).
+            await Task.detached {
+                while !stop.raised.load(ordering: .sequentiallyConsistent) { try? await Task.sleep(for: .milliseconds(10)) }
+            }.value
+        }
+        var configuration = JobWorkerConfiguration(queues: [name], concurrency: 1)
+        configuration.jobTimeout = .milliseconds(300)
+        configuration.heartbeatInterval = .milliseconds(50)
+        configuration.backoff = RetryBackoff(base: .milliseconds(20), cap: .milliseconds(50))
+        configuration.maintenanceInterval = .milliseconds(50)
+        let worker = JobWorker(queue: queue, registry: registry, configuration: configuration, logger: self.logger)
+        let done = try await runWorkers([worker], timeout: .seconds(20)) {
+            if others.load(ordering: .sequentiallyConsistent) < 3 {
+                let job = try encodedEcho(1)
+                try await queue.enqueue(raw: job.bytes, id: job.id, queue: name, dedupeKey: nil)
+            }
+            let letters = try await queue.deadLetters(queue: name)
+            return others.load(ordering: .sequentiallyConsistent) >= 3 && letters.contains { $0.id == hung.id }
+        }
+        stop.raised.store(true, ordering: .sequentiallyConsistent)
+        #expect(done, "the only slot came free for other jobs, and the hung job reached dead letters")
+        let letter = try #require(try await queue.deadLetters(queue: name).first { $0.id == hung.id })
+        #expect(letter.error.contains("timed out") && letter.attempt == 2)
+    }
+
     @Test func backoffGrowsAndIsCapped() {
         let backoff = RetryBackoff(base: .seconds(1), cap: .seconds(60))
         for failures in 1...12 {

@@ -134,7 +134,7 @@ def run(system: System, order_count: int) -> int:
         progress("orders ingested", state["ingested"], order_count)
         if state["missing"] or system.stock(BUSINESS) != expected:
             return None
-        busy = sum(int(system.redis("LLEN", queue)) + int(system.redis("ZCARD", f"{queue}:inflight")) for queue in ["ecommerce-orders"])
+        busy = sum(int(system.redis("LLEN", queue)) + int(system.redis("HLEN", f"{queue}:inflight")) for queue in ["ecommerce-orders"])
         return state if busy == 0 else None
 
     try:

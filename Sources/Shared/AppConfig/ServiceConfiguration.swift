@@ -90,6 +90,8 @@ public struct WorkerConfiguration: Sendable {
     /// flight at once. Those jobs wait on the shop's cost budget; the slots left keep order ingestion, which does
     /// not, from waiting behind them.
     public var shopifyConcurrency: Int
+    /// `WORKER_JOB_TIMEOUT_SECONDS` (300): a job still running after this long is abandoned and counted as failed.
+    public var jobTimeout: Duration
     public var metricsHost: String
     public var metricsPort: Int
     public var lease: Duration
@@ -158,6 +160,7 @@ public struct WorkerConfiguration: Sendable {
             default: max(1, self.concurrency - 1),
             range: 1...self.concurrency
         )
+        self.jobTimeout = try environment.seconds("WORKER_JOB_TIMEOUT_SECONDS", default: 300, range: 1...86_400)
         self.metricsHost = environment.optional("METRICS_HOST") ?? "0.0.0.0"
         self.metricsPort = try environment.int("METRICS_PORT", default: 9090, range: 0...65535)
         self.lease = try environment.seconds("WORKER_LEASE_SECONDS", default: 15, range: 1...300)

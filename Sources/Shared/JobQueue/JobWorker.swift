@@ -24,6 +24,9 @@ public struct JobWorkerConfiguration: Sendable {
     public var backoff = RetryBackoff()
     /// The longest pause between claims while the queues are empty.
     public var maxIdleWait: Duration = .milliseconds(50)
+    /// A handler still running after this long is abandoned (cancelled, its late outcome dropped) and the job
+    /// counted as a failed attempt, so that a call that never returns cannot hold a slot and its lease forever.
+    public var jobTimeout: Duration = .seconds(300)
     /// At most this many jobs of these queues in flight at once, so that the other queues always find a free slot
     /// (nil: no limit). Jobs that wait on a shared rate limit can otherwise take every slot.
     public var groupLimit: QueueGroupLimit?
@@ -62,6 +65,9 @@ public final class JobWorker: Service, Sendable {
 
     private struct InFlight {
         var job: ClaimedJob
+        /// This run of the job (the same job id may run again here after a timeout while the old run hangs).
+        var run = UUID()
+        var startedAt = ContinuousClock.now
         var task: Task<Void, Never>?
         var handedBack = false
         /// The handler has returned and the outcome is being recorded: the lease no longer needs renewing.
@@ -156,22 +162,25 @@ public final class JobWorker: Service, Sendable {
     }
 
     private func start(_ job: ClaimedJob) {
-        self.state.withLock { $0.inFlight[job.id] = InFlight(job: job) }
+        let entry = InFlight(job: job)
+        self.state.withLock { $0.inFlight[job.id] = entry }
         // The task is unstructured on purpose: on shutdown a handler stuck past the grace period is handed back
-        // and abandoned, instead of holding the process open (see `drain`).
+        // and abandoned, instead of holding the process open (see `drain`); so is one past the job timeout.
         let task = Task {
-            await self.execute(job)
-            self.state.withLock { _ = $0.inFlight.removeValue(forKey: job.id) }
+            await self.execute(job, run: entry.run)
+            self.state.withLock { state in
+                if state.inFlight[job.id]?.run == entry.run { state.inFlight.removeValue(forKey: job.id) }
+            }
             self.slotFreedSignal.yield()
         }
         self.state.withLock { state in
-            if state.inFlight[job.id] != nil { state.inFlight[job.id]?.task = task }
+            if state.inFlight[job.id]?.run == entry.run { state.inFlight[job.id]?.task = task }
         }
     }
 
     // MARK: Running one job
 
-    private func execute(_ job: ClaimedJob) async {
+    private func execute(_ job: ClaimedJob, run: UUID) async {
         var logger = self.logger
         logger[metadataKey: "job.id"] = "\(job.id)"
         logger[metadataKey: "job.kind"] = "\(job.header.kind)"
@@ -195,6 +204,8 @@ public final class JobWorker: Service, Sendable {
             outcome = .failed("no handler for job kind \(job.header.kind)", permanent: true)
         }
         let handedBack = self.state.withLock { state in
+            // Gone or replaced: this run was abandoned after its timeout, and its outcome already recorded.
+            guard state.inFlight[job.id]?.run == run else { return true }
             state.inFlight[job.id]?.settling = true
             return state.inFlight[job.id]?.handedBack ?? false
         }
@@ -285,6 +296,7 @@ public final class JobWorker: Service, Sendable {
                 )
             )
             try? await Task.sleep(for: self.configuration.heartbeatInterval)
+            await self.abandonOverdueJobs()
             let byQueue = self.state.withLock { state in
                 Dictionary(grouping: state.inFlight.values.filter { !$0.settling }.map(\.job), by: \.queue).mapValues { $0.map(\.id) }
             }
@@ -303,6 +315,27 @@ public final class JobWorker: Service, Sendable {
                     self.logger.error("extending leases failed", metadata: ["queue": "\(queue)", "error": "\(error)"])
                 }
             }
+        }
+    }
+
+    /// Jobs whose handler ran past the job timeout: cancelled, their slot freed, the run counted as a failure.
+    private func abandonOverdueJobs() async {
+        let timeout = self.configuration.jobTimeout
+        let overdue = self.state.withLock { state -> [InFlight] in
+            let now = ContinuousClock.now
+            let overdue = state.inFlight.values.filter { !$0.settling && !$0.handedBack && now - $0.startedAt > timeout }
+            for entry in overdue { state.inFlight.removeValue(forKey: entry.job.id) }
+            return overdue
+        }
+        for entry in overdue {
+            entry.task?.cancel()
+            self.slotFreedSignal.yield()
+            var logger = self.logger
+            logger[metadataKey: "job.id"] = "\(entry.job.id)"
+            logger[metadataKey: "job.kind"] = "\(entry.job.header.kind)"
+            logger[metadataKey: "queue"] = "\(entry.job.queue)"
+            logger.error("job timed out; abandoned", metadata: ["timeout": "\(timeout)"])
+            await self.settle(entry.job, outcome: .failed("timed out after \(timeout)", permanent: false), logger: logger)
         }
     }
 

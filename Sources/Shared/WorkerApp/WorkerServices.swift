@@ -66,6 +66,7 @@ public struct WorkerProcess: Sendable {
         workerConfiguration.shutdownGrace = configuration.shutdownGrace
         workerConfiguration.maxRecoveries = configuration.maxRecoveries
         workerConfiguration.backoff = RetryBackoff(base: configuration.retryBase)
+        workerConfiguration.jobTimeout = configuration.jobTimeout
         workerConfiguration.groupLimit = QueueGroupLimit(queues: EcommerceQueue.callingShopify, maxInFlight: configuration.shopifyConcurrency)
         self.jobWorker = JobWorker(queue: queue, registry: registry, configuration: workerConfiguration, logger: logger)
 
