@@ -147,6 +147,92 @@ struct PollTests {
         }
     }
 
+    @Test("an interrupted poll keeps its progress: the mark stands at the last committed page's last change")
+    func interruptedPollKeepsProgress() async throws {
+        let redis = TestServices.redis(.polling)
+        defer { redis.shutdown() }
+        _ = try await redis.send(["FLUSHDB"])
+        try await TestServices.withPostgres { postgres in
+            try await SimulatorHarness.run { harness in
+                let fixture = try await CatalogFixture.create(on: postgres, simulator: harness.simulator, products: 1, variants: 1)
+                #expect(try await ProductPushTests().push(fixture, postgres: postgres, redis: redis, harness: harness).status == "completed")
+                let variant = try #require(harness.simulator.products(of: fixture.shop).first?.variants.first?.id)
+                // Five orders a minute apart, all after the connection was made; pages of two.
+                let start = Date().addingTimeInterval(-600)
+                var ids: [Int64] = []
+                for minute in 0..<5 {
+                    let payload = try #require(
+                        harness.simulator.placeOrder(
+                            shop: fixture.shop,
+                            lines: [.init(variantId: variant, quantity: 1)],
+                            at: start + Double(minute * 60)
+                        )
+                    )
+                    ids.append(try JSONDecoder().decode(ShopifyOrder.self, from: payload).id)
+                }
+                try await postgres.query(
+                    "UPDATE ecommerce_connection SET last_synced_at = \(start - 60) WHERE business_id = \(fixture.businessId)",
+                    logger: self.logger
+                )
+                // The fifth order cannot be stored (a trigger refuses it): the poll fails on its third page.
+                let function = "poll_test_refuse_\(ids[4])"
+                try await postgres.query(
+                    PostgresQuery(
+                        unsafeSQL: """
+                            CREATE FUNCTION \(function)() RETURNS trigger LANGUAGE plpgsql AS $$
+                            BEGIN IF NEW.shopify_order_id = \(ids[4]) THEN RAISE EXCEPTION 'refused by the test'; END IF; RETURN NEW; END $$
+                            """
+                    ),
+                    logger: self.logger
+                )
+                try await postgres.query(
+                    PostgresQuery(
+                        unsafeSQL: "CREATE TRIGGER \(function) BEFORE INSERT ON ecommerce_ingested_order FOR EACH ROW EXECUTE FUNCTION \(function)()"
+                    ),
+                    logger: self.logger
+                )
+                defer {
+                    Task {
+                        try? await postgres.query(
+                            PostgresQuery(unsafeSQL: "DROP FUNCTION IF EXISTS \(function)() CASCADE"),
+                            logger: TestServices.logger
+                        )
+                    }
+                }
+                let queue = RedisJobQueue(redis: redis)
+                let handlers = EcommerceHandlers(
+                    postgres: postgres,
+                    queue: queue,
+                    shopify: harness.client(redis: redis),
+                    tokenCipher: CatalogFixture.cipher,
+                    pollOverlap: .zero,
+                    pollPageSize: 2
+                )
+                try await queue.enqueue(
+                    OrderPollJob.self,
+                    OrderPollJob.envelope(.init(slot: nil), businessId: fixture.businessId.uuidString.lowercased())
+                )
+                let worker = JobWorker(
+                    queue: queue,
+                    registry: handlers.registry(),
+                    configuration: JobWorkerConfiguration(queues: [EcommerceQueue.polling], concurrency: 1),
+                    logger: self.logger
+                )
+                let syncLogs = SyncLogStore(client: postgres)
+                let failed = try await runWorkers([worker], timeout: .seconds(10)) {
+                    try await syncLogs.runs(businessId: fixture.businessId, kind: "poll", limit: 1, logger: self.logger).first?.status == "failed"
+                }
+                #expect(failed)
+                try await postgres.query(PostgresQuery(unsafeSQL: "DROP FUNCTION IF EXISTS \(function)() CASCADE"), logger: self.logger)
+                let mark = try #require(
+                    try await ConnectionStore(client: postgres).account(businessId: fixture.businessId, logger: self.logger)?.lastSyncedAt
+                )
+                // Pages: orders 1–2, 3–4, then 5 fails. The mark is order 4's change, not the start, not the end.
+                #expect(abs(mark.timeIntervalSince(start + 180)) < 1.5)
+            }
+        }
+    }
+
     @Test("three workers ticking the schedule enqueue each business exactly once per slot")
     func exactlyOncePerSlot() async throws {
         let clients = (0..<3).map { _ in TestServices.redis(.polling) }

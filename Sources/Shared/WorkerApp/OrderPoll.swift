@@ -8,8 +8,8 @@ import Storage
 
 /// `orders.poll`: the safety net under webhooks. Reads the orders updated since the business's high-water mark
 /// (minus an overlap, because Shopify's `updated_at` index and our clock are not exact), page by page, through the
-/// same ingestion as webhooks (so an order seen twice changes nothing), and moves the mark to the poll's start only
-/// after every page is committed.
+/// same ingestion as webhooks (so an order seen twice changes nothing), moves the mark to each committed page's last
+/// change, and to the poll's start once every page is committed.
 struct OrderPoll: Sendable {
     let accounts: ShopifyAccounts
     let connections: ConnectionStore
@@ -107,6 +107,11 @@ struct OrderPoll: Sendable {
                     }
                 }
                 cursor = page.nextCursor
+                // Pages come oldest change first: once one is committed, the mark may move to its last change, so a
+                // long poll that is interrupted (a crash, the job timeout) resumes from there instead of the start.
+                if cursor != nil, let reached = page.orders.last?.updatedAtDate {
+                    try await self.connections.advanceLastSynced(businessId: businessId, to: min(reached, started), logger: logger)
+                }
                 _ = try await lease.extend()
             } while cursor != nil
             try await self.connections.advanceLastSynced(businessId: businessId, to: started, logger: logger)

@@ -67,7 +67,10 @@ public struct WorkerProcess: Sendable {
         workerConfiguration.maxRecoveries = configuration.maxRecoveries
         workerConfiguration.backoff = RetryBackoff(base: configuration.retryBase)
         workerConfiguration.jobTimeout = configuration.jobTimeout
-        workerConfiguration.groupLimit = QueueGroupLimit(queues: EcommerceQueue.callingShopify, maxInFlight: configuration.shopifyConcurrency)
+        // Only worth a slot when this worker also serves queues outside the group (order ingestion, shop events).
+        if !Set(workerConfiguration.queues).isSubset(of: EcommerceQueue.callingShopify) {
+            workerConfiguration.groupLimit = QueueGroupLimit(queues: EcommerceQueue.callingShopify, maxInFlight: configuration.shopifyConcurrency)
+        }
         self.jobWorker = JobWorker(queue: queue, registry: registry, configuration: workerConfiguration, logger: logger)
 
         let router = Router()
