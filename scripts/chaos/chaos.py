@@ -134,7 +134,8 @@ def run(system: System, order_count: int) -> int:
         progress("orders ingested", state["ingested"], order_count)
         if state["missing"] or system.stock(BUSINESS) != expected:
             return None
-        busy = sum(int(system.redis("LLEN", queue)) + int(system.redis("HLEN", f"{queue}:inflight")) for queue in ["ecommerce-orders"])
+        # Nothing of the orders queue left to run (ready or in flight).
+        busy = int(system.redis("LLEN", "ecommerce-orders")) + int(system.redis("HLEN", "ecommerce-orders:inflight"))
         return state if busy == 0 else None
 
     try:
