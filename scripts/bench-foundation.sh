@@ -37,7 +37,7 @@ trap cleanup EXIT
 echo "== release build"
 swift build -c release >/dev/null
 bin=$(swift build -c release --show-bin-path)
-export LOG_LEVEL=warning SHOPIFY_API_SECRET=bench-secret
+export LOG_LEVEL=warning SHOPIFY_API_SECRET=bench-secret JWT_SECRET=bench-jwt-secret-of-at-least-32-bytes
 "$bin/ecommerce-worker" migrate >/dev/null
 
 business=00000000-0000-0000-0000-00000000be01
