@@ -114,8 +114,7 @@ extension ShopifySimulator {
                 "refunds": [] as [Any],
             ]
             guard let payload = try? JSONSerialization.data(withJSONObject: order, options: [.sortedKeys]) else { return nil }
-            shop.orders[id] = payload
-            shop.orderUpdatedAt[id] = Self.date(timestamp)
+            shop.store(order: id, payload: payload, updatedAt: timestamp)
             state.shops[domain] = shop
             return payload
         }
@@ -181,8 +180,7 @@ extension ShopifySimulator {
             let updatedAt = ISO8601DateFormatter().string(from: date)
             order["updated_at"] = updatedAt
             guard let payload = try? JSONSerialization.data(withJSONObject: order, options: [.sortedKeys]) else { return nil }
-            shop.orders[orderId] = payload
-            shop.orderUpdatedAt[orderId] = Self.date(updatedAt)
+            shop.store(order: orderId, payload: payload, updatedAt: updatedAt)
             state.shops[domain] = shop
             // The order's own topics carry the order; refunds/create and orders/edited carry their own objects.
             var deliveries: [(String, Data)] = notices.compactMap { topic, body in

@@ -96,13 +96,19 @@ struct SimulatedShop {
     var collections: [Int64: Collection] = [:]
     /// Webhook subscriptions: topic (GraphQL form, e.g. `ORDERS_CREATE`) and URI, by id.
     var subscriptions: [Int64: (topic: String, uri: String)] = [:]
-    /// Orders as their REST webhook payloads (JSON), by id.
-    var orders: [Int64: Data] = [:]
+    /// Orders as their REST webhook payloads (JSON), by id. Written through ``store(order:payload:updatedAt:)``.
+    private(set) var orders: [Int64: Data] = [:]
     /// Each order's `updated_at`, kept beside the payload so that a page of `orders` does not parse every order.
-    var orderUpdatedAt: [Int64: Date] = [:]
+    private(set) var orderUpdatedAt: [Int64: Date] = [:]
     var available: Double
     var refilledAt: Date
     var stats = ShopStats()
+
+    /// Stores an order's payload and its `updated_at` (the text the payload carries) together.
+    mutating func store(order id: Int64, payload: Data, updatedAt: String) {
+        self.orders[id] = payload
+        self.orderUpdatedAt[id] = ShopifySimulator.date(updatedAt)
+    }
 
     struct Location: Codable, Equatable {
         var id: Int64

@@ -30,6 +30,11 @@ func withServices<Result: Sendable>(_ body: @Sendable (RedisClient, PostgresClie
     }
 }
 
+/// Runs `body` with the operator's reports over the configured Redis and PostgreSQL.
+func withReports<Result: Sendable>(_ body: @Sendable (OpsReports, Logger) async throws -> Result) async throws -> Result {
+    try await withServices { redis, postgres, logger in try await body(OpsReports(redis: redis, postgres: postgres), logger) }
+}
+
 /// Prints rows as aligned columns, or the value as JSON.
 func output(_ value: some Encodable, json: Bool, header: [String], rows: [[String]]) throws {
     if json {
@@ -51,7 +56,7 @@ struct Queues: AsyncParsableCommand {
     @OptionGroup var options: OpsOptions
 
     func run() async throws {
-        let stats = try await withServices { redis, postgres, _ in try await OpsReports(redis: redis, postgres: postgres).queues() }
+        let stats = try await withReports { reports, _ in try await reports.queues() }
         try output(
             stats,
             json: self.options.json,
@@ -68,7 +73,7 @@ struct Workers: AsyncParsableCommand {
     @OptionGroup var options: OpsOptions
 
     func run() async throws {
-        let workers = try await withServices { redis, postgres, _ in try await OpsReports(redis: redis, postgres: postgres).workers() }
+        let workers = try await withReports { reports, _ in try await reports.workers() }
         let now = Date().timeIntervalSince1970 * 1000
         try output(
             workers,
@@ -171,9 +176,7 @@ struct Schedule: AsyncParsableCommand {
         @OptionGroup var options: OpsOptions
 
         func run() async throws {
-            let report = try await withServices { redis, postgres, logger in
-                try await OpsReports(redis: redis, postgres: postgres).schedule(logger: logger)
-            }
+            let report = try await withReports { reports, logger in try await reports.schedule(logger: logger) }
             try output(
                 report,
                 json: self.options.json,
@@ -194,9 +197,7 @@ struct Connections: AsyncParsableCommand {
     @OptionGroup var options: OpsOptions
 
     func run() async throws {
-        let rows = try await withServices { redis, postgres, logger in
-            try await OpsReports(redis: redis, postgres: postgres).connections(logger: logger)
-        }
+        let rows = try await withReports { reports, logger in try await reports.connections(logger: logger) }
         try output(
             rows,
             json: self.options.json,

@@ -14,222 +14,217 @@ import WorkerApp
 struct PollTests {
     let logger = TestServices.logger
 
-    @Test("a poll ingests the shop's orders through the ingestion path; the next finds only duplicates; the mark advances")
-    func pollIngests() async throws {
+    /// A fresh polling Redis database, and a simulated shop whose catalog (one variant per product) was pushed.
+    func withPushedShop(
+        products: Int,
+        _ body: @Sendable (PostgresClient, RedisClient, SimulatorHarness, CatalogFixture) async throws -> Void
+    ) async throws {
         let redis = TestServices.redis(.polling)
         defer { redis.shutdown() }
         _ = try await redis.send(["FLUSHDB"])
         try await TestServices.withPostgres { postgres in
             try await SimulatorHarness.run { harness in
-                let fixture = try await CatalogFixture.create(on: postgres, simulator: harness.simulator, products: 3, variants: 1)
+                let fixture = try await CatalogFixture.create(on: postgres, simulator: harness.simulator, products: products, variants: 1)
                 #expect(try await ProductPushTests().push(fixture, postgres: postgres, redis: redis, harness: harness).status == "completed")
-                let products = harness.simulator.products(of: fixture.shop)
-                for (index, product) in products.enumerated() {
-                    _ = try #require(
-                        harness.simulator.placeOrder(shop: fixture.shop, lines: [.init(variantId: product.variants[0].id, quantity: index + 1)])
-                    )
-                }
-                let queue = RedisJobQueue(redis: redis)
-                let handlers = EcommerceHandlers(
-                    postgres: postgres,
-                    queue: queue,
-                    shopify: harness.client(redis: redis),
-                    tokenCipher: CatalogFixture.cipher,
-                    pollPageSize: 2
+                try await body(postgres, redis, harness, fixture)
+            }
+        }
+    }
+
+    @Test("a poll ingests the shop's orders through the ingestion path; the next finds only duplicates; the mark advances")
+    func pollIngests() async throws {
+        try await self.withPushedShop(products: 3) { postgres, redis, harness, fixture in
+            let products = harness.simulator.products(of: fixture.shop)
+            for (index, product) in products.enumerated() {
+                _ = try #require(
+                    harness.simulator.placeOrder(shop: fixture.shop, lines: [.init(variantId: product.variants[0].id, quantity: index + 1)])
                 )
-                let syncLogs = SyncLogStore(client: postgres)
-                func poll() async throws -> SyncRun {
-                    let job = OrderPollJob.envelope(
-                        .init(slot: nil),
-                        businessId: fixture.businessId.uuidString.lowercased(),
-                        dedupeKey: OrderPollJob.requestKey(businessId: fixture.businessId)
-                    )
-                    #expect(try await queue.enqueue(OrderPollJob.self, job, dedupeWindow: .seconds(900)) == .enqueued)
-                    #expect(
-                        try await queue.enqueue(OrderPollJob.self, job, dedupeWindow: .seconds(900)) == .duplicate,
-                        "one requested poll at a time"
-                    )
-                    let before = try await syncLogs.runs(businessId: fixture.businessId, kind: "poll", limit: 10, logger: self.logger).count
-                    let worker = JobWorker(
-                        queue: queue,
-                        registry: handlers.registry(),
-                        configuration: JobWorkerConfiguration(queues: [EcommerceQueue.polling], concurrency: 2),
-                        logger: self.logger
-                    )
-                    let done = try await runWorkers([worker], timeout: .seconds(20)) {
-                        let runs = try await syncLogs.runs(businessId: fixture.businessId, kind: "poll", limit: 10, logger: self.logger)
-                        return runs.count > before && runs[0].status != "running"
-                    }
-                    #expect(done)
-                    return try #require(try await syncLogs.runs(businessId: fixture.businessId, kind: "poll", limit: 1, logger: self.logger).first)
-                }
-
-                // One of the orders already came by webhook: the poll must not apply it again.
-                let webhookOrder = try JSONDecoder().decode(ShopifyOrder.self, from: try #require(harness.simulator.orders(of: fixture.shop).first))
-                _ = try await OrderIngestor(client: postgres).ingest(
-                    businessId: fixture.businessId,
-                    order: webhookOrder,
-                    source: "webhook",
-                    reference: nil,
-                    logger: self.logger
+            }
+            let queue = RedisJobQueue(redis: redis)
+            let handlers = EcommerceHandlers(
+                postgres: postgres,
+                queue: queue,
+                shopify: harness.client(redis: redis),
+                tokenCipher: CatalogFixture.cipher,
+                pollPageSize: 2
+            )
+            let syncLogs = SyncLogStore(client: postgres)
+            func poll() async throws -> SyncRun {
+                let job = OrderPollJob.envelope(
+                    .init(slot: nil),
+                    businessId: fixture.businessId.uuidString.lowercased(),
+                    dedupeKey: OrderPollJob.requestKey(businessId: fixture.businessId)
                 )
-
-                let first = try await poll()
-                #expect(first.status == "completed")
-                #expect(first.details == SyncDetails(fetched: 3, ingested: 2, updated: 0, duplicates: 1, since: first.details.since))
-                var stock: [Int] = []
-                for try await quantity in try await postgres.query(
-                    "SELECT s.quantity FROM stock_levels s JOIN variants v ON v.id = s.variant_id JOIN products p ON p.id = v.product_id WHERE p.business_id = \(fixture.businessId) ORDER BY s.quantity",
-                    logger: self.logger
-                ).decode(Int.self) {
-                    stock.append(quantity)
-                }
-                #expect(stock == [4, 5, 6])  // 7 each, minus 3, 2 and 1
-                let account = try #require(try await ConnectionStore(client: postgres).account(businessId: fixture.businessId, logger: self.logger))
-                #expect(account.lastSyncedAt != nil)
-
-                // The overlap reads the same orders again: nothing changes.
-                let second = try await poll()
-                #expect(second.details.fetched == 3 && second.details.duplicates == 3 && second.details.ingested == 0)
-                #expect(try await BusinessFixture.movements(of: try #require(fixture.firstVariant(postgres)), on: postgres).count == 1)
-
-                // A page that fails leaves the mark where it was, and the run says so.
-                let mark = try await ConnectionStore(client: postgres).account(businessId: fixture.businessId, logger: self.logger)?.lastSyncedAt
-                harness.simulator.settings.failureRate = 1
-                let job = OrderPollJob.envelope(.init(slot: nil), businessId: fixture.businessId.uuidString.lowercased())
-                try await queue.enqueue(OrderPollJob.self, job)
+                #expect(try await queue.enqueue(OrderPollJob.self, job, dedupeWindow: .seconds(900)) == .enqueued)
+                #expect(
+                    try await queue.enqueue(OrderPollJob.self, job, dedupeWindow: .seconds(900)) == .duplicate,
+                    "one requested poll at a time"
+                )
+                let before = try await syncLogs.runs(businessId: fixture.businessId, kind: "poll", limit: 10, logger: self.logger).count
                 let worker = JobWorker(
                     queue: queue,
                     registry: handlers.registry(),
-                    configuration: JobWorkerConfiguration(queues: [EcommerceQueue.polling], concurrency: 1),
+                    configuration: JobWorkerConfiguration(queues: [EcommerceQueue.polling], concurrency: 2),
                     logger: self.logger
                 )
-                let failed = try await runWorkers([worker], timeout: .seconds(10)) {
-                    try await syncLogs.runs(businessId: fixture.businessId, kind: "poll", limit: 1, logger: self.logger).first?.status == "failed"
+                let done = try await runWorkers([worker], timeout: .seconds(20)) {
+                    let runs = try await syncLogs.runs(businessId: fixture.businessId, kind: "poll", limit: 10, logger: self.logger)
+                    return runs.count > before && runs[0].status != "running"
                 }
-                #expect(failed)
-                let after = try await ConnectionStore(client: postgres).account(businessId: fixture.businessId, logger: self.logger)?.lastSyncedAt
-                #expect(after == mark)
-
-                // One poll per business at a time: while one runs (its lease held), a slot's poll is skipped and a
-                // requested one waits, then runs once the lease is free.
-                harness.simulator.settings.failureRate = 0
-                _ = try await redis.send(["FLUSHDB"])  // the failed poll's retry, waiting in the delayed set
-                let running = RedisLease(redis: redis, key: "ecommerce:poll-running:\(fixture.businessId.uuidString.lowercased())", ttl: .seconds(60))
-                #expect(try await running.acquire())
-                let runsBefore = try await syncLogs.runs(businessId: fixture.businessId, kind: "poll", limit: 50, logger: self.logger).count
-                try await queue.enqueue(
-                    OrderPollJob.self,
-                    OrderPollJob.envelope(.init(slot: 1), businessId: fixture.businessId.uuidString.lowercased())
-                )
-                try await queue.enqueue(
-                    OrderPollJob.self,
-                    OrderPollJob.envelope(
-                        .init(slot: nil),
-                        businessId: fixture.businessId.uuidString.lowercased(),
-                        dedupeKey: OrderPollJob.requestKey(businessId: fixture.businessId)
-                    ),
-                    dedupeWindow: .seconds(900)
-                )
-                let held = try await runWorkers([worker], timeout: .seconds(10)) {
-                    let stats = try await queue.stats(queue: EcommerceQueue.polling)
-                    return stats.ready == 0 && stats.inflight == 0 && stats.delayed == 1
-                }
-                #expect(held, "the slot's poll finished without running, the requested one deferred")
-                #expect(try await syncLogs.runs(businessId: fixture.businessId, kind: "poll", limit: 50, logger: self.logger).count == runsBefore)
-                try await running.release()
-                let ranAfter = try await runWorkers([worker], timeout: .seconds(20)) {
-                    let runs = try await syncLogs.runs(businessId: fixture.businessId, kind: "poll", limit: 50, logger: self.logger)
-                    return runs.count == runsBefore + 1 && runs[0].status == "completed"
-                }
-                #expect(ranAfter, "the requested poll ran once the other was done")
+                #expect(done)
+                return try #require(try await syncLogs.runs(businessId: fixture.businessId, kind: "poll", limit: 1, logger: self.logger).first)
             }
+
+            // One of the orders already came by webhook: the poll must not apply it again.
+            let webhookOrder = try JSONDecoder().decode(ShopifyOrder.self, from: try #require(harness.simulator.orders(of: fixture.shop).first))
+            _ = try await OrderIngestor(client: postgres).ingest(
+                businessId: fixture.businessId,
+                order: webhookOrder,
+                source: "webhook",
+                reference: nil,
+                logger: self.logger
+            )
+
+            let first = try await poll()
+            #expect(first.status == "completed")
+            #expect(first.details == SyncDetails(fetched: 3, ingested: 2, updated: 0, duplicates: 1, since: first.details.since))
+            var stock: [Int] = []
+            for try await quantity in try await postgres.query(
+                "SELECT s.quantity FROM stock_levels s JOIN variants v ON v.id = s.variant_id JOIN products p ON p.id = v.product_id WHERE p.business_id = \(fixture.businessId) ORDER BY s.quantity",
+                logger: self.logger
+            ).decode(Int.self) {
+                stock.append(quantity)
+            }
+            #expect(stock == [4, 5, 6])  // 7 each, minus 3, 2 and 1
+            let account = try #require(try await ConnectionStore(client: postgres).account(businessId: fixture.businessId, logger: self.logger))
+            #expect(account.lastSyncedAt != nil)
+
+            // The overlap reads the same orders again: nothing changes.
+            let second = try await poll()
+            #expect(second.details.fetched == 3 && second.details.duplicates == 3 && second.details.ingested == 0)
+            #expect(try await BusinessFixture.movements(of: try #require(fixture.firstVariant(postgres)), on: postgres).count == 1)
+
+            // A page that fails leaves the mark where it was, and the run says so.
+            let mark = try await ConnectionStore(client: postgres).account(businessId: fixture.businessId, logger: self.logger)?.lastSyncedAt
+            harness.simulator.settings.failureRate = 1
+            let job = OrderPollJob.envelope(.init(slot: nil), businessId: fixture.businessId.uuidString.lowercased())
+            try await queue.enqueue(OrderPollJob.self, job)
+            let worker = JobWorker(
+                queue: queue,
+                registry: handlers.registry(),
+                configuration: JobWorkerConfiguration(queues: [EcommerceQueue.polling], concurrency: 1),
+                logger: self.logger
+            )
+            let failed = try await runWorkers([worker], timeout: .seconds(10)) {
+                try await syncLogs.runs(businessId: fixture.businessId, kind: "poll", limit: 1, logger: self.logger).first?.status == "failed"
+            }
+            #expect(failed)
+            let after = try await ConnectionStore(client: postgres).account(businessId: fixture.businessId, logger: self.logger)?.lastSyncedAt
+            #expect(after == mark)
+
+            // One poll per business at a time: while one runs (its lease held), a slot's poll is skipped and a
+            // requested one waits, then runs once the lease is free.
+            harness.simulator.settings.failureRate = 0
+            _ = try await redis.send(["FLUSHDB"])  // the failed poll's retry, waiting in the delayed set
+            let running = RedisLease(redis: redis, key: "ecommerce:poll-running:\(fixture.businessId.uuidString.lowercased())", ttl: .seconds(60))
+            #expect(try await running.acquire())
+            let runsBefore = try await syncLogs.runs(businessId: fixture.businessId, kind: "poll", limit: 50, logger: self.logger).count
+            try await queue.enqueue(
+                OrderPollJob.self,
+                OrderPollJob.envelope(.init(slot: 1), businessId: fixture.businessId.uuidString.lowercased())
+            )
+            try await queue.enqueue(
+                OrderPollJob.self,
+                OrderPollJob.envelope(
+                    .init(slot: nil),
+                    businessId: fixture.businessId.uuidString.lowercased(),
+                    dedupeKey: OrderPollJob.requestKey(businessId: fixture.businessId)
+                ),
+                dedupeWindow: .seconds(900)
+            )
+            let held = try await runWorkers([worker], timeout: .seconds(10)) {
+                let stats = try await queue.stats(queue: EcommerceQueue.polling)
+                return stats.ready == 0 && stats.inflight == 0 && stats.delayed == 1
+            }
+            #expect(held, "the slot's poll finished without running, the requested one deferred")
+            #expect(try await syncLogs.runs(businessId: fixture.businessId, kind: "poll", limit: 50, logger: self.logger).count == runsBefore)
+            try await running.release()
+            let ranAfter = try await runWorkers([worker], timeout: .seconds(20)) {
+                let runs = try await syncLogs.runs(businessId: fixture.businessId, kind: "poll", limit: 50, logger: self.logger)
+                return runs.count == runsBefore + 1 && runs[0].status == "completed"
+            }
+            #expect(ranAfter, "the requested poll ran once the other was done")
         }
     }
 
     @Test("an interrupted poll keeps its progress: the mark stands at the last committed page's last change")
     func interruptedPollKeepsProgress() async throws {
-        let redis = TestServices.redis(.polling)
-        defer { redis.shutdown() }
-        _ = try await redis.send(["FLUSHDB"])
-        try await TestServices.withPostgres { postgres in
-            try await SimulatorHarness.run { harness in
-                let fixture = try await CatalogFixture.create(on: postgres, simulator: harness.simulator, products: 1, variants: 1)
-                #expect(try await ProductPushTests().push(fixture, postgres: postgres, redis: redis, harness: harness).status == "completed")
-                let variant = try #require(harness.simulator.products(of: fixture.shop).first?.variants.first?.id)
-                // Five orders a minute apart, all after the connection was made; pages of two.
-                let start = Date().addingTimeInterval(-600)
-                var ids: [Int64] = []
-                for minute in 0..<5 {
-                    let payload = try #require(
-                        harness.simulator.placeOrder(
-                            shop: fixture.shop,
-                            lines: [.init(variantId: variant, quantity: 1)],
-                            at: start + Double(minute * 60)
-                        )
+        try await self.withPushedShop(products: 1) { postgres, redis, harness, fixture in
+            let variant = try #require(harness.simulator.products(of: fixture.shop).first?.variants.first?.id)
+            // Five orders a minute apart, all after the connection was made; pages of two.
+            let start = Date().addingTimeInterval(-600)
+            var ids: [Int64] = []
+            for minute in 0..<5 {
+                let payload = try #require(
+                    harness.simulator.placeOrder(
+                        shop: fixture.shop,
+                        lines: [.init(variantId: variant, quantity: 1)],
+                        at: start + Double(minute * 60)
                     )
-                    ids.append(try JSONDecoder().decode(ShopifyOrder.self, from: payload).id)
-                }
-                try await postgres.query(
-                    "UPDATE ecommerce_connection SET last_synced_at = \(start - 60) WHERE business_id = \(fixture.businessId)",
-                    logger: self.logger
                 )
-                // The fifth order cannot be stored (a trigger refuses it): the poll fails on its third page.
-                let function = "poll_test_refuse_\(ids[4])"
-                try await postgres.query(
-                    PostgresQuery(
-                        unsafeSQL: """
-                            CREATE FUNCTION \(function)() RETURNS trigger LANGUAGE plpgsql AS $$
-                            BEGIN IF NEW.shopify_order_id = \(ids[4]) THEN RAISE EXCEPTION 'refused by the test'; END IF; RETURN NEW; END $$
-                            """
-                    ),
-                    logger: self.logger
-                )
-                try await postgres.query(
-                    PostgresQuery(
-                        unsafeSQL: "CREATE TRIGGER \(function) BEFORE INSERT ON ecommerce_ingested_order FOR EACH ROW EXECUTE FUNCTION \(function)()"
-                    ),
-                    logger: self.logger
-                )
-                defer {
-                    Task {
-                        try? await postgres.query(
-                            PostgresQuery(unsafeSQL: "DROP FUNCTION IF EXISTS \(function)() CASCADE"),
-                            logger: TestServices.logger
-                        )
-                    }
-                }
-                let queue = RedisJobQueue(redis: redis)
-                let handlers = EcommerceHandlers(
-                    postgres: postgres,
-                    queue: queue,
-                    shopify: harness.client(redis: redis),
-                    tokenCipher: CatalogFixture.cipher,
-                    pollOverlap: .zero,
-                    pollPageSize: 2
-                )
-                try await queue.enqueue(
-                    OrderPollJob.self,
-                    OrderPollJob.envelope(.init(slot: nil), businessId: fixture.businessId.uuidString.lowercased())
-                )
-                let worker = JobWorker(
-                    queue: queue,
-                    registry: handlers.registry(),
-                    configuration: JobWorkerConfiguration(queues: [EcommerceQueue.polling], concurrency: 1),
-                    logger: self.logger
-                )
-                let syncLogs = SyncLogStore(client: postgres)
-                let failed = try await runWorkers([worker], timeout: .seconds(10)) {
-                    try await syncLogs.runs(businessId: fixture.businessId, kind: "poll", limit: 1, logger: self.logger).first?.status == "failed"
-                }
-                #expect(failed)
-                try await postgres.query(PostgresQuery(unsafeSQL: "DROP FUNCTION IF EXISTS \(function)() CASCADE"), logger: self.logger)
-                let mark = try #require(
-                    try await ConnectionStore(client: postgres).account(businessId: fixture.businessId, logger: self.logger)?.lastSyncedAt
-                )
-                // Pages: orders 1–2, 3–4, then 5 fails. The mark is order 4's change, not the start, not the end.
-                #expect(abs(mark.timeIntervalSince(start + 180)) < 1.5)
+                ids.append(try JSONDecoder().decode(ShopifyOrder.self, from: payload).id)
             }
+            try await postgres.query(
+                "UPDATE ecommerce_connection SET last_synced_at = \(start - 60) WHERE business_id = \(fixture.businessId)",
+                logger: self.logger
+            )
+            // The fifth order cannot be stored (a trigger refuses it): the poll fails on its third page.
+            let function = "poll_test_refuse_\(ids[4])"
+            try await postgres.query(
+                PostgresQuery(
+                    unsafeSQL: """
+                        CREATE FUNCTION \(function)() RETURNS trigger LANGUAGE plpgsql AS $$
+                        BEGIN IF NEW.shopify_order_id = \(ids[4]) THEN RAISE EXCEPTION 'refused by the test'; END IF; RETURN NEW; END $$
+                        """
+                ),
+                logger: self.logger
+            )
+            try await postgres.query(
+                PostgresQuery(
+                    unsafeSQL: "CREATE TRIGGER \(function) BEFORE INSERT ON ecommerce_ingested_order FOR EACH ROW EXECUTE FUNCTION \(function)()"
+                ),
+                logger: self.logger
+            )
+            let queue = RedisJobQueue(redis: redis)
+            let handlers = EcommerceHandlers(
+                postgres: postgres,
+                queue: queue,
+                shopify: harness.client(redis: redis),
+                tokenCipher: CatalogFixture.cipher,
+                pollOverlap: .zero,
+                pollPageSize: 2
+            )
+            try await queue.enqueue(
+                OrderPollJob.self,
+                OrderPollJob.envelope(.init(slot: nil), businessId: fixture.businessId.uuidString.lowercased())
+            )
+            let worker = JobWorker(
+                queue: queue,
+                registry: handlers.registry(),
+                configuration: JobWorkerConfiguration(queues: [EcommerceQueue.polling], concurrency: 1),
+                logger: self.logger
+            )
+            let syncLogs = SyncLogStore(client: postgres)
+            let failed = try await runWorkers([worker], timeout: .seconds(10)) {
+                try await syncLogs.runs(businessId: fixture.businessId, kind: "poll", limit: 1, logger: self.logger).first?.status == "failed"
+            }
+            #expect(failed)
+            try await postgres.query(PostgresQuery(unsafeSQL: "DROP FUNCTION IF EXISTS \(function)() CASCADE"), logger: self.logger)
+            let mark = try #require(
+                try await ConnectionStore(client: postgres).account(businessId: fixture.businessId, logger: self.logger)?.lastSyncedAt
+            )
+            // Pages: orders 1–2, 3–4, then 5 fails. The mark is order 4's change, not the start, not the end.
+            #expect(abs(mark.timeIntervalSince(start + 180)) < 1.5)
         }
     }
 

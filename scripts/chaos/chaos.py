@@ -12,10 +12,8 @@ Its own services ("chaos": Redis 56379, PostgreSQL 55432; fresh data each run), 
 """
 
 import concurrent.futures
-import json
 import os
 import random
-import shutil
 import signal
 import subprocess
 import sys
@@ -23,7 +21,7 @@ import threading
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
-from ecommerce import ROOT, System, progress, say, wait_until  # noqa: E402
+from ecommerce import ROOT, System, fresh_services, progress, say, services, wait_until  # noqa: E402
 
 BUSINESS = "00000000-0000-4000-8000-0000000c4a05"
 SHOP = "chaos-shop.myshopify.com"
@@ -37,10 +35,7 @@ WORKERS = 4
 def main() -> int:
     bin_dir = sys.argv[1]
     order_count = int(sys.argv[2]) if len(sys.argv) > 2 else 10_000
-    services = os.path.join(ROOT, "scripts", "services.sh")
-    subprocess.run([services, "stop", "chaos"], check=True)
-    shutil.rmtree(os.path.join(ROOT, ".local", "chaos"), ignore_errors=True)
-    subprocess.run([services, "start", "chaos"], check=True, stdout=subprocess.DEVNULL)
+    fresh_services("chaos")
     system = System(
         "chaos",
         bin_dir,
@@ -63,7 +58,7 @@ def main() -> int:
         return 130
     finally:
         system.stop_all()
-        subprocess.run([services, "stop", "chaos"], check=False)
+        services("stop", "chaos", check=False)
         say(f"logs: {system.log_dir}")
 
 
@@ -83,9 +78,7 @@ def run(system: System, order_count: int) -> int:
     skus = sorted(variants)
 
     for poison_id in POISON:
-        envelope = {"id": poison_id, "kind": "orders.ingest", "businessId": BUSINESS, "shop": SHOP, "attempt": 0, "maxAttempts": 5,
-                    "enqueuedAt": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "payload": {"poison": True}}
-        system.redis("LPUSH", "ecommerce-orders", json.dumps(envelope))
+        system.inject_poison(poison_id, BUSINESS, SHOP)
 
     say(f"chaos: {order_count} orders; webhooks 30 % duplicated, 10 % dropped; a worker SIGKILLed at 25 %, Redis restarted at 50 %, PostgreSQL at 75 %")
     system.set_webhook_faults(drop=0.10, duplicate=0.30)

@@ -15,11 +15,10 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import time
 import uuid
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
-from ecommerce import ROOT, System, http, say, wait_until  # noqa: E402
+from ecommerce import ROOT, System, fresh_services, http, say, services, wait_until  # noqa: E402
 from websockets.sync.client import connect  # noqa: E402
 
 ARTIFACTS = os.path.join(ROOT, "test-artifacts")
@@ -126,10 +125,7 @@ def prepare(system: System) -> None:
     assert products["status"] == "partial" and products["failed"] == 1, products
     collections = system.push("collections", BUSINESS, show_progress=False)
     assert collections["status"] == "completed", collections
-    # A poison job: a readable header with a payload no handler can read; the worker buries it at once.
-    poison = {"id": "poison-dashboard-1", "kind": "orders.ingest", "businessId": BUSINESS, "shop": SHOP, "attempt": 0, "maxAttempts": 5,
-              "enqueuedAt": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "payload": {"not": "an order"}}
-    system.redis("LPUSH", "ecommerce-orders", json.dumps(poison))
+    system.inject_poison("poison-dashboard-1", BUSINESS, SHOP)
     wait_until("the poison job in the dead letters", lambda: system.redis("HEXISTS", "ecommerce-orders:dead", "poison-dashboard-1") == "1", 30)
 
 
@@ -201,9 +197,7 @@ def check(system: System, browser: Browser) -> None:
 def main() -> int:
     bin_dir = sys.argv[1]
     # Its own Redis and PostgreSQL (scripts/services.sh "ui": 46379 / 45432), fresh each run.
-    subprocess.run([os.path.join(ROOT, "scripts", "services.sh"), "stop", "ui"], check=True)
-    shutil.rmtree(os.path.join(ROOT, ".local", "ui"), ignore_errors=True)
-    subprocess.run([os.path.join(ROOT, "scripts", "services.sh"), "start", "ui"], check=True, stdout=subprocess.DEVNULL)
+    fresh_services("ui")
     system = System("ui", bin_dir, gateway_port=18480, simulator_port=18481, worker_metrics_base=18490)
     browser = None
     try:
@@ -225,7 +219,7 @@ def main() -> int:
         if browser:
             browser.close()
         system.stop_all()
-        subprocess.run([os.path.join(ROOT, "scripts", "services.sh"), "stop", "ui"], check=False)
+        services("stop", "ui", check=False)
 
 
 if __name__ == "__main__":

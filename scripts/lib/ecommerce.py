@@ -11,6 +11,7 @@ import hashlib
 import hmac
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -91,6 +92,18 @@ def wait_until(description: str, condition, timeout: float, interval: float = 0.
             last_error = error
         time.sleep(interval)
     raise TimeoutError(f"timed out after {timeout:.0f} s waiting for {description}" + (f" (last error: {last_error})" if last_error else ""))
+
+
+def services(action: str, name: str, check: bool = True) -> None:
+    """`scripts/services.sh ACTION NAME`: the named Redis and PostgreSQL (start, stop, restart-redis, …)."""
+    subprocess.run([os.path.join(ROOT, "scripts", "services.sh"), action, name], check=check, stdout=subprocess.DEVNULL)
+
+
+def fresh_services(name: str) -> None:
+    """The named Redis and PostgreSQL started from empty data folders."""
+    services("stop", name)
+    shutil.rmtree(os.path.join(ROOT, ".local", name), ignore_errors=True)
+    services("start", name)
 
 
 class System:
@@ -180,7 +193,7 @@ class System:
 
     def service(self, action: str) -> None:
         """`scripts/services.sh ACTION NAME` for this system's Redis and PostgreSQL, e.g. `restart-redis`."""
-        subprocess.run([os.path.join(ROOT, "scripts", "services.sh"), action, self.services], check=True, stdout=subprocess.DEVNULL)
+        services(action, self.services)
 
     def sql(self, query: str) -> list[list[str]]:
         """Rows of a query through psql, as text fields."""
@@ -280,6 +293,13 @@ class System:
         if answer.status != 201:
             raise RuntimeError(f"order refused by the simulator: {answer.status} {answer.body[:200]!r}")
         return answer.json()
+
+    def inject_poison(self, job_id: str, business_id: str, shop: str) -> None:
+        """Puts a poison job on ecommerce-orders: a readable envelope whose payload no handler can read, which a
+        worker buries in the dead letters at once."""
+        envelope = {"id": job_id, "kind": "orders.ingest", "businessId": business_id, "shop": shop, "attempt": 0, "maxAttempts": 5,
+                    "enqueuedAt": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "payload": {"poison": True}}
+        self.redis("LPUSH", "ecommerce-orders", json.dumps(envelope))
 
     def stock(self, business_id: str) -> dict[str, int]:
         """SKU → FlowPOS quantity for the business."""
