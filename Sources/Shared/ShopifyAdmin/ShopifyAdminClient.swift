@@ -1,4 +1,5 @@
 import AsyncHTTPClient
+import Crypto
 import Foundation
 import JobQueue
 import Logging
@@ -47,6 +48,14 @@ public struct ShopifyCredentials: Sendable {
     public init(shop: String, accessToken: String) {
         self.shop = shop
         self.accessToken = accessToken
+    }
+
+    /// Names the access token without revealing it (the start of its SHA-256), so that a refusal can say which
+    /// token was refused.
+    public var tokenFingerprint: String { Self.fingerprint(of: self.accessToken) }
+
+    public static func fingerprint(of token: String) -> String {
+        SHA256.hash(data: Array(token.utf8)).prefix(8).map { String(format: "%02x", $0) }.joined()
     }
 }
 
@@ -116,8 +125,8 @@ extension ShopifyAdminClient {
 
 /// What can go wrong talking to the Admin API, other than throttling (which waits or becomes `JobRetryLater`).
 public enum ShopifyAdminError: Error, Sendable, CustomStringConvertible {
-    /// 401/403: the token is invalid, revoked or lacks a scope.
-    case unauthorized(status: Int)
+    /// 401/403: the token is invalid, revoked or lacks a scope; which token (``ShopifyCredentials/tokenFingerprint``).
+    case unauthorized(status: Int, tokenFingerprint: String)
     /// Another unexpected HTTP status (5xx included); worth retrying.
     case http(status: Int, body: String)
     /// Top-level GraphQL errors other than `THROTTLED`: the request itself is wrong; retrying cannot help.
@@ -129,7 +138,7 @@ public enum ShopifyAdminError: Error, Sendable, CustomStringConvertible {
 
     public var description: String {
         switch self {
-        case .unauthorized(let status): "Shopify refused the access token (HTTP \(status))"
+        case .unauthorized(let status, _): "Shopify refused the access token (HTTP \(status))"
         case .http(let status, let body): "Shopify answered HTTP \(status): \(body)"
         case .graphQL(let operation, let messages): "\(operation): \(messages.joined(separator: "; "))"
         case .userErrors(let operation, let errors): "\(operation): \(errors.map(\.description).joined(separator: "; "))"
@@ -246,7 +255,7 @@ public struct ShopifyAdminClient: Sendable {
             case 401, 403:
                 try? await self.budget?.settle(shop: credentials.shop, reserved: cost, charged: 0, status: nil)
                 self.metrics.count(operation.name, "unauthorized")
-                throw ShopifyAdminError.unauthorized(status: Int(response.status.code))
+                throw ShopifyAdminError.unauthorized(status: Int(response.status.code), tokenFingerprint: credentials.tokenFingerprint)
             default:
                 try? await self.budget?.settle(shop: credentials.shop, reserved: cost, charged: 0, status: nil)
                 self.metrics.count(operation.name, "http_error")

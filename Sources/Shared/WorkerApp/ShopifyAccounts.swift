@@ -54,6 +54,12 @@ struct ShopifyAccounts: Sendable {
         guard account.sealedRefreshToken != nil, self.oauth != nil else {
             throw PermanentJobError(code: "token_rejected", message: "Shopify rejected the access token (\(error)); reconnect the shop")
         }
+        // Refresh only if the refused token is still the stored one: another job refused with the same token may
+        // already have replaced it, and a second refresh would be wasted (and rotate the pair again).
+        let stored = ShopifyCredentials.fingerprint(of: try self.open(account.sealedAccessToken, businessId: businessId))
+        if case .unauthorized(_, let refused) = error, refused != stored {
+            throw JobRetryLater(after: .milliseconds(200), reason: "access token already refreshed after a 401")
+        }
         _ = try await self.refreshed(account, force: true, logger: logger)
         throw JobRetryLater(after: .milliseconds(200), reason: "access token refreshed after a 401")
     }
