@@ -7,7 +7,7 @@ gateway, once with Redis up and once with Redis down. Prints the figures; exits 
 
   chaos.py BIN_DIR [ORDERS]        (scripts/chaos.sh builds and runs it)
 
-Its own services ("chaos": Redis 56379, PostgreSQL 55432; fresh data each run), gateway on :18580, simulator on
+Its own services ("chaos": Redis 18379, PostgreSQL 18432; fresh data each run), gateway on :18580, simulator on
 :18581, worker metrics on :18591-18594. Logs in .local/chaos/logs.
 """
 

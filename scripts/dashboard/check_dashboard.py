@@ -196,7 +196,7 @@ def check(system: System, browser: Browser) -> None:
 
 def main() -> int:
     bin_dir = sys.argv[1]
-    # Its own Redis and PostgreSQL (scripts/services.sh "ui": 46379 / 45432), fresh each run.
+    # Its own Redis and PostgreSQL (scripts/services.sh "ui": 17379 / 17432), fresh each run.
     fresh_services("ui")
     system = System("ui", bin_dir, gateway_port=18480, simulator_port=18481, worker_metrics_base=18490)
     browser = None
