@@ -35,6 +35,8 @@ let package = Package(
             pkgConfig: "hiredis",
             providers: [.apt(["libhiredis-dev"])]
         ),
+        // JSON read and written straight from bytes, for the gateway's hot path.
+        .target(name: "JSONBytes", path: "Sources/Shared/JSONBytes", swiftSettings: swiftSettings),
         // Bottom layer: Redis over hiredis, and PostgreSQL storage.
         .target(
             name: "RedisClient",
@@ -62,7 +64,8 @@ let package = Package(
         .target(
             name: "Shopify",
             dependencies: [
-                .product(name: "Crypto", package: "swift-crypto")
+                "JSONBytes",
+                .product(name: "Crypto", package: "swift-crypto"),
             ],
             path: "Sources/Shared/Shopify",
             swiftSettings: swiftSettings
@@ -71,7 +74,7 @@ let package = Package(
         .target(
             name: "JobQueue",
             dependencies: [
-                "RedisClient",
+                "RedisClient", "JSONBytes",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -97,7 +100,7 @@ let package = Package(
         // The job contract: kinds, queues and payloads shared by the gateway and the worker.
         .target(
             name: "EcommerceJobs",
-            dependencies: ["JobQueue", "Shopify", "RedisClient", .product(name: "Logging", package: "swift-log")],
+            dependencies: ["JobQueue", "JSONBytes", "Shopify", "RedisClient", .product(name: "Logging", package: "swift-log")],
             path: "Sources/Shared/EcommerceJobs",
             swiftSettings: swiftSettings
         ),
@@ -139,7 +142,10 @@ let package = Package(
             name: "GatewayApp",
             dependencies: [
                 "AppConfig", "EcommerceJobs", "Storage", "Shopify", "RedisClient", "JobQueue", "OpsHTTP", "ShopifyAdmin", "OpsReports",
+                "JSONBytes",
                 .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "Metrics", package: "swift-metrics"),
@@ -212,7 +218,7 @@ let package = Package(
         .testTarget(
             name: "EcommerceTests",
             dependencies: [
-                "GatewayApp", "WorkerApp", "EcommerceJobs", "JobQueue", "RedisClient", "Storage", "Shopify", "AppConfig",
+                "GatewayApp", "WorkerApp", "EcommerceJobs", "JobQueue", "JSONBytes", "RedisClient", "Storage", "Shopify", "AppConfig",
                 "ShopifyAdmin", "ShopifySimulatorCore",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),

@@ -1,11 +1,14 @@
 import Foundation
 import JobQueue
+import JSONBytes
 import Shopify
 
 /// Where an order's state came from.
-public enum OrderSource: String, Codable, Sendable {
+public enum OrderSource: String, Codable, Sendable, JSONWritable {
     case webhook
     case poll
+
+    public func write(to writer: inout JSONWriter) { writer.string(self.rawValue) }
 }
 
 /// Ingest one state of a Shopify order: decrement (or restock) FlowPOS stock by the difference to what was
@@ -169,4 +172,25 @@ public enum OrderPollJob: JobDefinition {
 
     /// While a requested poll of the business is pending or running, another request adds nothing.
     public static func requestKey(businessId: UUID) -> String { "poll-now:\(businessId.uuidString.lowercased())" }
+}
+
+extension OrderIngestJob.Payload: JSONWritable {
+    public func write(to writer: inout JSONWriter) {
+        writer.object { writer in
+            writer.field("source", self.source)
+            writer.field("topic", self.topic)
+            writer.field("webhookId", self.webhookId)
+            writer.field("order", self.order)
+        }
+    }
+}
+
+extension OrderChangeNoticeJob.Payload: JSONWritable {
+    public func write(to writer: inout JSONWriter) {
+        writer.object { writer in
+            writer.field("topic", self.topic)
+            writer.field("webhookId", self.webhookId)
+            writer.field("change", self.change)
+        }
+    }
 }

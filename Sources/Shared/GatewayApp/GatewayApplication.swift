@@ -27,13 +27,16 @@ public func buildGatewayApplication(
 ) -> some ApplicationProtocol {
     let router = Router()
     router.add(middleware: RequestIdMiddleware())
-    WebhookController(
+    // Webhooks are served ahead of the router, from the connection's bytes (see WebhookChannelHandler).
+    let webhooks = WebhookIntake(
         verifier: WebhookSignatureVerifier(secret: configuration.apiSecret, previousSecret: configuration.previousApiSecret),
         shops: ShopDirectory(store: ConnectionStore(client: postgres), ttl: configuration.shopCacheTTL),
         queue: RedisJobQueue(redis: redis),
         maxBodyBytes: configuration.maxWebhookBodyBytes,
-        metrics: WebhookMetrics()
-    ).addRoutes(to: router)
+        metrics: WebhookMetrics(),
+        logger: logger
+    )
+    webhooks.addRoutes(to: router)
     SyncController(
         authenticator: AdminAuthenticator(secret: configuration.jwtSecret),
         connections: ConnectionStore(client: postgres),
@@ -82,6 +85,7 @@ public func buildGatewayApplication(
         .addRoutes(to: router)
     return Application(
         router: router,
+        server: .http1(webhooks: webhooks),
         configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "ecommerce-gateway"),
         services: [postgres],
         logger: logger

@@ -25,11 +25,16 @@ final class ShopDirectory: Sendable {
         self.ttl = ttl
     }
 
+    /// The remembered answer for `shop` while it is fresh: `.some(nil)` for a shop known to have no connection,
+    /// `nil` when the database must be asked.
+    func cachedConnection(forShop shop: String) -> ShopConnection?? {
+        guard let entry = self.cache.withLock({ $0[shop] }), entry.expires > .now else { return nil }
+        return .some(entry.connection)
+    }
+
     func connection(forShop shop: String, logger: Logger) async throws -> ShopConnection? {
+        if let cached = self.cachedConnection(forShop: shop) { return cached }
         let now = ContinuousClock.now
-        if let entry = self.cache.withLock({ $0[shop] }), entry.expires > now {
-            return entry.connection
-        }
         let connection = try await self.store.connection(forShop: shop, logger: logger)
         self.cache.withLock { cache in
             if cache.count >= self.maxEntries { cache.removeAll(keepingCapacity: true) }

@@ -82,10 +82,10 @@ public struct RedisJobQueue: Sendable {
     }
 
     /// Adds an already encoded envelope.
-    @discardableResult
     ///
     /// `dedupeWindow` overrides how long the dedupe key holds (48 hours by default): a short window with
     /// ``forgetDedupe(_:)`` at the start of the job coalesces bursts into one pending job per key.
+    @discardableResult
     public func enqueue(
         raw: [UInt8],
         id: String,
@@ -95,18 +95,37 @@ public struct RedisJobQueue: Sendable {
     ) async throws(RedisError)
         -> EnqueueResult
     {
-        guard let dedupeKey else {
-            try await self.redis.send(["LPUSH", RedisArgument(queue), RedisArgument(bytes: raw)]).orThrow()
-            return .enqueued
+        let result = await withCheckedContinuation { continuation in
+            self.enqueue(raw: raw, id: id, queue: queue, dedupeKey: dedupeKey, dedupeWindow: dedupeWindow) { continuation.resume(returning: $0) }
         }
-        let reply = try await self.redis.run(
+        return try result.get()
+    }
+
+    /// Like ``enqueue(raw:id:queue:dedupeKey:dedupeWindow:)``, for callers that are not async (the gateway's
+    /// event-loop webhook path). `completion` runs on a Redis thread and must not block.
+    public func enqueue(
+        raw: [UInt8],
+        id: String,
+        queue: String,
+        dedupeKey: String?,
+        dedupeWindow: Duration? = nil,
+        completion: @escaping @Sendable (Result<EnqueueResult, RedisError>) -> Void
+    ) {
+        guard let dedupeKey else {
+            self.redis.send(commands: [["LPUSH", RedisArgument(queue), RedisArgument(bytes: raw)]]) { result in
+                completion(result.flatMap { replies in Result { () throws(RedisError) in try replies[0].orThrow() }.map { _ in .enqueued } })
+            }
+            return
+        }
+        self.redis.run(
             QueueScripts.enqueueIfNew,
             keys: [queue, self.dedupePrefix + dedupeKey],
             arguments: [
                 RedisArgument(bytes: raw), RedisArgument(id), RedisArgument(max(1, Int((dedupeWindow ?? self.dedupeWindow).components.seconds))),
             ]
-        )
-        return reply.int == 1 ? .enqueued : .duplicate
+        ) { result in
+            completion(result.map { $0.int == 1 ? .enqueued : .duplicate })
+        }
     }
 
     /// Releases a dedupe key, so that the next enqueue with it goes through (see `dedupeWindow`).

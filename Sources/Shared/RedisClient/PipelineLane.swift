@@ -8,9 +8,12 @@ import Foundation
 final class PipelineLane: @unchecked Sendable {
     // `@unchecked Sendable`: `pending` and `stopped` are only touched with `condition` locked, and
     // `connection` only from the lane's own thread.
+    /// Called on the lane's thread with the replies of one submission, in order.
+    typealias Completion = @Sendable (Result<[RedisValue], RedisError>) -> Void
+
     private struct Request {
         var commands: [[[UInt8]]]
-        var continuation: CheckedContinuation<[RedisValue], any Error>
+        var completion: Completion
     }
 
     private let condition = NSCondition()
@@ -26,14 +29,14 @@ final class PipelineLane: @unchecked Sendable {
     }
 
     /// Queues the commands; they are sent contiguously in one pipeline and their replies returned in order.
-    func submit(_ commands: [[[UInt8]]], continuation: CheckedContinuation<[RedisValue], any Error>) {
+    func submit(_ commands: [[[UInt8]]], completion: @escaping Completion) {
         self.condition.lock()
         if self.stopped {
             self.condition.unlock()
-            continuation.resume(throwing: RedisError.clientClosed)
+            completion(.failure(.clientClosed))
             return
         }
-        self.pending.append(Request(commands: commands, continuation: continuation))
+        self.pending.append(Request(commands: commands, completion: completion))
         self.condition.signal()
         self.condition.unlock()
     }
@@ -68,11 +71,12 @@ final class PipelineLane: @unchecked Sendable {
             var offset = 0
             for request in batch {
                 let count = request.commands.count
-                request.continuation.resume(returning: Array(replies[offset..<offset + count]))
+                request.completion(.success(Array(replies[offset..<offset + count])))
                 offset += count
             }
         } catch {
-            for request in batch { request.continuation.resume(throwing: error) }
+            let failure = error as? RedisError ?? .connectionFailed("\(error)")
+            for request in batch { request.completion(.failure(failure)) }
         }
     }
 }

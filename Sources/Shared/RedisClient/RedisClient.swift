@@ -31,27 +31,49 @@ public final class RedisClient: Sendable {
 
     /// Sends several commands back to back on one connection (not atomically: use a script for that).
     public func send(commands: [[RedisArgument]]) async throws(RedisError) -> [RedisValue] {
+        let result = await withCheckedContinuation { continuation in
+            self.send(commands: commands) { continuation.resume(returning: $0) }
+        }
+        return try result.get()
+    }
+
+    /// Like ``send(commands:)``, for callers that are not async (the gateway's event-loop webhook path):
+    /// `completion` runs on a Redis lane's thread, so it must only hand the result on, never block.
+    public func send(commands: [[RedisArgument]], completion: @escaping @Sendable (Result<[RedisValue], RedisError>) -> Void) {
         let encoded = commands.map { $0.map(\.bytes) }
         let lane = self.lanes[self.nextLane.wrappingAdd(1, ordering: .relaxed).oldValue % self.lanes.count]
-        do {
-            return try await withCheckedThrowingContinuation { continuation in
-                lane.submit(encoded, continuation: continuation)
-            }
-        } catch let error as RedisError {
-            throw error
-        } catch {
-            throw .connectionFailed("\(error)")
-        }
+        lane.submit(encoded, completion: completion)
     }
 
     /// Runs a Lua script by its SHA-1, loading it first when Redis does not have it (after a restart, say).
     public func run(_ script: RedisScript, keys: [String], arguments: [RedisArgument]) async throws(RedisError) -> RedisValue {
-        let tail: [RedisArgument] = [.init(String(keys.count))] + keys.map { RedisArgument($0) } + arguments
-        let reply = try await self.send([RedisArgument("EVALSHA"), RedisArgument(script.sha1)] + tail)
-        if case .error(let message) = reply, message.hasPrefix("NOSCRIPT") {
-            return try await self.send([RedisArgument("EVAL"), RedisArgument(script.source)] + tail).orThrow()
+        let result = await withCheckedContinuation { continuation in
+            self.run(script, keys: keys, arguments: arguments) { continuation.resume(returning: $0) }
         }
-        return try reply.orThrow()
+        return try result.get()
+    }
+
+    /// Like ``run(_:keys:arguments:)`` with a completion (see ``send(commands:completion:)``). An error reply is a
+    /// failure.
+    public func run(
+        _ script: RedisScript,
+        keys: [String],
+        arguments: [RedisArgument],
+        completion: @escaping @Sendable (Result<RedisValue, RedisError>) -> Void
+    ) {
+        let tail: [RedisArgument] = [.init(String(keys.count))] + keys.map { RedisArgument($0) } + arguments
+        self.send(commands: [[RedisArgument("EVALSHA"), RedisArgument(script.sha1)] + tail]) { result in
+            switch result.map({ $0[0] }) {
+            case .success(.error(let message)) where message.hasPrefix("NOSCRIPT"):
+                self.send(commands: [[RedisArgument("EVAL"), RedisArgument(script.source)] + tail]) { retried in
+                    completion(retried.flatMap { replies in Result { () throws(RedisError) in try replies[0].orThrow() } })
+                }
+            case .success(let reply):
+                completion(Result { () throws(RedisError) in try reply.orThrow() })
+            case .failure(let error):
+                completion(.failure(error))
+            }
+        }
     }
 
     /// `PING`, for readiness checks.

@@ -1,0 +1,153 @@
+/// The head of a webhook delivery read straight from the connection's bytes, for ``WebhookFastPath``.
+///
+/// Deliberately narrow: it accepts only what Shopify sends — `POST /ecommerce/webhooks/shopify HTTP/1.1`, one
+/// `Content-Length`, well-formed header lines — and answers ``ParseResult/notForUs`` for everything else, which
+/// the connection then hands, from that request's first byte on, to the full HTTP parser. So the two parsers can
+/// never disagree on where a request ends: a request this one takes is one the full parser reads the same way.
+enum WebhookWireRequest {
+    enum ParseResult: Equatable {
+        /// Not all of the head has arrived yet.
+        case incomplete
+        /// Not a plain webhook delivery: the full HTTP parser must read it.
+        case notForUs
+        /// A webhook delivery's head: its headers, and how many bytes the head took.
+        case head(WebhookHeaders, headLength: Int)
+    }
+
+    /// Heads longer than this are left to the full parser (and its limits).
+    static let maxHeadLength = 16 * 1024
+    static let maxHeaderCount = 100
+    private static let requestLinePrefix = Array("POST \(WebhookIntake.path)".utf8)
+    private static let version = Array(" HTTP/1.1\r\n".utf8)
+
+    static func parse(_ bytes: UnsafeRawBufferPointer) -> ParseResult {
+        let end = bytes.count
+        // The request line: exactly our path (a query string allowed), HTTP/1.1.
+        var index = 0
+        for byte in Self.requestLinePrefix {
+            guard index < end else { return .incomplete }
+            guard bytes[index] == byte else { return .notForUs }
+            index += 1
+        }
+        guard index < end else { return .incomplete }
+        if bytes[index] == UInt8(ascii: "?") {
+            index += 1
+            while index < end, bytes[index] > 0x20, bytes[index] < 0x7F { index += 1 }
+        }
+        for byte in Self.version {
+            guard index < end else { return .incomplete }
+            guard bytes[index] == byte else { return .notForUs }
+            index += 1
+        }
+
+        var headers = WebhookHeaders()
+        var seen = Set<HeaderName>()
+        var count = 0
+        while true {
+            guard index + 1 < end else { return end > Self.maxHeadLength ? .notForUs : .incomplete }
+            if bytes[index] == UInt8(ascii: "\r") {
+                guard bytes[index + 1] == UInt8(ascii: "\n") else { return .notForUs }
+                index += 2
+                break
+            }
+            count += 1
+            guard count <= Self.maxHeaderCount, index < Self.maxHeadLength else { return .notForUs }
+            // name ":" OWS value OWS CRLF; no folding, no bare CR or LF.
+            let nameStart = index
+            while index < end, Self.isTokenCharacter(bytes[index]) { index += 1 }
+            guard index < end else { return .incomplete }
+            guard index > nameStart, bytes[index] == UInt8(ascii: ":") else { return .notForUs }
+            let nameEnd = index
+            index += 1
+            while index < end, bytes[index] == 0x20 || bytes[index] == 0x09 { index += 1 }
+            let valueStart = index
+            while index < end, Self.isValueCharacter(bytes[index]) { index += 1 }
+            guard index + 1 < end else { return end > Self.maxHeadLength ? .notForUs : .incomplete }
+            guard bytes[index] == UInt8(ascii: "\r"), bytes[index + 1] == UInt8(ascii: "\n") else { return .notForUs }
+            var valueEnd = index
+            while valueEnd > valueStart, bytes[valueEnd - 1] == 0x20 || bytes[valueEnd - 1] == 0x09 { valueEnd -= 1 }
+            index += 2
+
+            guard let name = HeaderName(UnsafeRawBufferPointer(rebasing: bytes[nameStart..<nameEnd])) else { continue }
+            // A header that matters, given twice, is for the full parser to judge.
+            guard seen.insert(name).inserted else { return .notForUs }
+            let value = String(decoding: UnsafeRawBufferPointer(rebasing: bytes[valueStart..<valueEnd]), as: UTF8.self)
+            switch name {
+            case .transferEncoding, .expect, .upgrade: return .notForUs
+            case .contentLength:
+                guard !value.isEmpty, value.utf8.count <= 12, value.utf8.allSatisfy({ $0 >= 0x30 && $0 <= 0x39 }) else { return .notForUs }
+                headers.contentLength = Int(value)
+            case .connection:
+                headers.closesConnection = value.lowercased().split(separator: ",").contains { $0.trimmingSpaces == "close" }
+            case .hmac: headers.hmac = value
+            case .topic: headers.topic = value
+            case .shop: headers.shop = value
+            case .webhookId: headers.webhookId = value
+            case .requestId: headers.requestId = String(value.prefix(64))
+            }
+        }
+        // Without a length the body's end is the full parser's business.
+        guard headers.contentLength != nil else { return .notForUs }
+        return .head(headers, headLength: index)
+    }
+
+    /// The headers this parser reads; every other header is checked for syntax and skipped.
+    enum HeaderName: CaseIterable {
+        case contentLength, transferEncoding, expect, upgrade, connection, hmac, topic, shop, webhookId, requestId
+
+        var lowercased: [UInt8] {
+            switch self {
+            case .contentLength: Array("content-length".utf8)
+            case .transferEncoding: Array("transfer-encoding".utf8)
+            case .expect: Array("expect".utf8)
+            case .upgrade: Array("upgrade".utf8)
+            case .connection: Array("connection".utf8)
+            case .hmac: Array("x-shopify-hmac-sha256".utf8)
+            case .topic: Array("x-shopify-topic".utf8)
+            case .shop: Array("x-shopify-shop-domain".utf8)
+            case .webhookId: Array("x-shopify-webhook-id".utf8)
+            case .requestId: Array("x-request-id".utf8)
+            }
+        }
+
+        private static let all = Self.allCases.map { ($0, $0.lowercased) }
+
+        /// Case-insensitive: `| 0x20` lower-cases ASCII letters and leaves the other characters of these names
+        /// (`-` and digits) as they are; the bytes are known to be token characters.
+        init?(_ name: UnsafeRawBufferPointer) {
+            for (header, lowercased) in Self.all where lowercased.count == name.count {
+                if zip(lowercased, name).allSatisfy({ $0 == $1 | 0x20 }) {
+                    self = header
+                    return
+                }
+            }
+            return nil
+        }
+    }
+
+    /// RFC 9110 `tchar`.
+    private static func isTokenCharacter(_ byte: UInt8) -> Bool {
+        switch byte {
+        case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "0")...UInt8(ascii: "9"): true
+        case UInt8(ascii: "!"), UInt8(ascii: "#"), UInt8(ascii: "$"), UInt8(ascii: "%"), UInt8(ascii: "&"), UInt8(ascii: "'"),
+            UInt8(ascii: "*"), UInt8(ascii: "+"), UInt8(ascii: "-"), UInt8(ascii: "."), UInt8(ascii: "^"), UInt8(ascii: "_"),
+            UInt8(ascii: "`"), UInt8(ascii: "|"), UInt8(ascii: "~"):
+            true
+        default: false
+        }
+    }
+
+    /// Visible characters, space, tab and obs-text: what a field value may hold.
+    private static func isValueCharacter(_ byte: UInt8) -> Bool {
+        byte == 0x09 || (byte >= 0x20 && byte != 0x7F)
+    }
+}
+
+extension Substring {
+    fileprivate var trimmingSpaces: Substring {
+        var trimmed = self
+        while trimmed.first == " " || trimmed.first == "\t" { trimmed.removeFirst() }
+        while trimmed.last == " " || trimmed.last == "\t" { trimmed.removeLast() }
+        return trimmed
+    }
+}
