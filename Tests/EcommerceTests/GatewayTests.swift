@@ -39,8 +39,17 @@ struct GatewayTests {
         )
     }
 
-    /// Runs `body` against a gateway on the router test framework, with a migrated database and a flushed Redis.
+    /// How a delivery reaches the intake: the byte-level fast path of a live server (what Shopify's plain requests
+    /// take), or Hummingbird's router (the carrier for every other request shape).
+    enum Carrier: String, CaseIterable, Sendable {
+        case fastPath, router
+
+        var setup: TestingSetup { self == .fastPath ? .live : .router }
+    }
+
+    /// Runs `body` against a gateway, with a migrated database and a flushed Redis.
     func withGateway(
+        carrier: Carrier = .fastPath,
         redisURL: String = TestServices.redisURL(.gateway),
         _ body: @Sendable (any TestClientProtocol, PostgresClient, RedisClient) async throws -> Void
     ) async throws {
@@ -57,7 +66,7 @@ struct GatewayTests {
             metricsRegistry: PrometheusCollectorRegistry(),
             logger: TestServices.logger
         )
-        try await app.test(.router) { client in
+        try await app.test(carrier.setup) { client in
             try await Migrator(client: postgres).migrate(logger: TestServices.logger)
             try await body(client, postgres, redis)
         }
@@ -97,9 +106,9 @@ struct GatewayTests {
         try await redis.send(["LLEN", RedisArgument(queue)]).int ?? -1
     }
 
-    @Test("a signed order is enqueued once, however often it is delivered")
-    func signedOrderEnqueuedOnce() async throws {
-        try await self.withGateway { client, postgres, redis in
+    @Test("a signed order is enqueued once, however often it is delivered", arguments: Carrier.allCases)
+    func signedOrderEnqueuedOnce(carrier: Carrier) async throws {
+        try await self.withGateway(carrier: carrier) { client, postgres, redis in
             let business = try await BusinessFixture.create(on: postgres, stock: [("A", 5, 11)])
             let order = OrderFactory.order(lines: [OrderFactory.line(1, variant: business.variants[0], quantity: 1)])
             let body = OrderFactory.webhookBody(order)
@@ -134,9 +143,9 @@ struct GatewayTests {
         }
     }
 
-    @Test("authentication failures answer 401 and enqueue nothing")
-    func unauthorized() async throws {
-        try await self.withGateway { client, postgres, redis in
+    @Test("authentication failures answer 401 and enqueue nothing", arguments: Carrier.allCases)
+    func unauthorized(carrier: Carrier) async throws {
+        try await self.withGateway(carrier: carrier) { client, postgres, redis in
             let business = try await BusinessFixture.create(on: postgres, stock: [("A", 5, 11)])
             let body = OrderFactory.webhookBody(OrderFactory.order(lines: [OrderFactory.line(1, variant: business.variants[0], quantity: 1)]))
             var tampered = Array(body.utf8)
@@ -172,9 +181,9 @@ struct GatewayTests {
         }
     }
 
-    @Test("the previous secret is accepted during a rotation")
-    func previousSecretAccepted() async throws {
-        try await self.withGateway { client, postgres, redis in
+    @Test("the previous secret is accepted during a rotation", arguments: Carrier.allCases)
+    func previousSecretAccepted(carrier: Carrier) async throws {
+        try await self.withGateway(carrier: carrier) { client, postgres, redis in
             let business = try await BusinessFixture.create(on: postgres, stock: [("A", 5, 11)])
             let body = OrderFactory.webhookBody(OrderFactory.order(lines: [OrderFactory.line(1, variant: business.variants[0], quantity: 1)]))
             let (status, answer, _) = try await Self.post(
@@ -187,9 +196,9 @@ struct GatewayTests {
         }
     }
 
-    @Test("verified application errors answer 200 ok:false with a code and enqueue nothing")
-    func applicationErrors() async throws {
-        try await self.withGateway { client, postgres, redis in
+    @Test("verified application errors answer 200 ok:false with a code and enqueue nothing", arguments: Carrier.allCases)
+    func applicationErrors(carrier: Carrier) async throws {
+        try await self.withGateway(carrier: carrier) { client, postgres, redis in
             let active = try await BusinessFixture.create(on: postgres, stock: [("A", 5, 11)])
             let disconnected = try await BusinessFixture.create(on: postgres, stock: [("A", 5, 11)], connection: .disconnected)
             let order = OrderFactory.webhookBody(OrderFactory.order(lines: [OrderFactory.line(1, variant: active.variants[0], quantity: 1)]))
@@ -217,9 +226,9 @@ struct GatewayTests {
         }
     }
 
-    @Test("order changes and lifecycle topics go to their queues; lifecycle topics reach an uninstalled shop")
-    func topicRouting() async throws {
-        try await self.withGateway { client, postgres, redis in
+    @Test("order changes and lifecycle topics go to their queues; lifecycle topics reach an uninstalled shop", arguments: Carrier.allCases)
+    func topicRouting(carrier: Carrier) async throws {
+        try await self.withGateway(carrier: carrier) { client, postgres, redis in
             let business = try await BusinessFixture.create(on: postgres, stock: [("A", 5, 11)], connection: .uninstalled)
             let refund = #"{"id": 77, "order_id": 5551234567890, "refund_line_items": [], "note": "customer said"}"#
             let redact = #"{"shop_id": 1, "customer": {"email": "jane@example.com"}, "orders_to_redact": [1]}"#
@@ -260,9 +269,9 @@ struct GatewayTests {
         }
     }
 
-    @Test("bodies over the limit answer 413")
-    func oversizedBody() async throws {
-        try await self.withGateway { client, postgres, redis in
+    @Test("bodies over the limit answer 413", arguments: Carrier.allCases)
+    func oversizedBody(carrier: Carrier) async throws {
+        try await self.withGateway(carrier: carrier) { client, postgres, redis in
             let business = try await BusinessFixture.create(on: postgres, stock: [("A", 5, 11)])
             let body = #"{"id":1,"padding":""# + String(repeating: "x", count: Self.maxBody) + #""}"#
             let (status, answer, _) = try await Self.post(client, body: body, headers: Self.headers(body: body, shop: business.shop))
@@ -297,8 +306,8 @@ struct GatewayTests {
         }
     }
 
-    @Test("with Redis stopped the gateway answers 503 with Retry-After, and recovers when Redis is back")
-    func redisDownAnswers503() async throws {
+    @Test("with Redis stopped the gateway answers 503 with Retry-After, and recovers when Redis is back", arguments: Carrier.allCases)
+    func redisDownAnswers503(carrier: Carrier) async throws {
         let redisServer = try ScratchRedis()
         defer { Task { await redisServer.stop() } }
         // redis-server takes a moment to listen, longer when the machine is busy with the other suites.
@@ -306,7 +315,7 @@ struct GatewayTests {
         let listening = await TestServices.eventually(timeout: .seconds(10), every: .milliseconds(50)) { (try? await probe.ping()) != nil }
         probe.shutdown()
         #expect(listening)
-        try await self.withGateway(redisURL: "redis://127.0.0.1:\(redisServer.port)") { client, postgres, redis in
+        try await self.withGateway(carrier: carrier, redisURL: "redis://127.0.0.1:\(redisServer.port)") { client, postgres, redis in
             let business = try await BusinessFixture.create(on: postgres, stock: [("A", 5, 11)])
             let body = OrderFactory.webhookBody(OrderFactory.order(lines: [OrderFactory.line(1, variant: business.variants[0], quantity: 1)]))
             var (status, _, headers) = try await Self.post(client, body: body, headers: Self.headers(body: body, shop: business.shop))
@@ -349,5 +358,10 @@ final class ScratchRedis: Sendable {
     func stop() async {
         guard let child = self.process.withLock({ $0.take() }) else { return }
         await child.stop(SIGTERM)
+    }
+
+    /// SIGSTOP freezes it (connections stay open, nothing answers), SIGCONT thaws it.
+    func signal(_ signal: Int32) {
+        self.process.withLock { $0?.signal(signal) }
     }
 }

@@ -1,6 +1,6 @@
 import Foundation
-import JobQueue
 import JSONBytes
+import JobQueue
 import Shopify
 
 /// Where an order's state came from.

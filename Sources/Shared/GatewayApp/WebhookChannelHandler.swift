@@ -27,6 +27,9 @@ final class WebhookChannelHandler: ChannelDuplexHandler, RemovableChannelHandler
         case answering
         /// Everything goes to the pipeline behind.
         case handedOver
+        /// An oversized body was refused: this many more bytes of it are read and dropped, then the connection
+        /// closes (closing with unread bytes would reset the connection before the client reads the answer).
+        case discarding(remaining: Int)
         /// An answer said `Connection: close`: the rest is dropped.
         case closing
     }
@@ -48,6 +51,14 @@ final class WebhookChannelHandler: ChannelDuplexHandler, RemovableChannelHandler
             context.fireChannelRead(data)
         case .closing:
             break
+        case .discarding(let remaining):
+            let left = remaining - self.unwrapInboundIn(data).readableBytes
+            if left > 0 {
+                self.mode = .discarding(remaining: left)
+            } else {
+                self.mode = .closing
+                context.close(promise: nil)
+            }
         case .reading, .answering:
             var bytes = self.unwrapInboundIn(data)
             if self.buffer == nil {
@@ -100,8 +111,7 @@ final class WebhookChannelHandler: ChannelDuplexHandler, RemovableChannelHandler
         case .head(let headers, let headLength):
             let length = headers.contentLength ?? 0
             if length > self.intake.maxBodyBytes {
-                // Answered without reading a body that will not be used; the connection closes.
-                return self.answer(self.intake.tooLarge(headers), closing: true, context: context)
+                return self.refuseOversized(headers, unread: headLength + length - buffer.readableBytes, context: context)
             }
             guard buffer.readableBytes >= headLength + length else { return }
             buffer.moveReaderIndex(forwardBy: headLength)
@@ -117,7 +127,10 @@ final class WebhookChannelHandler: ChannelDuplexHandler, RemovableChannelHandler
     private func answer(_ reply: WebhookReply, closing: Bool, context: ChannelHandlerContext) {
         guard self.active else { return }
         let closing = closing || self.quiescing
-        context.writeAndFlush(self.wrapOutboundOut(.byteBuffer(Self.encode(reply, closing: closing, allocator: context.channel.allocator))), promise: nil)
+        context.writeAndFlush(
+            self.wrapOutboundOut(.byteBuffer(Self.encode(reply, closing: closing, allocator: context.channel.allocator))),
+            promise: nil
+        )
         if closing {
             self.mode = .closing
             self.buffer = nil
@@ -129,6 +142,22 @@ final class WebhookChannelHandler: ChannelDuplexHandler, RemovableChannelHandler
         if self.readPending, case .reading = self.mode {
             self.readPending = false
             context.read()
+        }
+    }
+
+    /// Answers 413 without keeping the body, reads and drops what is still to come of it (unless that is far more
+    /// than anyone should send), then closes the connection.
+    private func refuseOversized(_ headers: WebhookHeaders, unread: Int, context: ChannelHandlerContext) {
+        context.writeAndFlush(
+            self.wrapOutboundOut(.byteBuffer(Self.encode(self.intake.tooLarge(headers), closing: true, allocator: context.channel.allocator))),
+            promise: nil
+        )
+        self.buffer = nil
+        if unread > 0 && unread <= 16 * self.intake.maxBodyBytes {
+            self.mode = .discarding(remaining: unread)
+        } else {
+            self.mode = .closing
+            context.close(promise: nil)
         }
     }
 

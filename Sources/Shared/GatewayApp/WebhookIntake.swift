@@ -29,6 +29,8 @@ struct WebhookIntake: Sendable {
     let verifier: WebhookSignatureVerifier
     let shops: ShopDirectory
     let queue: RedisJobQueue
+    /// The enqueue's transport: Redis on the delivery's own event loop.
+    let loopRedis: EventLoopRedis
     let maxBodyBytes: Int
     let metrics: WebhookMetrics
     let logger: Logger
@@ -106,8 +108,12 @@ struct WebhookIntake: Sendable {
             }
             let started = ContinuousClock.now
             let enqueued = eventLoop.makePromise(of: EnqueueResult.self)
-            if skipRedis { enqueued.succeed(.enqueued) } else {
-            self.queue.enqueue(raw: job.bytes, id: job.id, queue: job.queue, dedupeKey: job.dedupeKey) { enqueued.completeWith($0.mapError { $0 as any Error }) }
+            if skipRedis {
+                enqueued.succeed(.enqueued)
+            } else {
+                self.queue.enqueue(raw: job.bytes, id: job.id, queue: job.queue, dedupeKey: job.dedupeKey, via: self.loopRedis.on(eventLoop)) {
+                    enqueued.completeWith($0.mapError { $0 as any Error })
+                }
             }
             return enqueued.futureResult.flatMap { result in
                 self.metrics.enqueueDuration.record(duration: ContinuousClock.now - started)
@@ -168,14 +174,21 @@ struct WebhookIntake: Sendable {
             return EncodedJob(id: envelope.id, queue: OrderChangeNoticeJob.queue, dedupeKey: dedupeKey, bytes: Self.encode(envelope, capacity: 512))
         case .shopLifecycle:
             // The body must at least be a JSON object; its content (customer data for the privacy topics) is not kept.
-            try JSONScanner.parse(body) { scanner throws(JSONScanError) in try scanner.readObject { scanner, _ throws(JSONScanError) in try scanner.skipValue() } }
+            try JSONScanner.parse(body) { scanner throws(JSONScanError) in
+                try scanner.readObject { scanner, _ throws(JSONScanError) in try scanner.skipValue() }
+            }
             let envelope = ShopEventJob.envelope(
                 .init(topic: topic.rawValue, webhookId: webhookId),
                 businessId: business,
                 shop: shop.value,
                 dedupeKey: dedupeKey
             )
-            return EncodedJob(id: envelope.id, queue: ShopEventJob.queue, dedupeKey: dedupeKey, bytes: Array(try JobCoding.encoder().encode(envelope)))
+            return EncodedJob(
+                id: envelope.id,
+                queue: ShopEventJob.queue,
+                dedupeKey: dedupeKey,
+                bytes: Array(try JobCoding.encoder().encode(envelope))
+            )
         }
     }
 

@@ -101,23 +101,26 @@ public struct RedisJobQueue: Sendable {
         return try result.get()
     }
 
-    /// Like ``enqueue(raw:id:queue:dedupeKey:dedupeWindow:)``, for callers that are not async (the gateway's
-    /// event-loop webhook path). `completion` runs on a Redis thread and must not block.
+    /// Like ``enqueue(raw:id:queue:dedupeKey:dedupeWindow:)``, for callers that are not async, over `transport`
+    /// (the gateway's webhook path passes its event loop's ``EventLoopRedis``). `completion` runs on the transport's
+    /// thread and must not block.
     public func enqueue(
         raw: [UInt8],
         id: String,
         queue: String,
         dedupeKey: String?,
         dedupeWindow: Duration? = nil,
+        via transport: (any RedisCommandSending)? = nil,
         completion: @escaping @Sendable (Result<EnqueueResult, RedisError>) -> Void
     ) {
+        let transport = transport ?? self.redis
         guard let dedupeKey else {
-            self.redis.send(commands: [["LPUSH", RedisArgument(queue), RedisArgument(bytes: raw)]]) { result in
+            transport.send(commands: [["LPUSH", RedisArgument(queue), RedisArgument(bytes: raw)]]) { result in
                 completion(result.flatMap { replies in Result { () throws(RedisError) in try replies[0].orThrow() }.map { _ in .enqueued } })
             }
             return
         }
-        self.redis.run(
+        transport.run(
             QueueScripts.enqueueIfNew,
             keys: [queue, self.dedupePrefix + dedupeKey],
             arguments: [

@@ -75,8 +75,7 @@ final class PipelineLane: @unchecked Sendable {
                 offset += count
             }
         } catch {
-            let failure = error as? RedisError ?? .connectionFailed("\(error)")
-            for request in batch { request.completion(.failure(failure)) }
+            for request in batch { request.completion(.failure(error)) }
         }
     }
 }

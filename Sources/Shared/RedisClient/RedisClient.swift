@@ -7,7 +7,7 @@ import Synchronization
 /// a lane share one pipeline round trip. A broken connection fails the requests in flight with
 /// ``RedisError/connectionFailed(_:)`` and is re-established on the next request, so a Redis restart is seen by
 /// callers as a short burst of errors, never as a hang.
-public final class RedisClient: Sendable {
+public final class RedisClient: RedisCommandSending, Sendable {
     private let lanes: [PipelineLane]
     private let nextLane = Atomic<Int>(0)
     public let configuration: RedisConfiguration
@@ -37,8 +37,8 @@ public final class RedisClient: Sendable {
         return try result.get()
     }
 
-    /// Like ``send(commands:)``, for callers that are not async (the gateway's event-loop webhook path):
-    /// `completion` runs on a Redis lane's thread, so it must only hand the result on, never block.
+    /// Like ``send(commands:)``, for callers that are not async: `completion` runs on a Redis lane's thread, so it
+    /// must only hand the result on, never block.
     public func send(commands: [[RedisArgument]], completion: @escaping @Sendable (Result<[RedisValue], RedisError>) -> Void) {
         let encoded = commands.map { $0.map(\.bytes) }
         let lane = self.lanes[self.nextLane.wrappingAdd(1, ordering: .relaxed).oldValue % self.lanes.count]
@@ -53,8 +53,31 @@ public final class RedisClient: Sendable {
         return try result.get()
     }
 
-    /// Like ``run(_:keys:arguments:)`` with a completion (see ``send(commands:completion:)``). An error reply is a
-    /// failure.
+    /// `PING`, for readiness checks.
+    public func ping() async throws(RedisError) {
+        try await self.send(["PING"]).orThrow()
+    }
+}
+
+/// One argument of a Redis command: any bytes (commands are binary safe).
+public struct RedisArgument: Sendable, ExpressibleByStringLiteral {
+    public var bytes: [UInt8]
+
+    public init(_ string: String) { self.bytes = Array(string.utf8) }
+    public init(bytes: [UInt8]) { self.bytes = bytes }
+    public init(_ value: Int) { self.bytes = Array(String(value).utf8) }
+    public init(stringLiteral value: String) { self.init(value) }
+}
+
+/// What sends commands and calls back with their replies: ``RedisClient``'s lanes, or ``EventLoopRedis`` on a loop.
+public protocol RedisCommandSending: Sendable {
+    /// Sends the commands back to back on one connection (not atomically: use a script for that).
+    func send(commands: [[RedisArgument]], completion: @escaping @Sendable (Result<[RedisValue], RedisError>) -> Void)
+}
+
+extension RedisCommandSending {
+    /// Runs a Lua script by its SHA-1, loading it first when Redis does not have it (after a restart, say). An
+    /// error reply is a failure.
     public func run(
         _ script: RedisScript,
         keys: [String],
@@ -75,19 +98,4 @@ public final class RedisClient: Sendable {
             }
         }
     }
-
-    /// `PING`, for readiness checks.
-    public func ping() async throws(RedisError) {
-        try await self.send(["PING"]).orThrow()
-    }
-}
-
-/// One argument of a Redis command: any bytes (commands are binary safe).
-public struct RedisArgument: Sendable, ExpressibleByStringLiteral {
-    public var bytes: [UInt8]
-
-    public init(_ string: String) { self.bytes = Array(string.utf8) }
-    public init(bytes: [UInt8]) { self.bytes = bytes }
-    public init(_ value: Int) { self.bytes = Array(String(value).utf8) }
-    public init(stringLiteral value: String) { self.init(value) }
 }

@@ -98,7 +98,8 @@ final class RedisConnection: @unchecked Sendable {
         }
     }
 
-    private static func convert(_ reply: UnsafeMutablePointer<redisReply>) -> RedisValue {
+    /// hiredis' reply tree as a ``RedisValue`` (the tree stays the caller's to free).
+    static func convert(_ reply: UnsafeMutablePointer<redisReply>) -> RedisValue {
         let value = reply.pointee
         switch value.type {
         case REDIS_REPLY_STRING, REDIS_REPLY_STATUS:

@@ -135,7 +135,7 @@ public struct ShopifyOrderChange: Codable, Sendable, Equatable {
 }
 
 /// Shopify's timestamps: RFC 3339 with an offset, sometimes with fractional seconds
-/// (`2026-11-27T10:00:00-05:00`, `2026-11-27T15:00:00.250Z`).
+/// (`2026-11-27T10:00:00-05:00`, `2026-11-27T15:00:00.250Z`); the offset is also read without its colon.
 public enum ShopifyTimestamp {
     /// The instant, or nil when the text is not such a timestamp.
     ///
@@ -180,11 +180,13 @@ public enum ShopifyTimestamp {
         case UInt8(ascii: "Z"), UInt8(ascii: "z"):
             index += 1
         case UInt8(ascii: "+"), UInt8(ascii: "-"):
-            guard index + 6 == bytes.count, let hours = number(index + 1..<index + 3), bytes[index + 3] == UInt8(ascii: ":"),
-                let minutes = number(index + 4..<index + 6), hours < 24, minutes < 60
+            // `+05:00`, or `+0500` as ISO 8601's basic format writes it.
+            let colon = index + 3 < bytes.count && bytes[index + 3] == UInt8(ascii: ":") ? 1 : 0
+            guard index + 5 + colon == bytes.count, let hours = number(index + 1..<index + 3),
+                let minutes = number(index + 3 + colon..<index + 5 + colon), hours < 24, minutes < 60
             else { return nil }
             offset = (hours * 60 + minutes) * 60 * (bytes[index] == UInt8(ascii: "-") ? -1 : 1)
-            index += 6
+            index += 5 + colon
         default:
             return nil
         }

@@ -1,0 +1,265 @@
+import CHiredis
+import NIOCore
+import NIOPosix
+import ServiceLifecycle
+import Synchronization
+
+/// Redis connections driven by NIO event loops, one per loop, for code that runs on a loop and must not leave it:
+/// the gateway's webhook path.
+///
+/// Why not ``RedisClient``: its lanes are threads with blocking hiredis connections, so every request crosses
+/// threads twice (a futex to wake the lane, an eventfd to wake the loop again). Here a command is written on the
+/// caller's loop, commands written in one turn of the loop leave in one write, and the replies arrive on the same
+/// loop. hiredis still reads the replies (its reader parses bytes; it never touches a socket here).
+///
+/// A broken connection fails its requests with ``RedisError/connectionFailed(_:)`` and is re-established by the
+/// next request; a request without a reply within the command timeout closes the connection (failing what is
+/// pending on it), so Redis hanging is never a caller hanging.
+public final class EventLoopRedis: Service, Sendable {
+    public let configuration: RedisConfiguration
+    private let connections = Mutex<[ObjectIdentifier: NIOLoopBound<LoopConnection>]>([:])
+
+    public init(configuration: RedisConfiguration) {
+        self.configuration = configuration
+    }
+
+    /// The sender bound to `eventLoop`: call it on that loop; its completions run there too.
+    public func on(_ eventLoop: any EventLoop) -> Sender {
+        let connection = self.connections.withLock { connections in
+            let key = ObjectIdentifier(eventLoop)
+            if let existing = connections[key] { return existing }
+            let created = NIOLoopBound(LoopConnection(configuration: self.configuration, eventLoop: eventLoop), eventLoop: eventLoop)
+            connections[key] = created
+            return created
+        }
+        return Sender(connection: connection)
+    }
+
+    /// Runs until graceful shutdown, then closes the connections.
+    public func run() async throws {
+        try? await gracefulShutdown()
+        self.shutdown()
+    }
+
+    public func shutdown() {
+        let all = self.connections.withLock { connections in
+            defer { connections.removeAll() }
+            return Array(connections.values)
+        }
+        for connection in all {
+            connection.eventLoop.execute { connection.value.close() }
+        }
+    }
+
+    /// ``EventLoopRedis`` on one event loop.
+    public struct Sender: RedisCommandSending {
+        fileprivate let connection: NIOLoopBound<LoopConnection>
+
+        public func send(commands: [[RedisArgument]], completion: @escaping @Sendable (Result<[RedisValue], RedisError>) -> Void) {
+            self.connection.value.send(commands, completion: completion)
+        }
+    }
+}
+
+/// One event loop's connection: used only on that loop.
+private final class LoopConnection {
+    private let configuration: RedisConfiguration
+    private let eventLoop: any EventLoop
+    private var channel: (any Channel)?
+    private var connecting: EventLoopFuture<any Channel>?
+
+    init(configuration: RedisConfiguration, eventLoop: any EventLoop) {
+        self.configuration = configuration
+        self.eventLoop = eventLoop
+    }
+
+    func send(_ commands: [[RedisArgument]], completion: @escaping @Sendable (Result<[RedisValue], RedisError>) -> Void) {
+        let request = RedisRequest(commands: commands, completion: completion)
+        if let channel = self.channel, channel.isActive {
+            channel.write(request, promise: nil)
+            return
+        }
+        let connecting = self.connecting ?? self.connect()
+        self.connecting = connecting
+        connecting.assumeIsolated().whenComplete { result in
+            switch result {
+            case .success(let channel): channel.write(request, promise: nil)
+            case .failure(let error): completion(.failure(.connectionFailed("\(error)")))
+            }
+        }
+    }
+
+    func close() {
+        self.channel?.close(promise: nil)
+        self.channel = nil
+    }
+
+    private func connect() -> EventLoopFuture<any Channel> {
+        let timeout = self.configuration.commandTimeout
+        let future = ClientBootstrap(group: self.eventLoop)
+            .connectTimeout(.nanoseconds(Int64(self.configuration.connectTimeout.components.seconds) * 1_000_000_000))
+            .channelOption(.socketOption(.tcp_nodelay), value: 1)
+            .channelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.addHandler(RedisPipelineHandler(commandTimeout: timeout))
+                }
+            }
+            .connect(host: self.configuration.host, port: self.configuration.port)
+        return future.assumeIsolated().flatMap { channel in
+            self.connecting = nil
+            self.channel = channel
+            return self.setUp(channel).map { channel }
+        }.flatMapError { error in
+            self.connecting = nil
+            return self.eventLoop.makeFailedFuture(error)
+        }.nonisolated()
+    }
+
+    /// `AUTH` and `SELECT` before anything else; a refusal closes the connection.
+    private func setUp(_ channel: any Channel) -> EventLoopFuture<Void> {
+        var setup: [[RedisArgument]] = []
+        if let password = self.configuration.password { setup.append(["AUTH", RedisArgument(password)]) }
+        if self.configuration.database != 0 { setup.append(["SELECT", RedisArgument(self.configuration.database)]) }
+        guard !setup.isEmpty else { return self.eventLoop.makeSucceededVoidFuture() }
+        let done = self.eventLoop.makePromise(of: Void.self)
+        channel.write(
+            RedisRequest(commands: setup) { result in
+                switch result {
+                case .success(let replies):
+                    if let refusal = replies.first(where: { if case .error = $0 { true } else { false } }) {
+                        channel.close(promise: nil)
+                        done.fail(RedisError.connectionFailed("setup refused: \(refusal)"))
+                    } else {
+                        done.succeed()
+                    }
+                case .failure(let error): done.fail(error)
+                }
+            },
+            promise: nil
+        )
+        return done.futureResult
+    }
+}
+
+/// Commands to send together and what to call with their replies.
+struct RedisRequest {
+    var commands: [[RedisArgument]]
+    var completion: @Sendable (Result<[RedisValue], RedisError>) -> Void
+}
+
+/// Writes requests in Redis' protocol and hands each its replies, in order (Redis answers in order).
+private final class RedisPipelineHandler: ChannelDuplexHandler {
+    typealias InboundIn = ByteBuffer
+    typealias OutboundIn = RedisRequest
+    typealias OutboundOut = ByteBuffer
+
+    private struct Pending {
+        var remaining: Int
+        var replies: [RedisValue]
+        var completion: @Sendable (Result<[RedisValue], RedisError>) -> Void
+        var sentAt: NIODeadline
+    }
+
+    private let commandTimeout: TimeAmount
+    private var reader: UnsafeMutablePointer<redisReader>?
+    private var pending = CircularBuffer<Pending>()
+    private var flushScheduled = false
+    private var timeoutCheck: Scheduled<Void>?
+
+    init(commandTimeout: Duration) {
+        let (seconds, attoseconds) = commandTimeout.components
+        self.commandTimeout = .nanoseconds(seconds * 1_000_000_000 + attoseconds / 1_000_000_000)
+    }
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        self.reader = redisReaderCreate()
+    }
+
+    func handlerRemoved(context: ChannelHandlerContext) {
+        if let reader { redisReaderFree(reader) }
+        self.reader = nil
+        self.timeoutCheck?.cancel()
+        self.failAll(.connectionFailed("connection closed"))
+    }
+
+    func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
+        let request = self.unwrapOutboundIn(data)
+        var buffer = context.channel.allocator.buffer(capacity: 256)
+        for command in request.commands {
+            buffer.writeString("*\(command.count)\r\n")
+            for argument in command {
+                buffer.writeString("$\(argument.bytes.count)\r\n")
+                buffer.writeBytes(argument.bytes)
+                buffer.writeStaticString("\r\n")
+            }
+        }
+        self.pending.append(Pending(remaining: request.commands.count, replies: [], completion: request.completion, sentAt: .now()))
+        context.write(self.wrapOutboundOut(buffer), promise: promise)
+        // Everything written in this turn of the loop leaves in one system call.
+        if !self.flushScheduled {
+            self.flushScheduled = true
+            context.eventLoop.assumeIsolated().execute {
+                self.flushScheduled = false
+                context.flush()
+            }
+        }
+        self.scheduleTimeoutCheck(context: context)
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        let buffer = self.unwrapInboundIn(data)
+        guard let reader = self.reader else { return }
+        let fed = buffer.withUnsafeReadableBytes { bytes in
+            redisReaderFeed(reader, bytes.baseAddress?.assumingMemoryBound(to: CChar.self), bytes.count)
+        }
+        guard fed == REDIS_OK else { return self.fail(context: context, "unreadable reply") }
+        while true {
+            var raw: UnsafeMutableRawPointer?
+            guard redisReaderGetReply(reader, &raw) == REDIS_OK else { return self.fail(context: context, "unreadable reply") }
+            guard let raw else { return }
+            let reply = RedisConnection.convert(raw.assumingMemoryBound(to: redisReply.self))
+            freeReplyObject(raw)
+            guard var first = self.pending.first else { return self.fail(context: context, "a reply nobody asked for") }
+            first.replies.append(reply)
+            first.remaining -= 1
+            if first.remaining == 0 {
+                self.pending.removeFirst()
+                first.completion(.success(first.replies))
+            } else {
+                self.pending[self.pending.startIndex] = first
+            }
+        }
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        self.failAll(.connectionFailed("connection closed"))
+        context.fireChannelInactive()
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        self.fail(context: context, "\(error)")
+    }
+
+    private func fail(context: ChannelHandlerContext, _ reason: String) {
+        self.failAll(.connectionFailed(reason))
+        context.close(promise: nil)
+    }
+
+    private func failAll(_ error: RedisError) {
+        while let request = self.pending.popFirst() { request.completion(.failure(error)) }
+    }
+
+    /// Closes the connection when the oldest request has waited longer than the command timeout.
+    private func scheduleTimeoutCheck(context: ChannelHandlerContext) {
+        guard self.timeoutCheck == nil, let oldest = self.pending.first else { return }
+        self.timeoutCheck = context.eventLoop.assumeIsolated().scheduleTask(deadline: oldest.sentAt + self.commandTimeout) {
+            self.timeoutCheck = nil
+            guard let oldest = self.pending.first else { return }
+            if oldest.sentAt + self.commandTimeout <= .now() {
+                self.fail(context: context, "no reply within \(self.commandTimeout)")
+            } else {
+                self.scheduleTimeoutCheck(context: context)
+            }
+        }
+    }
+}

@@ -1,0 +1,88 @@
+import Foundation
+import NIOCore
+import NIOPosix
+import RedisClient
+import Testing
+
+/// Redis on the event loops (the gateway's webhook transport), against real Redis.
+@Suite("Redis on event loops", .serialized)
+struct EventLoopRedisTests {
+    static func send(_ redis: EventLoopRedis, _ commands: [[RedisArgument]], on loop: any EventLoop) async -> Result<[RedisValue], RedisError> {
+        await withCheckedContinuation { continuation in
+            loop.execute { redis.on(loop).send(commands: commands) { continuation.resume(returning: $0) } }
+        }
+    }
+
+    @Test("replies come back in order to each caller, on its loop, in its database; scripts load when missing")
+    func repliesInOrder() async throws {
+        var configuration = RedisConfiguration(
+            host: TestServices.redisHost,
+            port: TestServices.redisPort,
+            database: TestServices.RedisDatabase.gateway.rawValue
+        )
+        configuration.commandTimeout = .seconds(2)
+        let redis = EventLoopRedis(configuration: configuration)
+        defer { redis.shutdown() }
+        let loops = Array(NIOSingletons.posixEventLoopGroup.makeIterator())
+        let key = "event-loop-redis-\(UUID().uuidString)"
+        // 200 concurrent callers over every loop: each gets exactly its own replies.
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for index in 0..<200 {
+                group.addTask {
+                    let loop = loops[index % loops.count]
+                    let replies = try await Self.send(
+                        redis,
+                        [["RPUSH", RedisArgument(key), RedisArgument(index)], ["ECHO", RedisArgument("caller-\(index)")]],
+                        on: loop
+                    ).get()
+                    #expect(replies.count == 2 && replies[1].text == "caller-\(index)")
+                }
+            }
+            try await group.waitForAll()
+        }
+        let lanes = TestServices.redis(.gateway)
+        defer { lanes.shutdown() }
+        #expect(try await lanes.send(["LLEN", RedisArgument(key)]).int == 200, "written to the configured database")
+        _ = try await lanes.send(["DEL", RedisArgument(key)])
+
+        // A script Redis does not know is loaded and run.
+        let script = RedisScript("return 'fresh-\(UUID().uuidString)' .. ARGV[1]")
+        let reply = await withCheckedContinuation { continuation in
+            loops[0].execute { redis.on(loops[0]).run(script, keys: [], arguments: ["!"]) { continuation.resume(returning: $0) } }
+        }
+        #expect(try reply.get().text?.hasSuffix("!") == true)
+    }
+
+    @Test("Redis down fails requests at once; Redis hanging fails them after the command timeout; both recover")
+    func failuresAndRecovery() async throws {
+        let server = try ScratchRedis()
+        defer { Task { await server.stop() } }
+        let probe = RedisClient(configuration: RedisConfiguration(host: "127.0.0.1", port: server.port))
+        #expect(await TestServices.eventually(timeout: .seconds(10), every: .milliseconds(50)) { (try? await probe.ping()) != nil })
+        probe.shutdown()
+        var configuration = RedisConfiguration(host: "127.0.0.1", port: server.port)
+        configuration.commandTimeout = .milliseconds(500)
+        let redis = EventLoopRedis(configuration: configuration)
+        defer { redis.shutdown() }
+        let loop = NIOSingletons.posixEventLoopGroup.next()
+        #expect(try await Self.send(redis, [["PING"]], on: loop).get() == [.string(Array("PONG".utf8))])
+
+        server.signal(SIGSTOP)
+        let started = ContinuousClock.now
+        let hung = await Self.send(redis, [["PING"]], on: loop)
+        let waited = ContinuousClock.now - started
+        #expect(throws: RedisError.self) { try hung.get() }
+        #expect(waited >= .milliseconds(400) && waited < .seconds(3), "\(waited)")
+        server.signal(SIGCONT)
+        #expect(try await Self.send(redis, [["PING"]], on: loop).get().count == 1, "a new connection after the timeout")
+
+        await server.stop()
+        let down = await Self.send(redis, [["PING"]], on: loop)
+        #expect(throws: RedisError.self) { try down.get() }
+        try server.start()
+        let recovered = await TestServices.eventually(timeout: .seconds(10), every: .milliseconds(100)) {
+            (try? await Self.send(redis, [["PING"]], on: loop).get()) != nil
+        }
+        #expect(recovered)
+    }
+}
