@@ -54,7 +54,7 @@ let package = Package(
         .target(
             name: "Storage",
             dependencies: [
-                "Shopify",
+                "Shopify", "JSONBytes",
                 .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),

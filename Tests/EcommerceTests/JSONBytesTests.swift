@@ -154,6 +154,19 @@ struct JSONBytesTests {
             #expect(decoded.payload.source == .webhook && decoded.payload.topic == "orders/updated")
             // The header the worker routes by reads it too.
             #expect(try JobCoding.decoder().decode(JobHeader.self, from: Data(writer.bytes)).kind == OrderIngestJob.kind)
+            // The worker reads envelopes with the scanner: the same values from JSONEncoder's bytes and the writer's.
+            let encoded = Array(try JobCoding.encoder().encode(envelope))
+            for bytes in [encoded, writer.bytes] {
+                let scanned = try JobEnvelope<OrderIngestJob.Payload>(json: bytes)
+                let header = try JobHeader(json: bytes)
+                let codable = try JobCoding.decoder().decode(JobEnvelope<OrderIngestJob.Payload>.self, from: Data(bytes))
+                #expect(scanned.id == codable.id && scanned.kind == codable.kind && scanned.businessId == codable.businessId)
+                #expect(scanned.shop == codable.shop && scanned.attempt == codable.attempt && scanned.maxAttempts == codable.maxAttempts)
+                #expect(scanned.enqueuedAt == codable.enqueuedAt && scanned.dedupeKey == codable.dedupeKey)
+                #expect(scanned.payload.order == codable.payload.order && scanned.payload.webhookId == codable.payload.webhookId)
+                #expect(scanned.payload.source == codable.payload.source && scanned.payload.topic == codable.payload.topic)
+                #expect(header.id == codable.id && header.enqueuedAt == codable.enqueuedAt && header.shop == codable.shop)
+            }
         }
         let change = OrderChangeNoticeJob.envelope(.init(topic: "refunds/create", webhookId: "w", change: .init(orderId: 1, changeId: nil)))
         var writer = JSONWriter()
@@ -200,6 +213,26 @@ struct JSONBytesTests {
         #expect(ShopifyTimestamp.parse("2024-02-29T00:00:00Z") != nil)
     }
 
+    @Test("envelopes the scanner refuses, JobCoding refuses too")
+    func envelopeRefusals() throws {
+        let valid =
+            #"{"id":"a","kind":"orders.ingest","attempt":0,"maxAttempts":10,"enqueuedAt":"2026-11-27T10:00:00Z","payload":{"source":"poll","order":{"id":1,"updated_at":"2026-11-27T10:00:00Z","line_items":[]}}}"#
+        #expect(try JobEnvelope<OrderIngestJob.Payload>(json: Array(valid.utf8)).payload.source == .poll)
+        for broken in [
+            valid.replacingOccurrences(of: #""id":"a","#, with: ""),
+            valid.replacingOccurrences(of: #""attempt":0"#, with: #""attempt":"0""#),
+            valid.replacingOccurrences(of: #""enqueuedAt":"2026-11-27T10:00:00Z""#, with: #""enqueuedAt":"yesterday""#),
+            valid.replacingOccurrences(of: #""source":"poll""#, with: #""source":"fax""#),
+            valid.replacingOccurrences(
+                of: #","payload":{"source":"poll","order":{"id":1,"updated_at":"2026-11-27T10:00:00Z","line_items":[]}}"#,
+                with: ""
+            ),
+        ] {
+            #expect((try? JobEnvelope<OrderIngestJob.Payload>(json: Array(broken.utf8))) == nil, "\(broken)")
+            #expect((try? JobCoding.decoder().decode(JobEnvelope<OrderIngestJob.Payload>.self, from: Data(broken.utf8))) == nil, "\(broken)")
+        }
+    }
+
     @Test("job ids are version 4 UUIDs and do not repeat")
     func jobIds() {
         let ids = (0..<10_000).map { _ in JobEnvelope<Int>.newID() }
@@ -207,6 +240,7 @@ struct JSONBytesTests {
         for id in ids.prefix(100) {
             #expect(UUID(uuidString: id) != nil && id == id.lowercased())
             #expect(Array(id)[14] == "4" && "89ab".contains(Array(id)[19]))
+            #expect(UUID(uuidString: id)?.lowercasedString == id)
         }
     }
 }

@@ -27,6 +27,12 @@ public struct CommonConfiguration: Sendable {
         } catch {
             throw ConfigurationError(variable: "DATABASE_URL", reason: "is not a postgres://user:password@host:port/db url (\(error.reason))")
         }
+        self.database.options.maximumConnections = try environment.int("DATABASE_MAX_CONNECTIONS", default: 20, range: 1...500)
+        self.database.options.minimumConnections = try environment.int(
+            "DATABASE_MIN_CONNECTIONS",
+            default: min(4, self.database.options.maximumConnections),
+            range: 0...self.database.options.maximumConnections
+        )
         let level = environment.optional("LOG_LEVEL") ?? "info"
         guard let logLevel = Logger.Level(rawValue: level.lowercased()) else {
             throw ConfigurationError(variable: "LOG_LEVEL", reason: "must be one of trace, debug, info, notice, warning, error, critical")

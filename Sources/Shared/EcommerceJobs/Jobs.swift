@@ -174,6 +174,35 @@ public enum OrderPollJob: JobDefinition {
     public static func requestKey(businessId: UUID) -> String { "poll-now:\(businessId.uuidString.lowercased())" }
 }
 
+extension OrderSource: JSONScannable {
+    public init(scanning scanner: inout JSONScanner) throws(JSONScanError) {
+        let text = try scanner.readString()
+        guard let source = OrderSource(rawValue: text) else { throw JSONScanError(reason: "unknown order source \(text)", offset: 0) }
+        self = source
+    }
+}
+
+extension OrderIngestJob.Payload: JSONScannable {
+    public init(scanning scanner: inout JSONScanner) throws(JSONScanError) {
+        var source: OrderSource?
+        var topic: String?
+        var webhookId: String?
+        var order: ShopifyOrder?
+        try scanner.readObject { scanner, key throws(JSONScanError) in
+            switch key {
+            case "source": source = try OrderSource(scanning: &scanner)
+            case "topic": topic = try scanner.readNull() ? nil : scanner.readString()
+            case "webhookId": webhookId = try scanner.readNull() ? nil : scanner.readString()
+            case "order": order = try ShopifyOrder(scanning: &scanner)
+            default: try scanner.skipValue()
+            }
+        }
+        guard let source else { throw scanner.missing("source") }
+        guard let order else { throw scanner.missing("order") }
+        self.init(source: source, topic: topic, webhookId: webhookId, order: order)
+    }
+}
+
 extension OrderIngestJob.Payload: JSONWritable {
     public func write(to writer: inout JSONWriter) {
         writer.object { writer in

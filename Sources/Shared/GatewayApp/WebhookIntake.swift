@@ -20,10 +20,9 @@ import Storage
 /// `200 {"ok": false}`; only an unverifiable request (401), an oversized one (413) and a queue that cannot take
 /// the job (503, so that Shopify redelivers and nothing is lost) are refused.
 ///
-/// This is the endpoint's logic; ``WebhookChannelHandler`` carries it on the event loop, ahead of the router,
-/// because the router's per-request async machinery alone cost more than the gateway's whole budget (see the
-/// README's benchmark section). Everything here is synchronous or future-based for that reason.
-let skipRedis = ProcessInfo.processInfo.environment["EXP"] == "1"
+/// This is the endpoint's logic, carried by ``WebhookChannelHandler`` on the event loop ahead of the router (plain
+/// deliveries) and by the router (every other request shape); see the README's "The webhook path and its
+/// performance". Everything here is synchronous or future-based, so that the fast path never leaves its loop.
 struct WebhookIntake: Sendable {
     static let path = "/ecommerce/webhooks/shopify"
     let verifier: WebhookSignatureVerifier
@@ -47,7 +46,9 @@ struct WebhookIntake: Sendable {
             } else {
                 do {
                     let body = try await request.collectBody(upTo: self.maxBodyBytes)
-                    reply = try await self.receive(headers, body: body, on: NIOSingletons.posixEventLoopGroup.any()).get()
+                    // The intake runs on an event loop (its Redis transport is bound to one).
+                    let loop = NIOSingletons.posixEventLoopGroup.any()
+                    reply = try await loop.flatSubmit { self.receive(headers, body: body, on: loop) }.get()
                 } catch is NIOTooManyBytesError {
                     reply = self.tooLarge(headers)
                 }
@@ -107,25 +108,23 @@ struct WebhookIntake: Sendable {
                 return reject("invalid_payload")
             }
             let started = ContinuousClock.now
-            let enqueued = eventLoop.makePromise(of: EnqueueResult.self)
-            if skipRedis {
-                enqueued.succeed(.enqueued)
-            } else {
-                self.queue.enqueue(raw: job.bytes, id: job.id, queue: job.queue, dedupeKey: job.dedupeKey, via: self.loopRedis.on(eventLoop)) {
-                    enqueued.completeWith($0.mapError { $0 as any Error })
+            let answered = eventLoop.makePromise(of: WebhookReply.self)
+            self.queue.enqueue(raw: job.bytes, id: job.id, queue: job.queue, dedupeKey: job.dedupeKey, via: self.loopRedis.on(eventLoop)) { result in
+                switch result {
+                case .success(let enqueued):
+                    self.metrics.enqueueDuration.record(duration: ContinuousClock.now - started)
+                    if enqueued == .duplicate {
+                        logger.debug("duplicate webhook delivery", metadata: ["shop": "\(shop)", "topic": "\(topicName)"])
+                    }
+                    self.metrics.count(topic: topic, result: enqueued == .duplicate ? "duplicate" : "accepted")
+                    answered.succeed(.accepted)
+                case .failure(let error):
+                    logger.error("enqueue failed", metadata: ["shop": "\(shop)", "topic": "\(topicName)", "error": "\(error)"])
+                    self.metrics.count(topic: topic, result: "queue_unavailable")
+                    answered.succeed(.unavailable(code: "queue_unavailable"))
                 }
             }
-            return enqueued.futureResult.flatMap { result in
-                self.metrics.enqueueDuration.record(duration: ContinuousClock.now - started)
-                if result == .duplicate {
-                    logger.debug("duplicate webhook delivery", metadata: ["shop": "\(shop)", "topic": "\(topicName)"])
-                    return answer(.accepted, "duplicate")
-                }
-                return answer(.accepted, "accepted")
-            }.flatMapError { error in
-                logger.error("enqueue failed", metadata: ["shop": "\(shop)", "topic": "\(topicName)", "error": "\(error)"])
-                return answer(.unavailable(code: "queue_unavailable"), "queue_unavailable")
-            }
+            return answered.futureResult
         }
 
         // Most deliveries come from shops seen within the cache's lifetime: answered without leaving the loop.
@@ -151,7 +150,7 @@ struct WebhookIntake: Sendable {
         // Transport dedupe: Shopify's webhook id; without one (never seen from Shopify), the body's digest.
         let deliveryKey = webhookId ?? "sha256-" + SHA256.hash(data: body).map { String(format: "%02x", $0) }.joined()
         let dedupeKey = "webhook:\(shop.value):\(deliveryKey)"
-        let business = businessId.uuidString.lowercased()
+        let business = businessId.lowercasedString
         switch topic.body {
         case .order:
             let order = try ShopifyOrder(webhookBody: body)
@@ -302,20 +301,22 @@ struct WebhookMetrics: Sendable {
         "accepted", "duplicate", "unauthorized", "too_large", "queue_unavailable", "database_unavailable",
         "missing_topic", "unsupported_topic", "invalid_shop_domain", "unknown_shop", "shop_not_connected", "invalid_payload",
     ]
-    private let counters: [String: Counter]
+    /// By topic (nil: a topic we do not take), then result.
+    private let counters: [WebhookTopic?: [String: Counter]]
     let enqueueDuration = Timer(label: "webhook_enqueue_duration_seconds")
 
     init() {
-        var counters: [String: Counter] = [:]
-        for topic in WebhookTopic.allCases.map(\.rawValue) + ["other"] {
+        var counters: [WebhookTopic?: [String: Counter]] = [:]
+        for topic in WebhookTopic.allCases.map(Optional.some) + [nil] {
             for result in Self.results {
-                counters[topic + "|" + result] = Counter(label: "webhooks_total", dimensions: [("topic", topic), ("result", result)])
+                let dimensions = [("topic", topic?.rawValue ?? "other"), ("result", result)]
+                counters[topic, default: [:]][result] = Counter(label: "webhooks_total", dimensions: dimensions)
             }
         }
         self.counters = counters
     }
 
     func count(topic: WebhookTopic?, result: String) {
-        self.counters[(topic?.rawValue ?? "other") + "|" + result]?.increment()
+        self.counters[topic]?[result]?.increment()
     }
 }

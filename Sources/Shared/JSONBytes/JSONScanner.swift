@@ -379,3 +379,18 @@ public struct JSONScanError: Error, Equatable, CustomStringConvertible {
 
     public var description: String { "invalid JSON at byte \(self.offset): \(self.reason)" }
 }
+
+/// A value that reads itself with a ``JSONScanner``, in the same shape its `Decodable` conformance reads.
+public protocol JSONScannable {
+    init(scanning scanner: inout JSONScanner) throws(JSONScanError)
+}
+
+extension JSONScanner {
+    /// An RFC 3339 date, as `JSONDecoder`'s `.iso8601` strategy reads it.
+    @inlinable
+    public mutating func readDate() throws(JSONScanError) -> Date {
+        let text = try self.readString()
+        guard let date = RFC3339.parse(text) else { throw JSONScanError(reason: "not an RFC 3339 date", offset: self.index) }
+        return date
+    }
+}

@@ -52,27 +52,9 @@ public struct JobEnvelope<Payload: Codable & Sendable>: Codable, Sendable {
 }
 
 extension JobEnvelope {
-    /// A random (version 4) UUID in lower case, from the system's generator.
-    ///
-    /// Why not `UUID()`: on Linux it opens and reads `/dev/urandom` on every call, which showed as 6 % of the
-    /// gateway's CPU under load.
+    /// A new job id: a random (version 4) UUID in lower case.
     public static func newID() -> String {
-        var bits: (UInt64, UInt64) = (0, 0)
-        // One call for both halves (`SystemRandomNumberGenerator` makes a system call per 8 bytes).
-        withUnsafeMutableBytes(of: &bits) { arc4random_buf($0.baseAddress!, $0.count) }
-        bits.0 = bits.0 & 0xFFFF_FFFF_FFFF_0FFF | 0x0000_0000_0000_4000  // version 4
-        bits.1 = bits.1 & 0x3FFF_FFFF_FFFF_FFFF | 0x8000_0000_0000_0000  // RFC 4122 variant
-        let digits = Array("0123456789abcdef".utf8)
-        var text = [UInt8]()
-        text.reserveCapacity(36)
-        for (index, word) in [bits.0, bits.1].enumerated() {
-            for nibble in 0..<16 {
-                let position = index * 16 + nibble
-                if position == 8 || position == 12 || position == 16 || position == 20 { text.append(UInt8(ascii: "-")) }
-                text.append(digits[Int(word >> UInt64(60 - nibble * 4) & 0xF)])
-            }
-        }
-        return String(decoding: text, as: UTF8.self)
+        UUID.random().lowercasedString
     }
 }
 
@@ -130,5 +112,98 @@ extension JobEnvelope: JSONWritable where Payload: JSONWritable {
             writer.field("dedupeKey", self.dedupeKey)
             writer.field("payload", self.payload)
         }
+    }
+}
+
+extension JobHeader: JSONScannable {
+    /// The header of an envelope, reading its fields and skipping the payload (the worker's hot path; see
+    /// `JSONScanner`). Reads what the `Codable` conformance reads, which tests hold it to.
+    public init(json bytes: [UInt8]) throws(JSONScanError) {
+        self = try JSONScanner.parse(bytes) { scanner throws(JSONScanError) in try JobHeader(scanning: &scanner) }
+    }
+
+    public init(scanning scanner: inout JSONScanner) throws(JSONScanError) {
+        var fields = EnvelopeFields()
+        try scanner.readObject { scanner, key throws(JSONScanError) in
+            if try !fields.read(key, from: &scanner) { try scanner.skipValue() }
+        }
+        self = try fields.header(scanner)
+    }
+}
+
+extension JobEnvelope: JSONScannable where Payload: JSONScannable {
+    /// A whole envelope read with `JSONScanner` (see ``JobHeader/init(json:)``).
+    public init(json bytes: [UInt8]) throws(JSONScanError) {
+        self = try JSONScanner.parse(bytes) { scanner throws(JSONScanError) in try JobEnvelope(scanning: &scanner) }
+    }
+
+    public init(scanning scanner: inout JSONScanner) throws(JSONScanError) {
+        var fields = EnvelopeFields()
+        var payload: Payload?
+        try scanner.readObject { scanner, key throws(JSONScanError) in
+            switch key {
+            case "payload": payload = try Payload(scanning: &scanner)
+            default: if try !fields.read(key, from: &scanner) { try scanner.skipValue() }
+            }
+        }
+        let header = try fields.header(scanner)
+        guard let payload else { throw scanner.missing("payload") }
+        self.init(
+            id: header.id,
+            kind: header.kind,
+            businessId: header.businessId,
+            shop: header.shop,
+            attempt: header.attempt,
+            maxAttempts: header.maxAttempts,
+            enqueuedAt: header.enqueuedAt,
+            dedupeKey: header.dedupeKey,
+            payload: payload
+        )
+    }
+}
+
+/// The envelope's fields other than the payload, as they are read.
+private struct EnvelopeFields {
+    var id: String?
+    var kind: String?
+    var businessId: String?
+    var shop: String?
+    var attempt: Int?
+    var maxAttempts: Int?
+    var enqueuedAt: Date?
+    var dedupeKey: String?
+
+    /// Reads `key`'s value if it is an envelope field; false when it is not one.
+    mutating func read(_ key: JSONKey, from scanner: inout JSONScanner) throws(JSONScanError) -> Bool {
+        switch key {
+        case "id": self.id = try scanner.readString()
+        case "kind": self.kind = try scanner.readString()
+        case "businessId": self.businessId = try scanner.readNull() ? nil : scanner.readString()
+        case "shop": self.shop = try scanner.readNull() ? nil : scanner.readString()
+        case "attempt": self.attempt = try scanner.readInt()
+        case "maxAttempts": self.maxAttempts = try scanner.readInt()
+        case "enqueuedAt": self.enqueuedAt = try scanner.readDate()
+        case "dedupeKey": self.dedupeKey = try scanner.readNull() ? nil : scanner.readString()
+        default: return false
+        }
+        return true
+    }
+
+    func header(_ scanner: JSONScanner) throws(JSONScanError) -> JobHeader {
+        guard let id = self.id else { throw scanner.missing("id") }
+        guard let kind = self.kind else { throw scanner.missing("kind") }
+        guard let attempt = self.attempt else { throw scanner.missing("attempt") }
+        guard let maxAttempts = self.maxAttempts else { throw scanner.missing("maxAttempts") }
+        guard let enqueuedAt = self.enqueuedAt else { throw scanner.missing("enqueuedAt") }
+        return JobHeader(
+            id: id,
+            kind: kind,
+            businessId: self.businessId,
+            shop: self.shop,
+            attempt: attempt,
+            maxAttempts: maxAttempts,
+            enqueuedAt: enqueuedAt,
+            dedupeKey: self.dedupeKey
+        )
     }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import JSONBytes
 import Logging
 
 /// What a handler knows about the job it runs.
@@ -23,11 +24,28 @@ public struct JobRegistry: Sendable {
         _ job: Job.Type,
         handler: @escaping @Sendable (JobEnvelope<Job.Payload>, JobContext) async throws -> Void
     ) {
+        self.register(job, decode: { try JobCoding.decoder().decode(JobEnvelope<Job.Payload>.self, from: Data($0)) }, handler: handler)
+    }
+
+    /// Registers a kind whose payload also reads itself from bytes (`JSONScannable`): decoded without `Codable`,
+    /// for the job kinds that come by the thousand (order ingestion).
+    public mutating func register<Job: JobDefinition>(
+        _ job: Job.Type,
+        handler: @escaping @Sendable (JobEnvelope<Job.Payload>, JobContext) async throws -> Void
+    ) where Job.Payload: JSONScannable {
+        self.register(job, decode: { try JobEnvelope<Job.Payload>(json: $0) }, handler: handler)
+    }
+
+    private mutating func register<Job: JobDefinition>(
+        _ job: Job.Type,
+        decode: @escaping @Sendable ([UInt8]) throws -> JobEnvelope<Job.Payload>,
+        handler: @escaping @Sendable (JobEnvelope<Job.Payload>, JobContext) async throws -> Void
+    ) {
         precondition(self.handlers[Job.kind] == nil, "job kind \(Job.kind) registered twice")
         self.handlers[Job.kind] = { raw, context in
             let envelope: JobEnvelope<Job.Payload>
             do {
-                envelope = try JobCoding.decoder().decode(JobEnvelope<Job.Payload>.self, from: Data(raw))
+                envelope = try decode(raw)
             } catch {
                 throw PermanentJobError(code: "malformed_payload", message: "payload of \(Job.kind) does not decode: \(error)")
             }

@@ -1,4 +1,5 @@
 import Foundation
+import JSONBytes
 import Logging
 import Metrics
 import ServiceLifecycle
@@ -66,7 +67,7 @@ public final class JobWorker: Service, Sendable {
     private struct InFlight {
         var job: ClaimedJob
         /// This run of the job (the same job id may run again here after a timeout while the old run hangs).
-        var run = UUID()
+        var run = UUID.random()
         var startedAt = ContinuousClock.now
         var task: Task<Void, Never>?
         var handedBack = false
@@ -181,12 +182,15 @@ public final class JobWorker: Service, Sendable {
     // MARK: Running one job
 
     private func execute(_ job: ClaimedJob, run: UUID) async {
+        // Set as one dictionary: swift-log's stream handler re-renders all its metadata on every single change.
         var logger = self.logger
-        logger[metadataKey: "job.id"] = "\(job.id)"
-        logger[metadataKey: "job.kind"] = "\(job.header.kind)"
-        logger[metadataKey: "queue"] = "\(job.queue)"
-        if let business = job.header.businessId { logger[metadataKey: "business.id"] = "\(business)" }
-        if let shop = job.header.shop { logger[metadataKey: "shop"] = "\(shop)" }
+        var metadata = logger.handler.metadata
+        metadata["job.id"] = "\(job.id)"
+        metadata["job.kind"] = "\(job.header.kind)"
+        metadata["queue"] = "\(job.queue)"
+        if let business = job.header.businessId { metadata["business.id"] = "\(business)" }
+        if let shop = job.header.shop { metadata["shop"] = "\(shop)" }
+        logger.handler.metadata = metadata
         let started = ContinuousClock.now
         let outcome: JobOutcome
         if let handler = self.registry.handler(for: job.header.kind) {

@@ -152,12 +152,11 @@ public struct RedisJobQueue: Sendable {
         )
         let flat = reply.elements
         var jobs: [ClaimedJob] = []
-        let decoder = JobCoding.decoder()
         for index in stride(from: 0, to: flat.count - 1, by: 2) {
             guard let queueIndex = flat[index].int, case .string(let raw) = flat[index + 1] else { continue }
             let queue = queues[queueIndex - 1]
             do {
-                let header = try decoder.decode(JobHeader.self, from: Data(raw))
+                let header = try JobHeader(json: raw)
                 jobs.append(ClaimedJob(queue: queue, header: header, envelope: raw))
             } catch {
                 // It has an id (the script checked) but not the rest of an envelope: bury it under that id.

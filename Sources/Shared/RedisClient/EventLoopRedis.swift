@@ -186,9 +186,9 @@ private final class RedisPipelineHandler: ChannelDuplexHandler {
         let request = self.unwrapOutboundIn(data)
         var buffer = context.channel.allocator.buffer(capacity: 256)
         for command in request.commands {
-            buffer.writeString("*\(command.count)\r\n")
+            Self.writeLength(command.count, prefix: UInt8(ascii: "*"), to: &buffer)
             for argument in command {
-                buffer.writeString("$\(argument.bytes.count)\r\n")
+                Self.writeLength(argument.bytes.count, prefix: UInt8(ascii: "$"), to: &buffer)
                 buffer.writeBytes(argument.bytes)
                 buffer.writeStaticString("\r\n")
             }
@@ -204,6 +204,27 @@ private final class RedisPipelineHandler: ChannelDuplexHandler {
             }
         }
         self.scheduleTimeoutCheck(context: context)
+    }
+
+    /// `*3\r\n` or `$42\r\n`: Redis' protocol, written without building a string for the number.
+    private static func writeLength(_ length: Int, prefix: UInt8, to buffer: inout ByteBuffer) {
+        buffer.writeInteger(prefix)
+        var low = buffer.writerIndex
+        var value = length
+        repeat {
+            buffer.writeInteger(UInt8(ascii: "0") + UInt8(value % 10))
+            value /= 10
+        } while value > 0
+        // The digits went in least significant first.
+        var high = buffer.writerIndex - 1
+        while low < high {
+            let (a, b) = (buffer.getInteger(at: low, as: UInt8.self)!, buffer.getInteger(at: high, as: UInt8.self)!)
+            buffer.setInteger(b, at: low)
+            buffer.setInteger(a, at: high)
+            low += 1
+            high -= 1
+        }
+        buffer.writeStaticString("\r\n")
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {

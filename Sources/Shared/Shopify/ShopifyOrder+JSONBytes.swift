@@ -4,13 +4,13 @@ import JSONBytes
 // of the type's `Codable` conformance: same keys, `null` or absent for an optional, anything else skipped. The tests
 // hold the two to that ("webhook bodies read alike").
 
-extension ShopifyOrder: JSONWritable {
+extension ShopifyOrder: JSONWritable, JSONScannable {
     /// Reads a webhook order body (Shopify's REST order), keeping only what decides its stock effect.
     public init(webhookBody bytes: [UInt8]) throws(JSONScanError) {
         self = try JSONScanner.parse(bytes) { scanner throws(JSONScanError) in try ShopifyOrder(scanning: &scanner) }
     }
 
-    init(scanning scanner: inout JSONScanner) throws(JSONScanError) {
+    public init(scanning scanner: inout JSONScanner) throws(JSONScanError) {
         var id: Int64?
         var name: String?
         var createdAt: String?

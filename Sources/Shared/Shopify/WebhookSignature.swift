@@ -24,10 +24,10 @@ public struct WebhookSignatureVerifier: Sendable {
     /// The comparison is constant time (`MessageAuthenticationCode ==`); the body is never parsed before this.
     public func isValid(body: some DataProtocol, signature: String) -> Bool {
         // Trimmed by hand: Foundation's `trimmingCharacters` goes through NSString, measurable per request.
-        var trimmed = Substring(signature)
-        while trimmed.first?.isWhitespace == true { trimmed.removeFirst() }
-        while trimmed.last?.isWhitespace == true { trimmed.removeLast() }
-        guard let provided = Data(base64Encoded: String(trimmed)),
+        var trimmed = Substring(signature).utf8
+        while let first = trimmed.first, first == 0x20 || first == 0x09 { trimmed.removeFirst() }
+        while let last = trimmed.last, last == 0x20 || last == 0x09 { trimmed.removeLast() }
+        guard let provided = Data(base64Encoded: Data(trimmed)),
             provided.count == SHA256.byteCount
         else { return false }
         var valid = false

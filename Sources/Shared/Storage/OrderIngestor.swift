@@ -1,4 +1,5 @@
 import Foundation
+import JSONBytes
 import Logging
 import PostgresNIO
 import Shopify
@@ -61,7 +62,7 @@ public struct OrderIngestor: Sendable {
         guard let updatedAt = order.updatedAtDate else {
             throw OrderIngestionError.invalidOrder("updated_at \(order.updatedAt) is not a timestamp")
         }
-        let log = SyncLogEntry(id: UUID(), businessId: businessId, order: order, source: source, reference: reference)
+        let log = SyncLogEntry(id: UUID.random(), businessId: businessId, order: order, source: source, reference: reference)
         for _ in 0..<self.maxRounds {
             let known = try await self.readKnown(businessId: businessId, order: order, logger: logger)
             if let lastApplied = known.lastApplied, updatedAt < lastApplied {
@@ -158,6 +159,20 @@ public struct OrderIngestor: Sendable {
         return known
     }
 
+    /// A sync log error for a line no FlowPOS variant matches.
+    private struct UnmappedLine: JSONWritable {
+        var line: ShopifyOrder.LineItem
+
+        func write(to writer: inout JSONWriter) {
+            writer.object { writer in
+                writer.field("error", "unmapped_variant")
+                writer.field("lineItemId", self.line.id)
+                writer.field("shopifyVariantId", self.line.variantId)
+                writer.field("sku", self.line.sku)
+            }
+        }
+    }
+
     struct SyncLogEntry {
         var id: UUID
         var businessId: UUID
@@ -189,32 +204,21 @@ public struct OrderIngestor: Sendable {
     /// concurrent insert. Every other part reads `won`, so it runs after the row is locked, and the whole
     /// statement commits or fails as one.
     private func write(_ write: Write, logger: Logger) async throws -> Bool {
-        struct UnmappedLine: Encodable {
-            var error = "unmapped_variant"
-            var lineItemId: Int64
-            var shopifyVariantId: Int64?
-            var sku: String?
-        }
-        struct Details: Encodable {
-            var orderId: Int64
-            var orderName: String?
-            var updatedAt: String
-            var outcome: String
-            var source: String
-        }
         let log = write.log
         let order = log.order
-        let encoder = JSONEncoder()
-        let errors = String(
-            decoding: try encoder.encode(write.unmapped.map { UnmappedLine(lineItemId: $0.id, shopifyVariantId: $0.variantId, sku: $0.sku) }),
-            as: UTF8.self
-        )
-        let details = String(
-            decoding: try encoder.encode(
-                Details(orderId: order.id, orderName: order.name, updatedAt: order.updatedAt, outcome: write.outcome.rawValue, source: log.source)
-            ),
-            as: UTF8.self
-        )
+        // Written with JSONWriter rather than JSONEncoder: this runs for every order event.
+        var errorsWriter = JSONWriter(capacity: 64)
+        errorsWriter.array(write.unmapped.map { UnmappedLine(line: $0) })
+        var detailsWriter = JSONWriter(capacity: 160)
+        detailsWriter.object { writer in
+            writer.field("orderId", order.id)
+            writer.field("orderName", order.name)
+            writer.field("updatedAt", order.updatedAt)
+            writer.field("outcome", write.outcome.rawValue)
+            writer.field("source", log.source)
+        }
+        let errors = String(decoding: errorsWriter.bytes, as: UTF8.self)
+        let details = String(decoding: detailsWriter.bytes, as: UTF8.self)
         let status = write.outcome == .stale ? "skipped" : (write.unmapped.isEmpty ? "completed" : "partial")
         let deltas = write.stockDeltas.sorted { $0.key.uuidString < $1.key.uuidString }  // a fixed lock order avoids deadlocks
         let lines = write.lines

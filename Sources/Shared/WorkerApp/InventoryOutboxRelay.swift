@@ -16,14 +16,24 @@ public struct InventoryOutboxRelay: Service {
     let inventory: InventoryStore
     let queue: RedisJobQueue
     let sweepInterval: Duration
+    /// The pause after each relay, bounding relays to a few a second; a stock change waits at most this long more.
+    let gatherDelay: Duration
     let batchSize: Int
     let logger: Logger
 
-    public init(postgres: PostgresClient, queue: RedisJobQueue, sweepInterval: Duration, batchSize: Int = 500, logger: Logger) {
+    public init(
+        postgres: PostgresClient,
+        queue: RedisJobQueue,
+        sweepInterval: Duration,
+        gatherDelay: Duration = .milliseconds(200),
+        batchSize: Int = 500,
+        logger: Logger
+    ) {
         self.postgres = postgres
         self.inventory = InventoryStore(client: postgres)
         self.queue = queue
         self.sweepInterval = sweepInterval
+        self.gatherDelay = gatherDelay
         self.batchSize = batchSize
         self.logger = logger
     }
@@ -42,6 +52,9 @@ public struct InventoryOutboxRelay: Service {
                 for await _ in wakeUps {
                     if Task.isCancelled { break }
                     await self.relayAll()
+                    // Under load every order notifies: wait a moment so that the next batch gathers many changes
+                    // instead of relaying each order's on its own (wake-ups meanwhile coalesce into one).
+                    try? await Task.sleep(for: self.gatherDelay)
                 }
                 group.cancelAll()
             }
