@@ -4,12 +4,18 @@ import NIOPosix
 import RedisClient
 import Testing
 
-/// Redis on the event loops (the gateway's webhook transport), against real Redis.
+/// The Redis client's event-loop connections, against real Redis.
 @Suite("Redis on event loops", .serialized)
 struct EventLoopRedisTests {
-    static func send(_ redis: EventLoopRedis, _ commands: [[RedisArgument]], on loop: any EventLoop) async -> Result<[RedisValue], RedisError> {
+    /// Sends from `loop` itself, as the gateway's webhook path does (the completion-based API, no task).
+    static func send(_ redis: RedisClient, _ commands: [[RedisArgument]], on loop: any EventLoop) async -> Result<[RedisValue], RedisError> {
         await withCheckedContinuation { continuation in
-            loop.execute { redis.on(loop).send(commands: commands) { continuation.resume(returning: $0) } }
+            loop.execute {
+                redis.send(commands: commands) { result in
+                    #expect(loop.inEventLoop, "the completion runs on the caller's loop")
+                    continuation.resume(returning: result)
+                }
+            }
         }
     }
 
@@ -21,8 +27,7 @@ struct EventLoopRedisTests {
             database: TestServices.RedisDatabase.gateway.rawValue
         )
         configuration.commandTimeout = .seconds(2)
-        let redis = EventLoopRedis(configuration: configuration)
-        defer { redis.shutdown() }
+        let redis = RedisClient(configuration: configuration)
         let loops = Array(NIOSingletons.posixEventLoopGroup.makeIterator())
         let key = "event-loop-redis-\(UUID().uuidString)"
         // 200 concurrent callers over every loop: each gets exactly its own replies.
@@ -47,10 +52,11 @@ struct EventLoopRedisTests {
 
         // A script Redis does not know is loaded and run.
         let script = RedisScript("return 'fresh-\(UUID().uuidString)' .. ARGV[1]")
-        let reply = await withCheckedContinuation { continuation in
-            loops[0].execute { redis.on(loops[0]).run(script, keys: [], arguments: ["!"]) { continuation.resume(returning: $0) } }
-        }
-        #expect(try reply.get().text?.hasSuffix("!") == true)
+        #expect(try await redis.run(script, keys: [], arguments: ["!"]).text?.hasSuffix("!") == true)
+
+        // Shut down, the client refuses at once rather than reconnecting.
+        redis.shutdown()
+        await #expect(throws: RedisError.clientClosed) { try await redis.send(["PING"]) }
     }
 
     @Test("Redis down fails requests at once; Redis hanging fails them after the command timeout; both recover")
@@ -62,7 +68,7 @@ struct EventLoopRedisTests {
         probe.shutdown()
         var configuration = RedisConfiguration(host: "127.0.0.1", port: server.port)
         configuration.commandTimeout = .milliseconds(500)
-        let redis = EventLoopRedis(configuration: configuration)
+        let redis = RedisClient(configuration: configuration)
         defer { redis.shutdown() }
         let loop = NIOSingletons.posixEventLoopGroup.next()
         #expect(try await Self.send(redis, [["PING"]], on: loop).get() == [.string(Array("PONG".utf8))])

@@ -114,7 +114,7 @@ struct JobQueueTests {
     @Test("4 consumers × 5,000 jobs each: every job acked exactly once")
     func fourConsumersExactlyOnce() async throws {
         let name = uniqueQueue()
-        let producer = TestServices.redis(connections: 1)
+        let producer = TestServices.redis()
         defer { producer.shutdown() }
         let queue = RedisJobQueue(redis: producer)
         let total = 20_000
@@ -125,7 +125,7 @@ struct JobQueueTests {
             _ = try await producer.send(commands: batch.map { ["LPUSH", RedisArgument(name), RedisArgument(bytes: $0.bytes)] })
         }
         let seen = Mutex<[String: Int]>([:])
-        let redisClients = (0..<4).map { _ in TestServices.redis(connections: 1) }
+        let redisClients = (0..<4).map { _ in TestServices.redis() }
         defer { for client in redisClients { client.shutdown() } }
         let workers = redisClients.map { client in
             self.makeWorker(client, queue: name, concurrency: 8) { envelope, _ in
@@ -249,10 +249,11 @@ struct JobQueueTests {
         try await queue.enqueue(raw: job.bytes, id: job.id, queue: name, dedupeKey: nil)
         for recovery in 1...3 {
             // A worker claims with a short lease and "dies" (never renews, never acks).
-            let claimed = try await queue.claim(from: [name], workerId: "doomed-\(recovery)", max: 1, lease: .milliseconds(100))
+            // (A lease long enough that the check right after the claim is not beaten by a busy machine.)
+            let claimed = try await queue.claim(from: [name], workerId: "doomed-\(recovery)", max: 1, lease: .milliseconds(600))
             #expect(claimed.map(\.id) == [job.id])
             #expect(try await queue.maintain(queue: name, maxRecoveries: 2).recovered == 0)  // lease still valid
-            try await Task.sleep(for: .milliseconds(150))
+            try await Task.sleep(for: .milliseconds(700))
             let result = try await queue.maintain(queue: name, maxRecoveries: 2)
             if recovery <= 2 {
                 #expect(result.recovered == 1 && result.quarantined == 0)

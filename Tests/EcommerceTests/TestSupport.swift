@@ -27,10 +27,8 @@ enum TestServices {
 
     static func redisURL(_ database: RedisDatabase) -> String { "redis://\(redisHost):\(redisPort)/\(database.rawValue)" }
 
-    static func redis(_ database: RedisDatabase = .queueTests, connections: Int = 2) -> RedisClient {
-        var configuration = RedisConfiguration(host: redisHost, port: redisPort, database: database.rawValue)
-        configuration.connectionCount = connections
-        return RedisClient(configuration: configuration)
+    static func redis(_ database: RedisDatabase = .queueTests) -> RedisClient {
+        RedisClient(configuration: RedisConfiguration(host: redisHost, port: redisPort, database: database.rawValue))
     }
 
     /// Quiet unless TEST_LOG_LEVEL is set.

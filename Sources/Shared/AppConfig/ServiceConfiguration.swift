@@ -20,7 +20,6 @@ public struct CommonConfiguration: Sendable {
         } catch {
             throw ConfigurationError(variable: "REDIS_URL", reason: "is not a redis://[:password@]host:port[/db] url (\(error))")
         }
-        self.redis.connectionCount = try environment.int("REDIS_CONNECTIONS", default: 1, range: 1...64)
         let databaseURL = try environment.required("DATABASE_URL")
         do {
             self.database = try PostgresClient.Configuration(url: databaseURL)

@@ -28,12 +28,10 @@ public func buildGatewayApplication(
     let router = Router()
     router.add(middleware: RequestIdMiddleware())
     // Webhooks are served ahead of the router, from the connection's bytes (see WebhookChannelHandler).
-    let loopRedis = EventLoopRedis(configuration: redis.configuration)
     let webhooks = WebhookIntake(
         verifier: WebhookSignatureVerifier(secret: configuration.apiSecret, previousSecret: configuration.previousApiSecret),
         shops: ShopDirectory(store: ConnectionStore(client: postgres), ttl: configuration.shopCacheTTL),
         queue: RedisJobQueue(redis: redis),
-        loopRedis: loopRedis,
         maxBodyBytes: configuration.maxWebhookBodyBytes,
         metrics: WebhookMetrics(),
         logger: logger
@@ -89,7 +87,7 @@ public func buildGatewayApplication(
         router: router,
         server: .http1(webhooks: webhooks),
         configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "ecommerce-gateway"),
-        services: [postgres, loopRedis],
+        services: [postgres],
         logger: logger
     )
 }

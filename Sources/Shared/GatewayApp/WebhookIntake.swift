@@ -27,9 +27,8 @@ struct WebhookIntake: Sendable {
     static let path = "/ecommerce/webhooks/shopify"
     let verifier: WebhookSignatureVerifier
     let shops: ShopDirectory
+    /// Enqueues on the delivery's own event loop (its Redis connection), so the answer never leaves the loop.
     let queue: RedisJobQueue
-    /// The enqueue's transport: Redis on the delivery's own event loop.
-    let loopRedis: EventLoopRedis
     let maxBodyBytes: Int
     let metrics: WebhookMetrics
     let logger: Logger
@@ -46,7 +45,7 @@ struct WebhookIntake: Sendable {
             } else {
                 do {
                     let body = try await request.collectBody(upTo: self.maxBodyBytes)
-                    // The intake runs on an event loop (its Redis transport is bound to one).
+                    // The intake runs on an event loop (it is future-based, and answers on the loop it was given).
                     let loop = NIOSingletons.posixEventLoopGroup.any()
                     reply = try await loop.flatSubmit { self.receive(headers, body: body, on: loop) }.get()
                 } catch is NIOTooManyBytesError {
@@ -109,7 +108,7 @@ struct WebhookIntake: Sendable {
             }
             let started = ContinuousClock.now
             let answered = eventLoop.makePromise(of: WebhookReply.self)
-            self.queue.enqueue(raw: job.bytes, id: job.id, queue: job.queue, dedupeKey: job.dedupeKey, via: self.loopRedis.on(eventLoop)) { result in
+            self.queue.enqueue(raw: job.bytes, id: job.id, queue: job.queue, dedupeKey: job.dedupeKey) { result in
                 switch result {
                 case .success(let enqueued):
                     self.metrics.enqueueDuration.record(duration: ContinuousClock.now - started)

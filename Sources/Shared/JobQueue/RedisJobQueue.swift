@@ -101,26 +101,23 @@ public struct RedisJobQueue: Sendable {
         return try result.get()
     }
 
-    /// Like ``enqueue(raw:id:queue:dedupeKey:dedupeWindow:)``, for callers that are not async, over `transport`
-    /// (the gateway's webhook path passes its event loop's ``EventLoopRedis``). `completion` runs on the transport's
-    /// thread and must not block.
+    /// Like ``enqueue(raw:id:queue:dedupeKey:dedupeWindow:)``, for callers that are not async (the gateway's webhook
+    /// path, on an event loop: see ``RedisClient/send(commands:completion:)``). `completion` must not block.
     public func enqueue(
         raw: [UInt8],
         id: String,
         queue: String,
         dedupeKey: String?,
         dedupeWindow: Duration? = nil,
-        via transport: (any RedisCommandSending)? = nil,
         completion: @escaping @Sendable (Result<EnqueueResult, RedisError>) -> Void
     ) {
-        let transport = transport ?? self.redis
         guard let dedupeKey else {
-            transport.send(commands: [["LPUSH", RedisArgument(queue), RedisArgument(bytes: raw)]]) { result in
+            self.redis.send(commands: [["LPUSH", RedisArgument(queue), RedisArgument(bytes: raw)]]) { result in
                 completion(result.flatMap { replies in Result { () throws(RedisError) in try replies[0].orThrow() }.map { _ in .enqueued } })
             }
             return
         }
-        transport.run(
+        self.redis.run(
             QueueScripts.enqueueIfNew,
             keys: [queue, self.dedupePrefix + dedupeKey],
             arguments: [

@@ -1,62 +1,59 @@
 import CHiredis
 import NIOCore
 import NIOPosix
-import ServiceLifecycle
 import Synchronization
 
-/// Redis connections driven by NIO event loops, one per loop, for code that runs on a loop and must not leave it:
-/// the gateway's webhook path.
+/// Redis connections driven by NIO event loops, one per loop: what ``RedisClient`` sends over.
 ///
-/// Why not ``RedisClient``: its lanes are threads with blocking hiredis connections, so every request crosses
-/// threads twice (a futex to wake the lane, an eventfd to wake the loop again). Here a command is written on the
-/// caller's loop, commands written in one turn of the loop leave in one write, and the replies arrive on the same
-/// loop. hiredis still reads the replies (its reader parses bytes; it never touches a socket here).
+/// Why not blocking hiredis connections on threads of their own (the first design): every request then crossed
+/// threads twice (a futex to wake the connection's thread, an eventfd to wake the loop again), which cost the
+/// gateway and the worker more than their own work. Here a command is written on the caller's loop, commands
+/// written in one turn of the loop leave in one write, and the replies arrive on the same loop. hiredis still reads
+/// the replies: its reader parses bytes and never touches a socket here.
 ///
 /// A broken connection fails its requests with ``RedisError/connectionFailed(_:)`` and is re-established by the
 /// next request; a request without a reply within the command timeout closes the connection (failing what is
 /// pending on it), so Redis hanging is never a caller hanging.
-public final class EventLoopRedis: Service, Sendable {
-    public let configuration: RedisConfiguration
-    private let connections = Mutex<[ObjectIdentifier: NIOLoopBound<LoopConnection>]>([:])
+final class EventLoopRedis: Sendable {
+    let configuration: RedisConfiguration
+    private let state = Mutex<(closed: Bool, connections: [ObjectIdentifier: NIOLoopBound<LoopConnection>])>((false, [:]))
 
-    public init(configuration: RedisConfiguration) {
+    init(configuration: RedisConfiguration) {
         self.configuration = configuration
     }
 
     /// The sender bound to `eventLoop`: call it on that loop; its completions run there too.
-    public func on(_ eventLoop: any EventLoop) -> Sender {
-        let connection = self.connections.withLock { connections in
+    func on(_ eventLoop: any EventLoop) -> Sender {
+        let connection = self.state.withLock { state -> NIOLoopBound<LoopConnection>? in
+            if state.closed { return nil }
             let key = ObjectIdentifier(eventLoop)
-            if let existing = connections[key] { return existing }
+            if let existing = state.connections[key] { return existing }
             let created = NIOLoopBound(LoopConnection(configuration: self.configuration, eventLoop: eventLoop), eventLoop: eventLoop)
-            connections[key] = created
+            state.connections[key] = created
             return created
         }
         return Sender(connection: connection)
     }
 
-    /// Runs until graceful shutdown, then closes the connections.
-    public func run() async throws {
-        try? await gracefulShutdown()
-        self.shutdown()
-    }
-
-    public func shutdown() {
-        let all = self.connections.withLock { connections in
-            defer { connections.removeAll() }
-            return Array(connections.values)
+    /// Closes the connections; requests made afterwards fail with ``RedisError/clientClosed``.
+    func shutdown() {
+        let all = self.state.withLock { state in
+            state.closed = true
+            defer { state.connections.removeAll() }
+            return Array(state.connections.values)
         }
         for connection in all {
             connection.eventLoop.execute { connection.value.close() }
         }
     }
 
-    /// ``EventLoopRedis`` on one event loop.
-    public struct Sender: RedisCommandSending {
-        fileprivate let connection: NIOLoopBound<LoopConnection>
+    /// ``EventLoopRedis`` on one event loop (nil once it is shut down).
+    struct Sender {
+        fileprivate let connection: NIOLoopBound<LoopConnection>?
 
-        public func send(commands: [[RedisArgument]], completion: @escaping @Sendable (Result<[RedisValue], RedisError>) -> Void) {
-            self.connection.value.send(commands, completion: completion)
+        func send(commands: [[RedisArgument]], completion: @escaping @Sendable (Result<[RedisValue], RedisError>) -> Void) {
+            guard let connection = self.connection else { return completion(.failure(.clientClosed)) }
+            connection.value.send(commands, completion: completion)
         }
     }
 }
@@ -238,7 +235,7 @@ private final class RedisPipelineHandler: ChannelDuplexHandler {
             var raw: UnsafeMutableRawPointer?
             guard redisReaderGetReply(reader, &raw) == REDIS_OK else { return self.fail(context: context, "unreadable reply") }
             guard let raw else { return }
-            let reply = RedisConnection.convert(raw.assumingMemoryBound(to: redisReply.self))
+            let reply = Self.convert(raw.assumingMemoryBound(to: redisReply.self))
             freeReplyObject(raw)
             guard var first = self.pending.first else { return self.fail(context: context, "a reply nobody asked for") }
             first.replies.append(reply)
@@ -281,6 +278,28 @@ private final class RedisPipelineHandler: ChannelDuplexHandler {
             } else {
                 self.scheduleTimeoutCheck(context: context)
             }
+        }
+    }
+}
+
+extension RedisPipelineHandler {
+    /// hiredis' reply tree as a ``RedisValue`` (the tree stays the caller's to free).
+    fileprivate static func convert(_ reply: UnsafeMutablePointer<redisReply>) -> RedisValue {
+        let value = reply.pointee
+        switch value.type {
+        case REDIS_REPLY_STRING, REDIS_REPLY_STATUS:
+            guard let str = value.str else { return .string([]) }
+            return .string(Array(UnsafeRawBufferPointer(start: str, count: value.len)))
+        case REDIS_REPLY_ERROR:
+            guard let str = value.str else { return .error("") }
+            return .error(String(decoding: UnsafeRawBufferPointer(start: str, count: value.len), as: UTF8.self))
+        case REDIS_REPLY_INTEGER:
+            return .integer(Int(value.integer))
+        case REDIS_REPLY_ARRAY:
+            guard let elements = value.element else { return .array([]) }
+            return .array((0..<value.elements).map { index in elements[index].map(convert) ?? .null })
+        default:
+            return .null
         }
     }
 }

@@ -1,27 +1,28 @@
 import Logging
-import Synchronization
+import NIOCore
+import NIOPosix
 
-/// A Redis client for async code over blocking hiredis connections.
+/// The Redis client of every process: connections driven by the NIO event loops (see ``EventLoopRedis``), for
+/// async code and for code already on a loop.
 ///
-/// Requests are spread over a few ``PipelineLane``s, each a thread with its own connection; concurrent requests on
-/// a lane share one pipeline round trip. A broken connection fails the requests in flight with
-/// ``RedisError/connectionFailed(_:)`` and is re-established on the next request, so a Redis restart is seen by
-/// callers as a short burst of errors, never as a hang.
+/// A request goes out on the connection of the event loop it is made on (the calling task's, as tasks run on the
+/// loops), so a reply comes back without crossing threads, and requests made in one turn of a loop share one write.
+/// A broken connection fails the requests in flight with ``RedisError/connectionFailed(_:)`` and is re-established
+/// on the next request, so a Redis restart is seen by callers as a short burst of errors, never as a hang.
 public final class RedisClient: RedisCommandSending, Sendable {
-    private let lanes: [PipelineLane]
-    private let nextLane = Atomic<Int>(0)
+    private let connections: EventLoopRedis
+    private let group: any EventLoopGroup
     public let configuration: RedisConfiguration
 
-    public init(configuration: RedisConfiguration) {
+    public init(configuration: RedisConfiguration, eventLoopGroup: any EventLoopGroup = NIOSingletons.posixEventLoopGroup) {
         self.configuration = configuration
-        self.lanes = (0..<max(1, configuration.connectionCount)).map { index in
-            PipelineLane(configuration: configuration, name: "redis-lane-\(index)")
-        }
+        self.group = eventLoopGroup
+        self.connections = EventLoopRedis(configuration: configuration)
     }
 
-    /// Stops the lanes' threads; requests made afterwards fail with ``RedisError/clientClosed``.
+    /// Closes the connections; requests made afterwards fail with ``RedisError/clientClosed``.
     public func shutdown() {
-        for lane in self.lanes { lane.stop() }
+        self.connections.shutdown()
     }
 
     /// Sends one command, e.g. `["LPUSH", key, value]`; returns its reply, which may be an error reply.
@@ -37,12 +38,16 @@ public final class RedisClient: RedisCommandSending, Sendable {
         return try result.get()
     }
 
-    /// Like ``send(commands:)``, for callers that are not async: `completion` runs on a Redis lane's thread, so it
-    /// must only hand the result on, never block.
+    /// Like ``send(commands:)`` for code that is not async: on an event loop of the client's group the commands
+    /// go out at once on that loop's connection and `completion` runs there; from elsewhere they go through one of
+    /// the loops. `completion` must not block.
     public func send(commands: [[RedisArgument]], completion: @escaping @Sendable (Result<[RedisValue], RedisError>) -> Void) {
-        let encoded = commands.map { $0.map(\.bytes) }
-        let lane = self.lanes[self.nextLane.wrappingAdd(1, ordering: .relaxed).oldValue % self.lanes.count]
-        lane.submit(encoded, completion: completion)
+        let loop = self.group.any()
+        if loop.inEventLoop {
+            self.connections.on(loop).send(commands: commands, completion: completion)
+        } else {
+            loop.execute { self.connections.on(loop).send(commands: commands, completion: completion) }
+        }
     }
 
     /// Runs a Lua script by its SHA-1, loading it first when Redis does not have it (after a restart, say).

@@ -8,10 +8,9 @@ public struct RedisConfiguration: Sendable, Equatable {
     public var database: Int
     /// How long a connect attempt may take; short, so that callers learn quickly that Redis is down.
     public var connectTimeout: Duration = .seconds(1)
-    /// Socket read/write timeout for a command (no command we send blocks on the server).
+    /// How long a command may wait for its reply before its connection is closed (no command we send blocks on
+    /// the server).
     public var commandTimeout: Duration = .seconds(5)
-    /// Connections, each with its own thread, that requests are pipelined over.
-    public var connectionCount: Int = 2
 
     public init(host: String = "127.0.0.1", port: Int = 6379, password: String? = nil, database: Int = 0) {
         self.host = host
