@@ -41,7 +41,8 @@ enum WebhookWireRequest {
         }
 
         var headers = WebhookHeaders()
-        var seen = Set<HeaderName>()
+        var seen: UInt16 = 0  // a bit per HeaderName
+
         var count = 0
         while true {
             guard index + 1 < end else { return end > Self.maxHeadLength ? .notForUs : .incomplete }
@@ -70,7 +71,9 @@ enum WebhookWireRequest {
 
             guard let name = HeaderName(UnsafeRawBufferPointer(rebasing: bytes[nameStart..<nameEnd])) else { continue }
             // A header that matters, given twice, is for the full parser to judge.
-            guard seen.insert(name).inserted else { return .notForUs }
+            let bit: UInt16 = 1 << UInt16(HeaderName.allCases.firstIndex(of: name)!)
+            guard seen & bit == 0 else { return .notForUs }
+            seen |= bit
             let value = String(decoding: UnsafeRawBufferPointer(rebasing: bytes[valueStart..<valueEnd]), as: UTF8.self)
             switch name {
             case .transferEncoding, .expect, .upgrade: return .notForUs

@@ -89,8 +89,12 @@ extension RedisCommandSending {
         arguments: [RedisArgument],
         completion: @escaping @Sendable (Result<RedisValue, RedisError>) -> Void
     ) {
-        let tail: [RedisArgument] = [.init(String(keys.count))] + keys.map { RedisArgument($0) } + arguments
-        self.send(commands: [[RedisArgument("EVALSHA"), RedisArgument(script.sha1)] + tail]) { result in
+        var numberAndKeys: [RedisArgument] = [RedisArgument(keys.count)]
+        numberAndKeys.reserveCapacity(1 + keys.count + arguments.count)
+        for key in keys { numberAndKeys.append(RedisArgument(key)) }
+        numberAndKeys.append(contentsOf: arguments)
+        let tail = numberAndKeys
+        self.send(commands: [script.evalsha + tail]) { result in
             switch result.map({ $0[0] }) {
             case .success(.error(let message)) where message.hasPrefix("NOSCRIPT"):
                 self.send(commands: [[RedisArgument("EVAL"), RedisArgument(script.source)] + tail]) { retried in

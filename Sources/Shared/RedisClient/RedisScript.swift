@@ -6,6 +6,8 @@ import Crypto
 public struct RedisScript: Sendable {
     public let source: String
     public let sha1: String
+    /// `EVALSHA <sha1>`, made once: scripts run by the thousand per second.
+    let evalsha: [RedisArgument]
 
     public init(_ source: String) {
         self.source = source
@@ -13,5 +15,6 @@ public struct RedisScript: Sendable {
             let hex = String(byte, radix: 16)
             return byte < 16 ? "0" + hex : hex
         }.joined()
+        self.evalsha = [RedisArgument("EVALSHA"), RedisArgument(self.sha1)]
     }
 }
