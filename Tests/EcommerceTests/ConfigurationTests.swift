@@ -1,4 +1,5 @@
 import AppConfig
+import PostgresNIO
 import Testing
 
 @testable import ShopifyAdmin
@@ -23,7 +24,7 @@ struct ConfigurationTests {
         for (variable, value) in [
             ("INVENTORY_RELAY", "maybe"), ("POLL_SCHEDULER", "2"), ("TOKEN_ENCRYPTION_KEYS", "k:short"), ("SHOPIFY_API_VERSION", "latest"),
             ("SHOPIFY_ADMIN_BASE_URL", "ftp://x"), ("POLL_INTERVAL_SECONDS", "0"), ("SYNC_LOG_RETENTION_DAYS", "0"),
-            ("POLL_PAGE_SIZE", "10"),
+            ("POLL_PAGE_SIZE", "10"), ("DATABASE_MAX_CONNECTIONS", "0"), ("DATABASE_MIN_CONNECTIONS", "-1"),
         ] {
             do {
                 _ = try self.worker([variable: value])
@@ -32,6 +33,15 @@ struct ConfigurationTests {
                 #expect(error.variable == variable)
             }
         }
+    }
+
+    @Test("the database pool keeps a few connections open, without keep-alive timers, and never more than its maximum")
+    func databasePool() throws {
+        let defaults = try self.worker([:]).common.database.options
+        #expect(defaults.minimumConnections == 4 && defaults.maximumConnections == 20 && defaults.keepAliveBehavior == nil)
+        let small = try self.worker(["DATABASE_MAX_CONNECTIONS": "2"]).common.database.options
+        #expect(small.minimumConnections == 2 && small.maximumConnections == 2)
+        #expect(throws: ConfigurationError.self) { try self.worker(["DATABASE_MAX_CONNECTIONS": "2", "DATABASE_MIN_CONNECTIONS": "3"]) }
     }
 
     @Test("the default poll page asks for no more than Shopify's single-query maximum")

@@ -13,12 +13,39 @@ public enum LogSetup {
         LoggingSystem.bootstrap { label in
             var handler: any LogHandler =
                 switch format {
-                case .text: StreamLogHandler.standardError(label: label)
+                case .text: TextLogHandler(label: label)
                 case .json: JSONLogHandler(label: label)
                 }
             handler.logLevel = level
             return handler
         }
+    }
+}
+
+/// One line per event on standard error: `2026-11-27T10:00:00Z info label: key=value … message`.
+///
+/// Not swift-log's `StreamLogHandler`: it re-renders all its metadata each time one key changes, and the worker sets
+/// a job's metadata (and PostgresNIO its connection's) on every job, which showed in the worker's profile. Here
+/// metadata is rendered only when something is logged.
+public struct TextLogHandler: LogHandler {
+    public var metadata: Logger.Metadata = [:]
+    public var logLevel: Logger.Level = .info
+    private let label: String
+
+    public init(label: String) {
+        self.label = label
+    }
+
+    public subscript(metadataKey key: String) -> Logger.Metadata.Value? {
+        get { self.metadata[key] }
+        set { self.metadata[key] = newValue }
+    }
+
+    public func log(event: LogEvent) {
+        let metadata = self.metadata.merging(event.metadata ?? [:]) { $1 }
+        let fields = metadata.keys.sorted().map { "\($0)=\(metadata[$0]!)" }.joined(separator: " ")
+        let line = "\(Date().formatted(.iso8601)) \(event.level) \(self.label):\(fields.isEmpty ? "" : " " + fields) \(event.message)\n"
+        FileHandle.standardError.write(Data(line.utf8))
     }
 }
 
