@@ -35,7 +35,8 @@ let package = Package(
             pkgConfig: "hiredis",
             providers: [.apt(["libhiredis-dev"])]
         ),
-        // JSON read and written straight from bytes, for the gateway's hot path.
+        // The hot paths' replacements for slow Foundation parts: JSON read and written straight from bytes, RFC 3339
+        // dates, random UUIDs (gateway webhooks, worker jobs).
         .target(name: "JSONBytes", path: "Sources/Shared/JSONBytes", swiftSettings: swiftSettings),
         // Bottom layer: Redis over hiredis, and PostgreSQL storage.
         .target(

@@ -45,10 +45,10 @@ struct EventLoopRedisTests {
             }
             try await group.waitForAll()
         }
-        let lanes = TestServices.redis(.gateway)
-        defer { lanes.shutdown() }
-        #expect(try await lanes.send(["LLEN", RedisArgument(key)]).int == 200, "written to the configured database")
-        _ = try await lanes.send(["DEL", RedisArgument(key)])
+        let checker = TestServices.redis(.gateway)
+        defer { checker.shutdown() }
+        #expect(try await checker.send(["LLEN", RedisArgument(key)]).int == 200, "written to the configured database")
+        _ = try await checker.send(["DEL", RedisArgument(key)])
 
         // A script Redis does not know is loaded and run.
         let script = RedisScript("return 'fresh-\(UUID().uuidString)' .. ARGV[1]")

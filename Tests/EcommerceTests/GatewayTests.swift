@@ -339,7 +339,9 @@ struct GatewayTests {
 
 /// A redis-server of the test's own on a random port, to stop and start at will.
 final class ScratchRedis: Sendable {
-    let port = Int.random(in: 40000..<50000)
+    /// Below Linux's ephemeral range (32768+), where a client socket may already hold the port; above the
+    /// project's fixed service ports.
+    let port = Int.random(in: 27000..<32000)
     private let process = Mutex<ChildProcess?>(nil)
 
     init() throws {

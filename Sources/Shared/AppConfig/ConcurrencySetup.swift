@@ -7,8 +7,8 @@ public enum ConcurrencySetup {
     /// for share threads instead of hopping between NIO's loops and a second pool (measured on two cores: the
     /// gateway's `/healthz` went from about 15.9k to 18.7k requests/s under `wrk -t2 -c64`).
     ///
-    /// Safe in these processes because nothing blocks a concurrency thread: blocking hiredis calls run on the
-    /// Redis client's own lane threads. Must run before any task is created.
+    /// Safe in these processes because nothing blocks a concurrency thread: Redis and PostgreSQL are both reached
+    /// through NIO channels (hiredis only parses Redis replies). Must run before any task is created.
     public static func runOnEventLoops() {
         NIOSingletons.unsafeTryInstallSingletonPosixEventLoopGroupAsConcurrencyGlobalExecutor()
     }

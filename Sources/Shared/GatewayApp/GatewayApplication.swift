@@ -94,12 +94,15 @@ public func buildGatewayApplication(
 
 /// Puts a `request.id` on the request's logger (from `X-Request-Id` when the caller sent one).
 struct RequestIdMiddleware<Context: RequestContext>: RouterMiddleware {
-    static var header: HTTPField.Name { HTTPField.Name("X-Request-Id")! }
-
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         var context = context
-        let id = request.headers[Self.header].map { String($0.prefix(64)) } ?? UUID().uuidString.lowercased()
+        let id = request.headers[.requestId].map { String($0.prefix(64)) } ?? UUID().uuidString.lowercased()
         context.logger[metadataKey: "request.id"] = "\(id)"
         return try await next(request, context)
     }
+}
+
+extension HTTPField.Name {
+    /// `X-Request-Id`: the caller's name for a request, carried into our logs (router and webhook fast path alike).
+    static let requestId = HTTPField.Name("X-Request-Id")!
 }

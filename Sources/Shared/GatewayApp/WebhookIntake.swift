@@ -212,7 +212,6 @@ struct WebhookHeaders: Sendable, Equatable {
     static let topicHeader = HTTPField.Name("X-Shopify-Topic")!
     static let shopHeader = HTTPField.Name("X-Shopify-Shop-Domain")!
     static let webhookIdHeader = HTTPField.Name("X-Shopify-Webhook-Id")!
-    static let requestIdHeader = HTTPField.Name("X-Request-Id")!
 
     init() {}
 
@@ -223,7 +222,7 @@ struct WebhookHeaders: Sendable, Equatable {
             case Self.topicHeader: self.topic = field.value
             case Self.shopHeader: self.shop = field.value
             case Self.webhookIdHeader: self.webhookId = field.value
-            case Self.requestIdHeader: self.requestId = String(field.value.prefix(64))
+            case .requestId: self.requestId = String(field.value.prefix(64))
             case .contentLength: self.contentLength = Int(field.value)
             case .connection: self.closesConnection = field.value.lowercased() == "close"
             default: break
@@ -291,7 +290,6 @@ struct WebhookReply: Sendable, Equatable {
 
 enum WebhookPayloadError: Error {
     case invalidTimestamp
-    case notAnObject
 }
 
 /// Webhook counters by topic and result, made once with bounded labels.

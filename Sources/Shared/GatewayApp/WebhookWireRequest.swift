@@ -1,4 +1,6 @@
-/// The head of a webhook delivery read straight from the connection's bytes, for ``WebhookFastPath``.
+import HTTPTypes
+
+/// The head of a webhook delivery read straight from the connection's bytes, for ``WebhookChannelHandler``.
 ///
 /// Deliberately narrow: it accepts only what Shopify sends — `POST /ecommerce/webhooks/shopify HTTP/1.1`, one
 /// `Content-Length`, well-formed header lines — and answers ``ParseResult/notForUs`` for everything else, which
@@ -98,22 +100,24 @@ enum WebhookWireRequest {
     enum HeaderName: CaseIterable {
         case contentLength, transferEncoding, expect, upgrade, connection, hmac, topic, shop, webhookId, requestId
 
-        var lowercased: [UInt8] {
+        /// The same names the router's carrier reads (`WebhookHeaders`), so that both carriers read the same headers.
+        var field: HTTPField.Name {
             switch self {
-            case .contentLength: Array("content-length".utf8)
-            case .transferEncoding: Array("transfer-encoding".utf8)
-            case .expect: Array("expect".utf8)
-            case .upgrade: Array("upgrade".utf8)
-            case .connection: Array("connection".utf8)
-            case .hmac: Array("x-shopify-hmac-sha256".utf8)
-            case .topic: Array("x-shopify-topic".utf8)
-            case .shop: Array("x-shopify-shop-domain".utf8)
-            case .webhookId: Array("x-shopify-webhook-id".utf8)
-            case .requestId: Array("x-request-id".utf8)
+            case .contentLength: .contentLength
+            case .transferEncoding: .transferEncoding
+            case .expect: .expect
+            case .upgrade: .upgrade
+            case .connection: .connection
+            case .hmac: WebhookHeaders.hmacHeader
+            case .topic: WebhookHeaders.topicHeader
+            case .shop: WebhookHeaders.shopHeader
+            case .webhookId: WebhookHeaders.webhookIdHeader
+            case .requestId: .requestId
             }
         }
 
-        private static let all = Self.allCases.map { ($0, $0.lowercased) }
+        /// Each name as lower-case bytes (`canonicalName` is lower case).
+        private static let all = Self.allCases.map { ($0, Array($0.field.canonicalName.utf8)) }
 
         /// Case-insensitive: `| 0x20` lower-cases ASCII letters and leaves the other characters of these names
         /// (`-` and digits) as they are; the bytes are known to be token characters.

@@ -9,7 +9,7 @@ import NIOPosix
 /// loops), so a reply comes back without crossing threads, and requests made in one turn of a loop share one write.
 /// A broken connection fails the requests in flight with ``RedisError/connectionFailed(_:)`` and is re-established
 /// on the next request, so a Redis restart is seen by callers as a short burst of errors, never as a hang.
-public final class RedisClient: RedisCommandSending, Sendable {
+public final class RedisClient: Sendable {
     private let connections: EventLoopRedis
     private let group: any EventLoopGroup
     public let configuration: RedisConfiguration
@@ -58,31 +58,8 @@ public final class RedisClient: RedisCommandSending, Sendable {
         return try result.get()
     }
 
-    /// `PING`, for readiness checks.
-    public func ping() async throws(RedisError) {
-        try await self.send(["PING"]).orThrow()
-    }
-}
-
-/// One argument of a Redis command: any bytes (commands are binary safe).
-public struct RedisArgument: Sendable, ExpressibleByStringLiteral {
-    public var bytes: [UInt8]
-
-    public init(_ string: String) { self.bytes = Array(string.utf8) }
-    public init(bytes: [UInt8]) { self.bytes = bytes }
-    public init(_ value: Int) { self.bytes = Array(String(value).utf8) }
-    public init(stringLiteral value: String) { self.init(value) }
-}
-
-/// What sends commands and calls back with their replies: ``RedisClient``'s lanes, or ``EventLoopRedis`` on a loop.
-public protocol RedisCommandSending: Sendable {
-    /// Sends the commands back to back on one connection (not atomically: use a script for that).
-    func send(commands: [[RedisArgument]], completion: @escaping @Sendable (Result<[RedisValue], RedisError>) -> Void)
-}
-
-extension RedisCommandSending {
-    /// Runs a Lua script by its SHA-1, loading it first when Redis does not have it (after a restart, say). An
-    /// error reply is a failure.
+    /// Like ``run(_:keys:arguments:)`` for code that is not async (see ``send(commands:completion:)``); an error
+    /// reply is a failure.
     public func run(
         _ script: RedisScript,
         keys: [String],
@@ -107,4 +84,19 @@ extension RedisCommandSending {
             }
         }
     }
+
+    /// `PING`, for readiness checks.
+    public func ping() async throws(RedisError) {
+        try await self.send(["PING"]).orThrow()
+    }
+}
+
+/// One argument of a Redis command: any bytes (commands are binary safe).
+public struct RedisArgument: Sendable, ExpressibleByStringLiteral {
+    public var bytes: [UInt8]
+
+    public init(_ string: String) { self.bytes = Array(string.utf8) }
+    public init(bytes: [UInt8]) { self.bytes = bytes }
+    public init(_ value: Int) { self.bytes = Array(String(value).utf8) }
+    public init(stringLiteral value: String) { self.init(value) }
 }
