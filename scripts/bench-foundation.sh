@@ -105,7 +105,7 @@ redis-cli -p $redis_port flushall >/dev/null
 # (b) ingestion vs pgbench --------------------------------------------------------------------------------------
 : > "$work/worker-rss.txt"
 drain() {  # $1 = number of worker processes; prints orders/s
-  local count=$1 started ready inflight worker_pids=()
+  local count=$1 started worker_pids=()
   python3 scripts/bench/make_order_jobs.py jobs "$business" "$shop" "$JOBS" 0.1 300 > "$work/jobs.resp"
   for i in $(seq 1 "$count"); do
     WORKER_QUEUES=ecommerce-orders WORKER_CONCURRENCY=4 METRICS_HOST=127.0.0.1 METRICS_PORT=$((19090 + i)) \
@@ -116,13 +116,7 @@ drain() {  # $1 = number of worker processes; prints orders/s
   done
   started=$(date +%s.%N)
   redis-cli -p $redis_port --pipe < "$work/jobs.resp" >/dev/null
-  while true; do
-    ready=$(redis-cli -p $redis_port llen ecommerce-orders)
-    inflight=$(redis-cli -p $redis_port hlen ecommerce-orders:inflight)
-    [ "$ready" = 0 ] && [ "$inflight" = 0 ] && break
-    sleep 0.05
-  done
-  local finished; finished=$(date +%s.%N)
+  local finished; finished=$(python3 scripts/bench/wait_drained.py $redis_port ecommerce-orders)
   for pid in "${worker_pids[@]}"; do
     peak_rss_mib "$pid" >> "$work/worker-rss.txt"; echo >> "$work/worker-rss.txt"  # drain runs in a subshell
     kill -TERM "$pid"; wait "$pid" 2>/dev/null || true
@@ -131,12 +125,14 @@ drain() {  # $1 = number of worker processes; prints orders/s
   [ "$dead" = 0 ] || echo "  WARNING: $dead dead letters" >&2
   awk -v n="$JOBS" -v s="$started" -v f="$finished" 'BEGIN { printf "%.1f", n / (f - s) }'
 }
+python3 scripts/bench/make_ingest_pgbench.py > "$work/ingest.pgbench"  # the worker's statement, as pgbench runs it
 echo "== (b) ingestion of $JOBS order jobs (3 lines, 10 % duplicates) vs pgbench, ${ROUNDS} rounds"
 : > "$work/one.txt"; : > "$work/two.txt"; : > "$work/pgbench.txt"
 for round in $(seq 1 "$ROUNDS"); do
   one=$(drain 1); two=$(drain 2)
-  pg=$(pgbench -h 127.0.0.1 -p 35432 -U postgres -n -M extended -c 4 -j 2 -T 10 -D business=$business \
-    -f scripts/bench/ingest.pgbench ecommerce 2>/dev/null | sed -n 's/^tps = \([0-9.]*\).*/\1/p')
+  pg=$(pgbench -h 127.0.0.1 -p 35432 -U postgres -n -M prepared -c 4 -j 2 -T 10 -D business=$business \
+    -f "$work/ingest.pgbench" ecommerce 2>"$work/pgbench.err" | sed -n 's/^tps = \([0-9.]*\).*/\1/p')
+  [ -n "$pg" ] || { echo "pgbench failed:" >&2; cat "$work/pgbench.err" >&2; exit 1; }
   # pgbench's stock changes fill the inventory outbox too (the trigger is part of the transaction), but nothing
   # relays them during pgbench: drop them, so that the next round's workers do not pay for relaying them.
   psql "$psql_url" -qc "DELETE FROM ecommerce_inventory_outbox" >/dev/null

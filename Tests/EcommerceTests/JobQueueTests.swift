@@ -76,6 +76,35 @@ struct JobQueueTests {
         #expect(stats == QueueStats(queue: name, ready: 0, inflight: 0, delayed: 0, dead: 0, oldestReadyAgeSeconds: 0))
     }
 
+    @Test("acks ride on the next claim: each finished job is acked once, a lost claim says so, and an ack-only call claims nothing")
+    func acksRideOnTheNextClaim() async throws {
+        let redis = TestServices.redis()
+        defer { redis.shutdown() }
+        let queue = RedisJobQueue(redis: redis)
+        let first = uniqueQueue()
+        let second = uniqueQueue()
+        for (index, name) in [first, first, second, second].enumerated() {
+            let job = try encodedEcho(index)
+            try await queue.enqueue(raw: job.bytes, id: job.id, queue: name, dedupeKey: nil)
+        }
+        let mine = try await queue.claim(from: [first, second], workerId: "w1", max: 2, lease: .seconds(30))
+        let theirs = try await queue.claim(from: [second], workerId: "w2", max: 1, lease: .seconds(30))
+        #expect(mine.map(\.queue) == [first, first] && theirs.map(\.queue) == [second])
+
+        // w1 acks its two jobs and one it does not hold, and claims the last job of `second` in the same call.
+        let next = try await queue.claim(from: [first, second], workerId: "w1", max: 5, lease: .seconds(30), acking: mine + theirs)
+        #expect(next.acked == [true, true, false])
+        #expect(next.jobs.map(\.queue) == [second])
+        #expect(try await queue.stats(queue: first).inflight == 0)
+        #expect(try await queue.stats(queue: second).inflight == 2)
+
+        // Acking again is a no-op; max 0 only acks.
+        let ackOnly = try await queue.claim(from: [second], workerId: "w1", max: 0, lease: .seconds(30), acking: mine + next.jobs)
+        #expect(ackOnly.acked == [false, false, true] && ackOnly.jobs.isEmpty)
+        let rest = try await queue.stats(queue: second)
+        #expect(rest.inflight == 1 && rest.ready == 0 && rest.dead == 0)
+    }
+
     @Test func enqueueIfNewIsAtomicUnderConcurrency() async throws {
         let redis = TestServices.redis()
         defer { redis.shutdown() }

@@ -75,9 +75,20 @@ public final class JobWorker: Service, Sendable {
         var settling = false
     }
 
+    /// A succeeded job whose ack waits for the claim loop's next claim.
+    private struct PendingAck {
+        var job: ClaimedJob
+        /// Resumed with the ack's result, or nil when the claim loop did not send it (the job then acks alone).
+        var done: CheckedContinuation<Bool?, Never>
+    }
+
     private struct State {
         var inFlight: [String: InFlight] = [:]
         var shuttingDown = false
+        var pendingAcks: [PendingAck] = []
+        /// Whether the claim loop is about to claim again, and so can carry acks: false while it sleeps on empty
+        /// queues and once it has stopped.
+        var claimLoopTakesAcks = false
     }
 
     public init(queue: RedisJobQueue, registry: JobRegistry, configuration: JobWorkerConfiguration, logger: Logger) {
@@ -116,19 +127,26 @@ public final class JobWorker: Service, Sendable {
 
     // MARK: Claiming
 
+    /// Claims jobs whenever a slot is free, sending the acks of jobs that succeeded meanwhile with the claim.
     private func claimLoop() async {
         var slotFreed = self.slotFreed.makeAsyncIterator()
         var idleWait = Duration.milliseconds(1)
         var rotation = 0
+        defer { self.stopTakingAcks() }
         while !Task.isCancelled {
-            // Jobs whose handler returned do not hold a slot while their outcome is recorded: claiming the next
-            // job overlaps with the ack.
+            // Jobs whose handler returned do not hold a slot while their outcome is recorded.
             let group = self.configuration.groupLimit
-            let (shuttingDown, running, runningInGroup) = self.state.withLock { state in
+            let (shuttingDown, running, runningInGroup, acks) = self.state.withLock { state in
                 let running = state.inFlight.values.filter { !$0.settling }
-                return (state.shuttingDown, running.count, running.count { group?.queues.contains($0.job.queue) == true })
+                let acks = state.pendingAcks
+                state.pendingAcks = []
+                state.claimLoopTakesAcks = !state.shuttingDown
+                return (state.shuttingDown, running.count, running.count { group?.queues.contains($0.job.queue) == true }, acks)
             }
-            if shuttingDown { return }
+            if shuttingDown {
+                for ack in acks { ack.done.resume(returning: nil) }
+                return
+            }
             var free = self.configuration.concurrency - running
             let queues = self.configuration.queues
             let first = rotation % queues.count
@@ -139,26 +157,66 @@ public final class JobWorker: Service, Sendable {
                 if room <= 0 { order.removeAll { group.queues.contains($0) } }
                 if order.contains(where: { group.queues.contains($0) }) { free = min(free, room) }
             }
-            if free <= 0 || order.isEmpty {
+            let max = order.isEmpty ? 0 : Swift.max(0, free)
+            if max == 0 && acks.isEmpty {
                 _ = await slotFreed.next()
                 continue
             }
             rotation &+= 1
             let jobs: [ClaimedJob]
             do {
-                jobs = try await self.queue.claim(from: order, workerId: self.id, max: free, lease: self.configuration.lease)
+                let claimed = try await self.queue.claim(
+                    from: order,
+                    workerId: self.id,
+                    max: max,
+                    lease: self.configuration.lease,
+                    acking: acks.map(\.job)
+                )
+                jobs = claimed.jobs
+                for (ack, kept) in zip(acks, claimed.acked) { ack.done.resume(returning: kept) }
             } catch {
+                for ack in acks { ack.done.resume(returning: nil) }
                 self.logger.error("claiming jobs failed", metadata: ["error": "\(error)"])
                 try? await Task.sleep(for: .seconds(1))
                 continue
             }
+            if max == 0 { continue }
             if jobs.isEmpty {
+                // Nothing to do: acks arriving while this loop sleeps are sent by their jobs, not held up by the nap.
+                self.stopTakingAcks()
                 try? await Task.sleep(for: idleWait)
                 idleWait = min(idleWait * 2, self.configuration.maxIdleWait)
                 continue
             }
             idleWait = .milliseconds(1)
             for job in jobs { self.start(job) }
+        }
+    }
+
+    /// Makes later acks go alone, and sends any that were waiting alone as well.
+    private func stopTakingAcks() {
+        let waiting = self.state.withLock { state in
+            state.claimLoopTakesAcks = false
+            defer { state.pendingAcks = [] }
+            return state.pendingAcks
+        }
+        for ack in waiting { ack.done.resume(returning: nil) }
+    }
+
+    /// Hands a succeeded job's ack to the claim loop, so that it travels with the next claim. Nil when the loop
+    /// cannot take it (idle, stopping, or its claim failed): the caller acks by itself.
+    private func ackWithNextClaim(_ job: ClaimedJob) async -> Bool? {
+        await withCheckedContinuation { continuation in
+            let taken = self.state.withLock { state in
+                guard state.claimLoopTakesAcks else { return false }
+                state.pendingAcks.append(PendingAck(job: job, done: continuation))
+                return true
+            }
+            if taken {
+                self.slotFreedSignal.yield()
+            } else {
+                continuation.resume(returning: nil)
+            }
         }
     }
 
@@ -213,8 +271,8 @@ public final class JobWorker: Service, Sendable {
             state.inFlight[job.id]?.settling = true
             return state.inFlight[job.id]?.handedBack ?? false
         }
-        self.slotFreedSignal.yield()
         if handedBack {
+            self.slotFreedSignal.yield()
             logger.info("job handed back before it finished; its outcome is dropped")
             return
         }
@@ -230,13 +288,18 @@ public final class JobWorker: Service, Sendable {
 
     /// Records the outcome in Redis. A failure to do so is retried briefly; if Redis stays away the lease
     /// expires and the job runs again, which at-least-once allows.
+    ///
+    /// The slot is free from here on: an ack wakes the claim loop as it rides on its next claim, any other outcome
+    /// wakes it at once.
     private func settle(_ job: ClaimedJob, outcome: JobOutcome, logger: Logger) async {
+        if case .succeeded = outcome {} else { self.slotFreedSignal.yield() }
         for attempt in 1...3 {
             do {
                 switch outcome {
                 case .succeeded:
-                    let kept = try await self.queue.ack(job, workerId: self.id)
-                    if !kept { logger.warning("job finished after its lease was lost; another worker may run it again") }
+                    var kept = attempt == 1 ? await self.ackWithNextClaim(job) : nil
+                    if kept == nil { kept = try await self.queue.ack(job, workerId: self.id) }
+                    if kept == false { logger.warning("job finished after its lease was lost; another worker may run it again") }
                     logger.debug("job succeeded")
                 case .retryLater(let later):
                     try await self.queue.retry(job, workerId: self.id, envelope: job.envelope, after: later.delay)

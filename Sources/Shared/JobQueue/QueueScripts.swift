@@ -17,18 +17,43 @@ enum QueueScripts {
         """
     )
 
-    /// KEYS: for each queue, ready, inflight, owners, leases, dead. ARGV: worker id, lease ms, max jobs.
-    /// Returns a flat array: queue index (1-based), envelope, queue index, envelope, ...
-    /// An element that is not an envelope with an `id` goes to dead letters at once instead of looping.
+    /// Lua: `ack(inflight, owners, leases, recoveries, job id, worker id)` removes a finished job if the worker still
+    /// holds its claim; returns 1, or 0 if the claim was lost.
+    private static let ackFunction = """
+        local function ack(inflight, owners, leases, recoveries, id, worker)
+          if redis.call('HGET', owners, id) ~= worker then return 0 end
+          redis.call('HDEL', inflight, id)
+          redis.call('HDEL', owners, id)
+          redis.call('ZREM', leases, id)
+          redis.call('HDEL', recoveries, id)
+          return 1
+        end
+        """
+
+    /// Acks the worker's finished jobs, then claims up to a number of new ones: one round trip per job for both,
+    /// which is most of what a worker says to Redis.
+    ///
+    /// KEYS: for each acked job, its queue's inflight, owners, leases, recoveries; then for each queue to claim
+    /// from, ready, inflight, owners, leases, dead. ARGV: worker id, lease ms, max jobs, number of acks, the acked
+    /// job ids. Returns {ack results (1, or 0 if that claim was lost), claimed: queue index (1-based), envelope,
+    /// queue index, envelope, ...}. An element that is not an envelope with an `id` goes to dead letters at once
+    /// instead of looping.
     static let claim = RedisScript(
         """
         \(now)
+        \(ackFunction)
+        local acks = tonumber(ARGV[4])
+        local acked = {}
+        for i = 1, acks do
+          local k = (i - 1) * 4
+          acked[i] = ack(KEYS[k + 1], KEYS[k + 2], KEYS[k + 3], KEYS[k + 4], ARGV[4 + i], ARGV[1])
+        end
         local max = tonumber(ARGV[3])
         local expiry = now + tonumber(ARGV[2])
         local result = {}
         local claimed = 0
-        for q = 1, #KEYS / 5 do
-          local base = (q - 1) * 5
+        for q = 1, (#KEYS - acks * 4) / 5 do
+          local base = acks * 4 + (q - 1) * 5
           while claimed < max do
             local raw = redis.call('RPOP', KEYS[base + 1])
             if not raw then break end
@@ -48,19 +73,15 @@ enum QueueScripts {
             end
           end
         end
-        return result
+        return {acked, result}
         """
     )
 
     /// KEYS: inflight, owners, leases, recoveries. ARGV: job id, worker id. Returns 1, or 0 if the claim was lost.
     static let ack = RedisScript(
         """
-        if redis.call('HGET', KEYS[2], ARGV[1]) ~= ARGV[2] then return 0 end
-        redis.call('HDEL', KEYS[1], ARGV[1])
-        redis.call('HDEL', KEYS[2], ARGV[1])
-        redis.call('ZREM', KEYS[3], ARGV[1])
-        redis.call('HDEL', KEYS[4], ARGV[1])
-        return 1
+        \(ackFunction)
+        return ack(KEYS[1], KEYS[2], KEYS[3], KEYS[4], ARGV[1], ARGV[2])
         """
     )
 

@@ -137,21 +137,43 @@ public struct RedisJobQueue: Sendable {
 
     /// Claims up to `max` jobs, trying the queues in the order given; the claim and its lease are one step.
     public func claim(from queues: [String], workerId: String, max: Int, lease: Duration) async throws -> [ClaimedJob] {
-        guard max > 0, !queues.isEmpty else { return [] }
-        let keys = queues.flatMap { queue in
+        try await self.claim(from: queues, workerId: workerId, max: max, lease: lease, acking: []).jobs
+    }
+
+    /// Acks `finished` (as ``ack(_:workerId:)`` would, one result per job: false when that claim was lost), then
+    /// claims up to `max` jobs (zero: only ack), all in one round trip.
+    public func claim(
+        from queues: [String],
+        workerId: String,
+        max: Int,
+        lease: Duration,
+        acking finished: [ClaimedJob]
+    ) async throws -> (jobs: [ClaimedJob], acked: [Bool]) {
+        let claimFrom = max > 0 ? queues : []
+        guard !claimFrom.isEmpty || !finished.isEmpty else { return ([], []) }
+        let ackKeys = finished.flatMap { job in
+            let keys = QueueKeys(queue: job.queue)
+            return [keys.inflight, keys.owners, keys.leases, keys.recoveries]
+        }
+        let claimKeys = claimFrom.flatMap { queue in
             let keys = QueueKeys(queue: queue)
             return [keys.ready, keys.inflight, keys.owners, keys.leases, keys.dead]
         }
         let reply = try await self.redis.run(
             QueueScripts.claim,
-            keys: keys,
-            arguments: [RedisArgument(workerId), RedisArgument(lease.milliseconds), RedisArgument(max)]
+            keys: ackKeys + claimKeys,
+            arguments: [RedisArgument(workerId), RedisArgument(lease.milliseconds), RedisArgument(max), RedisArgument(finished.count)]
+                + finished.map { RedisArgument($0.id) }
         )
-        let flat = reply.elements
+        let parts = reply.elements
+        guard parts.count == 2 else { throw RedisError.unexpectedReply("claim returned \(reply)") }
+        let acked = parts[0].elements.map { $0.int == 1 }
+        guard acked.count == finished.count else { throw RedisError.unexpectedReply("claim acked \(acked.count) of \(finished.count)") }
+        let flat = parts[1].elements
         var jobs: [ClaimedJob] = []
         for index in stride(from: 0, to: flat.count - 1, by: 2) {
             guard let queueIndex = flat[index].int, case .string(let raw) = flat[index + 1] else { continue }
-            let queue = queues[queueIndex - 1]
+            let queue = claimFrom[queueIndex - 1]
             do {
                 let header = try JobHeader(json: raw)
                 jobs.append(ClaimedJob(queue: queue, header: header, envelope: raw))
@@ -161,7 +183,7 @@ public struct RedisJobQueue: Sendable {
                 try await self.buryUnreadable(queue: queue, id: id, raw: raw, workerId: workerId, error: "malformed envelope: \(error)")
             }
         }
-        return jobs
+        return (jobs, acked)
     }
 
     /// Removes a finished job. Returns false when the claim was lost (the lease expired and another worker
