@@ -71,6 +71,43 @@ struct InventoryPushTests {
         )
     }
 
+    @Test("the relay service drains a backlog of many batches at once, without waiting for another notification or the sweep")
+    func relayDrainsABacklog() async throws {
+        let redis = TestServices.redis(.inventory)
+        defer { redis.shutdown() }
+        try await TestServices.withPostgres { postgres in
+            let business = try await BusinessFixture.create(on: postgres, stock: [("A", 1, nil), ("B", 1, nil)], connection: nil)
+            for quantity in 2...12 {
+                for variant in business.variants { try await self.setStock(variant.id, to: quantity, postgres) }
+            }
+            let backlog: @Sendable () async throws -> Int = {
+                let rows = try await postgres.query(
+                    "SELECT count(*)::int FROM ecommerce_inventory_outbox WHERE business_id = \(business.id)",
+                    logger: self.logger
+                )
+                for try await count in rows.decode(Int.self) { return count }
+                return -1
+            }
+            #expect(try await backlog() >= 22)
+            // Batches of 4 rows, each of only two variants; the sweep is a minute away.
+            let relay = InventoryOutboxRelay(
+                postgres: postgres,
+                queue: RedisJobQueue(redis: redis),
+                sweepInterval: .seconds(60),
+                gatherDelay: .milliseconds(20),
+                batchSize: 4,
+                logger: self.logger
+            )
+            let drained = try await withThrowingTaskGroup(of: Void.self) { group in
+                group.addTask { try await relay.run() }
+                defer { group.cancelAll() }
+                return try await TestServices.eventually(timeout: .seconds(10)) { try await backlog() == 0 }
+            }
+            #expect(drained)
+        }
+        _ = try await redis.send(["FLUSHDB"])  // the other suites' stock changes it relayed
+    }
+
     @Test("a burst of stock changes reaches Shopify once, with the latest quantity; unmapped variants are skipped")
     func coalescedPush() async throws {
         let redis = TestServices.redis(.inventory)

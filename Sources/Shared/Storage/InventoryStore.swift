@@ -26,7 +26,8 @@ public struct InventoryStore: Sendable {
 
     /// Takes up to `limit` outbox rows (oldest first, skipping rows another relay holds) and hands the distinct
     /// variants to `relay`; the rows are deleted only if `relay` returns, in the same transaction, so a relay that
-    /// fails or dies leaves them for the next sweep.
+    /// fails or dies leaves them for the next sweep. Returns how many rows it took: fewer than `limit` means the
+    /// outbox was drained (of the rows not held by another relay).
     @discardableResult
     public func relayOutbox(limit: Int, logger: Logger, _ relay: @Sendable ([StockChange]) async throws -> Void) async throws -> Int {
         try await self.client.withTransaction(logger: logger) { connection in
@@ -37,18 +38,21 @@ public struct InventoryStore: Sendable {
                     WHERE id IN (SELECT id FROM ecommerce_inventory_outbox ORDER BY id LIMIT \(limit) FOR UPDATE SKIP LOCKED)
                     RETURNING business_id, variant_id
                 )
-                SELECT DISTINCT t.business_id, t.variant_id, m.shopify_inventory_item_id IS NOT NULL
+                SELECT t.business_id, t.variant_id, bool_or(m.shopify_inventory_item_id IS NOT NULL), (sum(count(*)) OVER ())::int
                 FROM taken t
                 LEFT JOIN ecommerce_product_mapping m ON m.business_id = t.business_id AND m.variant_id = t.variant_id
+                GROUP BY t.business_id, t.variant_id
                 """,
                 logger: logger
             )
             var changes: [StockChange] = []
-            for try await (businessId, variantId, mapped) in rows.decode((UUID, UUID, Bool).self) {
+            var taken = 0
+            for try await (businessId, variantId, mapped, rowsTaken) in rows.decode((UUID, UUID, Bool, Int).self) {
                 changes.append(StockChange(businessId: businessId, variantId: variantId, mapped: mapped))
+                taken = rowsTaken
             }
             if !changes.isEmpty { try await relay(changes) }
-            return changes.count
+            return taken
         }
     }
 

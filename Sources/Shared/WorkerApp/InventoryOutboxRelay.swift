@@ -66,11 +66,13 @@ public struct InventoryOutboxRelay: Service {
         do {
             while try await self.relayBatch() == self.batchSize {}
         } catch {
+            // Cancelled by a shutdown mid-batch: the transaction rolled back and the rows wait for the next worker.
+            if Task.isCancelled { return }
             self.logger.error("stock-change relay failed; the sweep retries", metadata: ["error": "\(error)"])
         }
     }
 
-    /// Relays one batch; returns how many distinct variants it took.
+    /// Relays one batch; returns how many outbox rows it took (several rows of one variant make one push).
     @discardableResult
     public func relayBatch() async throws -> Int {
         try await self.inventory.relayOutbox(limit: self.batchSize, logger: self.logger) { changes in
@@ -88,12 +90,23 @@ public struct InventoryOutboxRelay: Service {
         }
     }
 
+    /// Turns stock-change notifications into relay passes, listening only until the first one arrives.
+    ///
+    /// Under load every order's commit notifies, and each notification wakes every relaying worker and its
+    /// PostgreSQL backend, only to be folded into the next batch anyway (it cost more than a tenth of a worker's
+    /// CPU per order). So after a notification the listener stops listening for the gather delay; on listening
+    /// again it asks for a pass, which relays whatever committed while nobody listened.
     private func listen(_ wake: AsyncStream<Void>.Continuation) async {
         while !Task.isCancelled {
             do {
                 try await self.postgres.withConnection { connection in
-                    try await connection.listen(on: "ecommerce_inventory") { notifications in
-                        for try await _ in notifications { wake.yield() }
+                    while !Task.isCancelled {
+                        try await connection.listen(on: "ecommerce_inventory") { notifications in
+                            wake.yield()  // LISTEN is in place: a change this pass does not see will notify
+                            for try await _ in notifications { break }
+                        }
+                        wake.yield()
+                        try await Task.sleep(for: self.gatherDelay)
                     }
                 }
             } catch {
