@@ -256,12 +256,15 @@ struct JobQueueTests {
         for raw in garbage { _ = try await redis.send(["LPUSH", RedisArgument(name), RedisArgument(bytes: raw)]) }
         let good = try encodedEcho(1)
         try await queue.enqueue(raw: good.bytes, id: good.id, queue: name, dedupeKey: nil)
+        // A good envelope whose id is not its first member: the claim script reads it the slow way.
+        let idNotFirst = #"{"kind":"test.echo","id":"late-id","attempt":0,"maxAttempts":3,"enqueuedAt":"2026-11-27T10:00:00Z","payload":{"value":2}}"#
+        try await queue.enqueue(raw: Array(idNotFirst.utf8), id: "late-id", queue: name, dedupeKey: nil)
         let settled = try await runWorkers([worker], timeout: .seconds(10)) {
             let stats = try await queue.stats(queue: name)
             return stats.dead == garbage.count && stats.ready == 0 && stats.inflight == 0
         }
         #expect(settled)
-        #expect(handled.withLock { $0 } == 1)
+        #expect(handled.withLock { $0 } == 2)
         let errors = try await queue.deadLetters(queue: name).map(\.error)
         #expect(errors.filter { $0.contains("malformed envelope") }.count == 3)
         #expect(errors.contains { $0.contains("no handler for job kind no.such.kind") })
