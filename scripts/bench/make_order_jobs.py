@@ -1,9 +1,10 @@
 #!/usr/bin/env python3
 """Writes order-ingestion jobs as Redis protocol (for `redis-cli --pipe`) or one signed webhook body.
 
-  make_order_jobs.py jobs BUSINESS_ID SHOP COUNT DUPLICATE_SHARE VARIANTS > jobs.resp
-      COUNT `orders.ingest` envelopes (3 lines each, SKUs BENCH-1..BENCH-VARIANTS) LPUSHed to ecommerce-orders;
-      DUPLICATE_SHARE of them repeat an earlier order (a new job id, the same order), as duplicate deliveries do.
+  make_order_jobs.py jobs BUSINESS_ID SHOP COUNT DUPLICATE_SHARE VARIANTS [LIST] > jobs.resp
+      COUNT `orders.ingest` envelopes (3 lines each, SKUs BENCH-1..BENCH-VARIANTS) LPUSHed to LIST
+      (ecommerce-orders by default); DUPLICATE_SHARE of them repeat an earlier order (a new job id, the same
+      order), as duplicate deliveries do.
   make_order_jobs.py body SHOP > body.json
       a ~700-byte REST order body, as Shopify posts it.
 """
@@ -34,7 +35,7 @@ def resp(*args):
     return b"".join(out)
 
 
-def jobs(business, shop, count, duplicate_share, variants):
+def jobs(business, shop, count, duplicate_share, variants, target="ecommerce-orders"):
     now = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
     base = random.randint(10**12, 2 * 10**12)
     made = []
@@ -49,7 +50,7 @@ def jobs(business, shop, count, duplicate_share, variants):
                     "attempt": 0, "maxAttempts": 10, "enqueuedAt": now,
                     "payload": {"source": "webhook", "topic": "orders/create", "webhookId": str(uuid.uuid4()),
                                 "order": body}}
-        out.write(resp("LPUSH", "ecommerce-orders", json.dumps(envelope, separators=(",", ":"))))
+        out.write(resp("LPUSH", target, json.dumps(envelope, separators=(",", ":"))))
 
 
 def body(shop):
@@ -64,6 +65,6 @@ def body(shop):
 
 if __name__ == "__main__":
     if sys.argv[1] == "jobs":
-        jobs(sys.argv[2], sys.argv[3], int(sys.argv[4]), float(sys.argv[5]), int(sys.argv[6]))
+        jobs(sys.argv[2], sys.argv[3], int(sys.argv[4]), float(sys.argv[5]), int(sys.argv[6]), *sys.argv[7:8])
     else:
         body(sys.argv[2])

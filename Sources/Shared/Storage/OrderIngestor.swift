@@ -105,7 +105,7 @@ public struct OrderIngestor: Sendable {
 /// committed, so it matches only if nobody wrote since the snapshot; `INSERT … ON CONFLICT DO NOTHING` likewise
 /// inserts only if nobody inserted. Every other write reads `won`, so it happens only after the row is locked and the
 /// snapshot is known to be current, and the statement commits or fails as one. A stale event (older than the state
-/// applied) wins only its sync log row. `scripts/bench/ingest.pgbench` runs the same SQL.
+/// applied) wins only its sync log row. The benchmark runs this very SQL in pgbench (`scripts/bench/make_ingest_pgbench.py`).
 struct IngestStatement: PostgresPreparedStatement {
     static let name = "ecommerce_ingest_order_v1"
     static let bindingDataTypes: [PostgresDataType] = [
