@@ -24,7 +24,7 @@ struct EventLoopRedisTests {
         var configuration = RedisConfiguration(
             host: TestServices.redisHost,
             port: TestServices.redisPort,
-            database: TestServices.RedisDatabase.gateway.rawValue
+            database: TestServices.RedisDatabase.redisClient.rawValue
         )
         configuration.commandTimeout = .seconds(2)
         let redis = RedisClient(configuration: configuration)
@@ -45,7 +45,7 @@ struct EventLoopRedisTests {
             }
             try await group.waitForAll()
         }
-        let checker = TestServices.redis(.gateway)
+        let checker = TestServices.redis(.redisClient)
         defer { checker.shutdown() }
         #expect(try await checker.send(["LLEN", RedisArgument(key)]).int == 200, "written to the configured database")
         _ = try await checker.send(["DEL", RedisArgument(key)])

@@ -1,6 +1,7 @@
 import Foundation
 import JobQueue
 import RedisClient
+import ServiceLifecycle
 import Synchronization
 import Testing
 
@@ -44,6 +45,7 @@ struct JobQueueTests {
         _ redis: RedisClient,
         queue: String,
         concurrency: Int = 4,
+        prefetch: Int = 0,
         lease: Duration = .seconds(15),
         handler: @escaping @Sendable (JobEnvelope<EchoJob.Payload>, JobContext) async throws -> Void
     ) -> JobWorker {
@@ -52,6 +54,7 @@ struct JobQueueTests {
         var configuration = JobWorkerConfiguration(queues: [queue], concurrency: concurrency)
         configuration.backoff = RetryBackoff(base: .milliseconds(20), cap: .milliseconds(100))
         configuration.maintenanceInterval = .milliseconds(50)
+        configuration.prefetch = prefetch
         configuration.lease = lease
         configuration.heartbeatInterval = lease / 5
         return JobWorker(queue: RedisJobQueue(redis: redis), registry: registry, configuration: configuration, logger: self.logger)
@@ -140,8 +143,8 @@ struct JobQueueTests {
         #expect(age > 115 && age < 140)
     }
 
-    @Test("4 consumers × 5,000 jobs each: every job acked exactly once")
-    func fourConsumersExactlyOnce() async throws {
+    @Test("4 consumers × 5,000 jobs each: every job acked exactly once", arguments: [0, 8])
+    func fourConsumersExactlyOnce(prefetch: Int) async throws {
         let name = uniqueQueue()
         let producer = TestServices.redis()
         defer { producer.shutdown() }
@@ -157,7 +160,7 @@ struct JobQueueTests {
         let redisClients = (0..<4).map { _ in TestServices.redis() }
         defer { for client in redisClients { client.shutdown() } }
         let workers = redisClients.map { client in
-            self.makeWorker(client, queue: name, concurrency: 8) { envelope, _ in
+            self.makeWorker(client, queue: name, concurrency: 8, prefetch: prefetch) { envelope, _ in
                 seen.withLock { $0[envelope.id, default: 0] += 1 }
             }
         }
@@ -172,6 +175,41 @@ struct JobQueueTests {
         #expect(Set(ids) == Set(counts.keys))
         let stats = try await queue.stats(queue: name)
         #expect(stats.dead == 0 && stats.delayed == 0)
+    }
+
+    @Test("held jobs keep their leases while they wait, and go back to the queue on shutdown while the running job finishes")
+    func heldJobsAreLeasedAndHandedBack() async throws {
+        let redis = TestServices.redis()
+        defer { redis.shutdown() }
+        let queue = RedisJobQueue(redis: redis)
+        let name = uniqueQueue()
+        for value in 0..<5 {
+            let job = try encodedEcho(value)
+            try await queue.enqueue(raw: job.bytes, id: job.id, queue: name, dedupeKey: nil)
+        }
+        let ran = Mutex<[Int]>([])
+        // One slot and two held jobs; a lease of 1 s that only the heartbeat keeps (maintenance runs every 50 ms).
+        let worker = self.makeWorker(redis, queue: name, concurrency: 1, prefetch: 2, lease: .seconds(1)) { envelope, _ in
+            ran.withLock { $0.append(envelope.payload.value) }
+            try await Task.sleep(for: .milliseconds(2500))
+        }
+        let group = ServiceGroup(configuration: .init(services: [worker], logger: self.logger))
+        try await withThrowingTaskGroup(of: Void.self) { tasks in
+            tasks.addTask { try await group.run() }
+            let holding = try await TestServices.eventually(timeout: .seconds(5)) {
+                let stats = try await queue.stats(queue: name)
+                return stats.inflight == 3 && stats.ready == 2
+            }
+            #expect(holding, "one running and two held, all claimed")
+            try await Task.sleep(for: .seconds(1.5))  // past the lease: only renewals keep the held jobs claimed
+            let stats = try await queue.stats(queue: name)
+            #expect(stats.inflight == 3 && stats.ready == 2, "held jobs were not recovered: \(stats)")
+            await group.triggerGracefulShutdown()
+            try await tasks.waitForAll()
+        }
+        #expect(ran.withLock { $0 } == [0], "only the first job ran, to its end")
+        let after = try await queue.stats(queue: name)
+        #expect(after.ready == 4 && after.inflight == 0 && after.dead == 0, "\(after)")
     }
 
     @Test("a failing job is retried with backoff and ends in dead letters with its error")

@@ -23,6 +23,8 @@ enum TestServices {
         case simulator = 5
         case polling = 6
         case oauth = 7
+        /// The Redis client's own tests: never flushed by another suite (the gateway's database is).
+        case redisClient = 8
     }
 
     static func redisURL(_ database: RedisDatabase) -> String { "redis://\(redisHost):\(redisPort)/\(database.rawValue)" }

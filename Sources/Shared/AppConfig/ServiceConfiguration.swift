@@ -95,6 +95,9 @@ public struct WorkerConfiguration: Sendable {
     /// flight at once. Those jobs wait on the shop's cost budget; the slots left keep order ingestion, which does
     /// not, from waiting behind them.
     public var shopifyConcurrency: Int
+    /// `WORKER_PREFETCH`: jobs claimed ahead of free slots and held until one frees; nil (unset) leaves it to the
+    /// worker: `WORKER_CONCURRENCY` when none of its queues calls Shopify, else none.
+    public var prefetch: Int?
     /// `WORKER_JOB_TIMEOUT_SECONDS` (300): a job still running after this long is abandoned and counted as failed.
     public var jobTimeout: Duration
     public var metricsHost: String
@@ -165,6 +168,7 @@ public struct WorkerConfiguration: Sendable {
             default: max(1, self.concurrency - 1),
             range: 1...self.concurrency
         )
+        self.prefetch = environment.optional("WORKER_PREFETCH") == nil ? nil : try environment.int("WORKER_PREFETCH", default: 0, range: 0...512)
         self.jobTimeout = try environment.seconds("WORKER_JOB_TIMEOUT_SECONDS", default: 300, range: 1...86_400)
         self.metricsHost = environment.optional("METRICS_HOST") ?? "0.0.0.0"
         self.metricsPort = try environment.int("METRICS_PORT", default: 9090, range: 0...65535)

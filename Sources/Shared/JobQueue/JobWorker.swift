@@ -11,6 +11,10 @@ public struct JobWorkerConfiguration: Sendable {
     public var queues: [String]
     /// Jobs in flight at once in this process.
     public var concurrency: Int
+    /// Jobs claimed beyond the free slots and held, leased, until a slot frees (0: none). Holding a few lets one
+    /// Redis round trip claim and ack several jobs; held jobs wait behind running ones, so keep it 0 for queues
+    /// whose jobs are slow and that other workers could take sooner.
+    public var prefetch = 0
     /// How long a claim stays valid without a heartbeat. A worker that dies is noticed at most this long
     /// (plus one maintenance interval) later.
     public var lease: Duration = .seconds(15)
@@ -86,6 +90,8 @@ public final class JobWorker: Service, Sendable {
         var inFlight: [String: InFlight] = [:]
         var shuttingDown = false
         var pendingAcks: [PendingAck] = []
+        /// Claimed ahead of a free slot (`prefetch`), in claim order; leased, not started.
+        var held: [ClaimedJob] = []
         /// Whether the claim loop is about to claim again, and so can carry acks: false while it sleeps on empty
         /// queues and once it has stopped.
         var claimLoopTakesAcks = false
@@ -127,61 +133,115 @@ public final class JobWorker: Service, Sendable {
 
     // MARK: Claiming
 
+    /// What one turn of the claim loop does, decided under the state lock.
+    private struct ClaimTurn {
+        var shuttingDown = false
+        /// Held jobs that now have a slot.
+        var start: [ClaimedJob] = []
+        /// Acks to send with this turn's claim (empty when the turn does not call Redis).
+        var acks: [PendingAck] = []
+        var queues: [String] = []
+        var max = 0
+        var callsRedis: Bool { self.max > 0 || !self.acks.isEmpty }
+    }
+
+    /// Starts held jobs in free slots and decides whether to call Redis: when no job is held to fill the next free
+    /// slot, or when enough acks wait. Group queues never have jobs held beyond the group's room.
+    private func planTurn(_ state: inout State, rotation: Int) -> ClaimTurn {
+        var turn = ClaimTurn()
+        state.claimLoopTakesAcks = !state.shuttingDown
+        if state.shuttingDown {
+            turn.shuttingDown = true
+            turn.acks = state.pendingAcks
+            state.pendingAcks = []
+            return turn
+        }
+        let group = self.configuration.groupLimit
+        func inGroup(_ queue: String) -> Bool { group?.queues.contains(queue) == true }
+        // Jobs whose handler returned do not hold a slot while their outcome is recorded.
+        let running = state.inFlight.values.filter { !$0.settling }
+        var free = self.configuration.concurrency - running.count
+        var room = group.map { $0.maxInFlight - running.count { inGroup($0.job.queue) } } ?? Int.max
+        var stillHeld: [ClaimedJob] = []
+        for job in state.held {
+            if free > 0 && (!inGroup(job.queue) || room > 0) {
+                turn.start.append(job)
+                free -= 1
+                if inGroup(job.queue) { room -= 1 }
+            } else {
+                stillHeld.append(job)
+            }
+        }
+        state.held = stillHeld
+        room -= stillHeld.count { inGroup($0.queue) }
+
+        let queues = self.configuration.queues
+        let first = rotation % queues.count
+        var order = Array(queues[first...]) + Array(queues[..<first])
+        var want = free + self.configuration.prefetch - stillHeld.count
+        if group != nil {
+            // A claim takes at most what the group has room for whenever a group queue is among those asked.
+            if room <= 0 { order.removeAll(where: inGroup) }
+            if order.contains(where: inGroup) { want = min(want, room) }
+        }
+        let max = order.isEmpty ? 0 : Swift.max(0, want)
+        // Without prefetch every ack goes at once (with the claim of the slot it freed); with it, acks gather until
+        // the held jobs run out or `prefetch` of them wait (and the heartbeat sends any that wait longer).
+        let needsJobs = max > 0 && stillHeld.isEmpty
+        if needsJobs || state.pendingAcks.count >= Swift.max(1, self.configuration.prefetch) {
+            turn.acks = state.pendingAcks
+            state.pendingAcks = []
+            turn.queues = order
+            turn.max = max
+        }
+        return turn
+    }
+
     /// Claims jobs whenever a slot is free, sending the acks of jobs that succeeded meanwhile with the claim.
+    ///
+    /// With `prefetch`, a claim also takes that many jobs beyond the free slots and holds them (leased like running
+    /// ones): a slot that frees is refilled at once, and Redis is asked again only when the held jobs run out, so
+    /// that one round trip claims and acks several jobs.
     private func claimLoop() async {
         var slotFreed = self.slotFreed.makeAsyncIterator()
         var idleWait = Duration.milliseconds(1)
         var rotation = 0
         defer { self.stopTakingAcks() }
         while !Task.isCancelled {
-            // Jobs whose handler returned do not hold a slot while their outcome is recorded.
-            let group = self.configuration.groupLimit
-            let (shuttingDown, running, runningInGroup, acks) = self.state.withLock { state in
-                let running = state.inFlight.values.filter { !$0.settling }
-                let acks = state.pendingAcks
-                state.pendingAcks = []
-                state.claimLoopTakesAcks = !state.shuttingDown
-                return (state.shuttingDown, running.count, running.count { group?.queues.contains($0.job.queue) == true }, acks)
+            let turn = self.state.withLock { self.planTurn(&$0, rotation: rotation) }
+            if turn.shuttingDown {
+                for ack in turn.acks { ack.done.resume(returning: nil) }
+                return  // held jobs are handed back by `drain`
             }
-            if shuttingDown {
-                for ack in acks { ack.done.resume(returning: nil) }
-                return
-            }
-            var free = self.configuration.concurrency - running
-            let queues = self.configuration.queues
-            let first = rotation % queues.count
-            var order = Array(queues[first...]) + Array(queues[..<first])
-            if let group {
-                // A claim takes at most what the group has room for whenever a group queue is among those asked.
-                let room = group.maxInFlight - runningInGroup
-                if room <= 0 { order.removeAll { group.queues.contains($0) } }
-                if order.contains(where: { group.queues.contains($0) }) { free = min(free, room) }
-            }
-            let max = order.isEmpty ? 0 : Swift.max(0, free)
-            if max == 0 && acks.isEmpty {
-                _ = await slotFreed.next()
+            for job in turn.start { self.start(job) }
+            guard turn.callsRedis else {
+                if turn.start.isEmpty { _ = await slotFreed.next() }
                 continue
             }
             rotation &+= 1
             let jobs: [ClaimedJob]
             do {
                 let claimed = try await self.queue.claim(
-                    from: order,
+                    from: turn.queues,
                     workerId: self.id,
-                    max: max,
+                    max: turn.max,
                     lease: self.configuration.lease,
-                    acking: acks.map(\.job)
+                    acking: turn.acks.map(\.job)
                 )
                 jobs = claimed.jobs
-                for (ack, kept) in zip(acks, claimed.acked) { ack.done.resume(returning: kept) }
+                for (ack, kept) in zip(turn.acks, claimed.acked) { ack.done.resume(returning: kept) }
             } catch {
-                for ack in acks { ack.done.resume(returning: nil) }
+                for ack in turn.acks { ack.done.resume(returning: nil) }
                 self.logger.error("claiming jobs failed", metadata: ["error": "\(error)"])
                 try? await Task.sleep(for: .seconds(1))
                 continue
             }
-            if max == 0 { continue }
-            if jobs.isEmpty {
+            if turn.max == 0 { continue }
+            let holdsNone = self.state.withLock { state in
+                state.held.append(contentsOf: jobs)  // started by the next turn, in claim order
+                return state.held.isEmpty
+            }
+            if holdsNone {
                 // Nothing to do: acks arriving while this loop sleeps are sent by their jobs, not held up by the nap.
                 self.stopTakingAcks()
                 try? await Task.sleep(for: idleWait)
@@ -189,7 +249,6 @@ public final class JobWorker: Service, Sendable {
                 continue
             }
             idleWait = .milliseconds(1)
-            for job in jobs { self.start(job) }
         }
     }
 
@@ -197,6 +256,16 @@ public final class JobWorker: Service, Sendable {
     private func stopTakingAcks() {
         let waiting = self.state.withLock { state in
             state.claimLoopTakesAcks = false
+            defer { state.pendingAcks = [] }
+            return state.pendingAcks
+        }
+        for ack in waiting { ack.done.resume(returning: nil) }
+    }
+
+    /// Sends the acks still waiting for a claim on their own (the heartbeat's bound on how long an ack waits, since
+    /// a job that finished no longer has its lease renewed).
+    private func sendWaitingAcksAlone() {
+        let waiting = self.state.withLock { state in
             defer { state.pendingAcks = [] }
             return state.pendingAcks
         }
@@ -363,15 +432,19 @@ public final class JobWorker: Service, Sendable {
                 )
             )
             try? await Task.sleep(for: self.configuration.heartbeatInterval)
+            self.sendWaitingAcksAlone()
             await self.abandonOverdueJobs()
             let byQueue = self.state.withLock { state in
-                Dictionary(grouping: state.inFlight.values.filter { !$0.settling }.map(\.job), by: \.queue).mapValues { $0.map(\.id) }
+                let leased = state.inFlight.values.filter { !$0.settling }.map(\.job) + state.held
+                return Dictionary(grouping: leased, by: \.queue).mapValues { $0.map(\.id) }
             }
             for (queue, ids) in byQueue {
                 do {
                     let kept = try await self.queue.extendLeases(queue: queue, jobIds: ids, workerId: self.id, lease: self.configuration.lease)
-                    // A job acked while the renewal was on its way is not lost: count only jobs still running.
-                    let running = self.state.withLock { state in ids.count { state.inFlight[$0].map { !$0.settling } ?? false } }
+                    // A job acked while the renewal was on its way is not lost: count only jobs still running or held.
+                    let running = self.state.withLock { state in
+                        ids.count { id in state.inFlight[id].map { !$0.settling } ?? state.held.contains { $0.id == id } }
+                    }
                     if kept < running {
                         self.logger.warning(
                             "leases lost: those jobs were recovered by another worker",
@@ -431,6 +504,12 @@ public final class JobWorker: Service, Sendable {
 
     /// Waits for in-flight jobs up to the grace period, then hands the rest back to their queues.
     private func drain() async {
+        // Held jobs never started: back to their queues first, for other workers to take now.
+        let held = self.state.withLock { state in
+            defer { state.held = [] }
+            return state.held
+        }
+        for job in held { await self.handBack(job) }
         let deadline = ContinuousClock.now + self.configuration.shutdownGrace
         while self.inFlightCount > 0 && ContinuousClock.now < deadline {
             try? await Task.sleep(for: .milliseconds(20))
@@ -440,16 +519,20 @@ public final class JobWorker: Service, Sendable {
             return Array(state.inFlight.values)
         }
         for entry in unfinished {
-            do {
-                try await self.queue.release(entry.job, workerId: self.id)
-                self.logger.info("job handed back on shutdown", metadata: ["job.id": "\(entry.job.id)", "queue": "\(entry.job.queue)"])
-            } catch {
-                self.logger.error(
-                    "handing a job back failed; its lease will expire and another worker will recover it",
-                    metadata: ["job.id": "\(entry.job.id)", "error": "\(error)"]
-                )
-            }
+            await self.handBack(entry.job)
             entry.task?.cancel()
+        }
+    }
+
+    private func handBack(_ job: ClaimedJob) async {
+        do {
+            try await self.queue.release(job, workerId: self.id)
+            self.logger.info("job handed back on shutdown", metadata: ["job.id": "\(job.id)", "queue": "\(job.queue)"])
+        } catch {
+            self.logger.error(
+                "handing a job back failed; its lease will expire and another worker will recover it",
+                metadata: ["job.id": "\(job.id)", "error": "\(error)"]
+            )
         }
     }
 }

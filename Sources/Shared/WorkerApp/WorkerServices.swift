@@ -67,6 +67,10 @@ public struct WorkerProcess: Sendable {
         workerConfiguration.maxRecoveries = configuration.maxRecoveries
         workerConfiguration.backoff = RetryBackoff(base: configuration.retryBase)
         workerConfiguration.jobTimeout = configuration.jobTimeout
+        // Held jobs wait behind running ones: worth it for fast jobs (order ingestion, shop events), not for jobs that
+        // wait on a shop's Shopify budget while another worker could take them.
+        let callsShopify = !Set(workerConfiguration.queues).isDisjoint(with: EcommerceQueue.callingShopify)
+        workerConfiguration.prefetch = configuration.prefetch ?? (callsShopify ? 0 : configuration.concurrency)
         // Only worth a slot when this worker also serves queues outside the group (order ingestion, shop events).
         if !Set(workerConfiguration.queues).isSubset(of: EcommerceQueue.callingShopify) {
             workerConfiguration.groupLimit = QueueGroupLimit(queues: EcommerceQueue.callingShopify, maxInFlight: configuration.shopifyConcurrency)
