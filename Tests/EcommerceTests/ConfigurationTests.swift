@@ -1,6 +1,8 @@
 import AppConfig
+import EcommerceJobs
 import PostgresNIO
 import Testing
+import WorkerApp
 
 @testable import ShopifyAdmin
 
@@ -25,6 +27,7 @@ struct ConfigurationTests {
             ("INVENTORY_RELAY", "maybe"), ("POLL_SCHEDULER", "2"), ("TOKEN_ENCRYPTION_KEYS", "k:short"), ("SHOPIFY_API_VERSION", "latest"),
             ("SHOPIFY_ADMIN_BASE_URL", "ftp://x"), ("POLL_INTERVAL_SECONDS", "0"), ("SYNC_LOG_RETENTION_DAYS", "0"),
             ("POLL_PAGE_SIZE", "10"), ("DATABASE_MAX_CONNECTIONS", "0"), ("DATABASE_MIN_CONNECTIONS", "-1"),
+            ("WORKER_PREFETCH", "-1"),
         ] {
             do {
                 _ = try self.worker([variable: value])
@@ -42,6 +45,16 @@ struct ConfigurationTests {
         let small = try self.worker(["DATABASE_MAX_CONNECTIONS": "2"]).common.database.options
         #expect(small.minimumConnections == 2 && small.maximumConnections == 2)
         #expect(throws: ConfigurationError.self) { try self.worker(["DATABASE_MAX_CONNECTIONS": "2", "DATABASE_MIN_CONNECTIONS": "3"]) }
+    }
+
+    @Test("a worker prefetches by default only when none of its queues calls Shopify")
+    func prefetchDefault() throws {
+        #expect(try self.worker([:]).prefetch == nil)
+        #expect(try self.worker(["WORKER_PREFETCH": "2"]).prefetch == 2)
+        #expect(WorkerProcess.prefetch(queues: [EcommerceQueue.orders], configured: nil, concurrency: 4) == 4)
+        #expect(WorkerProcess.prefetch(queues: EcommerceQueue.all, configured: nil, concurrency: 4) == 0)
+        #expect(WorkerProcess.prefetch(queues: [EcommerceQueue.orders, EcommerceQueue.inventory], configured: nil, concurrency: 4) == 0)
+        #expect(WorkerProcess.prefetch(queues: EcommerceQueue.all, configured: 3, concurrency: 4) == 3)
     }
 
     @Test("the default poll page asks for no more than Shopify's single-query maximum")

@@ -67,10 +67,11 @@ public struct WorkerProcess: Sendable {
         workerConfiguration.maxRecoveries = configuration.maxRecoveries
         workerConfiguration.backoff = RetryBackoff(base: configuration.retryBase)
         workerConfiguration.jobTimeout = configuration.jobTimeout
-        // Held jobs wait behind running ones: worth it for fast jobs (order ingestion, shop events), not for jobs that
-        // wait on a shop's Shopify budget while another worker could take them.
-        let callsShopify = !Set(workerConfiguration.queues).isDisjoint(with: EcommerceQueue.callingShopify)
-        workerConfiguration.prefetch = configuration.prefetch ?? (callsShopify ? 0 : configuration.concurrency)
+        workerConfiguration.prefetch = Self.prefetch(
+            queues: workerConfiguration.queues,
+            configured: configuration.prefetch,
+            concurrency: configuration.concurrency
+        )
         // Only worth a slot when this worker also serves queues outside the group (order ingestion, shop events).
         if !Set(workerConfiguration.queues).isSubset(of: EcommerceQueue.callingShopify) {
             workerConfiguration.groupLimit = QueueGroupLimit(queues: EcommerceQueue.callingShopify, maxInFlight: configuration.shopifyConcurrency)
@@ -84,5 +85,12 @@ public struct WorkerProcess: Sendable {
             configuration: .init(address: .hostname(configuration.metricsHost, port: configuration.metricsPort), serverName: "ecommerce-worker"),
             logger: logger
         )
+    }
+
+    /// `WORKER_PREFETCH` when set; otherwise `WORKER_CONCURRENCY` for a worker none of whose queues calls Shopify, else
+    /// none. Held jobs wait behind running ones: worth it for fast jobs (order ingestion, shop events), not for jobs
+    /// that wait on a shop's Shopify budget while another worker could take them.
+    public static func prefetch(queues: [String], configured: Int?, concurrency: Int) -> Int {
+        configured ?? (Set(queues).isDisjoint(with: EcommerceQueue.callingShopify) ? concurrency : 0)
     }
 }
