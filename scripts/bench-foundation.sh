@@ -116,6 +116,7 @@ drain() {  # $1 = number of worker processes; prints orders/s
   for i in $(seq 1 "$count"); do
     for _ in $(seq 1 100); do curl -sf "http://127.0.0.1:$((19090 + i))/healthz" >/dev/null && break; sleep 0.1; done
   done
+  psql "$psql_url" -qc CHECKPOINT >/dev/null  # each measured phase, pgbench's too, starts with no dirty buffers to flush
   started=$(date +%s.%N)
   redis-cli -p $redis_port rename bench-pending-orders ecommerce-orders >/dev/null
   local finished; finished=$(python3 scripts/bench/wait_drained.py $redis_port ecommerce-orders)
@@ -132,6 +133,7 @@ echo "== (b) ingestion of $JOBS order jobs (3 lines, 10 % duplicates) vs pgbench
 : > "$work/one.txt"; : > "$work/two.txt"; : > "$work/pgbench.txt"
 for round in $(seq 1 "$ROUNDS"); do
   one=$(drain 1); two=$(drain 2)
+  psql "$psql_url" -qc CHECKPOINT >/dev/null
   pg=$(pgbench -h 127.0.0.1 -p 35432 -U postgres -n -M prepared -c 4 -j 2 -T 10 -D business=$business \
     -f "$work/ingest.pgbench" ecommerce 2>"$work/pgbench.err" | sed -n 's/^tps = \([0-9.]*\).*/\1/p')
   [ -n "$pg" ] || { echo "pgbench failed:" >&2; cat "$work/pgbench.err" >&2; exit 1; }
