@@ -45,7 +45,7 @@ extension GatewayTests {
                     + Self.rawWebhook(body: body, shop: business.shop, webhookId: "p-3", chunked: true)
                     + Self.rawWebhook(body: "{}", shop: business.shop, webhookId: "p-4", extraHeaders: ["X-Shopify-Hmac-Sha256: forged"])
             )
-            let responses = connection.readResponses(5)
+            let responses = await connection.responses(5)
             #expect(responses.map(\.status) == [200, 200, 200, 200, 401], "\(responses)")
             #expect(responses.first?.body == #"{"ok":true}"#)
             #expect(responses.count > 1 && !responses[1].body.contains("ok\":true"), "the health answer comes second")
@@ -65,10 +65,10 @@ extension GatewayTests {
                 connection.send(bytes: Array(request[piece..<min(piece + 97, request.count)]))
                 try await Task.sleep(for: .milliseconds(5))
             }
-            #expect(connection.readResponses(1).map(\.status) == [200])
+            #expect(await connection.responses(1).map(\.status) == [200])
             for index in 2...20 {
                 connection.send(Self.rawWebhook(body: body, shop: business.shop, webhookId: "pieces-\(index % 10)"))
-                #expect(connection.readResponses(1).map(\.body) == [#"{"ok":true}"#])
+                #expect(await connection.responses(1).map(\.body) == [#"{"ok":true}"#])
             }
             // 20 deliveries, 10 distinct webhook ids: 10 jobs.
             #expect(try await Self.queueLength(redis, EcommerceQueue.orders) == 10)
@@ -83,10 +83,10 @@ extension GatewayTests {
             let connection = try RawConnection(port: try #require(client.port))
             defer { connection.close() }
             connection.send(Self.rawWebhook(body: body, shop: business.shop, webhookId: "big"))
-            let responses = connection.readResponses(1)
+            let responses = await connection.responses(1)
             #expect(responses.map(\.status) == [413])
             #expect(responses.first?.headers.contains("Connection: close") == true)
-            #expect(connection.isClosedByPeer())
+            #expect(await connection.closedByPeer())
             #expect(try await Self.queueLength(redis, EcommerceQueue.orders) == 0)
         }
     }
@@ -99,8 +99,8 @@ extension GatewayTests {
             let connection = try RawConnection(port: try #require(client.port))
             defer { connection.close() }
             connection.send(Self.rawWebhook(body: body, shop: business.shop, webhookId: "bye", extraHeaders: ["Connection: close"]))
-            #expect(connection.readResponses(1).map(\.status) == [200])
-            #expect(connection.isClosedByPeer())
+            #expect(await connection.responses(1).map(\.status) == [200])
+            #expect(await connection.closedByPeer())
             #expect(try await Self.queueLength(redis, EcommerceQueue.orders) == 1)
         }
     }
@@ -148,9 +148,12 @@ extension GatewayTests {
     }
 }
 
-/// A blocking TCP connection to 127.0.0.1 for tests that need exact bytes on the wire; reads time out after 5 s.
-final class RawConnection {
-    struct Response: CustomStringConvertible {
+/// A TCP connection to 127.0.0.1 for tests that need exact bytes on the wire; reads time out after 5 s.
+///
+/// Reads block, so they run on a Dispatch thread: blocking one of Swift's cooperative threads (two on this machine)
+/// stalls every other test in the process, and with it their heartbeats, leases and timeouts.
+final class RawConnection: @unchecked Sendable {
+    struct Response: CustomStringConvertible, Sendable {
         var status: Int
         var headers: String
         var body: String
@@ -187,8 +190,23 @@ final class RawConnection {
         }
     }
 
-    /// Reads until `count` complete responses (by `Content-Length`) have arrived, or the read times out.
-    func readResponses(_ count: Int) -> [Response] {
+    /// Reads until `count` complete responses (by `Content-Length`) have arrived, or a read times out.
+    func responses(_ count: Int) async -> [Response] {
+        await self.offThePool { $0.readResponses(count) }
+    }
+
+    /// True when the server has closed the connection (a read returns end of file).
+    func closedByPeer() async -> Bool {
+        await self.offThePool { $0.isClosedByPeer() }
+    }
+
+    private func offThePool<Value: Sendable>(_ read: @escaping @Sendable (RawConnection) -> Value) async -> Value {
+        await withCheckedContinuation { continuation in
+            DispatchQueue.global().async { continuation.resume(returning: read(self)) }
+        }
+    }
+
+    private func readResponses(_ count: Int) -> [Response] {
         var responses: [Response] = []
         while responses.count < count {
             if let response = self.takeResponse() {
@@ -200,8 +218,7 @@ final class RawConnection {
         return responses
     }
 
-    /// True when the server has closed the connection (a read returns end of file).
-    func isClosedByPeer() -> Bool {
+    private func isClosedByPeer() -> Bool {
         var buffer = [UInt8](repeating: 0, count: 65_536)
         while true {
             let count = recv(self.socket, &buffer, buffer.count, 0)
