@@ -26,7 +26,12 @@ struct WorkerCommand: AsyncParsableCommand {
     )
 
     static func main() async {
-        ConcurrencySetup.runOnEventLoops()
+        do {
+            ConcurrencySetup.runOnEventLoops(loops: try WorkerConfiguration.eventLoops(in: Environment()))
+        } catch {
+            printError("ecommerce-worker: \(error)")
+            Foundation.exit(78)
+        }
         await Self.main(nil)
     }
 }

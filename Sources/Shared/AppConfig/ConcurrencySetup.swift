@@ -9,7 +9,10 @@ public enum ConcurrencySetup {
     ///
     /// Safe in these processes because nothing blocks a concurrency thread: Redis and PostgreSQL are both reached
     /// through NIO channels (hiredis only parses Redis replies). Must run before any task is created.
-    public static func runOnEventLoops() {
+    ///
+    /// - Parameter loops: event loop threads; nil for NIO's default, one per core.
+    public static func runOnEventLoops(loops: Int? = nil) {
+        if let loops { NIOSingletons.groupLoopCountSuggestion = loops }
         NIOSingletons.unsafeTryInstallSingletonPosixEventLoopGroupAsConcurrencyGlobalExecutor()
     }
 }
