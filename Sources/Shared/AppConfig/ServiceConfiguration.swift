@@ -98,8 +98,6 @@ public struct WorkerConfiguration: Sendable {
     /// `WORKER_PREFETCH`: jobs claimed ahead of free slots and held until one frees; nil (unset) leaves it to the
     /// worker: `WORKER_CONCURRENCY` when none of its queues calls Shopify, else none.
     public var prefetch: Int?
-    /// `WORKER_EVENT_LOOPS` (1): the process's threads for I/O and async code (see ``eventLoops(in:)``).
-    public var eventLoops: Int
     /// `WORKER_JOB_TIMEOUT_SECONDS` (300): a job still running after this long is abandoned and counted as failed.
     public var jobTimeout: Duration
     public var metricsHost: String
@@ -181,7 +179,7 @@ public struct WorkerConfiguration: Sendable {
             range: 1...self.concurrency
         )
         self.prefetch = environment.optional("WORKER_PREFETCH") == nil ? nil : try environment.int("WORKER_PREFETCH", default: 0, range: 0...512)
-        self.eventLoops = try Self.eventLoops(in: environment)
+        _ = try Self.eventLoops(in: environment)  // used before the configuration is read (see there); checked with the rest
         self.jobTimeout = try environment.seconds("WORKER_JOB_TIMEOUT_SECONDS", default: 300, range: 1...86_400)
         self.metricsHost = environment.optional("METRICS_HOST") ?? "0.0.0.0"
         self.metricsPort = try environment.int("METRICS_PORT", default: 9090, range: 0...65535)

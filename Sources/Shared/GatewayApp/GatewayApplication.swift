@@ -4,6 +4,7 @@ import EcommerceJobs
 import Foundation
 import HTTPTypes
 import Hummingbird
+import JSONBytes
 import JobQueue
 import Logging
 import OpsHTTP
@@ -96,7 +97,7 @@ public func buildGatewayApplication(
 struct RequestIdMiddleware<Context: RequestContext>: RouterMiddleware {
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         var context = context
-        let id = request.headers[.requestId].map { String($0.prefix(64)) } ?? UUID().uuidString.lowercased()
+        let id = request.headers[.requestId].map { String($0.prefix(64)) } ?? UUID.random().lowercasedString
         context.logger[metadataKey: "request.id"] = "\(id)"
         return try await next(request, context)
     }

@@ -69,9 +69,13 @@ struct WebhookIntake: Sendable {
         let topicName = headers.topic ?? ""
         let topic = WebhookTopic(rawValue: topicName)
         let logger = RequestLogger(logger: self.logger, requestId: headers.requestId ?? headers.webhookId)
-        @Sendable func answer(_ reply: WebhookReply, _ result: String) -> EventLoopFuture<WebhookReply> {
+        /// `reply`, counted under `result`.
+        @Sendable func counted(_ reply: WebhookReply, _ result: String) -> WebhookReply {
             self.metrics.count(topic: topic, result: result)
-            return eventLoop.makeSucceededFuture(reply)
+            return reply
+        }
+        @Sendable func answer(_ reply: WebhookReply, _ result: String) -> EventLoopFuture<WebhookReply> {
+            eventLoop.makeSucceededFuture(counted(reply, result))
         }
 
         guard let signature = headers.hmac else {
@@ -115,12 +119,10 @@ struct WebhookIntake: Sendable {
                     if enqueued == .duplicate {
                         logger.debug("duplicate webhook delivery", metadata: ["shop": "\(shop)", "topic": "\(topicName)"])
                     }
-                    self.metrics.count(topic: topic, result: enqueued == .duplicate ? "duplicate" : "accepted")
-                    answered.succeed(.accepted)
+                    answered.succeed(counted(.accepted, enqueued == .duplicate ? "duplicate" : "accepted"))
                 case .failure(let error):
                     logger.error("enqueue failed", metadata: ["shop": "\(shop)", "topic": "\(topicName)", "error": "\(error)"])
-                    self.metrics.count(topic: topic, result: "queue_unavailable")
-                    answered.succeed(.unavailable(code: "queue_unavailable"))
+                    answered.succeed(counted(.unavailable(code: "queue_unavailable"), "queue_unavailable"))
                 }
             }
             return answered.futureResult

@@ -73,7 +73,7 @@ enum WebhookWireRequest {
 
             guard let name = HeaderName(UnsafeRawBufferPointer(rebasing: bytes[nameStart..<nameEnd])) else { continue }
             // A header that matters, given twice, is for the full parser to judge.
-            let bit: UInt16 = 1 << UInt16(HeaderName.allCases.firstIndex(of: name)!)
+            let bit: UInt16 = 1 << name.rawValue
             guard seen & bit == 0 else { return .notForUs }
             seen |= bit
             let value = String(decoding: UnsafeRawBufferPointer(rebasing: bytes[valueStart..<valueEnd]), as: UTF8.self)
@@ -97,7 +97,7 @@ enum WebhookWireRequest {
     }
 
     /// The headers this parser reads; every other header is checked for syntax and skipped.
-    enum HeaderName: CaseIterable {
+    enum HeaderName: UInt16, CaseIterable {
         case contentLength, transferEncoding, expect, upgrade, connection, hmac, topic, shop, webhookId, requestId
 
         /// The same names the router's carrier reads (`WebhookHeaders`), so that both carriers read the same headers.

@@ -135,7 +135,6 @@ public final class JobWorker: Service, Sendable {
 
     /// What one turn of the claim loop does, decided under the state lock.
     private struct ClaimTurn {
-        var shuttingDown = false
         /// Held jobs that now have a slot.
         var start: [ClaimedJob] = []
         /// Acks to send with this turn's claim (empty when the turn does not call Redis).
@@ -146,16 +145,12 @@ public final class JobWorker: Service, Sendable {
     }
 
     /// Starts held jobs in free slots and decides whether to call Redis: when no job is held to fill the next free
-    /// slot, or when enough acks wait. Group queues never have jobs held beyond the group's room.
-    private func planTurn(_ state: inout State, rotation: Int) -> ClaimTurn {
+    /// slot, or when enough acks wait. Group queues never have jobs held beyond the group's room. Nil once the
+    /// worker is shutting down.
+    private func planTurn(_ state: inout State, rotation: Int) -> ClaimTurn? {
+        if state.shuttingDown { return nil }
         var turn = ClaimTurn()
-        state.claimLoopTakesAcks = !state.shuttingDown
-        if state.shuttingDown {
-            turn.shuttingDown = true
-            turn.acks = state.pendingAcks
-            state.pendingAcks = []
-            return turn
-        }
+        state.claimLoopTakesAcks = true
         let group = self.configuration.groupLimit
         func inGroup(_ queue: String) -> Bool { group?.queues.contains(queue) == true }
         // Jobs whose handler returned do not hold a slot while their outcome is recorded.
@@ -206,13 +201,10 @@ public final class JobWorker: Service, Sendable {
         var slotFreed = self.slotFreed.makeAsyncIterator()
         var idleWait = Duration.milliseconds(1)
         var rotation = 0
-        defer { self.stopTakingAcks() }
+        defer { self.sendWaitingAcksAlone(stopTaking: true) }
         while !Task.isCancelled {
-            let turn = self.state.withLock { self.planTurn(&$0, rotation: rotation) }
-            if turn.shuttingDown {
-                for ack in turn.acks { ack.done.resume(returning: nil) }
-                return  // held jobs are handed back by `drain`
-            }
+            // Held jobs left when shutting down are handed back by `drain`.
+            guard let turn = self.state.withLock({ self.planTurn(&$0, rotation: rotation) }) else { return }
             for job in turn.start { self.start(job) }
             guard turn.callsRedis else {
                 if turn.start.isEmpty { _ = await slotFreed.next() }
@@ -243,7 +235,7 @@ public final class JobWorker: Service, Sendable {
             }
             if holdsNone {
                 // Nothing to do: acks arriving while this loop sleeps are sent by their jobs, not held up by the nap.
-                self.stopTakingAcks()
+                self.sendWaitingAcksAlone(stopTaking: true)
                 try? await Task.sleep(for: idleWait)
                 idleWait = min(idleWait * 2, self.configuration.maxIdleWait)
                 continue
@@ -252,20 +244,12 @@ public final class JobWorker: Service, Sendable {
         }
     }
 
-    /// Makes later acks go alone, and sends any that were waiting alone as well.
-    private func stopTakingAcks() {
+    /// Sends the acks still waiting for a claim on their own: from the heartbeat, which bounds how long an ack
+    /// waits (a job that finished no longer has its lease renewed), and with `stopTaking` from the claim loop when
+    /// it naps or ends, after which acks go alone until its next turn.
+    private func sendWaitingAcksAlone(stopTaking: Bool = false) {
         let waiting = self.state.withLock { state in
-            state.claimLoopTakesAcks = false
-            defer { state.pendingAcks = [] }
-            return state.pendingAcks
-        }
-        for ack in waiting { ack.done.resume(returning: nil) }
-    }
-
-    /// Sends the acks still waiting for a claim on their own (the heartbeat's bound on how long an ack waits, since
-    /// a job that finished no longer has its lease renewed).
-    private func sendWaitingAcksAlone() {
-        let waiting = self.state.withLock { state in
+            if stopTaking { state.claimLoopTakesAcks = false }
             defer { state.pendingAcks = [] }
             return state.pendingAcks
         }

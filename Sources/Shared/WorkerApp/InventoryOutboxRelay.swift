@@ -52,8 +52,8 @@ public struct InventoryOutboxRelay: Service {
                 for await _ in wakeUps {
                     if Task.isCancelled { break }
                     await self.relayAll()
-                    // Under load every order notifies: wait a moment so that the next batch gathers many changes
-                    // instead of relaying each order's on its own (wake-ups meanwhile coalesce into one).
+                    // Wait a moment so that the next batch gathers many changes: the listener's wake-ups (on listening
+                    // again, and at its first notification) and the sweep's coalesce meanwhile into one pass.
                     try? await Task.sleep(for: self.gatherDelay)
                 }
                 group.cancelAll()
