@@ -160,7 +160,9 @@ struct JobQueueTests {
         let redisClients = (0..<4).map { _ in TestServices.redis() }
         defer { for client in redisClients { client.shutdown() } }
         let workers = redisClients.map { client in
-            self.makeWorker(client, queue: name, concurrency: 8, prefetch: prefetch) { envelope, _ in
+            // A long lease: this is about claims never overlapping, and a loaded CI machine has stalled the test
+            // process past a 15 s lease (its jobs were then rightly recovered and run again).
+            self.makeWorker(client, queue: name, concurrency: 8, prefetch: prefetch, lease: .seconds(60)) { envelope, _ in
                 seen.withLock { $0[envelope.id, default: 0] += 1 }
             }
         }

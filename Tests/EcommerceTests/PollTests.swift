@@ -142,7 +142,7 @@ struct PollTests {
                 ),
                 dedupeWindow: .seconds(900)
             )
-            let held = try await runWorkers([worker], timeout: .seconds(10)) {
+            let held = try await runWorkers([worker], timeout: .seconds(30)) {
                 let stats = try await queue.stats(queue: EcommerceQueue.polling)
                 return stats.ready == 0 && stats.inflight == 0 && stats.delayed == 1
             }

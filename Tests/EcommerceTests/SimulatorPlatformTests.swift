@@ -116,7 +116,7 @@ struct SimulatorPlatformTests {
                 let variantsQuery = simulator.products(of: business.shop)
                 let variant = try #require(variantsQuery.first?.variants.first?.id, "\(String(describing: created))")
                 _ = try #require(simulator.placeOrder(shop: business.shop, lines: [.init(variantId: variant, quantity: 1)]))
-                _ = await TestServices.eventually(timeout: .seconds(10)) {
+                _ = await TestServices.eventually(timeout: .seconds(30)) {
                     let stats = simulator.stats(of: business.shop)
                     return (stats?.webhooksDelivered ?? 0) + (stats?.webhooksRefused ?? 0)
                         >= (secret == GatewayTests.secret ? Int(1 + duplicateRate) : 3)
