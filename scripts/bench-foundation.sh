@@ -3,7 +3,8 @@
 #   (a) the gateway under `wrk -t2 -c64 -d10s` with a signed ~700-byte order body (a new webhook id per request,
 #       so every request is verified, resolved and enqueued), and nginx answering a static 200 to the same load;
 #   (b) ingestion of 20,000 order jobs (3 lines each, 10 % duplicate deliveries) by one worker process
-#       (concurrency 4) and by two, and pgbench running the same SQL transaction with 4 clients;
+#       (concurrency 4) and by two, and pgbench running the same SQL transaction with 4 clients; besides, one worker
+#       that also relays its stock changes to inventory pushes, which the baseline does not;
 #   (c) the peak RSS (VmHWM) of the gateway and of a worker.
 # ROUNDS (default 3) repeats (a) and (b); medians are printed. Results also go to bench-results/.
 # Everything talks to 127.0.0.1 only. Bars: gateway ≥ 0.3× nginx with p99 ≤ 20 ms; ingestion ≥ 0.7× pgbench;
@@ -104,13 +105,16 @@ redis-cli -p $redis_port flushall >/dev/null
 
 # (b) ingestion vs pgbench --------------------------------------------------------------------------------------
 : > "$work/worker-rss.txt"
-drain() {  # $1 = number of worker processes; prints orders/s
-  local count=$1 started worker_pids=()
+# The measured workers run without the stock-change relay (INVENTORY_RELAY=off), as pgbench, their baseline, relays
+# nothing: both leave their outbox rows behind, and both sets are dropped after each phase. What the relay costs is
+# measured on its own, by a third drain with one worker relaying as a production worker does by default.
+drain() {  # $1 = number of worker processes, $2 = on/off: the relay in each; prints orders/s
+  local count=$1 relay=$2 started worker_pids=()
   # Loaded aside first and renamed onto the queue when the clock starts: loading is not part of draining.
   python3 scripts/bench/make_order_jobs.py jobs "$business" "$shop" "$JOBS" 0.1 300 bench-pending-orders > "$work/jobs.resp"
   redis-cli -p $redis_port --pipe < "$work/jobs.resp" >/dev/null
   for i in $(seq 1 "$count"); do
-    WORKER_QUEUES=ecommerce-orders WORKER_CONCURRENCY=4 METRICS_HOST=127.0.0.1 METRICS_PORT=$((19090 + i)) \
+    WORKER_QUEUES=ecommerce-orders WORKER_CONCURRENCY=4 INVENTORY_RELAY=$relay METRICS_HOST=127.0.0.1 METRICS_PORT=$((19090 + i)) \
       "$bin/ecommerce-worker" run & worker_pids+=($!); pids+=($!)
   done
   for i in $(seq 1 "$count"); do
@@ -126,24 +130,27 @@ drain() {  # $1 = number of worker processes; prints orders/s
   done
   local dead; dead=$(redis-cli -p $redis_port hlen ecommerce-orders:dead)
   [ "$dead" = 0 ] || echo "  WARNING: $dead dead letters" >&2
+  psql "$psql_url" -qc "DELETE FROM ecommerce_inventory_outbox" >/dev/null
   awk -v n="$JOBS" -v s="$started" -v f="$finished" 'BEGIN { printf "%.1f", n / (f - s) }'
 }
 python3 scripts/bench/make_ingest_pgbench.py > "$work/ingest.pgbench"  # the worker's statement, as pgbench runs it
 echo "== (b) ingestion of $JOBS order jobs (3 lines, 10 % duplicates) vs pgbench, ${ROUNDS} rounds"
-: > "$work/one.txt"; : > "$work/two.txt"; : > "$work/pgbench.txt"
+: > "$work/one.txt"; : > "$work/two.txt"; : > "$work/relaying.txt"; : > "$work/pgbench.txt"
 for round in $(seq 1 "$ROUNDS"); do
-  one=$(drain 1); two=$(drain 2)
+  one=$(drain 1 off); two=$(drain 2 off); relaying=$(drain 1 on)
   psql "$psql_url" -qc CHECKPOINT >/dev/null
   pg=$(pgbench -h 127.0.0.1 -p 35432 -U postgres -n -M prepared -c 4 -j 2 -T 10 -D business=$business \
     -f "$work/ingest.pgbench" ecommerce 2>"$work/pgbench.err" | sed -n 's/^tps = \([0-9.]*\).*/\1/p')
   [ -n "$pg" ] || { echo "pgbench failed:" >&2; cat "$work/pgbench.err" >&2; exit 1; }
-  # pgbench's stock changes fill the inventory outbox too (the trigger is part of the transaction), but nothing
-  # relays them during pgbench: drop them, so that the next round's workers do not pay for relaying them.
+  # pgbench's stock changes fill the inventory outbox too (the trigger is part of the transaction): drop them, as
+  # the workers' are dropped, so that no later phase starts with a backlog.
   psql "$psql_url" -qc "DELETE FROM ecommerce_inventory_outbox" >/dev/null
-  echo "  round $round: 1 worker ${one}/s, 2 workers ${two}/s, pgbench ${pg} tps"
-  echo "$one" >> "$work/one.txt"; echo "$two" >> "$work/two.txt"; echo "$pg" >> "$work/pgbench.txt"
+  echo "  round $round: 1 worker ${one}/s, 2 workers ${two}/s, 1 worker relaying ${relaying}/s, pgbench ${pg} tps"
+  echo "$one" >> "$work/one.txt"; echo "$two" >> "$work/two.txt"; echo "$relaying" >> "$work/relaying.txt"
+  echo "$pg" >> "$work/pgbench.txt"
 done
-one=$(median < "$work/one.txt"); two=$(median < "$work/two.txt"); pg=$(median < "$work/pgbench.txt")
+one=$(median < "$work/one.txt"); two=$(median < "$work/two.txt"); relaying=$(median < "$work/relaying.txt")
+pg=$(median < "$work/pgbench.txt")
 worker_rss=$(sort -n "$work/worker-rss.txt" | tail -1)
 applied=$(psql "$psql_url" -tAc "SELECT count(*) FROM ecommerce_ingested_order WHERE business_id = '$business' AND source = 'webhook'")
 
@@ -151,6 +158,7 @@ report=$(cat <<TXT
 foundation benchmark, $(date -u +%Y-%m-%dT%H:%MZ), $(nproc) cores, medians of $ROUNDS rounds
 (a) gateway   $gateway_rps req/s, p99 $gateway_p99 ms | nginx $nginx_rps req/s, p99 $nginx_p99 ms | ratio $(awk -v a="$gateway_rps" -v b="$nginx_rps" 'BEGIN { printf "%.2f", a / b }') (bar >= 0.30, p99 <= 20 ms)
 (b) ingestion 1 worker x4 $one orders/s | 2 workers x4 $two orders/s | pgbench 4 clients $pg tps | ratio 1 worker $(awk -v a="$one" -v b="$pg" 'BEGIN { printf "%.2f", a / b }'), 2 workers $(awk -v a="$two" -v b="$pg" 'BEGIN { printf "%.2f", a / b }') (bar >= 0.70)
+    1 worker x4 also relaying its stock changes (INVENTORY_RELAY=on; not in the baseline) $relaying orders/s, ratio $(awk -v a="$relaying" -v b="$pg" 'BEGIN { printf "%.2f", a / b }')
     distinct orders ingested over all rounds and pgbench: $applied
 (c) peak RSS  gateway $gateway_rss MiB | worker $worker_rss MiB (bar <= 100 MiB)
 TXT
