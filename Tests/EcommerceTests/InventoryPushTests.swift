@@ -54,7 +54,7 @@ struct InventoryPushTests {
     }
 
     func relay(postgres: PostgresClient, redis: RedisClient) -> InventoryOutboxRelay {
-        InventoryOutboxRelay(postgres: postgres, queue: RedisJobQueue(redis: redis), sweepInterval: .seconds(60), logger: self.logger)
+        InventoryOutboxRelay(postgres: postgres, queue: RedisJobQueue(redis: redis), interval: .seconds(60), logger: self.logger)
     }
 
     /// Relays the outbox rows of one business. Suites running alongside change stock too; only this serialized
@@ -64,6 +64,16 @@ struct InventoryPushTests {
         return try await self.relay(postgres: postgres, redis: redis).relayBatch()
     }
 
+    /// The business's stock changes not relayed yet.
+    func outboxRows(of businessId: UUID, _ postgres: PostgresClient) async throws -> Int {
+        let rows = try await postgres.query(
+            "SELECT count(*)::int FROM ecommerce_inventory_outbox WHERE business_id = \(businessId)",
+            logger: self.logger
+        )
+        for try await count in rows.decode(Int.self) { return count }
+        return -1
+    }
+
     func setStock(_ variant: UUID, to quantity: Int, _ postgres: PostgresClient) async throws {
         try await postgres.query(
             "UPDATE stock_levels SET quantity = \(quantity), updated_at = now() WHERE variant_id = \(variant)",
@@ -71,7 +81,7 @@ struct InventoryPushTests {
         )
     }
 
-    @Test("the relay service drains a backlog of many batches at once, without waiting for another notification or the sweep")
+    @Test("the relay service drains a backlog of many batches in one sweep, without waiting for the next")
     func relayDrainsABacklog() async throws {
         let redis = TestServices.redis(.inventory)
         defer { redis.shutdown() }
@@ -80,23 +90,15 @@ struct InventoryPushTests {
             for quantity in 2...12 {
                 for variant in business.variants { try await self.setStock(variant.id, to: quantity, postgres) }
             }
-            let backlog: @Sendable () async throws -> Int = {
-                let rows = try await postgres.query(
-                    "SELECT count(*)::int FROM ecommerce_inventory_outbox WHERE business_id = \(business.id)",
-                    logger: self.logger
-                )
-                for try await count in rows.decode(Int.self) { return count }
-                return -1
-            }
+            let backlog = { try await self.outboxRows(of: business.id, postgres) }
             #expect(try await backlog() >= 22)
             // Rows of other suites' stock changes, left from earlier runs too, would come first (oldest first).
             try await postgres.query("DELETE FROM ecommerce_inventory_outbox WHERE business_id <> \(business.id)", logger: self.logger)
-            // Batches of 4 rows, each of only two variants; the sweep is a minute away.
+            // Batches of 4 rows, each of only two variants; the next sweep is a minute away.
             let relay = InventoryOutboxRelay(
                 postgres: postgres,
                 queue: RedisJobQueue(redis: redis),
-                sweepInterval: .seconds(60),
-                gatherDelay: .milliseconds(20),
+                interval: .seconds(60),
                 batchSize: 4,
                 logger: self.logger
             )
@@ -106,6 +108,43 @@ struct InventoryPushTests {
                 return try await TestServices.eventually(timeout: .seconds(10)) { try await backlog() == 0 }
             }
             #expect(drained)
+        }
+        _ = try await redis.send(["FLUSHDB"])  // the other suites' stock changes it relayed
+    }
+
+    @Test("a running relay takes a later stock change at its next sweep; no stock trigger sends NOTIFY")
+    func relaySweepsLaterChanges() async throws {
+        let redis = TestServices.redis(.inventory)
+        defer { redis.shutdown() }
+        try await TestServices.withPostgres { postgres in
+            // A notifying commit holds a database-wide lock through its WAL flush: stock changes would commit one
+            // at a time (see the `inventory_outbox_without_notify` migration).
+            let notifying = try await postgres.query(
+                """
+                SELECT count(*)::int FROM pg_trigger t JOIN pg_proc p ON p.oid = t.tgfoid
+                WHERE t.tgrelid = 'stock_levels'::regclass AND p.prosrc ILIKE '%notify%'
+                """,
+                logger: self.logger
+            )
+            for try await count in notifying.decode(Int.self) { #expect(count == 0) }
+
+            let business = try await BusinessFixture.create(on: postgres, stock: [("A", 1, nil)], connection: nil)
+            let backlog = { try await self.outboxRows(of: business.id, postgres) }
+            let relay = InventoryOutboxRelay(
+                postgres: postgres,
+                queue: RedisJobQueue(redis: redis),
+                interval: .milliseconds(200),
+                logger: self.logger
+            )
+            let relayed = try await withThrowingTaskGroup(of: Void.self) { group in
+                group.addTask { try await relay.run() }
+                defer { group.cancelAll() }
+                // The relay's first sweep takes the fixture's own rows; the change below comes after it.
+                guard try await TestServices.eventually(timeout: .seconds(10), { try await backlog() == 0 }) else { return false }
+                try await self.setStock(business.variants[0].id, to: 5, postgres)
+                return try await TestServices.eventually(timeout: .seconds(10)) { try await backlog() == 0 }
+            }
+            #expect(relayed)
         }
         _ = try await redis.send(["FLUSHDB"])  // the other suites' stock changes it relayed
     }

@@ -142,7 +142,9 @@ extension Migrations {
 
 /// The schema's migrations, in order. A later issue adds its own here; applied ones are never edited.
 public enum Migrations {
-    public static let all: [Migration] = [foundation, orderVersion, productPush, inventoryOutbox, collectionPush, oauthState, recentRuns]
+    public static let all: [Migration] = [
+        foundation, orderVersion, productPush, inventoryOutbox, collectionPush, oauthState, recentRuns, quietOutbox,
+    ]
 
     /// A version per ingested order, bumped by every write of its state: ingestion compares and sets it instead
     /// of holding the order's row lock across round trips (see ``OrderIngestor``).
@@ -245,6 +247,26 @@ public enum Migrations {
         name: "sync_log_recent_runs",
         statements: [
             "CREATE INDEX ecommerce_sync_log_recent_runs ON ecommerce_sync_log (started_at DESC) WHERE kind IN ('product_push', 'collection_push', 'poll')"
+        ]
+    )
+
+    /// The outbox trigger stops sending `NOTIFY`: a notifying transaction takes a database-wide lock at commit and
+    /// holds it through its WAL flush, so every stock-changing commit of the database (the POS's sales too) waited
+    /// for the one before it to reach the disk. The relays sweep the outbox instead (see `InventoryOutboxRelay`).
+    static let quietOutbox = Migration(
+        version: 8,
+        name: "inventory_outbox_without_notify",
+        statements: [
+            """
+            CREATE OR REPLACE FUNCTION ecommerce_stock_changed() RETURNS trigger LANGUAGE plpgsql AS $$
+            BEGIN
+                IF TG_OP = 'INSERT' OR NEW.quantity IS DISTINCT FROM OLD.quantity THEN
+                    INSERT INTO ecommerce_inventory_outbox (business_id, variant_id) VALUES (NEW.business_id, NEW.variant_id);
+                END IF;
+                RETURN NULL;
+            END
+            $$
+            """
         ]
     )
 }

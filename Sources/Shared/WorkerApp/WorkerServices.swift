@@ -56,7 +56,7 @@ public struct WorkerProcess: Sendable {
         self.inventoryRelay = InventoryOutboxRelay(
             postgres: self.postgres,
             queue: queue,
-            sweepInterval: configuration.inventorySweepInterval,
+            interval: configuration.inventorySweepInterval,
             logger: logger
         )
         let registry = handlers.registry()
