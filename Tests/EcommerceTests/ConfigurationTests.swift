@@ -51,7 +51,7 @@ struct ConfigurationTests {
     func prefetchDefault() throws {
         #expect(try self.worker([:]).prefetch == nil)
         #expect(try self.worker(["WORKER_PREFETCH": "2"]).prefetch == 2)
-        #expect(WorkerProcess.prefetch(queues: [EcommerceQueue.orders], configured: nil, concurrency: 4) == 4)
+        #expect(WorkerProcess.prefetch(queues: [EcommerceQueue.orders], configured: nil, concurrency: 4) == 16)
         #expect(WorkerProcess.prefetch(queues: EcommerceQueue.all, configured: nil, concurrency: 4) == 0)
         #expect(WorkerProcess.prefetch(queues: [EcommerceQueue.orders, EcommerceQueue.inventory], configured: nil, concurrency: 4) == 0)
         #expect(WorkerProcess.prefetch(queues: EcommerceQueue.all, configured: 3, concurrency: 4) == 3)

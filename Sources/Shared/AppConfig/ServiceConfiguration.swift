@@ -96,7 +96,7 @@ public struct WorkerConfiguration: Sendable {
     /// not, from waiting behind them.
     public var shopifyConcurrency: Int
     /// `WORKER_PREFETCH`: jobs claimed ahead of free slots and held until one frees; nil (unset) leaves it to the
-    /// worker: `WORKER_CONCURRENCY` when none of its queues calls Shopify, else none.
+    /// worker: four times `WORKER_CONCURRENCY` when none of its queues calls Shopify, else none.
     public var prefetch: Int?
     /// `WORKER_JOB_TIMEOUT_SECONDS` (300): a job still running after this long is abandoned and counted as failed.
     public var jobTimeout: Duration
