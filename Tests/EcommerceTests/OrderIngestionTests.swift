@@ -145,6 +145,29 @@ struct OrderIngestionTests {
         }
     }
 
+    @Test("an order naming a line item twice is refused as invalid (a dead letter at once) and changes nothing")
+    func repeatedLineItemRefused() async throws {
+        try await TestServices.withPostgres { client in
+            let business = try await BusinessFixture.create(on: client, stock: [("A", 10, 5101), ("B", 10, 5102)])
+            let order = OrderFactory.order(lines: [
+                OrderFactory.line(1, variant: business.variants[0], quantity: 2),
+                OrderFactory.line(1, variant: business.variants[1], quantity: 1),
+            ])
+            let error = await #expect(throws: OrderIngestionError.self) {
+                try await OrderIngestor(client: client).ingest(
+                    businessId: business.id,
+                    order: order,
+                    source: "webhook",
+                    reference: nil,
+                    logger: self.logger
+                )
+            }
+            #expect(error?.description == "invalid order: line item 1 appears more than once")
+            #expect(try await BusinessFixture.stock(of: business.variants[0].id, on: client) == 10)
+            #expect(try await BusinessFixture.stock(of: business.variants[1].id, on: client) == 10)
+        }
+    }
+
     @Test("unmapped lines are recorded in the sync log, mapped lines still apply")
     func unmappedLinesRecorded() async throws {
         try await TestServices.withPostgres { client in

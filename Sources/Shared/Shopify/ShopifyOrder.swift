@@ -99,6 +99,13 @@ public struct ShopifyOrder: Codable, Sendable, Equatable {
     /// When the order last changed, parsed from `updated_at`; nil when Shopify sent something unreadable.
     public var updatedAtDate: Date? { ShopifyTimestamp.parse(self.updatedAt) }
 
+    /// A line item id that appears more than once, if any. Shopify never sends one, and such lines could not be
+    /// told apart: what was applied is kept per line item.
+    public var repeatedLineItemId: Int64? {
+        var seen = Set<Int64>()
+        return self.lineItems.first { !seen.insert($0.id).inserted }?.id
+    }
+
     /// How many units of a line have left stock for good: what FlowPOS stock must be decremented by in total.
     ///
     /// Units refunded with `no_restock` left the shelf and did not come back, so they still count; units removed

@@ -62,6 +62,9 @@ public struct OrderIngestor: Sendable {
         guard let updatedAt = order.updatedAtDate else {
             throw OrderIngestionError.invalidOrder("updated_at \(order.updatedAt) is not a timestamp")
         }
+        if let repeated = order.repeatedLineItemId {
+            throw OrderIngestionError.invalidOrder("line item \(repeated) appears more than once")
+        }
         let event = Event(syncLogId: UUID.random(), businessId: businessId, order: order, updatedAt: updatedAt, source: source, reference: reference)
         for _ in 0..<self.maxRounds {
             if let result = try await self.apply(event, logger: logger) { return result }
