@@ -85,15 +85,15 @@ struct InventoryPushTests {
     func relayDrainsABacklog() async throws {
         let redis = TestServices.redis(.inventory)
         defer { redis.shutdown() }
-        try await TestServices.withPostgres { postgres in
+        // Its own database: worker processes of other suites relay the shared outbox too, and would drain it
+        // for this relay (or leave it rows they took and rolled back when killed, after its one sweep).
+        try await TestServices.withPrivatePostgres { postgres in
             let business = try await BusinessFixture.create(on: postgres, stock: [("A", 1, nil), ("B", 1, nil)], connection: nil)
             for quantity in 2...12 {
                 for variant in business.variants { try await self.setStock(variant.id, to: quantity, postgres) }
             }
             let backlog = { try await self.outboxRows(of: business.id, postgres) }
             #expect(try await backlog() >= 22)
-            // Rows of other suites' stock changes, left from earlier runs too, would come first (oldest first).
-            try await postgres.query("DELETE FROM ecommerce_inventory_outbox WHERE business_id <> \(business.id)", logger: self.logger)
             // Batches of 4 rows, each of only two variants; the next sweep is a minute away.
             let relay = InventoryOutboxRelay(
                 postgres: postgres,
@@ -109,14 +109,14 @@ struct InventoryPushTests {
             }
             #expect(drained)
         }
-        _ = try await redis.send(["FLUSHDB"])  // the other suites' stock changes it relayed
     }
 
     @Test("a running relay takes a later stock change at its next sweep; no stock trigger sends NOTIFY")
     func relaySweepsLaterChanges() async throws {
         let redis = TestServices.redis(.inventory)
         defer { redis.shutdown() }
-        try await TestServices.withPostgres { postgres in
+        // Its own database, so that only this relay can have taken the change (see `relayDrainsABacklog`).
+        try await TestServices.withPrivatePostgres { postgres in
             // A notifying commit holds a database-wide lock through its WAL flush: stock changes would commit one
             // at a time (see the `inventory_outbox_without_notify` migration).
             let notifying = try await postgres.query(
@@ -146,7 +146,6 @@ struct InventoryPushTests {
             }
             #expect(relayed)
         }
-        _ = try await redis.send(["FLUSHDB"])  // the other suites' stock changes it relayed
     }
 
     @Test("a burst of stock changes reaches Shopify once, with the latest quantity; unmapped variants are skipped")

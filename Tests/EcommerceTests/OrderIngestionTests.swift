@@ -246,12 +246,7 @@ struct OrderIngestionTests {
 
     @Test("migrations raced by five replicas on a fresh database apply once")
     func concurrentMigrations() async throws {
-        let database = "migrations_\(UUID().uuidString.prefix(8).lowercased())"
-        try await TestServices.withPostgres { admin in
-            try await admin.query(PostgresQuery(unsafeSQL: "CREATE DATABASE \(database)"), logger: self.logger)
-        }
-        var configuration = try PostgresClient.Configuration(url: TestServices.databaseURL)
-        configuration.database = database
+        let configuration = try await TestServices.createScratchDatabase("migrations")
         let replicas = (0..<5).map { _ in PostgresClient(configuration: configuration, backgroundLogger: self.logger) }
         let results = try await withThrowingTaskGroup(of: Void.self) { runners in
             for replica in replicas { runners.addTask { await replica.run() } }
@@ -263,8 +258,6 @@ struct OrderIngestionTests {
         }
         #expect(results.filter { $0 == Migrations.all.map(\.version) }.count == 1)
         #expect(results.filter(\.isEmpty).count == 4)
-        try await TestServices.withPostgres { admin in
-            try await admin.query(PostgresQuery(unsafeSQL: "DROP DATABASE \(database) WITH (FORCE)"), logger: self.logger)
-        }
+        try await TestServices.dropScratchDatabase(configuration)
     }
 }

@@ -59,6 +59,43 @@ enum TestServices {
         }
     }
 
+    /// Creates an empty database beside the shared one; returns the configuration that reaches it.
+    static func createScratchDatabase(_ prefix: String) async throws -> PostgresClient.Configuration {
+        let name = "\(prefix)_\(UUID().uuidString.prefix(8).lowercased())"
+        try await withPostgres { admin in try await admin.query(PostgresQuery(unsafeSQL: "CREATE DATABASE \(name)"), logger: logger) }
+        var configuration = try PostgresClient.Configuration(url: databaseURL)
+        configuration.database = name
+        return configuration
+    }
+
+    static func dropScratchDatabase(_ configuration: PostgresClient.Configuration) async throws {
+        guard let name = configuration.database else { return }
+        try await withPostgres { admin in try await admin.query(PostgresQuery(unsafeSQL: "DROP DATABASE \(name) WITH (FORCE)"), logger: logger) }
+    }
+
+    /// Like ``withPostgres(_:)``, on a migrated database of the test's own, dropped afterwards: for tests that must
+    /// not share tables with the worker processes other suites start (their outbox relays take every row, say).
+    @discardableResult
+    static func withPrivatePostgres<Result: Sendable>(_ body: @Sendable (PostgresClient) async throws -> Result) async throws -> Result {
+        let configuration = try await createScratchDatabase("private")
+        let client = PostgresClient(configuration: configuration, backgroundLogger: logger)
+        let outcome: Swift.Result<Result, any Error>
+        do {
+            outcome = .success(
+                try await withThrowingTaskGroup(of: Void.self) { group in
+                    group.addTask { await client.run() }
+                    defer { group.cancelAll() }
+                    try await Migrator(client: client).migrate(logger: logger)
+                    return try await body(client)
+                }
+            )
+        } catch {
+            outcome = .failure(error)
+        }
+        try await dropScratchDatabase(configuration)
+        return try outcome.get()
+    }
+
     /// Waits until `condition` holds, polling; returns false on timeout.
     static func eventually(
         timeout: Duration,
