@@ -102,10 +102,8 @@ struct InventoryPushTests {
                 batchSize: 4,
                 logger: self.logger
             )
-            let drained = try await withThrowingTaskGroup(of: Void.self) { group in
-                group.addTask { try await relay.run() }
-                defer { group.cancelAll() }
-                return try await TestServices.eventually(timeout: .seconds(10)) { try await backlog() == 0 }
+            let drained = try await TestServices.whileRunning([relay]) {
+                try await TestServices.eventually(timeout: .seconds(10)) { try await backlog() == 0 }
             }
             #expect(drained)
         }
@@ -136,9 +134,7 @@ struct InventoryPushTests {
                 interval: .milliseconds(200),
                 logger: self.logger
             )
-            let relayed = try await withThrowingTaskGroup(of: Void.self) { group in
-                group.addTask { try await relay.run() }
-                defer { group.cancelAll() }
+            let relayed = try await TestServices.whileRunning([relay]) {
                 // The relay's first sweep takes the fixture's own rows; the change below comes after it.
                 guard try await TestServices.eventually(timeout: .seconds(10), { try await backlog() == 0 }) else { return false }
                 try await self.setStock(business.variants[0].id, to: 5, postgres)
@@ -212,10 +208,7 @@ struct InventoryPushTests {
                 // 2. FlowPOS receives 10 more before the order is ingested: 17, pushed from the last known 7.
                 try await self.setStock(variant.id, to: 17, postgres)
                 _ = try await self.relay(only: fixture.businessId, postgres: postgres, redis: redis)
-                let workers = self.workers(postgres: postgres, redis: redis, harness: harness)
-                try await withThrowingTaskGroup(of: Void.self) { group in
-                    for worker in workers { group.addTask { try await worker.run() } }
-                    defer { group.cancelAll() }
+                try await TestServices.whileRunning(self.workers(postgres: postgres, redis: redis, harness: harness)) {
                     // The compare-and-set fails: Shopify must keep 5, not get 17.
                     let refused = try await TestServices.eventually(timeout: .seconds(10)) {
                         (harness.simulator.stats(of: fixture.shop)?.inventoryStale ?? 0) >= 1
@@ -252,14 +245,7 @@ struct InventoryPushTests {
         struct Rollback: Error {}
         try await TestServices.withPostgres { postgres in
             let business = try await BusinessFixture.create(on: postgres, stock: [("T", 5, nil)], connection: .active)
-            func outboxRows() async throws -> Int {
-                let rows = try await postgres.query(
-                    "SELECT count(*)::int FROM ecommerce_inventory_outbox WHERE variant_id = \(business.variants[0].id)",
-                    logger: self.logger
-                )
-                for try await count in rows.decode(Int.self) { return count }
-                return 0
-            }
+            func outboxRows() async throws -> Int { try await self.outboxRows(of: business.id, postgres) }  // its one variant's
             #expect(try await outboxRows() == 1)  // the insert of the stock row
             do {
                 try await postgres.withTransaction(logger: self.logger) { connection in

@@ -29,11 +29,15 @@ func encodedEcho(_ value: Int, maxAttempts: Int = EchoJob.maxAttempts, dedupeKey
 
 /// Runs workers until `until` holds (or the timeout passes), then cancels them.
 func runWorkers(_ workers: [JobWorker], timeout: Duration, until: @escaping @Sendable () async throws -> Bool) async throws -> Bool {
-    try await withThrowingTaskGroup(of: Void.self) { group in
-        for worker in workers { group.addTask { try await worker.run() } }
-        let done = try await TestServices.eventually(timeout: timeout, until)
-        group.cancelAll()
-        return done
+    try await TestServices.whileRunning(workers) { try await TestServices.eventually(timeout: timeout, until) }
+}
+
+extension RedisJobQueue {
+    /// Enqueues an `EchoJob` carrying `value`.
+    @discardableResult
+    func enqueueEcho(_ value: Int, to queue: String, maxAttempts: Int = EchoJob.maxAttempts) async throws -> EnqueueResult {
+        let job = try encodedEcho(value, maxAttempts: maxAttempts)
+        return try await self.enqueue(raw: job.bytes, id: job.id, queue: queue, dedupeKey: nil)
     }
 }
 
@@ -87,8 +91,7 @@ struct JobQueueTests {
         let first = uniqueQueue()
         let second = uniqueQueue()
         for (index, name) in [first, first, second, second].enumerated() {
-            let job = try encodedEcho(index)
-            try await queue.enqueue(raw: job.bytes, id: job.id, queue: name, dedupeKey: nil)
+            try await queue.enqueueEcho(index, to: name)
         }
         let mine = try await queue.claim(from: [first, second], workerId: "w1", max: 2, lease: .seconds(30))
         let theirs = try await queue.claim(from: [second], workerId: "w2", max: 1, lease: .seconds(30))
@@ -186,8 +189,7 @@ struct JobQueueTests {
         let queue = RedisJobQueue(redis: redis)
         let name = uniqueQueue()
         for value in 0..<5 {
-            let job = try encodedEcho(value)
-            try await queue.enqueue(raw: job.bytes, id: job.id, queue: name, dedupeKey: nil)
+            try await queue.enqueueEcho(value, to: name)
         }
         let ran = Mutex<[Int]>([])
         // One slot and two held jobs; a lease of 1 s that only the heartbeat keeps (maintenance runs every 50 ms).
@@ -266,8 +268,7 @@ struct JobQueueTests {
             }
             if count <= 5 { throw JobRetryLater(after: .milliseconds(10), reason: "THROTTLED") }
         }
-        let job = try encodedEcho(1, maxAttempts: 2)
-        try await queue.enqueue(raw: job.bytes, id: job.id, queue: name, dedupeKey: nil)
+        try await queue.enqueueEcho(1, to: name, maxAttempts: 2)
         let finished = try await runWorkers([worker], timeout: .seconds(20)) {
             let stats = try await queue.stats(queue: name)
             return runs.withLock { $0.count } == 6 && stats.inflight == 0 && stats.delayed == 0
@@ -369,8 +370,7 @@ struct JobQueueTests {
         let queue = RedisJobQueue(redis: redis)
         let (slow, fast) = (uniqueQueue("slow"), uniqueQueue("fast"))
         for value in 0..<6 {
-            let job = try encodedEcho(value)
-            try await queue.enqueue(raw: job.bytes, id: job.id, queue: slow, dedupeKey: nil)
+            try await queue.enqueueEcho(value, to: slow)
         }
         let release = Atomic<Bool>(false)
         let running = Atomic<Int>(0)
@@ -393,8 +393,7 @@ struct JobQueueTests {
         let done = try await runWorkers([worker], timeout: .seconds(20)) {
             // While the slow jobs hold their slots, fast jobs keep arriving and must keep getting through.
             if fastDone.load(ordering: .sequentiallyConsistent) < 5 {
-                let job = try encodedEcho(100 + fastDone.load(ordering: .sequentiallyConsistent))
-                try await queue.enqueue(raw: job.bytes, id: job.id, queue: fast, dedupeKey: nil)
+                try await queue.enqueueEcho(100 + fastDone.load(ordering: .sequentiallyConsistent), to: fast)
                 try await Task.sleep(for: .milliseconds(50))
                 return false
             }
@@ -437,8 +436,7 @@ struct JobQueueTests {
         let worker = JobWorker(queue: queue, registry: registry, configuration: configuration, logger: self.logger)
         let done = try await runWorkers([worker], timeout: .seconds(20)) {
             if others.load(ordering: .sequentiallyConsistent) < 3 {
-                let job = try encodedEcho(1)
-                try await queue.enqueue(raw: job.bytes, id: job.id, queue: name, dedupeKey: nil)
+                try await queue.enqueueEcho(1, to: name)
             }
             let letters = try await queue.deadLetters(queue: name)
             return others.load(ordering: .sequentiallyConsistent) >= 3 && letters.contains { $0.id == hung.id }

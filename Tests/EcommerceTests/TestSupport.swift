@@ -3,6 +3,7 @@ import Foundation
 import Logging
 import PostgresNIO
 import RedisClient
+import ServiceLifecycle
 import Shopify
 import Storage
 
@@ -94,6 +95,15 @@ enum TestServices {
         }
         try await dropScratchDatabase(configuration)
         return try outcome.get()
+    }
+
+    /// Runs `services` while `body` runs, then cancels them.
+    static func whileRunning<Result: Sendable>(_ services: [any Service], _ body: () async throws -> Result) async throws -> Result {
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for service in services { group.addTask { try await service.run() } }
+            defer { group.cancelAll() }
+            return try await body()
+        }
     }
 
     /// Waits until `condition` holds, polling; returns false on timeout.

@@ -29,7 +29,12 @@ public struct Environment: Sendable {
     }
 
     public func int(_ name: String, default fallback: Int, range: ClosedRange<Int>) throws(ConfigurationError) -> Int {
-        guard let raw = self.optional(name) else { return fallback }
+        try self.int(name, range: range) ?? fallback
+    }
+
+    /// The whole number, or nil when unset (for settings whose default depends on others).
+    public func int(_ name: String, range: ClosedRange<Int>) throws(ConfigurationError) -> Int? {
+        guard let raw = self.optional(name) else { return nil }
         guard let value = Int(raw), range.contains(value) else {
             throw ConfigurationError(variable: name, reason: "must be a whole number in \(range.lowerBound)...\(range.upperBound)")
         }

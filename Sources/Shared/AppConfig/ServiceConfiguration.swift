@@ -178,7 +178,7 @@ public struct WorkerConfiguration: Sendable {
             default: max(1, self.concurrency - 1),
             range: 1...self.concurrency
         )
-        self.prefetch = environment.optional("WORKER_PREFETCH") == nil ? nil : try environment.int("WORKER_PREFETCH", default: 0, range: 0...512)
+        self.prefetch = try environment.int("WORKER_PREFETCH", range: 0...512)
         _ = try Self.eventLoops(in: environment)  // used before the configuration is read (see there); checked with the rest
         self.jobTimeout = try environment.seconds("WORKER_JOB_TIMEOUT_SECONDS", default: 300, range: 1...86_400)
         self.metricsHost = environment.optional("METRICS_HOST") ?? "0.0.0.0"
