@@ -26,6 +26,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
         .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
         .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.37.6"),
+        .package(url: "https://github.com/GraphQLSwift/GraphQL.git", from: "4.3.0"),
     ],
     targets: [
         // hiredis 0.14 from Debian's libhiredis-dev; the only Redis client available here.
@@ -204,8 +205,11 @@ let package = Package(
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "GraphQL", package: "GraphQL"),
             ],
             path: "Sources/ShopifySimulatorCore",
+            // Shopify's Admin schema: the simulator validates against it, and so do the tests.
+            resources: [.copy("Resources/admin-schema.graphql")],
             swiftSettings: swiftSettings
         ),
         .executableTarget(

@@ -1,4 +1,5 @@
 import Foundation
+import GraphQL
 import Synchronization
 
 /// An in-memory stand-in for Shopify's Admin API, for development and tests only (nothing in production imports
@@ -6,8 +7,9 @@ import Synchronization
 /// they matter, and charges every request against a per-shop leaky bucket that answers `THROTTLED` exactly as
 /// Shopify does.
 ///
-/// Operations are dispatched on the document's root field and read their inputs from `variables` only (the
-/// client never inlines values); unknown fields get Shopify's "doesn't exist" error.
+/// Every document is validated against Shopify's Admin schema (``AdminSchema``) and its variables against their
+/// types; operations are dispatched on the root field, with its arguments resolved from literals or variables, and
+/// their answers shaped to exactly the selection.
 public final class ShopifySimulator: Sendable {
     struct State {
         var settings: SimulatorSettings
@@ -110,11 +112,26 @@ public final class ShopifySimulator: Sendable {
 
     // MARK: GraphQL
 
+    private struct RequestBody: Decodable {
+        var query: String
+        var variables: [String: JSONLiteral]?
+    }
+
+    /// A refusal before anything ran: HTTP 200, `errors`, no `data`.
+    static func refused(_ errors: [ShopifyGraphQLError]) -> Answer { .json(["errors": errors.map(\.json)]) }
+
     /// `POST /admin/api/{version}/graphql.json` of one shop.
+    ///
+    /// As Shopify does: the document is validated against the Admin schema and its variables against their
+    /// declared types (either refused whole); the requested cost is computed from the document before running it
+    /// (above 1,000 points: `MAX_COST_EXCEEDED`; above what the bucket holds: `THROTTLED`, nothing charged); the
+    /// answer holds exactly what was selected, and `actualQueryCost` counts what it holds.
     public func graphQL(shop domain: String, version: String, accessToken: String?, body: Data) -> Answer {
         guard version.range(of: #"^\d{4}-(01|04|07|10)$"#, options: .regularExpression) != nil else {
             return .json(["errors": "Not Found"], status: 404)
         }
+        let request = try? JSONDecoder().decode(RequestBody.self, from: body)
+        let prepared = request.map { AdminSchema.shopify.prepare($0.query) }
         return self.state.withLock { state -> Answer in
             guard var shop = state.shops[domain] else { return .json(["errors": "Not Found"], status: 404) }
             guard let accessToken, shop.accessTokens.contains(accessToken) else {
@@ -128,14 +145,34 @@ public final class ShopifySimulator: Sendable {
                     ? .json(["errors": "Service Unavailable"], status: 503, headers: ["Retry-After": "1"])
                     : .json(["errors": "Internal Server Error"], status: 500)
             }
-            guard let request = try? JSONSerialization.jsonObject(with: body) as? [String: Any], let query = request["query"] as? String else {
+            guard let request, let prepared else {
                 return .json(["errors": [["message": "Parse error: the body must be a JSON object with a query"]]], status: 400)
             }
-            let variables = request["variables"] as? [String: Any] ?? [:]
-            guard let field = Self.rootField(of: query) else {
-                return .json(["errors": [["message": "syntax error: no operation in the document"]]])
+            let document: PreparedDocument
+            switch prepared {
+            case .success(let valid): document = valid
+            case .failure(let refusal):
+                shop.stats.invalidDocuments += 1
+                return Self.refused(refusal.errors)
             }
-            let requested = Self.requestedCost(field: field, variables: variables)
+            let operation = OperationRequest(schema: .shopify, document: document, variables: request.variables ?? [:])
+            let variableErrors = operation.variableErrors()
+            if !variableErrors.isEmpty {
+                shop.stats.invalidDocuments += 1
+                return Self.refused(variableErrors)
+            }
+            let roots = operation.rootFields.filter { $0.name.value != "__typename" }
+            guard roots.count == 1, let root = roots.first, let rootField = operation.index.field(root.name.value, on: document.rootType) else {
+                return Self.refused([ShopifyGraphQLError(message: "The simulator answers one root field per document", code: "invalidDocument")])
+            }
+            let requested: Double
+            do {
+                requested = try operation.requestedCost(mutationCost: { Self.mutationCost($0, operation) })
+            } catch let refusal as GraphQLRefusal {
+                return Self.refused(refusal.errors)
+            } catch {
+                return Self.refused([ShopifyGraphQLError(message: "\(error)", code: "INTERNAL_SERVER_ERROR")])
+            }
 
             // Shopify refuses a query asking for more than 1,000 points outright, on every plan; no wait would help.
             if requested > 1000 {
@@ -166,68 +203,86 @@ public final class ShopifySimulator: Sendable {
                     "extensions": ["cost": Self.cost(requested: requested, actual: nil, shop: shop, settings: settings)],
                 ])
             }
-            shop.available -= requested
 
-            var result: [String: Any]
-            let actual: Double
-            switch field {
-            case "productSet":
-                result = ["productSet": Self.productSet(variables, in: &shop, ids: &state.ids, now: now)]
-                actual = requested
-            case "inventorySetQuantities":
-                // Since 2026-04 the directive is required on inventory mutations.
-                guard query.contains("@idempotent"), let key = Self.idempotencyKey(query: query, variables: variables), !key.isEmpty else {
-                    shop.available += requested
-                    return .json([
-                        "errors": [
-                            ["message": "The @idempotent directive with a key is required for this mutation", "extensions": ["code": "BAD_REQUEST"]]
-                        ]
-                    ])
-                }
-                if let previous = shop.idempotentAnswers[key], let answer = try? JSONSerialization.jsonObject(with: previous) {
-                    result = ["inventorySetQuantities": answer]
-                } else {
-                    let answer = Self.inventorySetQuantities(variables, in: &shop)
-                    shop.idempotentAnswers[key] = try? JSONSerialization.data(withJSONObject: answer)
-                    result = ["inventorySetQuantities": answer]
-                }
-                actual = requested
-            case "collectionCreate", "collectionUpdate", "collectionAddProducts", "collectionRemoveProducts":
-                result = [field: Self.collectionMutation(field, variables, in: &shop, ids: &state.ids)]
-                actual = requested
-            case "inventoryActivate":
-                result = ["inventoryActivate": Self.inventoryActivate(variables, in: &shop)]
-                actual = requested
-            case "inventoryItem":
-                result = ["inventoryItem": Self.inventoryItem(variables, in: shop)]
-                actual = requested
-            case "webhookSubscriptionCreate":
-                result = ["webhookSubscriptionCreate": Self.webhookSubscriptionCreate(variables, in: &shop, ids: &state.ids)]
-                actual = requested
-            case "webhookSubscriptions":
-                result = ["webhookSubscriptions": Self.webhookSubscriptions(in: shop)]
-                actual = 2 + Double(shop.subscriptions.count)
-            case "orders":
-                guard let page = Self.orders(variables, in: shop) else {
-                    shop.available += requested
-                    return .json(["errors": [["message": "orders: first must be 1…250 and query a valid updated_at filter"]]])
-                }
-                result = ["orders": page.result]
-                actual = min(requested, page.actualCost)
-            case "locations":
-                let first = variables["first"] as? Int ?? 10
-                let nodes = shop.locations.prefix(first).map { ["id": "gid://shopify/Location/\($0.id)", "name": $0.name, "isActive": $0.isActive] }
-                result = ["locations": ["nodes": nodes]]
-                actual = 2 + Double(nodes.count)
-            default:
-                shop.available += requested
-                return .json(["errors": [["message": "Field '\(field)' doesn't exist on type 'QueryRoot' or 'Mutation'"]]])
+            let arguments = operation.arguments(of: root).mapValues(\.any)
+            let resolved: Any
+            switch Self.resolve(root.name.value, arguments, operation: operation, field: root, in: &shop, ids: &state.ids, now: now) {
+            case .success(let value): resolved = value
+            case .failure(let refusal): return Self.refused(refusal.errors)
             }
+            shop.available -= requested
+            var actual = 0.0
+            let data: [String: Any]
+            do {
+                data = [root.alias?.value ?? root.name.value: try operation.shape(resolved, as: rootField.type, field: root, cost: &actual)]
+            } catch let gap as SimulatorGap {
+                return Self.refused([ShopifyGraphQLError(message: gap.message, code: "SIMULATOR_UNSUPPORTED")])
+            } catch {
+                return Self.refused([ShopifyGraphQLError(message: "\(error)", code: "INTERNAL_SERVER_ERROR")])
+            }
+            // A mutation is charged what was requested; a query what its answer holds, never more than requested.
+            actual = document.rootType == "Mutation" ? requested : min(requested, actual)
             shop.available = min(settings.bucketSize, shop.available + (requested - actual))
             shop.stats.pointsCharged += actual
             shop.stats.firstChargeAt = shop.stats.firstChargeAt ?? now
             shop.stats.lastChargeAt = now
-            return .json(["data": result, "extensions": ["cost": Self.cost(requested: requested, actual: actual, shop: shop, settings: settings)]])
+            return .json(["data": data, "extensions": ["cost": Self.cost(requested: requested, actual: actual, shop: shop, settings: settings)]])
+        }
+    }
+
+    /// Runs one root field: what it returns is a superset of what can be selected, shaped afterwards.
+    static func resolve(
+        _ name: String,
+        _ arguments: [String: Any],
+        operation: OperationRequest,
+        field: GraphQL.Field,
+        in shop: inout SimulatedShop,
+        ids: inout IdSequence,
+        now: Date
+    ) -> Result<Any, GraphQLRefusal> {
+        switch name {
+        case "productSet":
+            return .success(Self.productSet(arguments, in: &shop, ids: &ids, now: now))
+        case "inventorySetQuantities":
+            // Since 2026-04 the directive is required on inventory mutations.
+            guard case .string(let key) = operation.directiveArgument("idempotent", "key", on: field), !key.isEmpty else {
+                return .failure(
+                    GraphQLRefusal([ShopifyGraphQLError(message: "The @idempotent directive with a key is required for this mutation", code: "BAD_REQUEST")])
+                )
+            }
+            if let previous = shop.idempotentAnswers[key], let answer = try? JSONSerialization.jsonObject(with: previous) {
+                return .success(answer)
+            }
+            let answer = Self.inventorySetQuantities(arguments, in: &shop)
+            shop.idempotentAnswers[key] = try? JSONSerialization.data(withJSONObject: answer)
+            return .success(answer)
+        case "collectionCreate", "collectionUpdate", "collectionAddProducts", "collectionRemoveProducts":
+            return .success(Self.collectionMutation(name, arguments, in: &shop, ids: &ids))
+        case "inventoryActivate":
+            return .success(Self.inventoryActivate(arguments, in: &shop))
+        case "inventoryItem":
+            return .success(Self.inventoryItem(arguments, in: shop))
+        case "metafieldDefinitionCreate":
+            return .success(Self.metafieldDefinitionCreate(arguments, in: &shop, ids: &ids))
+        case "webhookSubscriptionCreate":
+            return .success(Self.webhookSubscriptionCreate(arguments, in: &shop, ids: &ids))
+        case "webhookSubscriptions":
+            return .success(Self.webhookSubscriptions(in: shop))
+        case "orders":
+            guard let page = Self.orders(arguments, in: shop) else {
+                return .failure(GraphQLRefusal([ShopifyGraphQLError(message: "orders: query must be a valid updated_at filter", code: "INVALID_QUERY")]))
+            }
+            return .success(page)
+        case "order":
+            return .success(Self.order(arguments, in: shop))
+        case "refund":
+            return .success(Self.refund(arguments, in: shop))
+        case "locations":
+            return .success(shop.locations.map { ["id": "gid://shopify/Location/\($0.id)", "name": $0.name, "isActive": $0.isActive] })
+        default:
+            return .failure(
+                GraphQLRefusal([ShopifyGraphQLError(message: "The simulator does not implement \(name)", code: "SIMULATOR_UNSUPPORTED")])
+            )
         }
     }
 
@@ -243,22 +298,22 @@ public final class ShopifySimulator: Sendable {
         ]
     }
 
-    /// The first field of the operation's selection set: `mutation X($a: T) { productSet(...) {` → `productSet`.
-    static func rootField(of query: String) -> String? {
-        guard let brace = query.firstIndex(of: "{") else { return nil }
-        let rest = query[query.index(after: brace)...].drop { $0.isWhitespace }
-        let name = rest.prefix { $0.isLetter || $0.isNumber || $0 == "_" }
-        return name.isEmpty ? nil : String(name)
-    }
-
-    /// Shopify's model, simplified: a mutation costs 10, a connection 2 plus the objects it may return.
-    static func requestedCost(field: String, variables: [String: Any]) -> Double {
-        switch field {
-        case "locations": 2 + Double(variables["first"] as? Int ?? 10)
-        case "inventoryItem": 3
-        case "webhookSubscriptions": 2 + Double(variables["first"] as? Int ?? 50)
-        case "orders": 2 + Double(variables["first"] as? Int ?? 0) * 101
-        default: 10
+    /// A mutation's root field costs 10; `productSet` 10 + 0.2 per variant + 0.4 per metafield (since 2025-10),
+    /// rounded up to a whole point.
+    static func mutationCost(_ field: GraphQL.Field, _ operation: OperationRequest) -> Double {
+        guard field.name.value == "productSet" else { return 10 }
+        guard case .object(let input) = operation.arguments(of: field)["input"] else { return 10 }
+        func count(_ key: String) -> Int {
+            if case .array(let values) = input[key] { return values.count }
+            return 0
         }
+        var metafields = count("metafields")
+        if case .array(let variants) = input["variants"] {
+            for case .object(let variant) in variants {
+                if case .array(let own) = variant["metafields"] { metafields += own.count }
+            }
+        }
+        let tenths = 100 + 2 * count("variants") + 4 * metafields
+        return Double((tenths + 9) / 10)
     }
 }

@@ -1,16 +1,6 @@
 import Foundation
 
 extension ShopifySimulator {
-    /// The value of `@idempotent(key: $name)`, from the variables (or a literal string).
-    static func idempotencyKey(query: String, variables: [String: Any]) -> String? {
-        guard let range = query.range(of: #"@idempotent\(\s*key:\s*(\$\w+|"[^"]*")\s*\)"#, options: .regularExpression) else { return nil }
-        let argument = query[range].drop { $0 != ":" }.dropFirst().trimmingCharacters(in: .whitespaces).dropLast().trimmingCharacters(
-            in: .whitespaces
-        )
-        if argument.hasPrefix("$") { return variables[String(argument.dropFirst())] as? String }
-        return argument.trimmingCharacters(in: CharacterSet(charactersIn: "\""))
-    }
-
     static func knowsItem(_ itemId: Int64, in shop: SimulatedShop) -> Bool {
         shop.products.values.contains { $0.variants.contains { $0.inventoryItemId == itemId } }
     }
@@ -68,13 +58,22 @@ extension ShopifySimulator {
         return ["inventoryLevel": ["id": "gid://shopify/InventoryLevel/\(item)?inventory_item_id=\(item)"], "userErrors": [] as [Any]]
     }
 
-    /// `inventoryItem(id:) { inventoryLevel(locationId:) { quantities(names: ["available"]) } }`.
-    static func inventoryItem(_ variables: [String: Any], in shop: SimulatedShop) -> Any {
-        guard let item = number(fromGID: variables["inventoryItemId"]), knowsItem(item, in: shop) else { return NSNull() }
-        guard let location = number(fromGID: variables["locationId"]), let available = shop.inventory[item]?[location] else {
-            return ["inventoryLevel": NSNull()]
-        }
-        return ["inventoryLevel": ["quantities": [["name": "available", "quantity": available]]]]
+    /// `inventoryItem(id:)`, with `inventoryLevel(locationId:)` and its `quantities(names:)`.
+    static func inventoryItem(_ arguments: [String: Any], in shop: SimulatedShop) -> Any {
+        guard let item = number(fromGID: arguments["id"]), knowsItem(item, in: shop) else { return NSNull() }
+        return [
+            "id": "gid://shopify/InventoryItem/\(item)",
+            "inventoryLevel": ArgumentDependent { arguments in
+                guard let location = number(fromGID: arguments["locationId"]), let available = shop.inventory[item]?[location] else { return NSNull() }
+                return [
+                    "id": "gid://shopify/InventoryLevel/\(item)?inventory_item_id=\(item)",
+                    "quantities": ArgumentDependent { arguments in
+                        let names = arguments["names"] as? [String] ?? []
+                        return names.filter { $0 == "available" }.map { ["name": $0, "quantity": available] }
+                    },
+                ] as [String: Any]
+            },
+        ] as [String: Any]
     }
 }
 

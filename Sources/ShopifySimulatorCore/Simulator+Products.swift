@@ -18,7 +18,23 @@ extension ShopifySimulator {
         guard let input = variables["input"] as? [String: Any] else {
             return refused([userError(["input"], "Input is required", "INVALID")])
         }
-        let customId = ((variables["identifier"] as? [String: Any])?["customId"] as? [String: Any])?["value"] as? String
+        let customIdentifier = (variables["identifier"] as? [String: Any])?["customId"] as? [String: Any]
+        let customId = customIdentifier?["value"] as? String
+        if let customIdentifier {
+            // A custom ID is a unique `id` metafield: its definition must exist before products can be found by it.
+            let namespace = customIdentifier["namespace"] as? String ?? "$app"
+            let key = customIdentifier["key"] as? String ?? ""
+            let definition = shop.metafieldDefinitions[SimulatedShop.MetafieldDefinition.key(ownerType: "PRODUCT", namespace: namespace, key: key)]
+            guard definition?.type == "id" else {
+                return refused([
+                    userError(
+                        ["identifier", "customId"],
+                        "No metafield definition of type id was found for namespace \(namespace) and key \(key) on products.",
+                        "INVALID_METAFIELD"
+                    )
+                ])
+            }
+        }
         let title = (input["title"] as? String ?? "").trimmingCharacters(in: .whitespacesAndNewlines)
         let variantInputs = input["variants"] as? [[String: Any]] ?? []
 
@@ -107,16 +123,50 @@ extension ShopifySimulator {
         return [
             "product": [
                 "id": "gid://shopify/Product/\(product.id)",
-                "variants": [
-                    "nodes": product.variants.map { variant in
-                        [
-                            "id": "gid://shopify/ProductVariant/\(variant.id)",
-                            "sku": variant.sku as Any? ?? NSNull(),
-                            "selectedOptions": [["name": "Title", "value": variant.optionValue]],
-                            "inventoryItem": ["id": "gid://shopify/InventoryItem/\(variant.inventoryItemId)"],
-                        ] as [String: Any]
-                    }
-                ],
+                "title": product.title,
+                "status": product.status,
+                "descriptionHtml": product.descriptionHtml ?? "",
+                "variants": product.variants.map { variant in
+                    [
+                        "id": "gid://shopify/ProductVariant/\(variant.id)",
+                        "sku": variant.sku as Any? ?? NSNull(),
+                        "barcode": variant.barcode as Any? ?? NSNull(),
+                        "price": variant.price,
+                        "title": variant.optionValue,
+                        "selectedOptions": [["name": "Title", "value": variant.optionValue]],
+                        "inventoryItem": ["id": "gid://shopify/InventoryItem/\(variant.inventoryItemId)", "sku": variant.sku as Any? ?? NSNull()],
+                    ] as [String: Any]
+                },
+            ] as [String: Any],
+            "userErrors": [] as [Any],
+        ]
+    }
+}
+
+extension ShopifySimulator {
+    /// `metafieldDefinitionCreate(definition:)`: one definition per owner type, namespace and key; a second is
+    /// refused as `TAKEN`. `id` definitions hold unique values, which is what `productSet`'s `customId` needs.
+    static func metafieldDefinitionCreate(_ arguments: [String: Any], in shop: inout SimulatedShop, ids: inout IdSequence) -> [String: Any] {
+        func refused(_ errors: [[String: Any]]) -> [String: Any] { ["createdDefinition": NSNull(), "userErrors": errors] }
+        let input = arguments["definition"] as? [String: Any] ?? [:]
+        let namespace = input["namespace"] as? String ?? "$app"
+        let key = input["key"] as? String ?? ""
+        let name = input["name"] as? String ?? ""
+        let ownerType = input["ownerType"] as? String ?? ""
+        let type = input["type"] as? String ?? ""
+        if key.count < 2 { return refused([userError(["definition", "key"], "Key is too short (minimum is 2 characters)", "TOO_SHORT")]) }
+        if name.isEmpty { return refused([userError(["definition", "name"], "Name can't be blank", "PRESENT")]) }
+        let known = ["id", "single_line_text_field", "multi_line_text_field", "number_integer", "number_decimal", "boolean", "url", "json"]
+        if !known.contains(type) { return refused([userError(["definition", "type"], "Type name \(type) is not a valid type.", "INCLUSION")]) }
+        let slot = SimulatedShop.MetafieldDefinition.key(ownerType: ownerType, namespace: namespace, key: key)
+        if shop.metafieldDefinitions[slot] != nil {
+            return refused([userError(["definition", "key"], "Key is in use for \(ownerType.lowercased()) metafields on the '\(namespace)' namespace.", "TAKEN")])
+        }
+        let definition = SimulatedShop.MetafieldDefinition(id: ids.take(), ownerType: ownerType, namespace: namespace, key: key, name: name, type: type)
+        shop.metafieldDefinitions[slot] = definition
+        return [
+            "createdDefinition": [
+                "id": "gid://shopify/MetafieldDefinition/\(definition.id)", "name": name, "namespace": namespace, "key": key, "ownerType": ownerType,
             ] as [String: Any],
             "userErrors": [] as [Any],
         ]

@@ -22,15 +22,17 @@ extension ShopifySimulator {
         }
         let id = ids.take()
         shop.subscriptions[id] = (topic, uri)
-        return ["webhookSubscription": ["id": "gid://shopify/WebhookSubscription/\(id)", "topic": topic, "uri": uri], "userErrors": [] as [Any]]
+        return [
+            "webhookSubscription": ["id": "gid://shopify/WebhookSubscription/\(id)", "topic": topic, "uri": uri, "format": "JSON"],
+            "userErrors": [] as [Any],
+        ]
     }
 
-    static func webhookSubscriptions(in shop: SimulatedShop) -> [String: Any] {
-        [
-            "nodes": shop.subscriptions.sorted { $0.key < $1.key }.map {
-                ["id": "gid://shopify/WebhookSubscription/\($0.key)", "topic": $0.value.topic, "uri": $0.value.uri]
-            }
-        ]
+    /// The app's subscriptions, oldest first (a connection, sliced by the selection).
+    static func webhookSubscriptions(in shop: SimulatedShop) -> [Any] {
+        shop.subscriptions.sorted { $0.key < $1.key }.map {
+            ["id": "gid://shopify/WebhookSubscription/\($0.key)", "topic": $0.value.topic, "uri": $0.value.uri, "format": "JSON"]
+        }
     }
 
     /// The HMAC Shopify puts in `X-Shopify-Hmac-Sha256`: base64 of HMAC-SHA256 over the raw body.
@@ -40,8 +42,10 @@ extension ShopifySimulator {
 
     /// Sends `payload` to every subscription of `topic` (REST form, e.g. `orders/create`), signed with the app
     /// secret, through the configured faults. Returns at once; deliveries run in the background. A delivery answered
-    /// with anything but a 2xx is retried twice, a second apart.
-    func deliver(shop domain: String, topic: String, payload: Data) {
+    /// with anything but a 2xx is retried twice, a second apart. As Shopify does, every subscription's copy has a
+    /// webhook id of its own and the event's id and trigger time, which its retries and duplicates keep.
+    func deliver(shop domain: String, topic: String, payload: Data, triggeredAt: Date = Date()) {
+        let event = WebhookEvent(id: UUID().uuidString.lowercased(), triggeredAt: triggeredAt)
         let graphQLTopic = topic.uppercased().replacingOccurrences(of: "/", with: "_")
         let (targets, settings) = self.state.withLock { state in
             ((state.shops[domain]?.subscriptions.values.filter { $0.topic == graphQLTopic }.map(\.uri)) ?? [], state.settings)
@@ -59,13 +63,19 @@ extension ShopifySimulator {
             for _ in 0..<copies {
                 Task {
                     try? await Task.sleep(for: delay)
-                    await self.send(uri: uri, shop: domain, topic: topic, webhookId: webhookId, payload: payload)
+                    await self.send(uri: uri, shop: domain, topic: topic, webhookId: webhookId, event: event, payload: payload)
                 }
             }
         }
     }
 
-    private func send(uri: String, shop domain: String, topic: String, webhookId: String, payload: Data) async {
+    /// One event of a shop: what every subscription's delivery of it shares.
+    struct WebhookEvent: Sendable {
+        var id: String
+        var triggeredAt: Date
+    }
+
+    private func send(uri: String, shop domain: String, topic: String, webhookId: String, event: WebhookEvent, payload: Data) async {
         var request = HTTPClientRequest(url: uri)
         request.method = .POST
         request.headers.add(name: "Content-Type", value: "application/json")
@@ -73,8 +83,8 @@ extension ShopifySimulator {
         request.headers.add(name: "X-Shopify-Hmac-Sha256", value: Self.webhookSignature(body: payload, secret: self.apiSecret))
         request.headers.add(name: "X-Shopify-Shop-Domain", value: domain)
         request.headers.add(name: "X-Shopify-Webhook-Id", value: webhookId)
-        request.headers.add(name: "X-Shopify-Event-Id", value: UUID().uuidString.lowercased())
-        request.headers.add(name: "X-Shopify-Triggered-At", value: ISO8601DateFormatter().string(from: Date()))
+        request.headers.add(name: "X-Shopify-Event-Id", value: event.id)
+        request.headers.add(name: "X-Shopify-Triggered-At", value: ISO8601DateFormatter().string(from: event.triggeredAt))
         request.headers.add(name: "X-Shopify-API-Version", value: "2026-10")
         request.body = .bytes(ByteBuffer(bytes: payload))
         for attempt in 1...3 {
@@ -86,5 +96,14 @@ extension ShopifySimulator {
             self.state.withLock { $0.shops[domain]?.stats.webhooksRefused += 1 }
             if attempt < 3 { try? await Task.sleep(for: .seconds(1)) }
         }
+    }
+}
+
+extension ShopifySimulator {
+    /// Sends a shop-level event (`app/uninstalled`, the privacy topics) to its subscriptions, as if it had happened
+    /// at `triggeredAt` (control API: a retry delivered long after the event).
+    public func sendShopEvent(shop domain: String, topic: String, triggeredAt: Date = Date()) {
+        let payload = Data(#"{"shop_domain":"\#(domain)"}"#.utf8)
+        self.deliver(shop: domain, topic: topic, payload: payload, triggeredAt: triggeredAt)
     }
 }

@@ -58,6 +58,8 @@ public struct ShopStats: Codable, Sendable, Equatable {
     public var throttled = 0
     /// Queries refused for asking more than the single-query maximum of 1,000 points.
     public var maxCostExceeded = 0
+    /// Requests refused whole: a document the schema refuses, or variables that do not match their types.
+    public var invalidDocuments = 0
     public var failuresInjected = 0
     /// Points actually charged (throttled requests cost nothing).
     public var pointsCharged: Double = 0
@@ -94,6 +96,8 @@ struct SimulatedShop {
     /// Answers of idempotent mutations by key: a repeated key gets the first answer and changes nothing.
     var idempotentAnswers: [String: Data] = [:]
     var collections: [Int64: Collection] = [:]
+    /// Metafield definitions, by owner type, namespace and key (`PRODUCT flowpos.product_id`).
+    var metafieldDefinitions: [String: MetafieldDefinition] = [:]
     /// Webhook subscriptions: topic (GraphQL form, e.g. `ORDERS_CREATE`) and URI, by id.
     var subscriptions: [Int64: (topic: String, uri: String)] = [:]
     /// Orders as their REST webhook payloads (JSON), by id. Written through ``store(order:payload:updatedAt:)``.
@@ -124,6 +128,17 @@ struct SimulatedShop {
         var customId: String?
         var variants: [Variant]
         var updatedAt: Date
+    }
+
+    struct MetafieldDefinition: Codable, Equatable {
+        var id: Int64
+        var ownerType: String
+        var namespace: String
+        var key: String
+        var name: String
+        var type: String
+
+        static func key(ownerType: String, namespace: String, key: String) -> String { "\(ownerType) \(namespace).\(key)" }
     }
 
     struct Collection: Codable, Equatable {

@@ -60,10 +60,22 @@ public enum ShopEventJob: JobDefinition {
     public struct Payload: Codable, Sendable {
         public var topic: String
         public var webhookId: String?
+        /// `X-Shopify-Triggered-At` as Shopify sent it (RFC 3339): when the event happened.
+        public var triggeredAt: String?
 
-        public init(topic: String, webhookId: String?) {
+        public init(topic: String, webhookId: String?, triggeredAt: String? = nil) {
             self.topic = topic
             self.webhookId = webhookId
+            self.triggeredAt = triggeredAt
+        }
+
+        /// ``triggeredAt`` as a date, when it is one.
+        public var triggeredAtDate: Date? {
+            guard let triggeredAt else { return nil }
+            let formatter = ISO8601DateFormatter()
+            if let date = formatter.date(from: triggeredAt) { return date }
+            formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+            return formatter.date(from: triggeredAt)
         }
     }
 

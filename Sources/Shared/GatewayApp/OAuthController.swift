@@ -138,9 +138,12 @@ struct OAuthController: Sendable {
         return Response(status: .found, headers: [.location: redirect.string ?? self.configuration.appRedirectURL])
     }
 
-    /// The location to stock at, the webhook subscriptions, and polling: scheduled, and a first poll now.
+    /// The location to stock at, the custom-ID metafield definition products are upserted by, the webhook
+    /// subscriptions, and polling: scheduled, and a first poll now.
     private func setUp(businessId: UUID, shop: String, token: String, logger: Logger) async throws {
         let credentials = ShopifyCredentials(shop: shop, accessToken: token)
+        try await self.shopify.ensureCustomIdDefinition(as: credentials, logger: logger)
+        try await self.connections.markCustomIdDefined(businessId: businessId, logger: logger)
         if let location = try await self.shopify.locations(as: credentials, logger: logger).first(where: \.isActive) {
             try await self.connections.saveLocation(businessId: businessId, locationId: location.id, logger: logger)
         }

@@ -98,7 +98,11 @@ struct WebhookIntake: Sendable {
         }
         guard let topic else { return reject(topicName.isEmpty ? "missing_topic" : "unsupported_topic") }
         guard let shop = ShopDomain(shopHeader) else { return reject("invalid_shop_domain") }
-        let webhookId = headers.webhookId.flatMap { $0.isEmpty ? nil : $0 }
+        let delivery = WebhookDelivery(
+            webhookId: headers.webhookId.flatMap { $0.isEmpty ? nil : $0 },
+            eventId: headers.eventId.flatMap { $0.isEmpty ? nil : $0 },
+            triggeredAt: headers.triggeredAt.flatMap { $0.isEmpty ? nil : $0 }
+        )
 
         @Sendable func accept(_ connection: ShopConnection?) -> EventLoopFuture<WebhookReply> {
             guard let connection else { return reject("unknown_shop") }
@@ -106,7 +110,7 @@ struct WebhookIntake: Sendable {
             if topic.body != .shopLifecycle && connection.status != .active { return reject("shop_not_connected") }
             let job: EncodedJob
             do {
-                job = try Self.makeJob(topic: topic, body: bytes, shop: shop, businessId: connection.businessId, webhookId: webhookId)
+                job = try Self.makeJob(topic: topic, body: bytes, shop: shop, businessId: connection.businessId, delivery: delivery)
             } catch {
                 return reject("invalid_payload")
             }
@@ -147,10 +151,9 @@ struct WebhookIntake: Sendable {
 
     /// The job a verified delivery becomes. Parsing into typed payloads both validates the body and drops what
     /// we must not keep (customer data).
-    static func makeJob(topic: WebhookTopic, body: [UInt8], shop: ShopDomain, businessId: UUID, webhookId: String?) throws -> EncodedJob {
-        // Transport dedupe: Shopify's webhook id; without one (never seen from Shopify), the body's digest.
-        let deliveryKey = webhookId ?? "sha256-" + SHA256.hash(data: body).map { String(format: "%02x", $0) }.joined()
-        let dedupeKey = "webhook:\(shop.value):\(deliveryKey)"
+    static func makeJob(topic: WebhookTopic, body: [UInt8], shop: ShopDomain, businessId: UUID, delivery: WebhookDelivery) throws -> EncodedJob {
+        let dedupeKey = "webhook:\(shop.value):\(delivery.dedupeKey(body: body))"
+        let webhookId = delivery.webhookId
         let business = businessId.lowercasedString
         switch topic.body {
         case .order:
@@ -178,7 +181,7 @@ struct WebhookIntake: Sendable {
                 try scanner.readObject { scanner, _ throws(JSONScanError) in try scanner.skipValue() }
             }
             let envelope = ShopEventJob.envelope(
-                .init(topic: topic.rawValue, webhookId: webhookId),
+                .init(topic: topic.rawValue, webhookId: webhookId, triggeredAt: delivery.triggeredAt),
                 businessId: business,
                 shop: shop.value,
                 dedupeKey: dedupeKey
@@ -199,6 +202,21 @@ struct WebhookIntake: Sendable {
     }
 }
 
+/// What identifies one delivery: Shopify's webhook id (one per subscription and event, kept by retries), the event
+/// id (one per event, the same for every subscription's copy) and when the event happened.
+struct WebhookDelivery: Sendable, Equatable {
+    var webhookId: String?
+    var eventId: String?
+    var triggeredAt: String?
+
+    /// Transport dedupe: the event id where Shopify sends one (several subscriptions to a topic deliver one event
+    /// with different webhook ids), else the webhook id; without either (never seen from Shopify), the body's digest.
+    func dedupeKey(body: [UInt8]) -> String {
+        if let eventId { return "event-\(eventId)" }
+        return self.webhookId ?? "sha256-" + SHA256.hash(data: body).map { String(format: "%02x", $0) }.joined()
+    }
+}
+
 /// The headers a delivery is judged by, read in one pass over the fields (each `HTTPFields` lookup by name
 /// builds an index first, which showed in the gateway's profile).
 struct WebhookHeaders: Sendable, Equatable {
@@ -206,6 +224,10 @@ struct WebhookHeaders: Sendable, Equatable {
     var topic: String?
     var shop: String?
     var webhookId: String?
+    /// `X-Shopify-Event-Id`: the same for every subscription's copy of one event.
+    var eventId: String?
+    /// `X-Shopify-Triggered-At`: when the event happened (a retry can come hours later).
+    var triggeredAt: String?
     var requestId: String?
     var contentLength: Int?
     var closesConnection = false
@@ -214,6 +236,8 @@ struct WebhookHeaders: Sendable, Equatable {
     static let topicHeader = HTTPField.Name("X-Shopify-Topic")!
     static let shopHeader = HTTPField.Name("X-Shopify-Shop-Domain")!
     static let webhookIdHeader = HTTPField.Name("X-Shopify-Webhook-Id")!
+    static let eventIdHeader = HTTPField.Name("X-Shopify-Event-Id")!
+    static let triggeredAtHeader = HTTPField.Name("X-Shopify-Triggered-At")!
 
     init() {}
 
@@ -224,6 +248,8 @@ struct WebhookHeaders: Sendable, Equatable {
             case Self.topicHeader: self.topic = field.value
             case Self.shopHeader: self.shop = field.value
             case Self.webhookIdHeader: self.webhookId = field.value
+            case Self.eventIdHeader: self.eventId = field.value
+            case Self.triggeredAtHeader: self.triggeredAt = String(field.value.prefix(64))
             case .requestId: self.requestId = String(field.value.prefix(64))
             case .contentLength: self.contentLength = Int(field.value)
             case .connection: self.closesConnection = field.value.lowercased() == "close"

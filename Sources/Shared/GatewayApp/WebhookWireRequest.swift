@@ -88,6 +88,8 @@ enum WebhookWireRequest {
             case .topic: headers.topic = value
             case .shop: headers.shop = value
             case .webhookId: headers.webhookId = value
+            case .eventId: headers.eventId = value
+            case .triggeredAt: headers.triggeredAt = String(value.prefix(64))
             case .requestId: headers.requestId = String(value.prefix(64))
             }
         }
@@ -98,7 +100,7 @@ enum WebhookWireRequest {
 
     /// The headers this parser reads; every other header is checked for syntax and skipped.
     enum HeaderName: UInt16, CaseIterable {
-        case contentLength, transferEncoding, expect, upgrade, connection, hmac, topic, shop, webhookId, requestId
+        case contentLength, transferEncoding, expect, upgrade, connection, hmac, topic, shop, webhookId, eventId, triggeredAt, requestId
 
         /// The same names the router's carrier reads (`WebhookHeaders`), so that both carriers read the same headers.
         var field: HTTPField.Name {
@@ -112,6 +114,8 @@ enum WebhookWireRequest {
             case .topic: WebhookHeaders.topicHeader
             case .shop: WebhookHeaders.shopHeader
             case .webhookId: WebhookHeaders.webhookIdHeader
+            case .eventId: WebhookHeaders.eventIdHeader
+            case .triggeredAt: WebhookHeaders.triggeredAtHeader
             case .requestId: .requestId
             }
         }

@@ -4,22 +4,22 @@ import Logging
 extension ShopifyAdminClient {
     static let collectionCreateDocument = """
         mutation CollectionCreate($input: CollectionInput!) {
-          collectionCreate(input: $input) { collection { id } userErrors { field message code } }
+          collectionCreate(input: $input) { collection { id } userErrors { field message } }
         }
         """
     static let collectionUpdateDocument = """
         mutation CollectionUpdate($input: CollectionInput!) {
-          collectionUpdate(input: $input) { collection { id } userErrors { field message code } }
+          collectionUpdate(input: $input) { collection { id } userErrors { field message } }
         }
         """
     static let collectionAddProductsDocument = """
         mutation CollectionAddProducts($id: ID!, $productIds: [ID!]!) {
-          collectionAddProducts(id: $id, productIds: $productIds) { collection { id } userErrors { field message code } }
+          collectionAddProducts(id: $id, productIds: $productIds) { collection { id } userErrors { field message } }
         }
         """
     static let collectionRemoveProductsDocument = """
         mutation CollectionRemoveProducts($id: ID!, $productIds: [ID!]!) {
-          collectionRemoveProducts(id: $id, productIds: $productIds) { job { id } userErrors { field message code } }
+          collectionRemoveProducts(id: $id, productIds: $productIds) { job { id } userErrors { field message } }
         }
         """
     /// Shopify caps the product ids of one membership call.

@@ -120,7 +120,7 @@ extension ShopifyAdminClient {
         mutation InventoryActivate($inventoryItemId: ID!, $locationId: ID!) {
           inventoryActivate(inventoryItemId: $inventoryItemId, locationId: $locationId) {
             inventoryLevel { id }
-            userErrors { field message code }
+            userErrors { field message }
           }
         }
         """

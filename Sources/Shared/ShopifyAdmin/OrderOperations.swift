@@ -11,18 +11,57 @@ public struct OrderPage: Sendable {
 }
 
 extension ShopifyAdminClient {
-    /// Line items and refund lines read per order; an order with more is read again by id (not needed so far).
-    public static let orderLinesPerPage = 50
+    /// Line items read per order in a page of orders; an order with more is completed by following the
+    /// connection's cursor (``orderLineItemsDocument``) before it is returned.
+    public static let orderLinesPerPage = 10
+    /// Refunds read per order in a page; an order with that many is read again with up to ``refundsPerOrder``.
+    public static let orderRefundsPerPage = 3
+    /// Refund lines read per refund in a page; a refund with more is completed with ``refundLineItemsDocument``.
+    public static let refundLinesPerPage = 5
+    /// The most refunds one order may have: `refunds(first:)` is a list, not a connection, so it has no cursor.
+    public static let refundsPerOrder = 50
+    /// Lines read per follow-up call when an order or a refund has more than a page holds.
+    static let linesPerFollowUp = 100
 
     static let ordersDocument = """
-        query Orders($first: Int!, $after: String, $query: String!) {
+        query Orders($first: Int!, $after: String, $query: String!, $lines: Int!, $refunds: Int!, $refundLines: Int!) {
           orders(first: $first, after: $after, sortKey: UPDATED_AT, query: $query) {
             nodes {
               id name createdAt updatedAt cancelledAt test
-              lineItems(first: 50) { nodes { id quantity currentQuantity sku variant { id } } }
-              refunds { id refundLineItems(first: 50) { nodes { quantity restockType lineItem { id } } } }
+              lineItems(first: $lines) { nodes { id quantity currentQuantity sku variant { id } } pageInfo { hasNextPage endCursor } }
+              refunds(first: $refunds) {
+                id
+                refundLineItems(first: $refundLines) { nodes { quantity restockType lineItem { id } } pageInfo { hasNextPage endCursor } }
+              }
             }
             pageInfo { hasNextPage endCursor }
+          }
+        }
+        """
+
+    static let orderLineItemsDocument = """
+        query OrderLineItems($id: ID!, $first: Int!, $after: String) {
+          order(id: $id) {
+            lineItems(first: $first, after: $after) { nodes { id quantity currentQuantity sku variant { id } } pageInfo { hasNextPage endCursor } }
+          }
+        }
+        """
+
+    static let orderRefundsDocument = """
+        query OrderRefunds($id: ID!, $refunds: Int!, $refundLines: Int!) {
+          order(id: $id) {
+            refunds(first: $refunds) {
+              id
+              refundLineItems(first: $refundLines) { nodes { quantity restockType lineItem { id } } pageInfo { hasNextPage endCursor } }
+            }
+          }
+        }
+        """
+
+    static let refundLineItemsDocument = """
+        query RefundLineItems($id: ID!, $first: Int!, $after: String) {
+          refund(id: $id) {
+            refundLineItems(first: $first, after: $after) { nodes { quantity restockType lineItem { id } } pageInfo { hasNextPage endCursor } }
           }
         }
         """
@@ -35,11 +74,6 @@ extension ShopifyAdminClient {
             var pageInfo: PageInfo
         }
 
-        struct PageInfo: Decodable, Sendable {
-            var hasNextPage: Bool
-            var endCursor: String?
-        }
-
         struct Order: Decodable, Sendable {
             var id: String
             var name: String?
@@ -47,38 +81,72 @@ extension ShopifyAdminClient {
             var updatedAt: String
             var cancelledAt: String?
             var test: Bool?
-            var lineItems: Nodes<LineItem>
-            var refunds: [Refund]?
-        }
-
-        struct LineItem: Decodable, Sendable {
-            var id: String
-            var quantity: Int
-            var currentQuantity: Int?
-            var sku: String?
-            var variant: Ref?
-        }
-
-        struct Refund: Decodable, Sendable {
-            var id: String
-            var refundLineItems: Nodes<RefundLine>
-        }
-
-        struct RefundLine: Decodable, Sendable {
-            var quantity: Int
-            var restockType: String?
-            var lineItem: Ref
+            var lineItems: Page<LineItem>
+            var refunds: [Refund]
         }
     }
 
-    /// The cost Shopify will ask for a page: each order with its nested line and refund connections.
-    static func ordersCost(first: Int) -> Int { 2 + first * (1 + 2 * Self.orderLinesPerPage) }
+    struct PageInfo: Decodable, Sendable {
+        var hasNextPage: Bool
+        var endCursor: String?
+    }
+
+    /// `{ nodes pageInfo }` of a connection read page by page.
+    struct Page<Node: Decodable & Sendable>: Decodable, Sendable {
+        var nodes: [Node]
+        var pageInfo: PageInfo
+    }
+
+    struct LineItem: Decodable, Sendable {
+        var id: String
+        var quantity: Int
+        var currentQuantity: Int?
+        var sku: String?
+        var variant: Ref?
+    }
+
+    struct Refund: Decodable, Sendable {
+        var id: String
+        var refundLineItems: Page<RefundLine>
+    }
+
+    struct RefundLine: Decodable, Sendable {
+        var quantity: Int
+        var restockType: String?
+        var lineItem: Ref
+    }
+
+    struct OrderLineItemsData: Decodable, Sendable {
+        var order: Order?
+        struct Order: Decodable, Sendable { var lineItems: Page<LineItem> }
+    }
+
+    struct OrderRefundsData: Decodable, Sendable {
+        var order: Order?
+        struct Order: Decodable, Sendable { var refunds: [Refund] }
+    }
+
+    struct RefundLineItemsData: Decodable, Sendable {
+        var refund: Refund?
+        struct Refund: Decodable, Sendable { var refundLineItems: Page<RefundLine> }
+    }
+
+    /// What one order of a page costs as Shopify prices the document: the order, its line connection (2 plus a
+    /// line and its variant each), and its refunds, each with its refund line connection.
+    static let orderCost = 1 + (2 + 2 * orderLinesPerPage) + orderRefundsPerPage * (1 + 2 + 2 * refundLinesPerPage)
+
+    /// The requested cost of a page of `first` orders.
+    static func ordersCost(first: Int) -> Int { 2 + first * Self.orderCost }
 
     /// The most orders a page may ask for: Shopify refuses any query whose requested cost is above
-    /// ``singleQueryMaxCost`` (`MAX_COST_EXCEEDED`), whatever the bucket holds. Nine, with 50 lines per order.
-    public static let maxOrdersPerPage = (singleQueryMaxCost - 2) / (1 + 2 * orderLinesPerPage)
+    /// ``singleQueryMaxCost`` (`MAX_COST_EXCEEDED`), whatever the bucket holds.
+    public static let maxOrdersPerPage = (singleQueryMaxCost - 2) / orderCost
 
-    /// Orders updated at or after `since`, `first` per page (keep `first` small: nested lines multiply the cost).
+    /// The cost of a follow-up read of lines: the order or refund, its connection, and each line with its reference.
+    static let followUpCost = 1 + 2 + 2 * linesPerFollowUp
+
+    /// Orders updated at or after `since`, `first` per page, each read whole: an order with more lines, refunds or
+    /// refund lines than a page holds is completed through the connections' cursors before it is returned.
     public func orders(
         updatedSince since: Date,
         first: Int,
@@ -97,54 +165,132 @@ extension ShopifyAdminClient {
                     "first": .int(Int64(first)),
                     "after": cursor.map(JSONValue.string) ?? .null,
                     "query": .string("updated_at:>='\(formatter.string(from: since))'"),
+                    "lines": .int(Int64(Self.orderLinesPerPage)),
+                    "refunds": .int(Int64(Self.orderRefundsPerPage)),
+                    "refundLines": .int(Int64(Self.refundLinesPerPage)),
                 ]),
                 expectedCost: Self.ordersCost(first: first)
             ),
             as: credentials,
             logger: logger
         )
-        let orders = try data.orders.nodes.map { order -> ShopifyOrder in
-            guard let id = ShopifyGID.number(order.id) else {
-                throw ShopifyAdminError.invalidResponse(operation: "orders", reason: "order id \(order.id)")
-            }
-            var converted = ShopifyOrder(
-                id: id,
-                name: order.name,
-                updatedAt: order.updatedAt,
-                cancelledAt: order.cancelledAt,
-                lineItems: try order.lineItems.nodes.map { line in
-                    guard let lineId = ShopifyGID.number(line.id) else {
-                        throw ShopifyAdminError.invalidResponse(operation: "orders", reason: "line id \(line.id)")
-                    }
-                    return ShopifyOrder.LineItem(
-                        id: lineId,
-                        variantId: line.variant.flatMap { ShopifyGID.number($0.id) },
-                        sku: line.sku,
-                        quantity: line.quantity,
-                        currentQuantity: line.currentQuantity
-                    )
-                },
-                refunds: try order.refunds?.map { refund in
-                    ShopifyOrder.Refund(
-                        id: ShopifyGID.number(refund.id) ?? 0,
-                        refundLineItems: try refund.refundLineItems.nodes.map { line in
-                            guard let lineId = ShopifyGID.number(line.lineItem.id) else {
-                                throw ShopifyAdminError.invalidResponse(operation: "orders", reason: "refund line \(line.lineItem.id)")
-                            }
-                            // GraphQL's RETURN / NO_RESTOCK are the REST payload's return / no_restock.
-                            return ShopifyOrder.RefundLineItem(
-                                lineItemId: lineId,
-                                quantity: line.quantity,
-                                restockType: line.restockType?.lowercased()
-                            )
-                        }
-                    )
-                }
-            )
-            converted.createdAt = order.createdAt
-            converted.test = order.test
-            return converted
+        var orders: [ShopifyOrder] = []
+        for order in data.orders.nodes {
+            orders.append(try await self.completed(order, as: credentials, logger: logger))
         }
         return OrderPage(orders: orders, nextCursor: data.orders.pageInfo.hasNextPage ? data.orders.pageInfo.endCursor : nil)
+    }
+
+    /// An order of a page with the lines, refunds and refund lines the page did not hold read as well.
+    private func completed(_ order: OrdersData.Order, as credentials: ShopifyCredentials, logger: Logger) async throws -> ShopifyOrder {
+        var lines = order.lineItems.nodes
+        var next = order.lineItems.pageInfo
+        while next.hasNextPage {
+            let page = try await self.send(
+                GraphQLOperation<OrderLineItemsData>(
+                    name: "orderLineItems",
+                    query: Self.orderLineItemsDocument,
+                    variables: .object([
+                        "id": .string(order.id), "first": .int(Int64(Self.linesPerFollowUp)), "after": next.endCursor.map(JSONValue.string) ?? .null,
+                    ]),
+                    expectedCost: Self.followUpCost
+                ),
+                as: credentials,
+                logger: logger
+            )
+            guard let more = page.order?.lineItems else {
+                throw ShopifyAdminError.invalidResponse(operation: "orderLineItems", reason: "order \(order.id) not found")
+            }
+            lines += more.nodes
+            next = more.pageInfo
+        }
+        var refunds = order.refunds
+        if refunds.count >= Self.orderRefundsPerPage {
+            let data = try await self.send(
+                GraphQLOperation<OrderRefundsData>(
+                    name: "orderRefunds",
+                    query: Self.orderRefundsDocument,
+                    variables: .object([
+                        "id": .string(order.id), "refunds": .int(Int64(Self.refundsPerOrder)), "refundLines": .int(Int64(Self.refundLinesPerPage)),
+                    ]),
+                    expectedCost: 1 + Self.refundsPerOrder * (1 + 2 + 2 * Self.refundLinesPerPage)
+                ),
+                as: credentials,
+                logger: logger
+            )
+            guard let all = data.order?.refunds else {
+                throw ShopifyAdminError.invalidResponse(operation: "orderRefunds", reason: "order \(order.id) not found")
+            }
+            guard all.count < Self.refundsPerOrder else {
+                throw ShopifyAdminError.invalidResponse(operation: "orderRefunds", reason: "order \(order.id) has \(Self.refundsPerOrder) refunds or more")
+            }
+            refunds = all
+        }
+        var refundLines: [(refund: String, lines: [RefundLine])] = []
+        for refund in refunds {
+            var lines = refund.refundLineItems.nodes
+            var next = refund.refundLineItems.pageInfo
+            while next.hasNextPage {
+                let page = try await self.send(
+                    GraphQLOperation<RefundLineItemsData>(
+                        name: "refundLineItems",
+                        query: Self.refundLineItemsDocument,
+                        variables: .object([
+                            "id": .string(refund.id), "first": .int(Int64(Self.linesPerFollowUp)),
+                            "after": next.endCursor.map(JSONValue.string) ?? .null,
+                        ]),
+                        expectedCost: Self.followUpCost
+                    ),
+                    as: credentials,
+                    logger: logger
+                )
+                guard let more = page.refund?.refundLineItems else {
+                    throw ShopifyAdminError.invalidResponse(operation: "refundLineItems", reason: "refund \(refund.id) not found")
+                }
+                lines += more.nodes
+                next = more.pageInfo
+            }
+            refundLines.append((refund.id, lines))
+        }
+        return try Self.converted(order, lines: lines, refunds: refundLines)
+    }
+
+    private static func converted(_ order: OrdersData.Order, lines: [LineItem], refunds: [(refund: String, lines: [RefundLine])]) throws -> ShopifyOrder {
+        guard let id = ShopifyGID.number(order.id) else {
+            throw ShopifyAdminError.invalidResponse(operation: "orders", reason: "order id \(order.id)")
+        }
+        var converted = ShopifyOrder(
+            id: id,
+            name: order.name,
+            updatedAt: order.updatedAt,
+            cancelledAt: order.cancelledAt,
+            lineItems: try lines.map { line in
+                guard let lineId = ShopifyGID.number(line.id) else {
+                    throw ShopifyAdminError.invalidResponse(operation: "orders", reason: "line id \(line.id)")
+                }
+                return ShopifyOrder.LineItem(
+                    id: lineId,
+                    variantId: line.variant.flatMap { ShopifyGID.number($0.id) },
+                    sku: line.sku,
+                    quantity: line.quantity,
+                    currentQuantity: line.currentQuantity
+                )
+            },
+            refunds: try refunds.map { refund in
+                ShopifyOrder.Refund(
+                    id: ShopifyGID.number(refund.refund) ?? 0,
+                    refundLineItems: try refund.lines.map { line in
+                        guard let lineId = ShopifyGID.number(line.lineItem.id) else {
+                            throw ShopifyAdminError.invalidResponse(operation: "orders", reason: "refund line \(line.lineItem.id)")
+                        }
+                        // GraphQL's RETURN / NO_RESTOCK are the REST payload's return / no_restock.
+                        return ShopifyOrder.RefundLineItem(lineItemId: lineId, quantity: line.quantity, restockType: line.restockType?.lowercased())
+                    }
+                )
+            }
+        )
+        converted.createdAt = order.createdAt
+        converted.test = order.test
+        return converted
     }
 }

@@ -14,7 +14,7 @@ extension ShopifyAdminClient {
         mutation WebhookSubscriptionCreate($topic: WebhookSubscriptionTopic!, $webhookSubscription: WebhookSubscriptionInput!) {
           webhookSubscriptionCreate(topic: $topic, webhookSubscription: $webhookSubscription) {
             webhookSubscription { id topic uri }
-            userErrors { field message code }
+            userErrors { field message }
           }
         }
         """

@@ -45,11 +45,12 @@ public struct ConnectionStore: Sendable {
     public func save(businessId: UUID, shop: String, status: ConnectionStatus, logger: Logger) async throws {
         try await self.client.query(
             """
-            INSERT INTO ecommerce_connection (business_id, shop_domain, status)
-            VALUES (\(businessId), \(shop), \(status.rawValue))
+            INSERT INTO ecommerce_connection (business_id, shop_domain, status, installed_at)
+            VALUES (\(businessId), \(shop), \(status.rawValue), now())
             ON CONFLICT (business_id) DO UPDATE
             SET shop_domain = EXCLUDED.shop_domain, status = EXCLUDED.status, updated_at = now(),
-                uninstalled_at = NULL,
+                uninstalled_at = NULL, installed_at = now(),
+                custom_id_defined_at = CASE WHEN ecommerce_connection.shop_domain = EXCLUDED.shop_domain THEN ecommerce_connection.custom_id_defined_at END,
                 -- Another shop starts afresh: its own location, and polling from now.
                 location_id = CASE WHEN ecommerce_connection.shop_domain = EXCLUDED.shop_domain THEN ecommerce_connection.location_id END,
                 last_synced_at = CASE WHEN ecommerce_connection.shop_domain = EXCLUDED.shop_domain THEN ecommerce_connection.last_synced_at END,
@@ -60,15 +61,17 @@ public struct ConnectionStore: Sendable {
     }
 
     /// `app/uninstalled`: the token is dead. Marks the connection uninstalled and wipes its tokens; history stays.
-    /// Returns whether a connection of that shop changed.
+    /// An uninstall `triggeredAt` before the current install began (a retry delivered after a reinstall) changes
+    /// nothing. Returns whether a connection of that shop changed.
     @discardableResult
-    public func markUninstalled(businessId: UUID, shop: String, logger: Logger) async throws -> Bool {
+    public func markUninstalled(businessId: UUID, shop: String, triggeredAt: Date? = nil, logger: Logger) async throws -> Bool {
         let rows = try await self.client.query(
             """
             UPDATE ecommerce_connection
             SET status = 'uninstalled', uninstalled_at = now(), updated_at = now(),
                 access_token_ciphertext = NULL, refresh_token_ciphertext = NULL, token_expires_at = NULL
             WHERE business_id = \(businessId) AND shop_domain = \(shop) AND status <> 'uninstalled'
+              AND (\(triggeredAt)::timestamptz IS NULL OR installed_at IS NULL OR installed_at <= \(triggeredAt))
             RETURNING business_id
             """,
             logger: logger
@@ -87,6 +90,10 @@ public struct ConnectionStore: Sendable {
         /// The high-water mark of polling: orders updated before it were read.
         public var lastSyncedAt: Date?
         public var connectedAt: Date
+        /// When the current install began (the last OAuth callback).
+        public var installedAt: Date?
+        /// When the shop's custom-ID metafield definition was made sure of; nil until then.
+        public var customIdDefinedAt: Date?
         /// For expiring offline tokens: when the access token expires, and the sealed refresh token.
         public var tokenExpiresAt: Date?
         public var sealedRefreshToken: [UInt8]?
@@ -97,13 +104,13 @@ public struct ConnectionStore: Sendable {
         let rows = try await self.client.query(
             """
             SELECT shop_domain, status, access_token_ciphertext, location_id, last_synced_at, created_at, token_expires_at,
-                   refresh_token_ciphertext, scopes
+                   refresh_token_ciphertext, scopes, installed_at, custom_id_defined_at
             FROM ecommerce_connection WHERE business_id = \(businessId)
             """,
             logger: logger
         )
-        for try await (shop, status, sealed, location, lastSynced, created, expires, refresh, scopes) in rows.decode(
-            (String, String, ByteBuffer?, String?, Date?, Date, Date?, ByteBuffer?, String?).self
+        for try await (shop, status, sealed, location, lastSynced, created, expires, refresh, scopes, installed, customIdDefined) in rows.decode(
+            (String, String, ByteBuffer?, String?, Date?, Date, Date?, ByteBuffer?, String?, Date?, Date?).self
         ) {
             return Account(
                 businessId: businessId,
@@ -113,6 +120,8 @@ public struct ConnectionStore: Sendable {
                 locationId: location.flatMap { Int64($0) },
                 lastSyncedAt: lastSynced,
                 connectedAt: created,
+                installedAt: installed,
+                customIdDefinedAt: customIdDefined,
                 tokenExpiresAt: expires,
                 sealedRefreshToken: refresh.map { Array($0.readableBytesView) },
                 scopes: scopes
@@ -128,6 +137,14 @@ public struct ConnectionStore: Sendable {
             UPDATE ecommerce_connection SET access_token_ciphertext = \(ByteBuffer(bytes: sealed)), scopes = \(scopes), updated_at = now()
             WHERE business_id = \(businessId)
             """,
+            logger: logger
+        )
+    }
+
+    /// Remembers that the shop has the custom-ID metafield definition (created, or found taken).
+    public func markCustomIdDefined(businessId: UUID, logger: Logger) async throws {
+        try await self.client.query(
+            "UPDATE ecommerce_connection SET custom_id_defined_at = now(), updated_at = now() WHERE business_id = \(businessId)",
             logger: logger
         )
     }

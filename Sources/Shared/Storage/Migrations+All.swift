@@ -143,7 +143,7 @@ extension Migrations {
 /// The schema's migrations, in order. A later issue adds its own here; applied ones are never edited.
 public enum Migrations {
     public static let all: [Migration] = [
-        foundation, orderVersion, productPush, inventoryOutbox, collectionPush, oauthState, recentRuns, quietOutbox,
+        foundation, orderVersion, productPush, inventoryOutbox, collectionPush, oauthState, recentRuns, quietOutbox, installs,
     ]
 
     /// A version per ingested order, bumped by every write of its state: ingestion compares and sets it instead
@@ -267,6 +267,18 @@ public enum Migrations {
             END
             $$
             """
+        ]
+    )
+
+    /// When the current install began (a retried `app/uninstalled` triggered before it must leave it alone), and
+    /// whether the shop has the `id` metafield definition that `productSet`'s `customId` needs.
+    static let installs = Migration(
+        version: 9,
+        name: "connection_installs",
+        statements: [
+            "ALTER TABLE ecommerce_connection ADD COLUMN installed_at timestamptz",
+            "UPDATE ecommerce_connection SET installed_at = updated_at",
+            "ALTER TABLE ecommerce_connection ADD COLUMN custom_id_defined_at timestamptz",
         ]
     )
 }

@@ -147,7 +147,18 @@ public struct EcommerceHandlers: Sendable {
         guard let shop = envelope.shop else { throw PermanentJobError(code: "missing_shop", message: "shop event without a shop") }
         switch WebhookTopic(rawValue: envelope.payload.topic) {
         case .appUninstalled:
-            let changed = try await self.connections.markUninstalled(businessId: businessId, shop: shop, logger: context.logger)
+            let triggeredAt = envelope.payload.triggeredAtDate
+            let changed = try await self.connections.markUninstalled(businessId: businessId, shop: shop, triggeredAt: triggeredAt, logger: context.logger)
+            if !changed, let triggeredAt, let installed = try await self.connections.account(businessId: businessId, logger: context.logger)?.installedAt,
+                installed > triggeredAt
+            {
+                // A retry delivered after the merchant reinstalled: the uninstall it reports ended an earlier install.
+                context.logger.notice(
+                    "app/uninstalled triggered before the current install; the connection is left as it is",
+                    metadata: ["triggered_at": "\(envelope.payload.triggeredAt ?? "")", "installed_at": "\(installed)"]
+                )
+                return
+            }
             context.logger.info("app uninstalled: connection marked uninstalled", metadata: ["changed": "\(changed)"])
         case .shopRedact:
             let deleted = try await self.connections.redactShop(businessId: businessId, shop: shop, logger: context.logger)

@@ -53,6 +53,7 @@ enum PagedPush {
         accounts: ShopifyAccounts,
         syncLogs: SyncLogStore,
         subject: (Item) -> String,
+        prepare: (ShopifyAccount) async throws -> Void = { _ in },
         push: (Item, ShopifyAccount) async throws -> Void
     ) async throws {
         let businessId = try EcommerceHandlers.businessId(of: envelope)
@@ -81,6 +82,7 @@ enum PagedPush {
         let account: ShopifyAccount
         do {
             account = try await accounts.account(businessId: businessId, logger: logger)
+            try await prepare(account)
         } catch let failure as PermanentJobError {
             try await failPage(failure)
             return

@@ -36,6 +36,7 @@ struct ProductPush: Sendable {
             accounts: self.accounts,
             syncLogs: self.syncLogs,
             subject: { "product \($0.id)" },
+            prepare: { account in try await self.accounts.ensureCustomIdDefinition(account, businessId: businessId, logger: context.logger) },
             push: { product, account in try await self.push(product, businessId: businessId, account: account, logger: context.logger) }
         )
     }

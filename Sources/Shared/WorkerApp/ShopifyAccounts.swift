@@ -47,6 +47,14 @@ struct ShopifyAccounts: Sendable {
         return ShopifyAccount(credentials: credentials, locationId: location.id, client: self.client, connection: account)
     }
 
+    /// Before products are pushed: the custom-ID metafield definition that `productSet` finds them by, created
+    /// once per shop (connecting creates it; this covers connections made before that, or a failed attempt).
+    func ensureCustomIdDefinition(_ account: ShopifyAccount, businessId: UUID, logger: Logger) async throws {
+        guard account.connection.customIdDefinedAt == nil else { return }
+        try await self.client.ensureCustomIdDefinition(as: account.credentials, logger: logger)
+        try await self.connections.markCustomIdDefined(businessId: businessId, logger: logger)
+    }
+
     /// After Shopify answered 401: refreshes the token once (unless another replica already did) and hands the job
     /// back to run with it; without a way to refresh, the job fails for good with a clear reason.
     func recover(from error: ShopifyAdminError, businessId: UUID, logger: Logger) async throws -> Never {
