@@ -12,13 +12,13 @@ extension ShopifySimulator {
         guard let input = variables["input"] as? [String: Any], input["name"] as? String == "available",
             let quantities = input["quantities"] as? [[String: Any]], !quantities.isEmpty
         else {
-            return refused([userError(["input"], "name must be available and quantities must not be empty", "INVALID")])
+            return refused([userError(["input"], "The quantity name must be 'available' and quantities must not be empty.", "INVALID_NAME")])
         }
         var changes: [(item: Int64, location: Int64, quantity: Int)] = []
         for (index, entry) in quantities.enumerated() {
             let path = ["input", "quantities", String(index)]
             guard entry.keys.contains("changeFromQuantity") else {
-                return refused([userError(path + ["changeFromQuantity"], "changeFromQuantity is required", "INVALID")])
+                return refused([userError(path + ["changeFromQuantity"], "changeFromQuantity is required (null skips the compare).", "COMPARE_QUANTITY_REQUIRED")])
             }
             guard let item = number(fromGID: entry["inventoryItemId"]), knowsItem(item, in: shop) else {
                 return refused([userError(path + ["inventoryItemId"], "The specified inventory item could not be found.", "INVALID_INVENTORY_ITEM")])
@@ -26,9 +26,8 @@ extension ShopifySimulator {
             guard let location = number(fromGID: entry["locationId"]), let current = shop.inventory[item]?[location] else {
                 return refused([userError(path + ["locationId"], "The item is not stocked at the location.", "ITEM_NOT_STOCKED_AT_LOCATION")])
             }
-            guard let quantity = entry["quantity"] as? Int else {
-                return refused([userError(path + ["quantity"], "quantity is required", "INVALID")])
-            }
+            // `quantity: Int!`: the schema has refused a request without it.
+            let quantity = entry["quantity"] as? Int ?? 0
             if let expected = entry["changeFromQuantity"] as? Int, expected != current {
                 shop.stats.inventoryStale += 1
                 return refused([

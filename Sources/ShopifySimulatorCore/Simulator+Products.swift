@@ -16,7 +16,7 @@ extension ShopifySimulator {
     static func productSet(_ variables: [String: Any], in shop: inout SimulatedShop, ids: inout IdSequence, now: Date) -> [String: Any] {
         func refused(_ errors: [[String: Any]]) -> [String: Any] { ["product": NSNull(), "userErrors": errors] }
         guard let input = variables["input"] as? [String: Any] else {
-            return refused([userError(["input"], "Input is required", "INVALID")])
+            return refused([userError(["input"], "Input is required", "INVALID_INPUT")])
         }
         let customIdentifier = (variables["identifier"] as? [String: Any])?["customId"] as? [String: Any]
         let customId = customIdentifier?["value"] as? String
@@ -39,30 +39,30 @@ extension ShopifySimulator {
         let variantInputs = input["variants"] as? [[String: Any]] ?? []
 
         var errors: [[String: Any]] = []
-        if title.isEmpty { errors.append(userError(["input", "title"], "Title can't be blank", "BLANK")) }
-        if title.count > 255 { errors.append(userError(["input", "title"], "Title is too long (maximum is 255 characters)", "TOO_LONG")) }
-        if variantInputs.isEmpty { errors.append(userError(["input", "variants"], "Variants can't be blank", "BLANK")) }
-        if variantInputs.count > 2048 { errors.append(userError(["input", "variants"], "Too many variants", "TOO_MANY")) }
+        if title.isEmpty { errors.append(userError(["input", "title"], "Title can't be blank", "INVALID_PRODUCT")) }
+        if title.count > 255 { errors.append(userError(["input", "title"], "Title is too long (maximum is 255 characters)", "INVALID_PRODUCT")) }
+        if variantInputs.isEmpty { errors.append(userError(["input", "variants"], "Variants can't be blank", "VARIANTS_INPUT_MISSING")) }
+        if variantInputs.count > 2048 { errors.append(userError(["input", "variants"], "Too many variants", "VARIANTS_OVER_LIMIT")) }
         var seen = Set<String>()
         var parsed: [(option: String, sku: String?, barcode: String?, price: String, id: Int64?, quantities: [(Int64, Int)])] = []
         for (index, variant) in variantInputs.enumerated() {
             let path = ["input", "variants", String(index)]
             let option = ((variant["optionValues"] as? [[String: Any]])?.first?["name"] as? String) ?? ""
-            if option.isEmpty { errors.append(userError(path + ["optionValues"], "Option value can't be blank", "BLANK")) }
+            if option.isEmpty { errors.append(userError(path + ["optionValues"], "Option value can't be blank", "OPTION_VALUES_MISSING")) }
             if !seen.insert(option).inserted {
-                errors.append(userError(path, "The variant '\(option)' already exists.", "DUPLICATE_VARIANT"))
+                errors.append(userError(path, "The variant '\(option)' already exists.", "DUPLICATED_OPTION_VALUE"))
             }
             let priceText = variant["price"] as? String ?? "0"
             guard let price = Decimal(string: priceText), price >= 0 else {
-                errors.append(userError(path + ["price"], "Price must be greater than or equal to 0", "INVALID"))
+                errors.append(userError(path + ["price"], "Price must be greater than or equal to 0", "INVALID_VARIANT"))
                 continue
             }
             let sku = (variant["inventoryItem"] as? [String: Any])?["sku"] as? String
-            if let sku, sku.count > 255 { errors.append(userError(path + ["sku"], "SKU is too long (maximum is 255 characters)", "TOO_LONG")) }
+            if let sku, sku.count > 255 { errors.append(userError(path + ["sku"], "SKU is too long (maximum is 255 characters)", "INVALID_VARIANT")) }
             var quantities: [(Int64, Int)] = []
             for quantity in variant["inventoryQuantities"] as? [[String: Any]] ?? [] {
                 guard let location = number(fromGID: quantity["locationId"]), shop.locations.contains(where: { $0.id == location }) else {
-                    errors.append(userError(path + ["inventoryQuantities"], "Location not found", "NOT_FOUND"))
+                    errors.append(userError(path + ["inventoryQuantities"], "Location not found", "INVALID_VARIANT"))
                     continue
                 }
                 quantities.append((location, quantity["quantity"] as? Int ?? 0))

@@ -13,7 +13,7 @@ struct ShopifyClientTests {
     @Test("productSet creates, then upserts by customId without change; ids come back")
     func productSetUpserts() async throws {
         try await SimulatorHarness.run { harness in
-            let locationId = harness.simulator.createShop("upsert.myshopify.com", accessToken: "token-1")
+            let locationId = try await harness.connectShop("upsert.myshopify.com", accessToken: "token-1")
             let credentials = ShopifyCredentials(shop: "upsert.myshopify.com", accessToken: "token-1")
             let client = harness.client()
             var input = SampleProduct.input()
@@ -45,7 +45,7 @@ struct ShopifyClientTests {
     @Test("userErrors become a non-retryable error with Shopify's messages")
     func userErrorsAreReported() async throws {
         try await SimulatorHarness.run { harness in
-            let locationId = harness.simulator.createShop("refuse.myshopify.com", accessToken: "token-2")
+            let locationId = try await harness.connectShop("refuse.myshopify.com", accessToken: "token-2")
             let credentials = ShopifyCredentials(shop: "refuse.myshopify.com", accessToken: "token-2")
             let error = await #expect(throws: ShopifyAdminError.self) {
                 _ = try await harness.client().productSet(
@@ -60,7 +60,7 @@ struct ShopifyClientTests {
                 return
             }
             #expect(operation == "productSet")
-            #expect(errors.contains { $0.code == "BLANK" && $0.field == ["input", "title"] })
+            #expect(errors.contains { $0.code == "INVALID_PRODUCT" && $0.field == ["input", "title"] })
             #expect(errors.contains { $0.message.contains("Price") })
             #expect(error?.isRetryable == false)
         }
@@ -94,7 +94,7 @@ struct ShopifyClientTests {
         // A small bucket (100 points, 100/s): 40 productSets of 10 points need about 3 s.
         try await SimulatorHarness.run(settings: SimulatorSettings(bucketSize: 100, restoreRate: 100)) { harness in
             func push(shop: String, budget: RedisClient?) async throws -> ShopStats {
-                let locationId = harness.simulator.createShop(shop, accessToken: "t")
+                let locationId = try await harness.connectShop(shop, accessToken: "t")
                 _ = try await redis.send(["DEL", RedisArgument(ShopifyCostBudget.key(shop: shop))])
                 let credentials = ShopifyCredentials(shop: shop, accessToken: "t")
                 // Ten workers, each with its own client, sharing (or not) the Redis budget.
@@ -143,7 +143,7 @@ struct ShopifyClientTests {
     @Test("inventorySetQuantities: compare-and-set refuses a stale quantity; an idempotency key applies once")
     func inventoryCompareAndSet() async throws {
         try await SimulatorHarness.run { harness in
-            let locationId = harness.simulator.createShop("stock.myshopify.com", accessToken: "t")
+            let locationId = try await harness.connectShop("stock.myshopify.com", accessToken: "t")
             let credentials = ShopifyCredentials(shop: "stock.myshopify.com", accessToken: "t")
             let client = harness.client()
             let product = try await client.productSet(
@@ -179,7 +179,7 @@ struct ShopifyClientTests {
     @Test("orders updated since a time come in pages, oldest change first, with their lines")
     func ordersPaginate() async throws {
         try await SimulatorHarness.run { harness in
-            let locationId = harness.simulator.createShop("orders.myshopify.com", accessToken: "t")
+            let locationId = try await harness.connectShop("orders.myshopify.com", accessToken: "t")
             let credentials = ShopifyCredentials(shop: "orders.myshopify.com", accessToken: "t")
             let client = harness.client()
             let product = try await client.productSet(
@@ -223,7 +223,7 @@ struct ShopifyClientTests {
             await #expect {
                 _ = try await harness.client().orders(
                     updatedSince: Date(timeIntervalSince1970: 0),
-                    first: 10,
+                    first: ShopifyAdminClient.maxOrdersPerPage + 1,
                     after: nil,
                     as: credentials,
                     logger: self.logger
@@ -249,7 +249,7 @@ struct ShopifyClientTests {
     func simulatedOrderLifecycle() async throws {
         try await SimulatorHarness.run { harness in
             let shop = "lifecycle.myshopify.com"
-            let locationId = harness.simulator.createShop(shop, accessToken: "t")
+            let locationId = try await harness.connectShop(shop, accessToken: "t")
             let credentials = ShopifyCredentials(shop: shop, accessToken: "t")
             let client = harness.client()
             let product = try await client.productSet(

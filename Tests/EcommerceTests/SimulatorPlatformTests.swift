@@ -101,12 +101,12 @@ struct SimulatorPlatformTests {
                 let locationId = simulator.createShop(business.shop, accessToken: "t")
                 _ = locationId
                 let body = Data(
-                    #"{"query":"mutation { webhookSubscriptionCreate(topic: $topic, webhookSubscription: $s) { webhookSubscription { id } userErrors { message } } }","variables":{"topic":"ORDERS_CREATE","webhookSubscription":{"uri":"\#(uri)","format":"JSON"}}}"#
+                    #"{"query":"mutation W($topic: WebhookSubscriptionTopic!, $webhookSubscription: WebhookSubscriptionInput!) { webhookSubscriptionCreate(topic: $topic, webhookSubscription: $webhookSubscription) { webhookSubscription { id } userErrors { message } } }","variables":{"topic":"ORDERS_CREATE","webhookSubscription":{"uri":"\#(uri)","format":"JSON"}}}"#
                         .utf8
                 )
                 #expect(simulator.graphQL(shop: business.shop, version: "2026-10", accessToken: "t", body: body).status == 200)
                 let product = Data(
-                    #"{"query":"mutation { productSet(identifier: $i, input: $input) { product { id } userErrors { message } } }","variables":{"input":{"title":"T","variants":[{"optionValues":[{"optionName":"Title","name":"A"}],"price":"1.00"}]}}}"#
+                    #"{"query":"mutation P($input: ProductSetInput!) { productSet(input: $input) { product { id } userErrors { message } } }","variables":{"input":{"title":"T","variants":[{"optionValues":[{"optionName":"Title","name":"A"}],"price":"1.00"}]}}}"#
                         .utf8
                 )
                 let created =

@@ -31,6 +31,15 @@ struct SimulatorHarness: Sendable {
         }
     }
 
+    /// A shop as connecting leaves it: created, with the custom-ID metafield definition that `productSet` finds
+    /// products by. Returns its location id.
+    @discardableResult
+    func connectShop(_ domain: String, accessToken: String) async throws -> Int64 {
+        let locationId = self.simulator.createShop(domain, accessToken: accessToken)
+        try await self.client().ensureCustomIdDefinition(as: ShopifyCredentials(shop: domain, accessToken: accessToken), logger: TestServices.logger)
+        return locationId
+    }
+
     /// A client for this simulator, with the shared budget when `redis` is given.
     func client(redis: RedisClient? = nil, maxInlineWait: Duration = .seconds(30)) -> ShopifyAdminClient {
         ShopifyAdminClient(
