@@ -247,7 +247,9 @@ public final class ShopifySimulator: Sendable {
             // Since 2026-04 the directive is required on inventory mutations.
             guard case .string(let key) = operation.directiveArgument("idempotent", "key", on: field), !key.isEmpty else {
                 return .failure(
-                    GraphQLRefusal([ShopifyGraphQLError(message: "The @idempotent directive with a key is required for this mutation", code: "BAD_REQUEST")])
+                    GraphQLRefusal([
+                        ShopifyGraphQLError(message: "The @idempotent directive with a key is required for this mutation", code: "BAD_REQUEST")
+                    ])
                 )
             }
             if let previous = shop.idempotentAnswers[key], let answer = try? JSONSerialization.jsonObject(with: previous) {
@@ -270,7 +272,9 @@ public final class ShopifySimulator: Sendable {
             return .success(Self.webhookSubscriptions(in: shop))
         case "orders":
             guard let page = Self.orders(arguments, in: shop) else {
-                return .failure(GraphQLRefusal([ShopifyGraphQLError(message: "orders: query must be a valid updated_at filter", code: "INVALID_QUERY")]))
+                return .failure(
+                    GraphQLRefusal([ShopifyGraphQLError(message: "orders: query must be a valid updated_at filter", code: "INVALID_QUERY")])
+                )
             }
             return .success(page)
         case "order":

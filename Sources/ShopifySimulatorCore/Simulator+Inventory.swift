@@ -18,7 +18,9 @@ extension ShopifySimulator {
         for (index, entry) in quantities.enumerated() {
             let path = ["input", "quantities", String(index)]
             guard entry.keys.contains("changeFromQuantity") else {
-                return refused([userError(path + ["changeFromQuantity"], "changeFromQuantity is required (null skips the compare).", "COMPARE_QUANTITY_REQUIRED")])
+                return refused([
+                    userError(path + ["changeFromQuantity"], "changeFromQuantity is required (null skips the compare).", "COMPARE_QUANTITY_REQUIRED")
+                ])
             }
             guard let item = number(fromGID: entry["inventoryItemId"]), knowsItem(item, in: shop) else {
                 return refused([userError(path + ["inventoryItemId"], "The specified inventory item could not be found.", "INVALID_INVENTORY_ITEM")])
@@ -63,7 +65,9 @@ extension ShopifySimulator {
         return [
             "id": "gid://shopify/InventoryItem/\(item)",
             "inventoryLevel": ArgumentDependent { arguments in
-                guard let location = number(fromGID: arguments["locationId"]), let available = shop.inventory[item]?[location] else { return NSNull() }
+                guard let location = number(fromGID: arguments["locationId"]), let available = shop.inventory[item]?[location] else {
+                    return NSNull()
+                }
                 return [
                     "id": "gid://shopify/InventoryLevel/\(item)?inventory_item_id=\(item)",
                     "quantities": ArgumentDependent { arguments in
@@ -127,6 +131,8 @@ extension ShopifySimulator {
         case lowerQuantity(lineItemId: Int64, to: Int)
         /// A refund of units of a line, restocked or not.
         case refund(lineItemId: Int64, quantity: Int, restock: Bool)
+        /// One refund of units of several lines (`lines`: line item id and quantity), restocked or not.
+        case refundLines([(lineItemId: Int64, quantity: Int)], restock: Bool)
         /// Cancellation with restock.
         case cancel
     }
@@ -145,6 +151,20 @@ extension ShopifySimulator {
                     shop.inventory[item, default: [:]][location, default: 0] += quantity
                 }
             }
+            /// Records one refund of `refunded` lines on the order; nil for an unknown line.
+            func refund(_ refunded: [(lineItemId: Int64, quantity: Int)], _ restocked: Bool) -> [String: Any]? {
+                var refundLines: [[String: Any]] = []
+                for (lineItemId, quantity) in refunded {
+                    guard let index = lines.firstIndex(where: { ($0["id"] as? NSNumber)?.int64Value == lineItemId }) else { return nil }
+                    let current = (lines[index]["current_quantity"] as? NSNumber)?.intValue ?? 0
+                    if restocked { restock(lines[index], quantity) }
+                    lines[index]["current_quantity"] = max(0, current - quantity)
+                    refundLines.append(["line_item_id": lineItemId, "quantity": quantity, "restock_type": restocked ? "return" : "no_restock"])
+                }
+                let refund: [String: Any] = ["id": state.ids.take(), "order_id": orderId, "refund_line_items": refundLines]
+                order["refunds"] = (order["refunds"] as? [[String: Any]] ?? []) + [refund]
+                return refund
+            }
             var notices: [(String, [String: Any])] = []
             switch change {
             case .lowerQuantity(let lineItemId, let newQuantity):
@@ -154,17 +174,10 @@ extension ShopifySimulator {
                 lines[index]["current_quantity"] = min(current, newQuantity)
                 notices.append(("orders/edited", ["order_edit": ["id": state.ids.take(), "order_id": orderId]]))
             case .refund(let lineItemId, let quantity, let restocked):
-                guard let index = lines.firstIndex(where: { ($0["id"] as? NSNumber)?.int64Value == lineItemId }) else { return nil }
-                let current = (lines[index]["current_quantity"] as? NSNumber)?.intValue ?? 0
-                if restocked { restock(lines[index], quantity) }
-                lines[index]["current_quantity"] = max(0, current - quantity)
-                var refunds = order["refunds"] as? [[String: Any]] ?? []
-                let refund: [String: Any] = [
-                    "id": state.ids.take(), "order_id": orderId,
-                    "refund_line_items": [["line_item_id": lineItemId, "quantity": quantity, "restock_type": restocked ? "return" : "no_restock"]],
-                ]
-                refunds.append(refund)
-                order["refunds"] = refunds
+                guard let refund = refund([(lineItemId, quantity)], restocked) else { return nil }
+                notices.append(("refunds/create", refund))
+            case .refundLines(let refunded, let restocked):
+                guard let refund = refund(refunded, restocked) else { return nil }
                 notices.append(("refunds/create", refund))
             case .cancel:
                 guard order["cancelled_at"] is NSNull || order["cancelled_at"] == nil else { return nil }

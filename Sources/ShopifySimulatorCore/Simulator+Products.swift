@@ -160,9 +160,18 @@ extension ShopifySimulator {
         if !known.contains(type) { return refused([userError(["definition", "type"], "Type name \(type) is not a valid type.", "INCLUSION")]) }
         let slot = SimulatedShop.MetafieldDefinition.key(ownerType: ownerType, namespace: namespace, key: key)
         if shop.metafieldDefinitions[slot] != nil {
-            return refused([userError(["definition", "key"], "Key is in use for \(ownerType.lowercased()) metafields on the '\(namespace)' namespace.", "TAKEN")])
+            return refused([
+                userError(["definition", "key"], "Key is in use for \(ownerType.lowercased()) metafields on the '\(namespace)' namespace.", "TAKEN")
+            ])
         }
-        let definition = SimulatedShop.MetafieldDefinition(id: ids.take(), ownerType: ownerType, namespace: namespace, key: key, name: name, type: type)
+        let definition = SimulatedShop.MetafieldDefinition(
+            id: ids.take(),
+            ownerType: ownerType,
+            namespace: namespace,
+            key: key,
+            name: name,
+            type: type
+        )
         shop.metafieldDefinitions[slot] = definition
         return [
             "createdDefinition": [

@@ -84,7 +84,9 @@ extension ShopifySimulator {
         request.headers.add(name: "X-Shopify-Shop-Domain", value: domain)
         request.headers.add(name: "X-Shopify-Webhook-Id", value: webhookId)
         request.headers.add(name: "X-Shopify-Event-Id", value: event.id)
-        request.headers.add(name: "X-Shopify-Triggered-At", value: ISO8601DateFormatter().string(from: event.triggeredAt))
+        let formatter = ISO8601DateFormatter()
+        formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+        request.headers.add(name: "X-Shopify-Triggered-At", value: formatter.string(from: event.triggeredAt))
         request.headers.add(name: "X-Shopify-API-Version", value: "2026-10")
         request.body = .bytes(ByteBuffer(bytes: payload))
         for attempt in 1...3 {
@@ -96,14 +98,5 @@ extension ShopifySimulator {
             self.state.withLock { $0.shops[domain]?.stats.webhooksRefused += 1 }
             if attempt < 3 { try? await Task.sleep(for: .seconds(1)) }
         }
-    }
-}
-
-extension ShopifySimulator {
-    /// Sends a shop-level event (`app/uninstalled`, the privacy topics) to its subscriptions, as if it had happened
-    /// at `triggeredAt` (control API: a retry delivered long after the event).
-    public func sendShopEvent(shop domain: String, topic: String, triggeredAt: Date = Date()) {
-        let payload = Data(#"{"shop_domain":"\#(domain)"}"#.utf8)
-        self.deliver(shop: domain, topic: topic, payload: payload, triggeredAt: triggeredAt)
     }
 }

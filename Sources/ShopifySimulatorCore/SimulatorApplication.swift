@@ -93,6 +93,12 @@ public func buildSimulatorApplication(
         var lineItemId: Int64?
         var quantity: Int?
         var restock: Bool?
+        /// A refund of several lines at once.
+        var lines: [RefundedLine]?
+    }
+    struct RefundedLine: Decodable {
+        var lineItemId: Int64
+        var quantity: Int
     }
     router.post("/_control/shops/:shop/orders/:id/:change") { request, context in
         let shop = try context.parameters.require("shop")
@@ -103,7 +109,9 @@ public func buildSimulatorApplication(
         case ("cancel", _, _): change = .cancel
         case ("edit", let line?, let quantity?): change = .lowerQuantity(lineItemId: line, to: quantity)
         case ("refund", let line?, let quantity?): change = .refund(lineItemId: line, quantity: quantity, restock: body?.restock ?? true)
-        default: throw HTTPError(.badRequest, message: "cancel, or edit/refund with lineItemId and quantity")
+        case ("refund", nil, nil) where body?.lines?.isEmpty == false:
+            change = .refundLines(body?.lines?.map { ($0.lineItemId, $0.quantity) } ?? [], restock: body?.restock ?? true)
+        default: throw HTTPError(.badRequest, message: "cancel, edit with lineItemId and quantity, or refund with lineItemId and quantity or lines")
         }
         guard let payload = simulator.changeOrder(shop: shop, orderId: id, change) else {
             throw HTTPError(.notFound, message: "unknown order or line")

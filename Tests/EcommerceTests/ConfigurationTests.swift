@@ -26,7 +26,8 @@ struct ConfigurationTests {
         for (variable, value) in [
             ("INVENTORY_RELAY", "maybe"), ("POLL_SCHEDULER", "2"), ("TOKEN_ENCRYPTION_KEYS", "k:short"), ("SHOPIFY_API_VERSION", "latest"),
             ("SHOPIFY_ADMIN_BASE_URL", "ftp://x"), ("POLL_INTERVAL_SECONDS", "0"), ("SYNC_LOG_RETENTION_DAYS", "0"),
-            ("POLL_PAGE_SIZE", String(ShopifyAdminClient.maxOrdersPerPage + 1)), ("DATABASE_MAX_CONNECTIONS", "0"), ("DATABASE_MIN_CONNECTIONS", "-1"),
+            ("POLL_PAGE_SIZE", String(ShopifyAdminClient.maxOrdersPerPage + 1)), ("DATABASE_MAX_CONNECTIONS", "0"),
+            ("DATABASE_MIN_CONNECTIONS", "-1"),
             ("WORKER_PREFETCH", "-1"), ("WORKER_EVENT_LOOPS", "0"),
         ] {
             do {

@@ -226,6 +226,52 @@ struct GatewayTests {
         }
     }
 
+    @Test(
+        "one event delivered to two subscriptions (same event id, own webhook ids) is enqueued once; triggered-at rides on shop events",
+        arguments: Carrier.allCases
+    )
+    func eventIdDedupe(carrier: Carrier) async throws {
+        try await self.withGateway(carrier: carrier) { client, postgres, redis in
+            let business = try await BusinessFixture.create(on: postgres, stock: [("A", 5, 11)])
+            let body = OrderFactory.webhookBody(OrderFactory.order(lines: [OrderFactory.line(1, variant: business.variants[0], quantity: 1)]))
+            let event = UUID().uuidString.lowercased()
+            for subscription in ["wh-a", "wh-b"] {
+                var headers = Self.headers(body: body, shop: business.shop, webhookId: subscription)
+                headers[HTTPField.Name("X-Shopify-Event-Id")!] = event
+                let (status, answer, _) = try await Self.post(client, body: body, headers: headers)
+                #expect(status == .ok && answer == #"{"ok":true}"#)
+            }
+            #expect(try await Self.queueLength(redis, EcommerceQueue.orders) == 1)
+            guard case .string(let raw) = try await redis.send(["LINDEX", "ecommerce-orders", "0"]) else {
+                Issue.record("no order job")
+                return
+            }
+            #expect(
+                try JobCoding.decoder().decode(JobEnvelope<OrderIngestJob.Payload>.self, from: Data(raw)).dedupeKey
+                    == "webhook:\(business.shop):event-\(event)"
+            )
+            // Another event of the same order is another delivery.
+            var other = Self.headers(body: body, shop: business.shop, webhookId: "wh-c")
+            other[HTTPField.Name("X-Shopify-Event-Id")!] = UUID().uuidString
+            _ = try await Self.post(client, body: body, headers: other)
+            #expect(try await Self.queueLength(redis, EcommerceQueue.orders) == 2)
+
+            let uninstall = #"{"id": 1, "domain": "x"}"#
+            var headers = Self.headers(body: uninstall, topic: "app/uninstalled", shop: business.shop)
+            headers[HTTPField.Name("X-Shopify-Triggered-At")!] = "2026-11-30T10:00:00.123Z"
+            let (status, _, _) = try await Self.post(client, body: uninstall, headers: headers)
+            #expect(status == .ok)
+            guard case .string(let job) = try await redis.send(["LINDEX", "ecommerce-shop-events", "0"]) else {
+                Issue.record("no shop event job")
+                return
+            }
+            let envelope = try JobCoding.decoder().decode(JobEnvelope<ShopEventJob.Payload>.self, from: Data(job))
+            #expect(envelope.payload.triggeredAt == "2026-11-30T10:00:00.123Z")
+            let triggered = try #require(envelope.payload.triggeredAtDate)
+            #expect(abs(triggered.timeIntervalSince1970 - 1_796_032_800.123) < 0.001)
+        }
+    }
+
     @Test("order changes and lifecycle topics go to their queues; lifecycle topics reach an uninstalled shop", arguments: Carrier.allCases)
     func topicRouting(carrier: Carrier) async throws {
         try await self.withGateway(carrier: carrier) { client, postgres, redis in

@@ -15,6 +15,7 @@ import ShopifySimulatorCore
 import Storage
 import Synchronization
 import Testing
+import WorkerApp
 
 @Suite("OAuth install against the simulator", .serialized)
 struct OAuthTests {
@@ -140,6 +141,73 @@ struct OAuthTests {
             #expect(replaced.shop == other && replaced.status == .active && replaced.locationId == otherLocation && replaced.lastSyncedAt == nil)
             let newToken = try cipher.open(try #require(replaced.sealedAccessToken), context: business.uuidString.lowercased())
             #expect(try await harness.client().locations(as: ShopifyCredentials(shop: other, accessToken: newToken), logger: self.logger).count == 1)
+        }
+    }
+
+    @Test("connecting creates the custom-ID metafield definition: productSet by customId is refused before, accepted after")
+    func connectCreatesCustomIdDefinition() async throws {
+        try await self.withOAuthGateway { client, postgres, _, harness in
+            let business = UUID()
+            let shop = "custom-\(UUID().uuidString.prefix(8).lowercased()).myshopify.com"
+            let locationId = harness.simulator.createShop(shop, accessToken: "seed")
+            let seed = ShopifyCredentials(shop: shop, accessToken: "seed")
+            let product = SampleProduct.input()
+            await #expect {
+                _ = try await harness.client().productSet(product, locationId: locationId, as: seed, logger: self.logger)
+            } throws: { error in
+                guard case ShopifyAdminError.userErrors(_, let errors) = error else { return false }
+                return errors.contains { $0.code == "INVALID_METAFIELD" && $0.field == ["identifier", "customId"] }
+            }
+            let (status, _, _) = try await self.get(client, try await self.approvedCallback(client, business: business, shop: shop, harness: harness))
+            #expect(status == .found)
+            #expect(try await ConnectionStore(client: postgres).account(businessId: business, logger: self.logger)?.customIdDefinedAt != nil)
+            let created = try await harness.client().productSet(product, locationId: locationId, as: seed, logger: self.logger)
+            #expect(created.variants.count == 2)
+            // Connecting again finds the definition taken, which is what it wants.
+            let (again, _, _) = try await self.get(client, try await self.approvedCallback(client, business: business, shop: shop, harness: harness))
+            #expect(again == .found)
+        }
+    }
+
+    @Test("an app/uninstalled triggered before the current install (a late retry) leaves it active; a current one uninstalls")
+    func lateUninstallLeavesReinstallAlone() async throws {
+        try await self.withOAuthGateway { client, postgres, redis, harness in
+            let business = UUID()
+            let shop = "reinstall-\(UUID().uuidString.prefix(8).lowercased()).myshopify.com"
+            harness.simulator.createShop(shop, accessToken: "seed")
+            #expect(try await self.get(client, try await self.approvedCallback(client, business: business, shop: shop, harness: harness)).0 == .found)
+            // The merchant uninstalls, and reinstalls a moment later; the uninstall's webhook is delivered after that.
+            let uninstalledAt = Date()
+            try await Task.sleep(for: .milliseconds(20))
+            #expect(try await self.get(client, try await self.approvedCallback(client, business: business, shop: shop, harness: harness)).0 == .found)
+
+            let queue = RedisJobQueue(redis: redis)
+            let handlers = EcommerceHandlers(postgres: postgres, queue: queue, shopify: harness.client(), tokenCipher: nil)
+            let formatter = ISO8601DateFormatter()
+            formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+            func handleUninstall(triggeredAt: Date) async throws {
+                let job = ShopEventJob.envelope(
+                    .init(topic: "app/uninstalled", webhookId: UUID().uuidString, triggeredAt: formatter.string(from: triggeredAt)),
+                    businessId: business.uuidString.lowercased(),
+                    shop: shop
+                )
+                try await queue.enqueue(ShopEventJob.self, job)
+                let worker = JobWorker(
+                    queue: queue,
+                    registry: handlers.registry(),
+                    configuration: JobWorkerConfiguration(queues: [EcommerceQueue.shopEvents], concurrency: 1),
+                    logger: self.logger
+                )
+                let handled = try await runWorkers([worker], timeout: .seconds(20)) {
+                    let stats = try await queue.stats(queue: EcommerceQueue.shopEvents)
+                    return stats.ready + stats.inflight + stats.delayed + stats.dead == 0
+                }
+                #expect(handled)
+            }
+            try await handleUninstall(triggeredAt: uninstalledAt)
+            #expect(try await ConnectionStore(client: postgres).account(businessId: business, logger: self.logger)?.status == .active)
+            try await handleUninstall(triggeredAt: Date())
+            #expect(try await ConnectionStore(client: postgres).account(businessId: business, logger: self.logger)?.status == .uninstalled)
         }
     }
 

@@ -31,6 +31,47 @@ struct PollTests {
         }
     }
 
+    @Test("an order of 120 lines ingested through a poll decrements all 120 lines (the page holds 10; the rest follow)")
+    func pollReadsOrdersWhole() async throws {
+        try await self.withPushedShop(products: 120) { postgres, redis, harness, fixture in
+            let variants = harness.simulator.products(of: fixture.shop).map { $0.variants[0].id }
+            #expect(variants.count == 120)
+            _ = try #require(harness.simulator.placeOrder(shop: fixture.shop, lines: variants.map { .init(variantId: $0, quantity: 2) }))
+            let queue = RedisJobQueue(redis: redis)
+            let handlers = EcommerceHandlers(
+                postgres: postgres,
+                queue: queue,
+                shopify: harness.client(redis: redis),
+                tokenCipher: CatalogFixture.cipher
+            )
+            let syncLogs = SyncLogStore(client: postgres)
+            let job = OrderPollJob.envelope(.init(slot: nil), businessId: fixture.businessId.uuidString.lowercased())
+            try await queue.enqueue(OrderPollJob.self, job)
+            let worker = JobWorker(
+                queue: queue,
+                registry: handlers.registry(),
+                configuration: JobWorkerConfiguration(queues: [EcommerceQueue.polling], concurrency: 1),
+                logger: self.logger
+            )
+            let done = try await runWorkers([worker], timeout: .seconds(30)) {
+                try await syncLogs.runs(businessId: fixture.businessId, kind: "poll", limit: 1, logger: self.logger).first.map {
+                    $0.status != "running"
+                } ?? false
+            }
+            #expect(done)
+            let run = try #require(try await syncLogs.runs(businessId: fixture.businessId, kind: "poll", limit: 1, logger: self.logger).first)
+            #expect(run.status == "completed" && run.details.ingested == 1, "\(run)")
+            var stock: [Int: Int] = [:]
+            for try await quantity in try await postgres.query(
+                "SELECT s.quantity FROM stock_levels s JOIN variants v ON v.id = s.variant_id WHERE v.business_id = \(fixture.businessId)",
+                logger: self.logger
+            ).decode(Int.self) {
+                stock[quantity, default: 0] += 1
+            }
+            #expect(stock == [5: 120], "every one of the 120 variants: 7 minus 2")
+        }
+    }
+
     @Test("a poll ingests the shop's orders through the ingestion path; the next finds only duplicates; the mark advances")
     func pollIngests() async throws {
         try await self.withPushedShop(products: 3) { postgres, redis, harness, fixture in

@@ -78,7 +78,7 @@ struct SimulatorPlatformTests {
         )
     }
 
-    @Test("simulator webhooks reach the gateway signed and are enqueued once, duplicates included; a wrong secret gets 401")
+    @Test("simulator webhooks reach the gateway signed and are enqueued once, duplicates and a second subscription included; a wrong secret gets 401")
     func signedWebhooks() async throws {
         let redis = TestServices.redis(.simulator)
         defer { redis.shutdown() }
@@ -96,15 +96,18 @@ struct SimulatorPlatformTests {
             try await Migrator(client: postgres).migrate(logger: self.logger)
             let business = try await BusinessFixture.create(on: postgres, stock: [("W", 5, nil)])
             let uri = "http://127.0.0.1:\(client.port!)/ecommerce/webhooks/shopify"
-            func deliverOrder(secret: String, duplicateRate: Double) async throws -> ShopStats {
+            func deliverOrder(secret: String, duplicateRate: Double, subscriptions: [String]? = nil) async throws -> ShopStats {
                 let simulator = ShopifySimulator(settings: SimulatorSettings(webhookDuplicateRate: duplicateRate), apiSecret: secret)
                 let locationId = simulator.createShop(business.shop, accessToken: "t")
                 _ = locationId
-                let body = Data(
-                    #"{"query":"mutation W($topic: WebhookSubscriptionTopic!, $webhookSubscription: WebhookSubscriptionInput!) { webhookSubscriptionCreate(topic: $topic, webhookSubscription: $webhookSubscription) { webhookSubscription { id } userErrors { message } } }","variables":{"topic":"ORDERS_CREATE","webhookSubscription":{"uri":"\#(uri)","format":"JSON"}}}"#
-                        .utf8
-                )
-                #expect(simulator.graphQL(shop: business.shop, version: "2026-10", accessToken: "t", body: body).status == 200)
+                let uris = subscriptions ?? [uri]
+                for uri in uris {
+                    let body = Data(
+                        #"{"query":"mutation W($topic: WebhookSubscriptionTopic!, $webhookSubscription: WebhookSubscriptionInput!) { webhookSubscriptionCreate(topic: $topic, webhookSubscription: $webhookSubscription) { webhookSubscription { id } userErrors { message } } }","variables":{"topic":"ORDERS_CREATE","webhookSubscription":{"uri":"\#(uri)","format":"JSON"}}}"#
+                            .utf8
+                    )
+                    #expect(simulator.graphQL(shop: business.shop, version: "2026-10", accessToken: "t", body: body).status == 200)
+                }
                 let product = Data(
                     #"{"query":"mutation P($input: ProductSetInput!) { productSet(input: $input) { product { id } userErrors { message } } }","variables":{"input":{"title":"T","variants":[{"optionValues":[{"optionName":"Title","name":"A"}],"price":"1.00"}]}}}"#
                         .utf8
@@ -119,7 +122,7 @@ struct SimulatorPlatformTests {
                 _ = await TestServices.eventually(timeout: .seconds(30)) {
                     let stats = simulator.stats(of: business.shop)
                     return (stats?.webhooksDelivered ?? 0) + (stats?.webhooksRefused ?? 0)
-                        >= (secret == GatewayTests.secret ? Int(1 + duplicateRate) : 3)
+                        >= uris.count * (secret == GatewayTests.secret ? Int(1 + duplicateRate) : 3)
                 }
                 return try #require(simulator.stats(of: business.shop))
             }
@@ -130,6 +133,12 @@ struct SimulatorPlatformTests {
             let wrong = try await deliverOrder(secret: "not-the-app-secret", duplicateRate: 0)
             #expect(wrong.webhooksDelivered == 0 && wrong.webhooksRefused == 3, "\(wrong)")
             #expect(try await redis.send(["LLEN", "ecommerce-orders"]).int == 1)
+
+            // One event, two subscriptions to its topic: two deliveries with their own webhook ids and the same
+            // event id, enqueued once.
+            let fanned = try await deliverOrder(secret: GatewayTests.secret, duplicateRate: 0, subscriptions: [uri, uri + "?subscription=2"])
+            #expect(fanned.webhooksDelivered == 2 && fanned.webhooksDuplicated == 0 && fanned.webhooksRefused == 0, "\(fanned)")
+            #expect(try await redis.send(["LLEN", "ecommerce-orders"]).int == 2)
         }
     }
 }

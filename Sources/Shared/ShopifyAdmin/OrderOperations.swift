@@ -222,7 +222,10 @@ extension ShopifyAdminClient {
                 throw ShopifyAdminError.invalidResponse(operation: "orderRefunds", reason: "order \(order.id) not found")
             }
             guard all.count < Self.refundsPerOrder else {
-                throw ShopifyAdminError.invalidResponse(operation: "orderRefunds", reason: "order \(order.id) has \(Self.refundsPerOrder) refunds or more")
+                throw ShopifyAdminError.invalidResponse(
+                    operation: "orderRefunds",
+                    reason: "order \(order.id) has \(Self.refundsPerOrder) refunds or more"
+                )
             }
             refunds = all
         }
@@ -255,7 +258,11 @@ extension ShopifyAdminClient {
         return try Self.converted(order, lines: lines, refunds: refundLines)
     }
 
-    private static func converted(_ order: OrdersData.Order, lines: [LineItem], refunds: [(refund: String, lines: [RefundLine])]) throws -> ShopifyOrder {
+    private static func converted(
+        _ order: OrdersData.Order,
+        lines: [LineItem],
+        refunds: [(refund: String, lines: [RefundLine])]
+    ) throws -> ShopifyOrder {
         guard let id = ShopifyGID.number(order.id) else {
             throw ShopifyAdminError.invalidResponse(operation: "orders", reason: "order id \(order.id)")
         }

@@ -148,8 +148,14 @@ public struct EcommerceHandlers: Sendable {
         switch WebhookTopic(rawValue: envelope.payload.topic) {
         case .appUninstalled:
             let triggeredAt = envelope.payload.triggeredAtDate
-            let changed = try await self.connections.markUninstalled(businessId: businessId, shop: shop, triggeredAt: triggeredAt, logger: context.logger)
-            if !changed, let triggeredAt, let installed = try await self.connections.account(businessId: businessId, logger: context.logger)?.installedAt,
+            let changed = try await self.connections.markUninstalled(
+                businessId: businessId,
+                shop: shop,
+                triggeredAt: triggeredAt,
+                logger: context.logger
+            )
+            if !changed, let triggeredAt,
+                let installed = try await self.connections.account(businessId: businessId, logger: context.logger)?.installedAt,
                 installed > triggeredAt
             {
                 // A retry delivered after the merchant reinstalled: the uninstall it reports ended an earlier install.

@@ -68,7 +68,9 @@ public final class AdminSchema: Sendable {
         if !errors.isEmpty { return .failure(GraphQLRefusal(errors.map(ShopifyGraphQLError.init(validation:)))) }
         let operations = document.definitions.compactMap { $0 as? OperationDefinition }
         guard operations.count == 1, let operation = operations.first else {
-            return .failure(GraphQLRefusal([ShopifyGraphQLError(message: "The simulator answers documents with exactly one operation", code: "invalidDocument")]))
+            return .failure(
+                GraphQLRefusal([ShopifyGraphQLError(message: "The simulator answers documents with exactly one operation", code: "invalidDocument")])
+            )
         }
         var fragments: [String: FragmentDefinition] = [:]
         for case let fragment as FragmentDefinition in document.definitions { fragments[fragment.name.value] = fragment }
@@ -134,9 +136,9 @@ public struct ShopifyGraphQLError: Sendable, Equatable, CustomStringConvertible 
         func make(_ text: String, _ code: String) -> ShopifyGraphQLError { .init(message: text, code: code, locations: locations) }
         if message.hasPrefix("Cannot query field"), quoted.count >= 2 {
             self = make("Field '\(quoted[0])' doesn't exist on type '\(quoted[1])'", "undefinedField")
-        } else if message.hasPrefix("Unknown argument"), quoted.count >= 2 {
-            let field = quoted[1].split(separator: ".").last.map(String.init) ?? quoted[1]
-            self = make("Field '\(field)' doesn't accept argument '\(quoted[0])'", "argumentNotAccepted")
+        } else if message.hasPrefix("Field \""), message.contains("does not have argument"), quoted.count >= 3 {
+            // `Field "locations" on type "QueryRoot" does not have argument "active".`
+            self = make("Field '\(quoted[0])' doesn't accept argument '\(quoted[2])'", "argumentNotAccepted")
         } else if message.hasPrefix("Field \""), message.contains("is required, but it was not provided"), quoted.count >= 2 {
             self = make("Field '\(quoted[0])' is missing required arguments: \(quoted[1])", "missingRequiredArguments")
         } else if message.hasPrefix("Directive \""), message.contains("is required, but it was not provided"), quoted.count >= 2 {

@@ -29,7 +29,8 @@ struct OperationRequest {
             self.check(value ?? .null, against: type, path: [], problems: &problems)
             guard !problems.isEmpty else { continue }
             let first = problems[0]
-            let at = first.path.isEmpty ? "" : " for \(first.path.map { if case .string(let s) = $0 { s } else { $0.rendered } }.joined(separator: "."))"
+            let at =
+                first.path.isEmpty ? "" : " for \(first.path.map { if case .string(let s) = $0 { s } else { $0.rendered } }.joined(separator: "."))"
             errors.append(
                 ShopifyGraphQLError(
                     message: "Variable $\(name) of type \(type) was provided invalid value\(at) (\(first.explanation))",
@@ -45,7 +46,12 @@ struct OperationRequest {
         return errors
     }
 
-    private func check(_ value: JSONLiteral, against type: SchemaIndex.TypeRef, path: [JSONLiteral], problems: inout [(path: [JSONLiteral], explanation: String)]) {
+    private func check(
+        _ value: JSONLiteral,
+        against type: SchemaIndex.TypeRef,
+        path: [JSONLiteral],
+        problems: inout [(path: [JSONLiteral], explanation: String)]
+    ) {
         switch type {
         case .nonNull(let inner):
             if value.isNull {

@@ -156,6 +156,7 @@ struct SchemaIndex: Sendable {
 
     /// The parts of a connection that Shopify does not charge as objects of their own.
     func isConnectionPart(_ typeName: String) -> Bool {
-        typeName == "PageInfo" || (typeName.hasSuffix("Edge") && self.types[typeName]?.fields["node"] != nil && self.types[typeName]?.fields["cursor"] != nil)
+        typeName == "PageInfo"
+            || (typeName.hasSuffix("Edge") && self.types[typeName]?.fields["node"] != nil && self.types[typeName]?.fields["cursor"] != nil)
     }
 }

@@ -1,0 +1,322 @@
+import Foundation
+import JobQueue
+import Logging
+import Shopify
+import Testing
+
+@testable import ShopifyAdmin
+@testable import ShopifySimulatorCore
+
+/// The simulator refuses what Shopify refuses, answers only what was asked and charges what Shopify's cost rules
+/// charge; every document the production code sends is one Shopify accepts.
+@Suite("Shopify fidelity: the schema, answers shaped by the selection, computed costs")
+struct ShopifyFidelityTests {
+    let logger = TestServices.logger
+
+    // MARK: The production documents
+
+    /// Every GraphQL document in the production sources (the simulator's own excepted): Swift string literals
+    /// starting with `query` or `mutation`, and `.graphql` files.
+    static func productionDocuments() throws -> [(file: String, text: String)] {
+        let sources = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../../Sources").standardized
+        let literal = try NSRegularExpression(pattern: ##"#?"""(.*?)"""#?"##, options: [.dotMatchesLineSeparators])
+        var documents: [(String, String)] = []
+        guard let files = FileManager.default.enumerator(at: sources, includingPropertiesForKeys: nil) else { return [] }
+        for case let url as URL in files where !url.path.contains("ShopifySimulator") {
+            if url.pathExtension == "graphql" {
+                documents.append((url.lastPathComponent, try String(contentsOf: url, encoding: .utf8)))
+            } else if url.pathExtension == "swift" {
+                let text = try String(contentsOf: url, encoding: .utf8)
+                for match in literal.matches(in: text, range: NSRange(text.startIndex..., in: text)) {
+                    guard let range = Range(match.range(at: 1), in: text) else { continue }
+                    let body = String(text[range])
+                    let trimmed = body.drop { $0.isWhitespace }
+                    if trimmed.hasPrefix("query") || trimmed.hasPrefix("mutation") { documents.append((url.lastPathComponent, body)) }
+                }
+            }
+        }
+        return documents
+    }
+
+    /// `mutation ProductSet(…)` → `ProductSet`.
+    static func operationName(_ document: String) -> String {
+        let words = document.split(whereSeparator: { !$0.isLetter && !$0.isNumber && $0 != "_" })
+        return words.count > 1 ? String(words[1]) : "(anonymous)"
+    }
+
+    @Test("every document the production code can send is valid against Shopify's schema, and static")
+    func productionDocumentsAreValid() throws {
+        let documents = try Self.productionDocuments()
+        // Products, orders (and their follow-ups), inventory, collections, locations, webhooks, the metafield definition.
+        #expect(documents.count >= 16, "found only \(documents.map { Self.operationName($0.text) })")
+        for (file, text) in documents {
+            let name = Self.operationName(text)
+            let errors = AdminSchema.shopify.validationErrors(of: text)
+            #expect(errors.isEmpty, "\(file): \(name): \(errors.map(\.message).joined(separator: "; "))")
+            #expect(!text.contains("\\("), "\(file): \(name) interpolates a value; variables carry values")
+        }
+        // The check itself can fail: the documents as they were, asking for `code` on `UserError`.
+        let old =
+            "mutation CollectionCreate($input: CollectionInput!) { collectionCreate(input: $input) { collection { id } userErrors { field message code } } }"
+        #expect(AdminSchema.shopify.validationErrors(of: old).map(\.code) == ["undefinedField"])
+    }
+
+    // MARK: Refusals
+
+    /// Sends a raw request to a fresh simulator shop and returns the HTTP status and the decoded body.
+    func send(_ simulator: ShopifySimulator, shop: String, query: String, variables: [String: Any] = [:]) throws -> (Int, [String: Any]) {
+        let body = try JSONSerialization.data(withJSONObject: ["query": query, "variables": variables])
+        let answer = simulator.graphQL(shop: shop, version: "2026-10", accessToken: "t", body: body)
+        return (answer.status, try #require(try JSONSerialization.jsonObject(with: answer.body) as? [String: Any]))
+    }
+
+    /// The first entry of a refusal: HTTP 200, `errors` with message, locations and `extensions.code`, no `data`.
+    func refusal(_ answer: (Int, [String: Any])) throws -> (message: String, code: String, extensions: [String: Any]) {
+        #expect(answer.0 == 200)
+        #expect(answer.1["data"] == nil, "a refused document gets no data: \(answer.1)")
+        let errors = try #require(answer.1["errors"] as? [[String: Any]], "\(answer.1)")
+        let first = try #require(errors.first)
+        let extensions = try #require(first["extensions"] as? [String: Any])
+        #expect((first["locations"] as? [[String: Int]])?.first?["line"] != nil, "\(first)")
+        return (try #require(first["message"] as? String), try #require(extensions["code"] as? String), extensions)
+    }
+
+    @Test("the simulator refuses whole, as Shopify does: UserError.code, an unknown argument, a variable missing a required input field")
+    func refusesWhatShopifyRefuses() throws {
+        let simulator = ShopifySimulator(apiSecret: "s")
+        let shop = "strict.myshopify.com"
+        simulator.createShop(shop, accessToken: "t")
+
+        let code = try self.refusal(
+            try self.send(
+                simulator,
+                shop: shop,
+                query:
+                    "mutation C($input: CollectionInput!) { collectionCreate(input: $input) { collection { id } userErrors { field message code } } }",
+                variables: ["input": ["title": "Teas"]]
+            )
+        )
+        #expect(code.code == "undefinedField" && code.message == "Field 'code' doesn't exist on type 'UserError'")
+        #expect(simulator.collections(of: shop).isEmpty, "nothing ran")
+
+        let argument = try self.refusal(try self.send(simulator, shop: shop, query: "query { locations(first: 1, active: true) { nodes { id } } }"))
+        #expect(argument.code == "argumentNotAccepted" && argument.message == "Field 'locations' doesn't accept argument 'active'")
+
+        let missing = try self.refusal(
+            try self.send(simulator, shop: shop, query: "mutation { productSet { product { id } } }")
+        )
+        #expect(missing.code == "missingRequiredArguments" && missing.message == "Field 'productSet' is missing required arguments: input")
+
+        // `InventorySetQuantitiesInput.reason` is `String!`: leaving it out refuses the variable, with where.
+        let document = """
+            mutation S($input: InventorySetQuantitiesInput!, $key: String!) {
+              inventorySetQuantities(input: $input) @idempotent(key: $key) { userErrors { code } }
+            }
+            """
+        let quantities: [[String: Any]] = [
+            ["inventoryItemId": "gid://shopify/InventoryItem/1", "locationId": "gid://shopify/Location/1", "quantity": 3]
+        ]
+        let variable = try self.refusal(
+            try self.send(simulator, shop: shop, query: document, variables: ["key": "k", "input": ["name": "available", "quantities": quantities]])
+        )
+        #expect(variable.code == "INVALID_VARIABLE")
+        #expect(
+            variable.message.hasPrefix("Variable $input of type InventorySetQuantitiesInput! was provided invalid value for reason"),
+            "\(variable.message)"
+        )
+        let problems = try #require(variable.extensions["problems"] as? [[String: Any]])
+        #expect(problems.first?["path"] as? [String] == ["reason"] && problems.first?["explanation"] as? String == "Expected value to not be null")
+
+        // An input field the type does not have, and a value of the wrong scalar.
+        let unknown = try self.refusal(
+            try self.send(
+                simulator,
+                shop: shop,
+                query: document,
+                variables: [
+                    "key": "k", "input": ["name": "available", "reason": "correction", "quantities": quantities, "ignoreCompareQuantity": true],
+                ]
+            )
+        )
+        #expect(
+            unknown.code == "INVALID_VARIABLE" && unknown.message.contains("Field is not defined on InventorySetQuantitiesInput"),
+            "\(unknown.message)"
+        )
+        let scalar = try self.refusal(
+            try self.send(
+                simulator,
+                shop: shop,
+                query: "query L($first: Int!) { locations(first: $first) { nodes { id } } }",
+                variables: ["first": "ten"]
+            )
+        )
+        #expect(scalar.code == "INVALID_VARIABLE" && scalar.message.contains("Could not coerce value \"ten\" to Int"), "\(scalar.message)")
+        #expect(simulator.stats(of: shop)?.invalidDocuments == 6)
+        #expect(simulator.stats(of: shop)?.pointsCharged == 0, "a refused document costs nothing")
+    }
+
+    // MARK: Answers
+
+    @Test("an answer holds exactly the selected fields, under their aliases, with __typename")
+    func answersAreShapedBySelection() throws {
+        let simulator = ShopifySimulator(apiSecret: "s")
+        let shop = "shaped.myshopify.com"
+        let locationId = simulator.createShop(shop, accessToken: "t")
+        let (status, body) = try self.send(
+            simulator,
+            shop: shop,
+            query: "query { shopLocations: locations(first: 5) { nodes { __typename where: id } } }"
+        )
+        #expect(status == 200)
+        let data = try #require(body["data"] as? [String: Any], "\(body)")
+        #expect(Array(data.keys) == ["shopLocations"])
+        let connection = try #require(data["shopLocations"] as? [String: Any])
+        #expect(Array(connection.keys) == ["nodes"], "no pageInfo or edges unless asked")
+        let nodes = try #require(connection["nodes"] as? [[String: Any]])
+        #expect(nodes.count == 1)
+        #expect(Set(nodes[0].keys) == ["__typename", "where"])
+        #expect(nodes[0]["__typename"] as? String == "Location" && nodes[0]["where"] as? String == "gid://shopify/Location/\(locationId)")
+    }
+
+    @Test("a client decoder that reads a field its document did not select fails, as it would against Shopify")
+    func decoderReadingUnselectedFieldFails() async throws {
+        struct Locations: Decodable, Sendable {
+            var locations: Nodes<Location>
+            struct Location: Decodable, Sendable {
+                var id: String
+                var name: String
+            }
+        }
+        try await SimulatorHarness.run { harness in
+            harness.simulator.createShop("decode.myshopify.com", accessToken: "t")
+            let credentials = ShopifyCredentials(shop: "decode.myshopify.com", accessToken: "t")
+            let selectsIdOnly = GraphQLOperation<Locations>(
+                name: "locations",
+                query: "query Locations($first: Int!) { locations(first: $first) { nodes { id } } }",
+                variables: .object(["first": .int(1)]),
+                expectedCost: 3
+            )
+            await #expect {
+                _ = try await harness.client().send(selectsIdOnly, as: credentials, logger: self.logger)
+            } throws: { error in
+                guard case ShopifyAdminError.invalidResponse(_, let reason) = error else { return false }
+                return reason.contains("name")
+            }
+            // The same decoder with `name` selected reads it.
+            var selectsBoth = selectsIdOnly
+            selectsBoth.query = "query Locations($first: Int!) { locations(first: $first) { nodes { id name } } }"
+            let read = try await harness.client().send(selectsBoth, as: credentials, logger: self.logger)
+            #expect(read.locations.nodes.count == 1 && read.locations.nodes[0].name == "Shop location")
+        }
+    }
+
+    // MARK: Costs
+
+    /// `extensions.cost` of an answer.
+    func cost(_ body: [String: Any]) throws -> (requested: Double, actual: Double?) {
+        let cost = try #require((body["extensions"] as? [String: Any])?["cost"] as? [String: Any], "\(body)")
+        return (try #require(cost["requestedQueryCost"] as? Double), cost["actualQueryCost"] as? Double)
+    }
+
+    /// The poll's variables for a page of `first` orders.
+    static func pollVariables(first: Int) -> [String: Any] {
+        [
+            "first": first, "query": "updated_at:>='2026-01-01T00:00:00Z'", "lines": ShopifyAdminClient.orderLinesPerPage,
+            "refunds": ShopifyAdminClient.orderRefundsPerPage, "refundLines": ShopifyAdminClient.refundLinesPerPage,
+        ]
+    }
+
+    @Test("requestedQueryCost is Shopify's, from the document: the poll's page, a 3-variant productSet; above 1,000 is MAX_COST_EXCEEDED")
+    func costsFollowShopifysRules() throws {
+        let simulator = ShopifySimulator(apiSecret: "s")
+        let shop = "cost.myshopify.com"
+        let locationId = simulator.createShop(shop, accessToken: "t")
+        #expect(ShopifyAdminClient.maxOrdersPerPage == 16)
+
+        // A page of 16 orders: the orders connection costs 2 plus, per order, the order (1), its line connection
+        // (2 + 10 lines × (line 1 + variant 1)) and 3 refunds, each 1 plus its refund line connection
+        // (2 + 5 × (refund line 1 + its line item 1)); scalars cost nothing.
+        let perOrder = 1 + (2 + 10 * (1 + 1)) + 3 * (1 + (2 + 5 * (1 + 1)))
+        let (_, page) = try self.send(simulator, shop: shop, query: ShopifyAdminClient.ordersDocument, variables: Self.pollVariables(first: 16))
+        let pageCost = try self.cost(page)
+        #expect(pageCost.requested == Double(2 + 16 * perOrder))
+        #expect(pageCost.requested == 994)
+        #expect(pageCost.actual == 2, "an empty page holds only the connection")
+        #expect(ShopifyAdminClient.ordersCost(first: 16) == 994, "the client reserves what Shopify will ask")
+
+        // One more order per page is above the single-query maximum: refused outright, nothing charged.
+        let before = simulator.stats(of: shop)?.pointsCharged
+        let (_, tooMuch) = try self.send(simulator, shop: shop, query: ShopifyAdminClient.ordersDocument, variables: Self.pollVariables(first: 17))
+        let errors = try #require(tooMuch["errors"] as? [[String: Any]])
+        #expect((errors.first?["extensions"] as? [String: Any])?["code"] as? String == "MAX_COST_EXCEEDED")
+        #expect(errors.first?["message"] as? String == "Query cost is \(2 + 17 * perOrder), which exceeds the single query max cost limit (1000).")
+        #expect(simulator.stats(of: shop)?.pointsCharged == before)
+
+        // productSet (since 2025-10): 10 + 0.2 per variant + 0.4 per metafield: 3 variants and the custom-ID metafield.
+        let variants: [[String: Any]] = ["S", "M", "L"].map { ["optionValues": [["optionName": "Title", "name": $0]], "price": "5.00"] }
+        let input: [String: Any] = [
+            "title": "Tee", "productOptions": [["name": "Title", "values": [["name": "S"], ["name": "M"], ["name": "L"]]]], "variants": variants,
+            "metafields": [["namespace": "flowpos", "key": "product_id", "type": "id", "value": "p-1"]],
+        ]
+        let (_, product) = try self.send(
+            simulator,
+            shop: shop,
+            query: ShopifyAdminClient.productSetDocument,
+            variables: ["input": input, "identifier": NSNull()]
+        )
+        #expect(try self.cost(product).requested == Double(100 + 3 * 2 + 1 * 4) / 10, "10 + 3 × 0.2 + 1 × 0.4, in tenths of a point")
+        #expect(try self.cost(product).actual == 11, "a mutation is charged what it asked")
+        _ = locationId
+    }
+
+    // MARK: Orders read whole
+
+    @Test("an order with 120 lines and a refund of 60 lines comes back whole from a page asking for 10 and 5")
+    func ordersAreReadWhole() async throws {
+        try await SimulatorHarness.run { harness in
+            let shop = "whole.myshopify.com"
+            let locationId = try await harness.connectShop(shop, accessToken: "t")
+            let credentials = ShopifyCredentials(shop: shop, accessToken: "t")
+            let client = harness.client()
+            let options = (1...120).map { "V\($0)" }
+            let product = try await client.productSet(
+                ProductSetInput(
+                    flowposProductId: UUID().uuidString.lowercased(),
+                    title: "Many",
+                    descriptionHtml: nil,
+                    active: true,
+                    variants: options.map {
+                        .init(shopifyVariantId: nil, optionValue: $0, sku: "SKU-\($0)", barcode: nil, price: "1.00", initialQuantity: 50)
+                    }
+                ),
+                locationId: locationId,
+                as: credentials,
+                logger: self.logger
+            )
+            let start = Date()
+            let placed = try #require(
+                harness.simulator.placeOrder(shop: shop, lines: product.variants.map { .init(variantId: $0.variantId, quantity: 2) }, at: start)
+            )
+            let order = try JSONDecoder().decode(ShopifyOrder.self, from: placed)
+            let refunded = order.lineItems.prefix(60).map { (lineItemId: $0.id, quantity: 1) }
+            _ = try #require(harness.simulator.changeOrder(shop: shop, orderId: order.id, .refundLines(refunded, restock: true), at: start + 1))
+            let before = try #require(harness.simulator.stats(of: shop)).requests
+
+            let page = try await client.orders(
+                updatedSince: start - 60,
+                first: ShopifyAdminClient.maxOrdersPerPage,
+                after: nil,
+                as: credentials,
+                logger: self.logger
+            )
+            let read = try #require(page.orders.first)
+            #expect(read.lineItems.count == 120)
+            #expect(Set(read.lineItems.map(\.id)) == Set(order.lineItems.map(\.id)))
+            #expect(read.lineItems.filter { $0.currentQuantity == 1 }.count == 60 && read.lineItems.filter { $0.currentQuantity == 2 }.count == 60)
+            #expect(read.refunds?.count == 1 && read.refunds?.first?.refundLineItems.count == 60)
+            #expect(Set(read.refunds?.first?.refundLineItems.map(\.lineItemId) ?? []) == Set(refunded.map(\.lineItemId)))
+            // The page, then 110 lines in two follow-ups, then 55 refund lines in one.
+            #expect(try #require(harness.simulator.stats(of: shop)).requests - before == 4)
+        }
+    }
+}
