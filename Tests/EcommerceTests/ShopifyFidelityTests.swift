@@ -210,6 +210,23 @@ struct ShopifyFidelityTests {
         }
     }
 
+    @Test("a payload with plain UserErrors (no code) is read by its message: a subscription that exists already is not a failure")
+    func existingSubscriptionIsToldByMessage() async throws {
+        try await SimulatorHarness.run { harness in
+            harness.simulator.createShop("subscribed.myshopify.com", accessToken: "t")
+            let credentials = ShopifyCredentials(shop: "subscribed.myshopify.com", accessToken: "t")
+            let client = harness.client()
+            let uri = "https://gateway.example/ecommerce/webhooks/shopify"
+            let created = try await client.createWebhookSubscription(topic: "ORDERS_CREATE", uri: uri, as: credentials, logger: self.logger)
+            #expect(created?.topic == "ORDERS_CREATE")
+            #expect(try await client.createWebhookSubscription(topic: "ORDERS_CREATE", uri: uri, as: credentials, logger: self.logger) == nil)
+            await #expect(throws: ShopifyAdminError.self) {
+                try await client.createWebhookSubscription(topic: "ORDERS_CREATE", uri: "ftp://nowhere", as: credentials, logger: self.logger)
+            }
+            #expect(try await client.webhookSubscriptions(as: credentials, logger: self.logger).count == 1)
+        }
+    }
+
     // MARK: Costs
 
     /// `extensions.cost` of an answer.

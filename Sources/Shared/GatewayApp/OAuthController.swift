@@ -150,7 +150,7 @@ struct OAuthController: Sendable {
         let existing = Set(try await self.shopify.webhookSubscriptions(as: credentials, logger: logger).map { "\($0.topic) \($0.uri)" })
         let uri = "\(self.configuration.publicBaseURL)/ecommerce/webhooks/shopify"
         for topic in Self.topics.map(ShopifyAdminClient.subscriptionTopic) where !existing.contains("\(topic) \(uri)") {
-            _ = try await self.shopify.createWebhookSubscription(topic: topic, uri: uri, as: credentials, logger: logger)
+            try await self.shopify.createWebhookSubscription(topic: topic, uri: uri, as: credentials, logger: logger)
         }
         _ = try await self.schedule.reconcile(adding: [businessId])
         let poll = OrderPollJob.envelope(

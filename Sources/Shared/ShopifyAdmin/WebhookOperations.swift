@@ -55,14 +55,15 @@ extension ShopifyAdminClient {
         restTopic.uppercased().replacingOccurrences(of: "/", with: "_")
     }
 
-    /// Subscribes the app to a topic (JSON deliveries to `uri`).
+    /// Subscribes the app to a topic (JSON deliveries to `uri`); nil when that subscription exists already.
+    @discardableResult
     public func createWebhookSubscription(
         topic: String,
         uri: String,
         as credentials: ShopifyCredentials,
         logger: Logger
     ) async throws
-        -> ShopifyWebhookSubscription
+        -> ShopifyWebhookSubscription?
     {
         let data = try await self.send(
             GraphQLOperation<SubscriptionCreateData>(
@@ -78,7 +79,12 @@ extension ShopifyAdminClient {
             logger: logger
         )
         let payload = data.webhookSubscriptionCreate
-        if !payload.userErrors.isEmpty { throw ShopifyAdminError.userErrors(operation: "webhookSubscriptionCreate", payload.userErrors) }
+        if !payload.userErrors.isEmpty {
+            // The payload's errors are plain `UserError`s, without a code: an existing subscription (another
+            // replica connecting the same shop at once) is told apart by Shopify's message.
+            if payload.userErrors.allSatisfy({ $0.message.lowercased().contains("already been taken") }) { return nil }
+            throw ShopifyAdminError.userErrors(operation: "webhookSubscriptionCreate", payload.userErrors)
+        }
         guard let subscription = payload.webhookSubscription else {
             throw ShopifyAdminError.invalidResponse(operation: "webhookSubscriptionCreate", reason: "no subscription and no userErrors")
         }
