@@ -174,6 +174,7 @@ public final class ShopifySimulator: Sendable {
                 return Self.refused([ShopifyGraphQLError(message: "\(error)", code: "INTERNAL_SERVER_ERROR")])
             }
 
+            shop.stats.requestedCosts[root.name.value] = requested
             // Shopify refuses a query asking for more than 1,000 points outright, on every plan; no wait would help.
             if requested > 1000 {
                 shop.stats.maxCostExceeded += 1

@@ -60,6 +60,8 @@ public struct ShopStats: Codable, Sendable, Equatable {
     public var maxCostExceeded = 0
     /// Requests refused whole: a document the schema refuses, or variables that do not match their types.
     public var invalidDocuments = 0
+    /// The requested cost of the latest request, by root field (`orders`, `productSet`, …).
+    public var requestedCosts: [String: Double] = [:]
     public var failuresInjected = 0
     /// Points actually charged (throttled requests cost nothing).
     public var pointsCharged: Double = 0

@@ -286,6 +286,96 @@ struct ShopifyFidelityTests {
         _ = locationId
     }
 
+    @Test("every operation the client sends is priced by Shopify's rules, and the client reserves that much")
+    func everyOperationsRequestedCost() async throws {
+        try await SimulatorHarness.run { harness in
+            let shop = "priced.myshopify.com"
+            let locationId = try await harness.connectShop(shop, accessToken: "t")
+            let credentials = ShopifyCredentials(shop: shop, accessToken: "t")
+            let client = harness.client()
+            let logger = self.logger
+            let product = try await client.productSet(
+                SampleProduct.input(variants: ["S", "M", "L"]),
+                locationId: locationId,
+                as: credentials,
+                logger: logger
+            )
+            _ = try await client.locations(as: credentials, logger: logger)
+            let item = product.variants[0].inventoryItemId
+            try await client.activate(inventoryItemId: item, locationId: locationId, as: credentials, logger: logger)
+            _ = try await client.setAvailable(
+                inventoryItemId: item,
+                locationId: locationId,
+                quantity: 4,
+                changeFrom: 5,
+                idempotencyKey: UUID().uuidString,
+                reference: "gid://flowpos/Test/1",
+                as: credentials,
+                logger: logger
+            )
+            _ = try await client.available(inventoryItemId: item, locationId: locationId, as: credentials, logger: logger)
+            let collection = try await client.createCollection(title: "Teas", as: credentials, logger: logger)
+            try await client.updateCollection(id: collection, title: "Green teas", as: credentials, logger: logger)
+            try await client.addProducts([product.productId], toCollection: collection, as: credentials, logger: logger)
+            try await client.removeProducts([product.productId], fromCollection: collection, as: credentials, logger: logger)
+            try await client.createWebhookSubscription(topic: "ORDERS_CREATE", uri: "https://gateway.example/w", as: credentials, logger: logger)
+            _ = try await client.webhookSubscriptions(as: credentials, logger: logger)
+            // An order that needs every follow-up: 12 lines, 3 refunds, one of them of 6 lines.
+            let start = Date()
+            let lines = (0..<12).map { ShopifySimulator.OrderLine(variantId: product.variants[$0 % 3].variantId, quantity: 1) }
+            let order = try JSONDecoder().decode(
+                ShopifyOrder.self,
+                from: try #require(harness.simulator.placeOrder(shop: shop, lines: lines, at: start))
+            )
+            let ids = order.lineItems.map(\.id)
+            for (index, refunded) in [Array(ids[0..<6]), [ids[6]], [ids[7]]].enumerated() {
+                _ = harness.simulator.changeOrder(
+                    shop: shop,
+                    orderId: order.id,
+                    .refundLines(refunded.map { ($0, 1) }, restock: false),
+                    at: start + Double(index)
+                )
+            }
+            let page = try await client.orders(
+                updatedSince: start - 1,
+                first: ShopifyAdminClient.maxOrdersPerPage,
+                after: nil,
+                as: credentials,
+                logger: logger
+            )
+            #expect(page.orders.first?.lineItems.count == 12 && page.orders.first?.refunds?.map(\.refundLineItems.count) == [6, 1, 1])
+
+            let costs = try #require(harness.simulator.stats(of: shop)).requestedCosts
+            var expected: [String: Double] = [:]
+            for mutation in [
+                "metafieldDefinitionCreate", "inventoryActivate", "inventorySetQuantities", "collectionCreate", "collectionUpdate",
+                "collectionAddProducts", "collectionRemoveProducts", "webhookSubscriptionCreate",
+            ] {
+                expected[mutation] = 10
+            }
+            // 10 + 3 variants × 0.2 + 1 metafield × 0.4.
+            expected["productSet"] = 11
+            // The connection (2) and 10 locations.
+            expected["locations"] = Double(2 + 10)
+            // The item, its level, and its quantities (a list of one object).
+            expected["inventoryItem"] = Double(1 + 1 + 1)
+            expected["webhookSubscriptions"] = Double(2 + 50)
+            let perOrder: Int = 1 + (2 + 10 * 2) + 3 * (1 + (2 + 5 * 2))
+            let fullPage: Int = 2 + 16 * perOrder
+            expected["orders"] = Double(fullPage)
+            // order(id:) serves two follow-ups: the rest of the lines (1 + 2 + 100 × 2) and, last, the refunds
+            // (1 + 50 × (1 + 2 + 5 × 2)); refund(id:) the rest of a refund's lines (1 + 2 + 100 × 2).
+            let refundsRead: Int = 1 + 50 * (1 + 2 + 5 * 2)
+            let linesRead: Int = 1 + 2 + 100 * 2
+            expected["order"] = Double(refundsRead)
+            expected["refund"] = Double(linesRead)
+            #expect(costs == expected)
+            #expect(Double(ShopifyAdminClient.productSetCost(variants: 3, metafields: 1)) == costs["productSet"])
+            #expect(Double(ShopifyAdminClient.ordersCost(first: ShopifyAdminClient.maxOrdersPerPage)) == costs["orders"])
+            #expect(Double(ShopifyAdminClient.followUpCost) == costs["refund"])
+        }
+    }
+
     // MARK: Orders read whole
 
     @Test("an order with 120 lines and a refund of 60 lines comes back whole from a page asking for 10 and 5")

@@ -98,6 +98,10 @@ extension ShopifyAdminClient {
         }
     }
 
+    /// What Shopify asks for one `productSet` (since 2025-10): 10 + 0.2 per variant + 0.4 per metafield, rounded
+    /// up to a whole point (counted in tenths, so that no floating-point sum rounds it up once more).
+    static func productSetCost(variants: Int, metafields: Int) -> Int { (100 + 2 * variants + 4 * metafields + 9) / 10 }
+
     /// Upserts one product by its FlowPOS id. `locationId` is where new variants are stocked.
     public func productSet(
         _ product: ProductSetInput,
@@ -151,7 +155,7 @@ extension ShopifyAdminClient {
                 name: "productSet",
                 query: Self.productSetDocument,
                 variables: .object(["identifier": .object(["customId": customId]), "input": input]),
-                expectedCost: 10
+                expectedCost: Self.productSetCost(variants: product.variants.count, metafields: 1)
             ),
             as: credentials,
             logger: logger
