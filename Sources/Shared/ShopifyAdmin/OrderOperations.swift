@@ -183,26 +183,18 @@ extension ShopifyAdminClient {
 
     /// An order of a page with the lines, refunds and refund lines the page did not hold read as well.
     private func completed(_ order: OrdersData.Order, as credentials: ShopifyCredentials, logger: Logger) async throws -> ShopifyOrder {
-        var lines = order.lineItems.nodes
-        var next = order.lineItems.pageInfo
-        while next.hasNextPage {
+        let lines = try await self.following(order.lineItems, operation: "orderLineItems", id: order.id) { cursor in
             let page = try await self.send(
                 GraphQLOperation<OrderLineItemsData>(
                     name: "orderLineItems",
                     query: Self.orderLineItemsDocument,
-                    variables: .object([
-                        "id": .string(order.id), "first": .int(Int64(Self.linesPerFollowUp)), "after": next.endCursor.map(JSONValue.string) ?? .null,
-                    ]),
+                    variables: Self.followUpVariables(id: order.id, after: cursor),
                     expectedCost: Self.followUpCost
                 ),
                 as: credentials,
                 logger: logger
             )
-            guard let more = page.order?.lineItems else {
-                throw ShopifyAdminError.invalidResponse(operation: "orderLineItems", reason: "order \(order.id) not found")
-            }
-            lines += more.nodes
-            next = more.pageInfo
+            return page.order?.lineItems
         }
         var refunds = order.refunds
         if refunds.count >= Self.orderRefundsPerPage {
@@ -231,31 +223,55 @@ extension ShopifyAdminClient {
         }
         var refundLines: [(refund: String, lines: [RefundLine])] = []
         for refund in refunds {
-            var lines = refund.refundLineItems.nodes
-            var next = refund.refundLineItems.pageInfo
-            while next.hasNextPage {
+            let lines = try await self.following(refund.refundLineItems, operation: "refundLineItems", id: refund.id) { cursor in
                 let page = try await self.send(
                     GraphQLOperation<RefundLineItemsData>(
                         name: "refundLineItems",
                         query: Self.refundLineItemsDocument,
-                        variables: .object([
-                            "id": .string(refund.id), "first": .int(Int64(Self.linesPerFollowUp)),
-                            "after": next.endCursor.map(JSONValue.string) ?? .null,
-                        ]),
+                        variables: Self.followUpVariables(id: refund.id, after: cursor),
                         expectedCost: Self.followUpCost
                     ),
                     as: credentials,
                     logger: logger
                 )
-                guard let more = page.refund?.refundLineItems else {
-                    throw ShopifyAdminError.invalidResponse(operation: "refundLineItems", reason: "refund \(refund.id) not found")
-                }
-                lines += more.nodes
-                next = more.pageInfo
+                return page.refund?.refundLineItems
             }
             refundLines.append((refund.id, lines))
         }
         return try Self.converted(order, lines: lines, refunds: refundLines)
+    }
+
+    /// The most follow-up pages read for one connection (10,000 lines): a connection that claims a next page for
+    /// ever must not hold a worker for ever.
+    static let maxFollowUpPages = 100
+
+    /// A connection's nodes, its first page given: the rest read page by page through `next` (nil when the
+    /// object holding the connection is gone).
+    private func following<Node>(
+        _ first: Page<Node>,
+        operation: String,
+        id: String,
+        next: (String?) async throws -> Page<Node>?
+    ) async throws -> [Node] {
+        var nodes = first.nodes
+        var pageInfo = first.pageInfo
+        var pages = 0
+        while pageInfo.hasNextPage {
+            pages += 1
+            guard pages <= Self.maxFollowUpPages else {
+                throw ShopifyAdminError.invalidResponse(operation: operation, reason: "\(id) has more than \(Self.maxFollowUpPages) pages")
+            }
+            guard let page = try await next(pageInfo.endCursor) else {
+                throw ShopifyAdminError.invalidResponse(operation: operation, reason: "\(id) not found")
+            }
+            nodes += page.nodes
+            pageInfo = page.pageInfo
+        }
+        return nodes
+    }
+
+    static func followUpVariables(id: String, after cursor: String?) -> JSONValue {
+        .object(["id": .string(id), "first": .int(Int64(Self.linesPerFollowUp)), "after": cursor.map(JSONValue.string) ?? .null])
     }
 
     private static func converted(

@@ -35,6 +35,16 @@ extension OperationRequest {
                     )
                 ])
             }
+            // Shopify pages connections by at most 250 nodes.
+            guard (0...250).contains(size) else {
+                throw GraphQLRefusal([
+                    ShopifyGraphQLError(
+                        message: "\(field.name.value): the page size must be between 0 and 250, not \(size)",
+                        code: "BAD_REQUEST",
+                        locations: field.loc.map { [.init(line: $0.startToken.line, column: $0.startToken.column)] } ?? []
+                    )
+                ])
+            }
             return 2 + Double(size) * (try self.nodeCost(ofConnection: field, named))
         }
         let each = try self.objectCost(field.selectionSet, on: named)
