@@ -152,6 +152,9 @@ struct ShopifyFidelityTests {
         )
         #expect(scalar.code == "INVALID_VARIABLE" && scalar.message.contains("Could not coerce value \"ten\" to Int"), "\(scalar.message)")
         #expect(simulator.stats(of: shop)?.invalidDocuments == 6)
+        // Connections are paged by at most 250 nodes.
+        let page = try self.refusal(try self.send(simulator, shop: shop, query: "query { locations(first: 251) { nodes { id } } }"))
+        #expect(page.code == "BAD_REQUEST" && page.message.contains("250"), "\(page.message)")
         #expect(simulator.stats(of: shop)?.pointsCharged == 0, "a refused document costs nothing")
     }
 
