@@ -144,6 +144,43 @@ struct OAuthTests {
         }
     }
 
+    @Test("a shop connected to another business gets 409 shop_connected_elsewhere before its code is spent; a failed exchange logs its cause")
+    func shopConnectedElsewhere() async throws {
+        try await self.withOAuthGateway { client, postgres, _, harness in
+            let owner = UUID()
+            let shop = "taken-\(UUID().uuidString.prefix(8).lowercased()).myshopify.com"
+            harness.simulator.createShop(shop, accessToken: "seed")
+            #expect(try await self.get(client, try await self.approvedCallback(client, business: owner, shop: shop, harness: harness)).0 == .found)
+
+            let other = UUID()
+            let callback = try await self.approvedCallback(client, business: other, shop: shop, harness: harness)
+            let (status, body, _) = try await self.get(client, callback)
+            #expect(status == .conflict && body.contains("shop_connected_elsewhere"), "\(status) \(body)")
+            #expect(try await ConnectionStore(client: postgres).account(businessId: other, logger: self.logger) == nil)
+            #expect(try await ConnectionStore(client: postgres).account(businessId: owner, logger: self.logger)?.status == .active)
+            // The code was not spent: Shopify would still exchange it.
+            let code = try #require(URLComponents(string: callback)?.queryItems?.first { $0.name == "code" }?.value)
+            let form = ["client_id": harness.simulator.apiKey, "client_secret": harness.simulator.apiSecret, "code": code]
+            #expect((try? harness.simulator.exchangeToken(shop: shop, form: form).get()) != nil)
+
+            // A code Shopify refuses (spent here above): 502, and the log says why without the code or the secret.
+            let fresh = UUID()
+            let freshShop = "fresh-\(UUID().uuidString.prefix(8).lowercased()).myshopify.com"
+            harness.simulator.createShop(freshShop, accessToken: "seed")
+            let refused = try await self.approvedCallback(client, business: fresh, shop: freshShop, harness: harness)
+            let refusedCode = try #require(URLComponents(string: refused)?.queryItems?.first { $0.name == "code" }?.value)
+            _ = harness.simulator.exchangeToken(
+                shop: freshShop,
+                form: ["client_id": harness.simulator.apiKey, "client_secret": harness.simulator.apiSecret, "code": refusedCode]
+            )
+            let (failed, failedBody, _) = try await self.get(client, refused)
+            #expect(failed == .badGateway && failedBody.contains("token_exchange_failed"))
+            let lines = Self.capturedLines.all.filter { $0.contains("OAuth token exchange failed") }
+            #expect(lines.contains { $0.contains("400") && $0.contains("invalid_request") }, "\(lines)")
+            #expect(!lines.contains { $0.contains(refusedCode) || $0.contains(harness.simulator.apiSecret) })
+        }
+    }
+
     @Test("connecting creates the custom-ID metafield definition: productSet by customId is refused before, accepted after")
     func connectCreatesCustomIdDefinition() async throws {
         try await self.withOAuthGateway { client, postgres, _, harness in

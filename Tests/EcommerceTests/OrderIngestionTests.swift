@@ -36,6 +36,48 @@ struct OrderIngestionTests {
         }
     }
 
+    @Test("what was applied per line stays applied when FlowPOS deletes and re-creates the variant: only an edit changes stock")
+    func deletedVariantKeepsAppliedQuantity() async throws {
+        try await TestServices.withPostgres { client in
+            let business = try await BusinessFixture.create(on: client, stock: [("A", 10, nil)])
+            let old = business.variants[0]
+            let created = OrderFactory.order(updatedAt: "2026-11-27T10:00:00Z", lines: [OrderFactory.line(1, variant: old, quantity: 3)])
+            let ingestor = OrderIngestor(client: client)
+            _ = try await ingestor.ingest(businessId: business.id, order: created, source: "webhook", reference: nil, logger: self.logger)
+            #expect(try await BusinessFixture.stock(of: old.id, on: client) == 7)
+
+            // FlowPOS deletes the variant and creates it again with the same SKU and the stock it counted.
+            let productId = try #require(
+                try await client.query("SELECT product_id FROM variants WHERE id = \(old.id)", logger: self.logger).decode(UUID.self).first { _ in
+                    true
+                }
+            )
+            try await client.query("DELETE FROM variants WHERE id = \(old.id)", logger: self.logger)
+            let renewed = UUID()
+            try await client.query(
+                "INSERT INTO variants (id, product_id, business_id, sku) VALUES (\(renewed), \(productId), \(business.id), \(old.sku))",
+                logger: self.logger
+            )
+            try await client.query(
+                "INSERT INTO stock_levels (variant_id, business_id, quantity) VALUES (\(renewed), \(business.id), 7)",
+                logger: self.logger
+            )
+
+            // The same state again (a poll's overlap, a late retry): nothing is applied twice.
+            let again = try await ingestor.ingest(businessId: business.id, order: created, source: "poll", reference: nil, logger: self.logger)
+            #expect(again.outcome == .unchanged && again.stockDeltas.isEmpty)
+            #expect(try await BusinessFixture.stock(of: renewed, on: client) == 7)
+            // An edit down to 1: the 2 units come back, to the variant the SKU now names.
+            var edited = created
+            edited.updatedAt = "2026-11-27T10:05:00Z"
+            edited.lineItems[0].currentQuantity = 1
+            let edit = try await ingestor.ingest(businessId: business.id, order: edited, source: "webhook", reference: nil, logger: self.logger)
+            #expect(edit.stockDeltas == [renewed: 2])
+            #expect(try await BusinessFixture.stock(of: renewed, on: client) == 9)
+            #expect(try await BusinessFixture.movements(of: renewed, on: client) == [2])
+        }
+    }
+
     @Test("concurrent deliveries of different states of one order settle on the newest, whatever their order")
     func concurrentStatesSettleOnNewest() async throws {
         try await TestServices.withPostgres { client in

@@ -78,6 +78,12 @@ struct OAuthController: Sendable {
         var message: String
     }
 
+    static let connectedElsewhere = CallbackRefusal(
+        status: .conflict,
+        code: "shop_connected_elsewhere",
+        message: "the shop is connected to another business; disconnect it there first"
+    )
+
     private func callback(_ request: Request, logger: Logger) async throws -> Response {
         var parameters: [String: String] = [:]
         for (key, value) in request.uri.queryParameters { parameters[String(key)] = String(value) }
@@ -97,10 +103,18 @@ struct OAuthController: Sendable {
             throw CallbackRefusal(code: "invalid_state", message: "unknown, expired, used, or issued for another shop")
         }
 
+        // Checked before the code is spent: a shop feeds one business at a time.
+        if let current = try await self.connections.connection(forShop: shop.value, logger: logger), current.status == .active,
+            current.businessId != businessId
+        {
+            throw Self.connectedElsewhere
+        }
         let grant: ShopifyTokenGrant
         do {
             grant = try await self.oauth.exchange(code: code, shop: shop.value, logger: logger)
         } catch {
+            // The cause (Shopify's status and error code, or the transport's), never the code or a secret.
+            logger.warning("OAuth token exchange failed", metadata: ["shop": "\(shop)", "cause": "\(error)"])
             throw CallbackRefusal(status: .badGateway, code: "token_exchange_failed", message: "Shopify did not exchange the code")
         }
         let missing = Set(self.configuration.scopes).subtracting(Self.impliedScopes(grant.scopes))
@@ -109,15 +123,20 @@ struct OAuthController: Sendable {
         }
 
         let context = businessId.uuidString.lowercased()
-        try await self.connections.save(businessId: businessId, shop: shop.value, status: .active, logger: logger)
-        try await self.connections.saveTokens(
-            businessId: businessId,
-            sealedAccessToken: try self.configuration.tokenCipher.seal(grant.accessToken, context: context),
-            sealedRefreshToken: try grant.refreshToken.map { try self.configuration.tokenCipher.seal($0, context: context) },
-            expiresAt: grant.expiresIn.map { Date() + Double($0) },
-            scopes: grant.scopes.joined(separator: ","),
-            logger: logger
-        )
+        do {
+            try await self.connections.connect(
+                businessId: businessId,
+                shop: shop.value,
+                sealedAccessToken: try self.configuration.tokenCipher.seal(grant.accessToken, context: context),
+                sealedRefreshToken: try grant.refreshToken.map { try self.configuration.tokenCipher.seal($0, context: context) },
+                expiresAt: grant.expiresIn.map { Date() + Double($0) },
+                scopes: grant.scopes.joined(separator: ","),
+                logger: logger
+            )
+        } catch is ConnectionStore.ShopConnectedElsewhere {
+            // Another business connected the shop between the check above and now.
+            throw Self.connectedElsewhere
+        }
         do {
             try await self.setUp(businessId: businessId, shop: shop.value, token: grant.accessToken, logger: logger)
         } catch {

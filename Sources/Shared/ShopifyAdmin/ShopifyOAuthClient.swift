@@ -49,6 +49,11 @@ public struct ShopifyOAuthClient: Sendable {
         )
     }
 
+    /// An OAuth error answer: `{"error": "invalid_request", "error_description": "…"}`.
+    private struct Refusal: Decodable {
+        var error: String?
+    }
+
     private struct Answer: Decodable {
         var access_token: String
         var scope: String?
@@ -65,7 +70,9 @@ public struct ShopifyOAuthClient: Sendable {
         let response = try await self.http.execute(request, timeout: .seconds(15))
         let body = try await response.body.collect(upTo: 1 << 20)
         guard response.status.code == 200 else {
-            throw ShopifyAdminError.http(status: Int(response.status.code), body: String(buffer: body).prefix(200).description)
+            // Only Shopify's error code (`invalid_request`, …) is kept: the rest of the body is not ours to log.
+            let refusal = try? JSONDecoder().decode(Refusal.self, from: Data(body.readableBytesView))
+            throw ShopifyAdminError.http(status: Int(response.status.code), body: refusal?.error.map { String($0.prefix(64)) } ?? "")
         }
         guard let answer = try? JSONDecoder().decode(Answer.self, from: Data(body.readableBytesView)) else {
             throw ShopifyAdminError.invalidResponse(operation: "access_token", reason: "no access_token")

@@ -60,6 +60,48 @@ public struct ConnectionStore: Sendable {
         )
     }
 
+    /// The shop is connected to another business (its active connection); connecting it here is refused.
+    public struct ShopConnectedElsewhere: Error, Sendable {
+        public var shop: String
+    }
+
+    /// The OAuth callback's final step: the business's connection to `shop` and its tokens, written in one
+    /// statement (a crash cannot leave a connection without its token). A shop actively connected to another
+    /// business is refused with ``ShopConnectedElsewhere``.
+    public func connect(
+        businessId: UUID,
+        shop: String,
+        sealedAccessToken: [UInt8],
+        sealedRefreshToken: [UInt8]?,
+        expiresAt: Date?,
+        scopes: String,
+        logger: Logger
+    ) async throws {
+        do {
+            try await self.client.query(
+                """
+                INSERT INTO ecommerce_connection (business_id, shop_domain, status, installed_at, access_token_ciphertext,
+                                                  refresh_token_ciphertext, token_expires_at, scopes)
+                VALUES (\(businessId), \(shop), 'active', now(), \(ByteBuffer(bytes: sealedAccessToken)),
+                        \(sealedRefreshToken.map { ByteBuffer(bytes: $0) }), \(expiresAt), \(scopes))
+                ON CONFLICT (business_id) DO UPDATE
+                SET shop_domain = EXCLUDED.shop_domain, status = 'active', updated_at = now(), uninstalled_at = NULL, installed_at = now(),
+                    access_token_ciphertext = EXCLUDED.access_token_ciphertext, refresh_token_ciphertext = EXCLUDED.refresh_token_ciphertext,
+                    token_expires_at = EXCLUDED.token_expires_at, scopes = EXCLUDED.scopes,
+                    -- Another shop starts afresh: its own location, definition and polling from now.
+                    custom_id_defined_at = CASE WHEN ecommerce_connection.shop_domain = EXCLUDED.shop_domain THEN ecommerce_connection.custom_id_defined_at END,
+                    location_id = CASE WHEN ecommerce_connection.shop_domain = EXCLUDED.shop_domain THEN ecommerce_connection.location_id END,
+                    last_synced_at = CASE WHEN ecommerce_connection.shop_domain = EXCLUDED.shop_domain THEN ecommerce_connection.last_synced_at END,
+                    created_at = CASE WHEN ecommerce_connection.shop_domain = EXCLUDED.shop_domain THEN ecommerce_connection.created_at ELSE now() END
+                """,
+                logger: logger
+            )
+        } catch let error as PSQLError where error.serverInfo?[.sqlState] == "23505" {
+            // `ecommerce_connection_active_shop`: one active connection per shop.
+            throw ShopConnectedElsewhere(shop: shop)
+        }
+    }
+
     /// `app/uninstalled`: the token is dead. Marks the connection uninstalled and wipes its tokens; history stays.
     /// An uninstall `triggeredAt` before the current install began (a retry delivered after a reinstall) changes
     /// nothing. Returns whether a connection of that shop changed.

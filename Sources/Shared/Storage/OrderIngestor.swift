@@ -125,7 +125,9 @@ struct IngestStatement: PostgresPreparedStatement {
         ), stale AS (
             SELECT COALESCE((SELECT stale FROM known), false) AS yes
         ), resolved AS (
-            -- A line applied before keeps its variant; a new one maps through the product mapping, else its SKU.
+            -- A line applied before keeps its variant; a new one maps through the product mapping, else its SKU. What
+            -- was applied stays applied whatever became of the variant: one deleted (and re-created with its SKU)
+            -- leaves the line's applied quantity, so a redelivery applies nothing again.
             SELECT i.*, a.applied_quantity,
                    COALESCE(a.variant_id,
                             (SELECT m.variant_id FROM ecommerce_product_mapping m
@@ -133,7 +135,7 @@ struct IngestStatement: PostgresPreparedStatement {
                             (SELECT v.id FROM variants v WHERE v.business_id = $6 AND v.sku = NULLIF(i.sku, ''))) AS variant_id
             FROM input i
             LEFT JOIN ecommerce_order_line a ON a.business_id = $6 AND a.shopify_order_id = $7
-                                             AND a.shopify_line_item_id = i.line_id AND a.variant_id IS NOT NULL
+                                             AND a.shopify_line_item_id = i.line_id
             WHERE NOT (SELECT yes FROM stale)
         ), updates AS (
             SELECT line_id, variant_id, sku, target, target - COALESCE(applied_quantity, 0) AS taken
@@ -176,7 +178,9 @@ struct IngestStatement: PostgresPreparedStatement {
             INSERT INTO ecommerce_order_line (business_id, shopify_order_id, shopify_line_item_id, variant_id, sku, applied_quantity)
             SELECT $6, $7, line_id, variant_id, NULLIF(sku, ''), target FROM updates
             WHERE EXISTS (SELECT FROM won)
-            ON CONFLICT (business_id, shopify_order_id, shopify_line_item_id) DO UPDATE SET applied_quantity = EXCLUDED.applied_quantity
+            ON CONFLICT (business_id, shopify_order_id, shopify_line_item_id)
+            DO UPDATE SET applied_quantity = EXCLUDED.applied_quantity,
+                          variant_id = COALESCE(ecommerce_order_line.variant_id, EXCLUDED.variant_id)
         ), logged AS (
             INSERT INTO ecommerce_sync_log (id, business_id, kind, status, processed, failed, total, errors, details, reference, finished_at)
             SELECT $12, $6, 'order_ingest',
