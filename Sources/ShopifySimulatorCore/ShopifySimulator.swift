@@ -166,12 +166,10 @@ public final class ShopifySimulator: Sendable {
                 return Self.refused([ShopifyGraphQLError(message: "The simulator answers one root field per document", code: "invalidDocument")])
             }
             let requested: Double
-            do {
+            do throws(GraphQLRefusal) {
                 requested = try operation.requestedCost(mutationCost: { Self.mutationCost($0, operation) })
-            } catch let refusal as GraphQLRefusal {
-                return Self.refused(refusal.errors)
             } catch {
-                return Self.refused([ShopifyGraphQLError(message: "\(error)", code: "INTERNAL_SERVER_ERROR")])
+                return Self.refused(error.errors)
             }
 
             shop.stats.requestedCosts[root.name.value] = requested
@@ -214,12 +212,10 @@ public final class ShopifySimulator: Sendable {
             shop.available -= requested
             var actual = 0.0
             let data: [String: Any]
-            do {
+            do throws(SimulatorGap) {
                 data = [root.alias?.value ?? root.name.value: try operation.shape(resolved, as: rootField.type, field: root, cost: &actual)]
-            } catch let gap as SimulatorGap {
-                return Self.refused([ShopifyGraphQLError(message: gap.message, code: "SIMULATOR_UNSUPPORTED")])
             } catch {
-                return Self.refused([ShopifyGraphQLError(message: "\(error)", code: "INTERNAL_SERVER_ERROR")])
+                return Self.refused([ShopifyGraphQLError(message: error.message, code: "SIMULATOR_UNSUPPORTED")])
             }
             // A mutation is charged what was requested; a query what its answer holds, never more than requested.
             actual = document.rootType == "Mutation" ? requested : min(requested, actual)

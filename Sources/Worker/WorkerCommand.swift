@@ -133,10 +133,20 @@ struct Connect: AsyncParsableCommand {
             group.addTask { await client.run() }
             defer { group.cancelAll() }
             try await Migrator(client: client).migrate(logger: logger)
-            let connections = ConnectionStore(client: client)
-            try await connections.save(businessId: businessId, shop: shop.value, status: .active, logger: logger)
-            let sealed = try cipher.seal(token, context: businessId.uuidString.lowercased())
-            try await connections.saveAccessToken(businessId: businessId, sealed: sealed, scopes: nil, logger: logger)
+            do {
+                try await ConnectionStore(client: client).connect(
+                    businessId: businessId,
+                    shop: shop.value,
+                    sealedAccessToken: try cipher.seal(token, context: businessId.uuidString.lowercased()),
+                    sealedRefreshToken: nil,
+                    expiresAt: nil,
+                    scopes: nil,
+                    logger: logger
+                )
+            } catch is ConnectionStore.ShopConnectedElsewhere {
+                printError("ecommerce-worker: \(shop.value) is connected to another business; disconnect it there first")
+                throw ExitCode(1)
+            }
         }
         print("connected \(businessId) to \(shop.value)")
     }

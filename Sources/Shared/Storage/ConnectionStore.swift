@@ -65,7 +65,7 @@ public struct ConnectionStore: Sendable {
         public var shop: String
     }
 
-    /// The OAuth callback's final step: the business's connection to `shop` and its tokens, written in one
+    /// The OAuth callback's final step (and the `connect` ops command's): the business's connection to `shop` and its tokens, written in one
     /// statement (a crash cannot leave a connection without its token). A shop actively connected to another
     /// business is refused with ``ShopConnectedElsewhere``.
     public func connect(
@@ -74,7 +74,7 @@ public struct ConnectionStore: Sendable {
         sealedAccessToken: [UInt8],
         sealedRefreshToken: [UInt8]?,
         expiresAt: Date?,
-        scopes: String,
+        scopes: String?,
         logger: Logger
     ) async throws {
         do {

@@ -115,6 +115,11 @@ public struct ShopifyGraphQLError: Sendable, Equatable, CustomStringConvertible 
     public struct Location: Sendable, Equatable {
         public var line: Int
         public var column: Int
+
+        /// Where a node of the document starts, as an error's `locations`.
+        static func of(_ location: GraphQL.Location?) -> [Location] {
+            location.map { [Location(line: $0.startToken.line, column: $0.startToken.column)] } ?? []
+        }
     }
 
     init(message: String, code: String, locations: [Location] = [], details: [String: JSONLiteral] = [:]) {

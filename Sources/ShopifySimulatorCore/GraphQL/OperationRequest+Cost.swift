@@ -31,7 +31,7 @@ extension OperationRequest {
                     ShopifyGraphQLError(
                         message: "you must provide one of first or last",
                         code: "argumentLiteralsIncompatible",
-                        locations: field.loc.map { [.init(line: $0.startToken.line, column: $0.startToken.column)] } ?? []
+                        locations: ShopifyGraphQLError.Location.of(field.loc)
                     )
                 ])
             }
@@ -41,7 +41,7 @@ extension OperationRequest {
                     ShopifyGraphQLError(
                         message: "\(field.name.value): the page size must be between 0 and 250, not \(size)",
                         code: "BAD_REQUEST",
-                        locations: field.loc.map { [.init(line: $0.startToken.line, column: $0.startToken.column)] } ?? []
+                        locations: ShopifyGraphQLError.Location.of(field.loc)
                     )
                 ])
             }

@@ -35,7 +35,7 @@ struct OperationRequest {
                 ShopifyGraphQLError(
                     message: "Variable $\(name) of type \(type) was provided invalid value\(at) (\(first.explanation))",
                     code: "INVALID_VARIABLE",
-                    locations: definition.loc.map { [.init(line: $0.startToken.line, column: $0.startToken.column)] } ?? [],
+                    locations: ShopifyGraphQLError.Location.of(definition.loc),
                     details: [
                         "value": value ?? .null,
                         "problems": .array(problems.map { .object(["path": .array($0.path), "explanation": .string($0.explanation)]) }),
