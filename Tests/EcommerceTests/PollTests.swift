@@ -31,22 +31,6 @@ struct PollTests {
         }
     }
 
-    /// Runs one polling worker with `handlers` until `until` holds (or `timeout`); whether it did.
-    func runPollWorker(
-        _ handlers: EcommerceHandlers,
-        _ queue: RedisJobQueue,
-        timeout: Duration,
-        until: @escaping @Sendable () async throws -> Bool
-    ) async throws -> Bool {
-        let worker = JobWorker(
-            queue: queue,
-            registry: handlers.registry(),
-            configuration: JobWorkerConfiguration(queues: [EcommerceQueue.polling], concurrency: 1),
-            logger: self.logger
-        )
-        return try await runWorkers([worker], timeout: timeout, until: until)
-    }
-
     @Test("an order of 120 lines ingested through a poll decrements all 120 lines (the page holds 10; the rest follow)")
     func pollReadsOrdersWhole() async throws {
         try await self.withPushedShop(products: 120) { postgres, redis, harness, fixture in
@@ -63,7 +47,13 @@ struct PollTests {
             let syncLogs = SyncLogStore(client: postgres)
             let job = OrderPollJob.envelope(.init(slot: nil), businessId: fixture.businessId.uuidString.lowercased())
             try await queue.enqueue(OrderPollJob.self, job)
-            let done = try await self.runPollWorker(handlers, queue, timeout: .seconds(30)) {
+            let worker = JobWorker(
+                queue: queue,
+                registry: handlers.registry(),
+                configuration: JobWorkerConfiguration(queues: [EcommerceQueue.polling], concurrency: 1),
+                logger: self.logger
+            )
+            let done = try await runWorkers([worker], timeout: .seconds(30)) {
                 try await syncLogs.runs(businessId: fixture.businessId, kind: "poll", limit: 1, logger: self.logger).first.map {
                     $0.status != "running"
                 } ?? false
@@ -160,7 +150,13 @@ struct PollTests {
             harness.simulator.settings.failureRate = 1
             let job = OrderPollJob.envelope(.init(slot: nil), businessId: fixture.businessId.uuidString.lowercased())
             try await queue.enqueue(OrderPollJob.self, job)
-            let failed = try await self.runPollWorker(handlers, queue, timeout: .seconds(10)) {
+            let worker = JobWorker(
+                queue: queue,
+                registry: handlers.registry(),
+                configuration: JobWorkerConfiguration(queues: [EcommerceQueue.polling], concurrency: 1),
+                logger: self.logger
+            )
+            let failed = try await runWorkers([worker], timeout: .seconds(10)) {
                 try await syncLogs.runs(businessId: fixture.businessId, kind: "poll", limit: 1, logger: self.logger).first?.status == "failed"
             }
             #expect(failed)
@@ -187,14 +183,14 @@ struct PollTests {
                 ),
                 dedupeWindow: .seconds(900)
             )
-            let held = try await self.runPollWorker(handlers, queue, timeout: .seconds(30)) {
+            let held = try await runWorkers([worker], timeout: .seconds(30)) {
                 let stats = try await queue.stats(queue: EcommerceQueue.polling)
                 return stats.ready == 0 && stats.inflight == 0 && stats.delayed == 1
             }
             #expect(held, "the slot's poll finished without running, the requested one deferred")
             #expect(try await syncLogs.runs(businessId: fixture.businessId, kind: "poll", limit: 50, logger: self.logger).count == runsBefore)
             try await running.release()
-            let ranAfter = try await self.runPollWorker(handlers, queue, timeout: .seconds(20)) {
+            let ranAfter = try await runWorkers([worker], timeout: .seconds(20)) {
                 let runs = try await syncLogs.runs(businessId: fixture.businessId, kind: "poll", limit: 50, logger: self.logger)
                 return runs.count == runsBefore + 1 && runs[0].status == "completed"
             }
