@@ -26,6 +26,8 @@ enum TestServices {
         case oauth = 7
         /// The Redis client's own tests: never flushed by another suite (the gateway's database is).
         case redisClient = 8
+        /// The gateway process that hostile clients meet.
+        case hostileClients = 9
     }
 
     static func redisURL(_ database: RedisDatabase) -> String { "redis://\(redisHost):\(redisPort)/\(database.rawValue)" }

@@ -123,6 +123,20 @@ extension GatewayTests {
         for end in 0..<length {
             #expect(parse(String(decoding: Array(plain.utf8)[..<end], as: UTF8.self)) == .incomplete, "prefix \(end)")
         }
+        // The scanner, fed a byte at a time, finds the same end once and only once it has arrived.
+        var scanner = WebhookWireRequest.HeadScanner()
+        let bytes = Array(plain.utf8)
+        for end in 1...length {
+            let result = bytes[..<end].withUnsafeBytes { scanner.scan($0) }
+            #expect(result == (end == length ? .complete(headLength: length) : .incomplete), "prefix \(end)")
+        }
+        func scan(_ text: String) -> WebhookWireRequest.HeadScanner.Result {
+            var scanner = WebhookWireRequest.HeadScanner()
+            return Array(text.utf8).withUnsafeBytes { scanner.scan($0) }
+        }
+        #expect(scan("G") == .notForUs)
+        #expect(scan("POST /ecommerce/webhooks/shopify?" + String(repeating: "a", count: WebhookWireRequest.maxHeadLength)) == .tooLarge)
+        #expect(scan("POST /ecommerce/webhooks/shopify HTTP/1.1\r\nX: " + String(repeating: "v", count: 20_000) + "\r\n\r\n") == .tooLarge)
         #expect(parse("POST /ecommerce/webhooks/shopify?x=1 HTTP/1.1\r\nContent-Length: 0\r\n\r\n") != .notForUs)
         let notForUs = [
             "GET /ecommerce/webhooks/shopify HTTP/1.1\r\nContent-Length: 0\r\n\r\n",
@@ -167,6 +181,7 @@ final class RawConnection: @unchecked Sendable {
         self.socket = Glibc.socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         var timeout = timeval(tv_sec: 5, tv_usec: 0)
         setsockopt(self.socket, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+        setsockopt(self.socket, SOL_SOCKET, SO_SNDTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
         var address = sockaddr_in()
         address.sin_family = sa_family_t(AF_INET)
         address.sin_port = in_port_t(UInt16(port).bigEndian)
@@ -187,6 +202,21 @@ final class RawConnection: @unchecked Sendable {
             let sent = bytes[offset...].withUnsafeBytes { Glibc.send(self.socket, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
             guard sent > 0 else { return }
             offset += sent
+        }
+    }
+
+    /// Sends `chunk` again and again until `total` bytes are sent, a send fails (the server closed, or stopped
+    /// reading for 5 s) or `limit` has passed; returns how many bytes were sent and whether a send failed.
+    func sendUntilRefused(_ chunk: [UInt8], total: Int, limit: Duration = .seconds(30)) async -> (sent: Int, refused: Bool) {
+        await self.offThePool { connection in
+            let deadline = ContinuousClock.now + limit
+            var sent = 0
+            while sent < total, ContinuousClock.now < deadline {
+                let count = chunk.withUnsafeBytes { Glibc.send(connection.socket, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+                guard count > 0 else { return (sent, true) }
+                sent += count
+            }
+            return (sent, false)
         }
     }
 

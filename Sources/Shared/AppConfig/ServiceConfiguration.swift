@@ -62,6 +62,12 @@ public struct GatewayConfiguration: Sendable {
     public var jwtSecret: String
     /// `PRODUCT_PUSH_PAGE_SIZE`: products per page job of a push.
     public var productPageSize: Int
+    /// `HTTP_IDLE_TIMEOUT_SECONDS` (75, nginx's `keepalive_timeout`): a connection with no request for this long
+    /// is closed.
+    public var idleTimeout: Duration
+    /// `HTTP_READ_TIMEOUT_SECONDS` (60, nginx's `client_header_timeout`): a webhook delivery must arrive whole, head
+    /// and body, this long after its first byte, or its connection is closed.
+    public var readTimeout: Duration
     /// The OAuth install; nil (routes answer 503) unless `SHOPIFY_API_KEY` is set.
     public var oauth: OAuthConfiguration?
     /// `POLL_INTERVAL_SECONDS` (900): a new connection joins the poll schedule with it.
@@ -79,6 +85,8 @@ public struct GatewayConfiguration: Sendable {
         guard self.jwtSecret.utf8.count >= 32 else { throw ConfigurationError(variable: "JWT_SECRET", reason: "must have at least 32 bytes") }
         self.productPageSize = try environment.int("PRODUCT_PUSH_PAGE_SIZE", default: 50, range: 1...250)
         self.pollInterval = try environment.seconds("POLL_INTERVAL_SECONDS", default: 900, range: 1...86_400)
+        self.idleTimeout = try environment.seconds("HTTP_IDLE_TIMEOUT_SECONDS", default: 75, range: 0.1...86_400)
+        self.readTimeout = try environment.seconds("HTTP_READ_TIMEOUT_SECONDS", default: 60, range: 0.1...86_400)
         self.oauth = try environment.optional("SHOPIFY_API_KEY").map { apiKey throws(ConfigurationError) in
             try OAuthConfiguration(apiKey: apiKey, environment: environment)
         }

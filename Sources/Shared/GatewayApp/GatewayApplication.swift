@@ -7,6 +7,7 @@ import Hummingbird
 import JSONBytes
 import JobQueue
 import Logging
+import NIOCore
 import OpsHTTP
 import OpsReports
 import PostgresNIO
@@ -86,7 +87,10 @@ public func buildGatewayApplication(
         .addRoutes(to: router)
     return Application(
         router: router,
-        server: .http1(webhooks: webhooks),
+        server: .http1(
+            webhooks: webhooks,
+            timeouts: HTTPTimeouts(idle: TimeAmount(configuration.idleTimeout), read: TimeAmount(configuration.readTimeout))
+        ),
         configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "ecommerce-gateway"),
         services: [postgres],
         logger: logger

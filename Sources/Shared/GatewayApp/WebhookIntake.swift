@@ -302,6 +302,13 @@ struct WebhookReply: Sendable, Equatable {
         WebhookReply(status: .ok, body: Self.json(WebhookAck(ok: false, error: code)))
     }
 
+    /// `431`: a head longer than ``WebhookWireRequest/maxHeadLength``.
+    static let headTooLarge = WebhookReply.error(
+        .requestHeaderFieldsTooLarge,
+        code: "head_too_large",
+        message: "the request line and headers exceed \(WebhookWireRequest.maxHeadLength) bytes"
+    )
+
     static func error(_ status: HTTPResponse.Status, code: String, message: String, retryAfterSeconds: Int? = nil) -> WebhookReply {
         WebhookReply(status: status, body: Self.json(ErrorBody(error: code, message: message)), retryAfterSeconds: retryAfterSeconds)
     }

@@ -16,12 +16,62 @@ enum WebhookWireRequest {
         case head(WebhookHeaders, headLength: Int)
     }
 
-    /// Heads longer than this are left to the full parser (and its limits).
+    /// A delivery's head may not be longer: Shopify's are about 1 KiB. A longer one is refused with 431.
     static let maxHeadLength = 16 * 1024
     static let maxHeaderCount = 100
     private static let requestLinePrefix = Array("POST \(WebhookIntake.path)".utf8)
     private static let version = Array(" HTTP/1.1\r\n".utf8)
 
+    /// Finds where a request's head ends as its bytes arrive, reading each byte once however the head is split
+    /// into reads (rescanning from the start on every read would be quadratic in the head's length).
+    ///
+    /// It looks only for the request line's prefix and the blank line that ends a head, and stops at
+    /// ``WebhookWireRequest/maxHeadLength`` bytes: what the head says is ``WebhookWireRequest/parse(_:)``'s to judge,
+    /// once, when it is complete.
+    struct HeadScanner {
+        enum Result: Equatable {
+            /// The head has not ended yet, within the limit.
+            case incomplete
+            /// The request line is not `POST /ecommerce/webhooks/shopify…`: the full HTTP parser must read it.
+            case notForUs
+            /// Our path, but no end of head within ``WebhookWireRequest/maxHeadLength`` bytes.
+            case tooLarge
+            /// The head is the first `headLength` bytes (its blank line included).
+            case complete(headLength: Int)
+        }
+
+        /// Bytes already looked at (of the bytes handed to ``scan(_:)``, which must grow at the end only).
+        private var scanned = 0
+
+        /// Starts over for the next request.
+        mutating func reset() {
+            self.scanned = 0
+        }
+
+        mutating func scan(_ bytes: UnsafeRawBufferPointer) -> Result {
+            let prefix = WebhookWireRequest.requestLinePrefix
+            while self.scanned < prefix.count {
+                guard self.scanned < bytes.count else { return .incomplete }
+                guard bytes[self.scanned] == prefix[self.scanned] else { return .notForUs }
+                self.scanned += 1
+            }
+            // A blank line may straddle two reads: look again at the last three bytes already scanned.
+            var index = max(prefix.count, self.scanned - 3)
+            let end = min(bytes.count, WebhookWireRequest.maxHeadLength)
+            while index + 3 < end {
+                if bytes[index + 3] == UInt8(ascii: "\n"), bytes[index + 2] == UInt8(ascii: "\r"), bytes[index + 1] == UInt8(ascii: "\n"),
+                    bytes[index] == UInt8(ascii: "\r")
+                {
+                    return .complete(headLength: index + 4)
+                }
+                index += 1
+            }
+            self.scanned = max(self.scanned, end)
+            return bytes.count >= WebhookWireRequest.maxHeadLength ? .tooLarge : .incomplete
+        }
+    }
+
+    /// Reads a complete head (see ``HeadScanner``); given only part of one it answers ``ParseResult/incomplete``.
     static func parse(_ bytes: UnsafeRawBufferPointer) -> ParseResult {
         let end = bytes.count
         // The request line: exactly our path (a query string allowed), HTTP/1.1.
