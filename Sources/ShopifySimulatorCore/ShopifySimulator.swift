@@ -240,21 +240,11 @@ public final class ShopifySimulator: Sendable {
         switch name {
         case "productSet":
             return .success(Self.productSet(arguments, in: &shop, ids: &ids, now: now))
-        case "inventorySetQuantities":
-            // Since 2026-04 the directive is required on inventory mutations.
-            guard case .string(let key) = operation.directiveArgument("idempotent", "key", on: field), !key.isEmpty else {
-                return .failure(
-                    GraphQLRefusal([
-                        ShopifyGraphQLError(message: "The @idempotent directive with a key is required for this mutation", code: "BAD_REQUEST")
-                    ])
-                )
+        case "inventorySetQuantities", "inventoryAdjustQuantities":
+            return Self.idempotent(operation: operation, field: field, arguments: arguments, in: &shop) { shop in
+                name == "inventorySetQuantities"
+                    ? Self.inventorySetQuantities(arguments, in: &shop) : Self.inventoryAdjustQuantities(arguments, in: &shop)
             }
-            if let previous = shop.idempotentAnswers[key], let answer = try? JSONSerialization.jsonObject(with: previous) {
-                return .success(answer)
-            }
-            let answer = Self.inventorySetQuantities(arguments, in: &shop)
-            shop.idempotentAnswers[key] = try? JSONSerialization.data(withJSONObject: answer)
-            return .success(answer)
         case "collectionCreate", "collectionUpdate", "collectionAddProducts", "collectionRemoveProducts":
             return .success(Self.collectionMutation(name, arguments, in: &shop, ids: &ids))
         case "inventoryActivate":
@@ -285,6 +275,48 @@ public final class ShopifySimulator: Sendable {
                 GraphQLRefusal([ShopifyGraphQLError(message: "The simulator does not implement \(name)", code: "SIMULATOR_UNSUPPORTED")])
             )
         }
+    }
+
+    /// Runs an inventory mutation under its `@idempotent(key:)`, required since 2026-04: the first call with a key
+    /// runs and its answer is kept; a repeat with the same variables gets that answer and changes nothing; a repeat
+    /// with other variables is refused (`IDEMPOTENCY_KEY_PARAMETER_MISMATCH`).
+    static func idempotent(
+        operation: OperationRequest,
+        field: GraphQL.Field,
+        arguments: [String: Any],
+        in shop: inout SimulatedShop,
+        _ run: (inout SimulatedShop) -> [String: Any]
+    ) -> Result<Any, GraphQLRefusal> {
+        guard case .string(let key) = operation.directiveArgument("idempotent", "key", on: field), !key.isEmpty else {
+            return .failure(
+                GraphQLRefusal([
+                    ShopifyGraphQLError(
+                        message: "The @idempotent directive with a key is required for this mutation",
+                        code: "BAD_REQUEST",
+                        locations: ShopifyGraphQLError.Location.of(field.loc)
+                    )
+                ])
+            )
+        }
+        let request = (try? JSONSerialization.data(withJSONObject: arguments, options: [.sortedKeys])) ?? Data()
+        if let previous = shop.idempotentAnswers[key] {
+            guard previous.request == request else {
+                return .failure(
+                    GraphQLRefusal([
+                        ShopifyGraphQLError(
+                            message: "The same idempotency key cannot be used with different operation parameters.",
+                            code: "IDEMPOTENCY_KEY_PARAMETER_MISMATCH",
+                            locations: ShopifyGraphQLError.Location.of(field.loc)
+                        )
+                    ])
+                )
+            }
+            shop.stats.idempotentReplays += 1
+            return .success((try? JSONSerialization.jsonObject(with: previous.answer)) ?? [:])
+        }
+        let answer = run(&shop)
+        shop.idempotentAnswers[key] = (request, (try? JSONSerialization.data(withJSONObject: answer)) ?? Data())
+        return .success(answer)
     }
 
     static func cost(requested: Double, actual: Double?, shop: SimulatedShop, settings: SimulatorSettings) -> [String: Any] {

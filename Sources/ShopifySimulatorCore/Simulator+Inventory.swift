@@ -1,6 +1,13 @@
 import Foundation
 
 extension ShopifySimulator {
+    /// The reasons Shopify accepts for an inventory change; any other is `INVALID_REASON`.
+    static let inventoryReasons: Set<String> = [
+        "correction", "cycle_count_available", "damaged", "movement_canceled", "movement_created", "movement_received",
+        "movement_updated", "other", "promotion", "quality_control", "received", "reservation_created", "reservation_deleted",
+        "reservation_updated", "restock", "safety_stock", "shrinkage",
+    ]
+
     static func knowsItem(_ itemId: Int64, in shop: SimulatedShop) -> Bool {
         shop.products.values.contains { $0.variants.contains { $0.inventoryItemId == itemId } }
     }
@@ -13,6 +20,9 @@ extension ShopifySimulator {
             let quantities = input["quantities"] as? [[String: Any]], !quantities.isEmpty
         else {
             return refused([userError(["input"], "The quantity name must be 'available' and quantities must not be empty.", "INVALID_NAME")])
+        }
+        guard let reason = input["reason"] as? String, inventoryReasons.contains(reason) else {
+            return refused([userError(["input", "reason"], "The reason is not valid.", "INVALID_REASON")])
         }
         var changes: [(item: Int64, location: Int64, quantity: Int)] = []
         for (index, entry) in quantities.enumerated() {
@@ -44,6 +54,36 @@ extension ShopifySimulator {
         }
         for change in changes { shop.inventory[change.item, default: [:]][change.location] = change.quantity }
         shop.stats.inventoryWrites += 1
+        return ["inventoryAdjustmentGroup": ["id": "gid://shopify/InventoryAdjustmentGroup/\(Int.random(in: 1...Int(Int32.max)))"], "userErrors": []]
+    }
+
+    /// `inventoryAdjustQuantities`: adds each change's `delta` to the `available` quantity; an unknown item or an
+    /// item not stocked at the location refuses the whole call. Deltas commute with Shopify's own decrements.
+    static func inventoryAdjustQuantities(_ variables: [String: Any], in shop: inout SimulatedShop) -> [String: Any] {
+        func refused(_ errors: [[String: Any]]) -> [String: Any] { ["inventoryAdjustmentGroup": NSNull(), "userErrors": errors] }
+        guard let input = variables["input"] as? [String: Any], let changes = input["changes"] as? [[String: Any]] else {
+            return refused([userError(["input"], "The input must have changes.", "ADJUST_QUANTITIES_FAILED")])
+        }
+        guard input["name"] as? String == "available" else {
+            return refused([userError(["input", "name"], "The quantity name must be 'available'.", "INVALID_QUANTITY_NAME")])
+        }
+        guard let reason = input["reason"] as? String, inventoryReasons.contains(reason) else {
+            return refused([userError(["input", "reason"], "The reason is not valid.", "INVALID_REASON")])
+        }
+        var adjustments: [(item: Int64, location: Int64, delta: Int)] = []
+        for (index, change) in changes.enumerated() {
+            let path = ["input", "changes", String(index)]
+            guard let item = number(fromGID: change["inventoryItemId"]), knowsItem(item, in: shop) else {
+                return refused([userError(path + ["inventoryItemId"], "The specified inventory item could not be found.", "INVALID_INVENTORY_ITEM")])
+            }
+            guard let location = number(fromGID: change["locationId"]), shop.inventory[item]?[location] != nil else {
+                return refused([userError(path + ["locationId"], "The item is not stocked at the location.", "ITEM_NOT_STOCKED_AT_LOCATION")])
+            }
+            // `delta: Int!`: the schema has refused a request without it.
+            adjustments.append((item, location, change["delta"] as? Int ?? 0))
+        }
+        for adjustment in adjustments { shop.inventory[adjustment.item, default: [:]][adjustment.location, default: 0] += adjustment.delta }
+        shop.stats.inventoryAdjustments += 1
         return ["inventoryAdjustmentGroup": ["id": "gid://shopify/InventoryAdjustmentGroup/\(Int.random(in: 1...Int(Int32.max)))"], "userErrors": []]
     }
 
@@ -209,6 +249,17 @@ extension ShopifySimulator {
     /// The orders of a shop as their REST payloads, oldest first (control API).
     public func orders(of domain: String) -> [Data] {
         self.state.withLock { state in (state.shops[domain]?.orders ?? [:]).sorted { $0.key < $1.key }.map(\.value) }
+    }
+
+    /// Sets the available quantity of a stocked item, as a merchant editing stock in Shopify's admin would (control
+    /// API); false for an unknown shop or an item not stocked there.
+    @discardableResult
+    public func editAvailable(shop domain: String, inventoryItemId: Int64, locationId: Int64, to quantity: Int) -> Bool {
+        self.state.withLock { state in
+            guard state.shops[domain]?.inventory[inventoryItemId]?[locationId] != nil else { return false }
+            state.shops[domain]?.inventory[inventoryItemId]?[locationId] = quantity
+            return true
+        }
     }
 
     /// The available quantity of an item at a location, for assertions.

@@ -71,6 +71,10 @@ public struct ShopStats: Codable, Sendable, Equatable {
     /// inventorySetQuantities calls that changed a quantity.
     public var inventoryWrites = 0
     public var inventoryStale = 0
+    /// inventoryAdjustQuantities calls that changed a quantity.
+    public var inventoryAdjustments = 0
+    /// Calls of an idempotent mutation answered from an earlier call with the same key (nothing changed).
+    public var idempotentReplays = 0
     /// Collection creations, updates that changed a title, and membership changes (products added or removed).
     public var collectionsCreated = 0
     public var collectionsChanged = 0
@@ -95,8 +99,8 @@ struct SimulatedShop {
     var productIdByCustomId: [String: Int64] = [:]
     /// Available quantity per inventory item and location; presence means the item is stocked there.
     var inventory: [Int64: [Int64: Int]] = [:]
-    /// Answers of idempotent mutations by key: a repeated key gets the first answer and changes nothing.
-    var idempotentAnswers: [String: Data] = [:]
+    /// Idempotent mutations by key: the arguments of the first call (JSON, sorted keys) and its answer.
+    var idempotentAnswers: [String: (request: Data, answer: Data)] = [:]
     var collections: [Int64: Collection] = [:]
     /// Metafield definitions, by owner type, namespace and key (`PRODUCT flowpos.product_id`).
     var metafieldDefinitions: [String: MetafieldDefinition] = [:]

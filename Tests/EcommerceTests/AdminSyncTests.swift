@@ -114,6 +114,31 @@ extension GatewayTests {
 }
 
 extension GatewayTests {
+    @Test("POST /ecommerce/sync/inventory answers 202 with a sync log and enqueues the reconciliation; without a JWT 401, disconnected 409")
+    func inventoryReconciliationStarts() async throws {
+        try await self.withGateway { client, postgres, redis in
+            let business = try await BusinessFixture.create(on: postgres, stock: [("R", 1, nil)])
+            let (status, body) = try await self.post(client, "/ecommerce/sync/inventory", token: TestJWT.merchant(business.id))
+            #expect(status == .accepted)
+            let runId = try #require((body["syncLogId"] as? String).flatMap(UUID.init(uuidString:)))
+            let queued = try await redis.send(["LRANGE", "ecommerce-inventory", "0", "-1"]).elements.compactMap(\.text).map {
+                try JobCoding.decoder().decode(JobEnvelope<InventoryReconcileJob.Payload>.self, from: Data($0.utf8))
+            }
+            #expect(
+                queued.contains {
+                    $0.kind == "inventory.reconcile" && $0.payload.runId == runId && $0.businessId == business.id.uuidString.lowercased()
+                }
+            )
+            let run = try #require(try await SyncLogStore(client: postgres).run(id: runId, logger: TestServices.logger))
+            #expect(run.kind == "inventory_reconcile" && run.status == "running")
+
+            try await client.execute(uri: "/ecommerce/sync/inventory", method: .post) { #expect($0.status == .unauthorized) }
+            let disconnected = try await BusinessFixture.create(on: postgres, stock: [("R", 1, nil)], connection: .uninstalled)
+            let (refused, error) = try await self.post(client, "/ecommerce/sync/inventory", token: TestJWT.merchant(disconnected.id))
+            #expect(refused == .conflict && error["error"] as? String == "not_connected")
+        }
+    }
+
     @Test("POST /ecommerce/sync/poll queues one poll at a time per business; GET /ecommerce/sync/logs lists a business's runs")
     func pollRequestAndLogList() async throws {
         try await self.withGateway { client, postgres, redis in
@@ -197,6 +222,7 @@ extension GatewayTests {
                 (.get, "/ecommerce/connection?\(target)"), (.delete, "/ecommerce/connection?\(target)"),
                 (.post, "/ecommerce/sync/products?\(target)"), (.post, "/ecommerce/sync/collections?\(target)"),
                 (.post, "/ecommerce/sync/poll?\(target)"), (.get, "/ecommerce/sync/logs?\(target)"),
+                (.post, "/ecommerce/sync/inventory?\(target)"),
             ]
             for (method, uri) in routes {
                 try await client.execute(uri: uri, method: method, headers: auth) { #expect($0.status == .forbidden, "\(method) \(uri)") }

@@ -342,6 +342,75 @@ struct JobQueueTests {
         #expect(stats.ready == 0 && stats.inflight == 0)
     }
 
+    @Test("claims whose reply is lost (the worker's connection killed as Redis answers) are handed back: every job runs once, none is quarantined")
+    func lostClaimRepliesAreNotRecoveries() async throws {
+        // The worker alone in its database, so that its connections are the ones listed there.
+        let workerRedis = TestServices.redis(.lostReplies)
+        let control = TestServices.redis()
+        let stall = TestServices.redis()
+        defer {
+            workerRedis.shutdown()
+            control.shutdown()
+            stall.shutdown()
+        }
+        let queue = RedisJobQueue(redis: workerRedis)
+        let name = uniqueQueue()
+        let jobs = 400
+        for value in 0..<jobs { try await queue.enqueueEcho(value, to: name) }
+        let runs = Mutex<[Int: Int]>([:])
+        var registry = JobRegistry()
+        registry.register(EchoJob.self) { envelope, _ in
+            runs.withLock { $0[envelope.payload.value, default: 0] += 1 }
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        var configuration = JobWorkerConfiguration(queues: [name], concurrency: 4)
+        // One lost claim would quarantine its jobs before the change: their lease expires, a recovery is counted.
+        configuration.maxRecoveries = 0
+        configuration.lease = .seconds(3)
+        configuration.heartbeatInterval = .milliseconds(500)
+        configuration.maintenanceInterval = .milliseconds(100)
+        let worker = JobWorker(queue: queue, registry: registry, configuration: configuration, logger: self.logger)
+        /// The worker's connections: the clients whose database is its own.
+        @Sendable func workerConnections() async throws -> [String] {
+            let list = try await control.send(["CLIENT", "LIST"]).text ?? ""
+            return list.split(separator: "\n").compactMap { line in
+                let fields = line.split(separator: " ")
+                guard fields.contains("db=\(TestServices.RedisDatabase.lostReplies.rawValue)") else { return nil }
+                return fields.first { $0.hasPrefix("id=") }.map { String($0.dropFirst(3)) }
+            }
+        }
+        let kills = Atomic<Int>(0)
+        let done = try await runWorkers([worker], timeout: .seconds(90)) {
+            let finished = runs.withLock { $0.count }
+            if finished < jobs && kills.load(ordering: .relaxed) < 20 {
+                // Redis is held busy for 100 ms; the worker's next claim and then the kill queue up behind it, and
+                // Redis runs both in one turn: the claim executes, the connection dies before its reply is sent.
+                let connections = try await workerConnections()
+                let busy = Task {
+                    _ = try? await stall.send([
+                        "EVAL",
+                        "local t = redis.call('TIME') local s = t[1] * 1e6 + t[2] repeat t = redis.call('TIME') until t[1] * 1e6 + t[2] - s > 100000",
+                        "0",
+                    ])
+                }
+                try await Task.sleep(for: .milliseconds(60))
+                for id in connections { _ = try await control.send(["CLIENT", "KILL", "ID", RedisArgument(id)]) }
+                _ = await busy.result
+                kills.add(1, ordering: .relaxed)
+                try await Task.sleep(for: .milliseconds(150))
+                return false
+            }
+            let stats = try await queue.stats(queue: name)
+            return finished == jobs && stats.ready == 0 && stats.inflight == 0 && stats.delayed == 0
+        }
+        #expect(done, "\(runs.withLock { $0.count }) of \(jobs) jobs ran")
+        #expect(kills.load(ordering: .relaxed) > 0)
+        let runCounts = runs.withLock { $0 }
+        #expect(runCounts.values.allSatisfy { $0 == 1 }, "jobs that ran twice: \(runCounts.filter { $0.value > 1 }.keys.sorted())")
+        #expect(try await queue.deadLetters(queue: name).isEmpty, "quarantined jobs that never ran")
+        #expect(worker.unreceivedClaimsReleased > 0, "no claim reply was lost: the test did not test anything")
+    }
+
     @Test("a live worker's heartbeat keeps its lease; a lost lease makes its late ack a no-op")
     func heartbeatKeepsLease() async throws {
         let redis = TestServices.redis()

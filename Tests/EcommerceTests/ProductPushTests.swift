@@ -16,6 +16,7 @@ struct CatalogFixture {
     var businessId = UUID()
     var shop: String
     var locationId: Int64
+    var accessToken: String
 
     static let cipher = try! TokenCipher(keys: [.init(id: "test", key: SymmetricKey(size: .bits256))])
 
@@ -23,7 +24,7 @@ struct CatalogFixture {
         let shop = "push-\(UUID().uuidString.prefix(8).lowercased()).myshopify.com"
         let token = "shpat_\(UUID().uuidString)"
         let locationId = simulator.createShop(shop, accessToken: token)
-        let fixture = CatalogFixture(shop: shop, locationId: locationId)
+        let fixture = CatalogFixture(shop: shop, locationId: locationId, accessToken: token)
         let logger = TestServices.logger
         try await postgres.query(
             """

@@ -289,6 +289,73 @@ struct ShopifyFidelityTests {
         _ = locationId
     }
 
+    @Test(
+        "inventory mutations are idempotent as Shopify's: a repeated key changes nothing, a key reused with other variables and a missing key are refused"
+    )
+    func inventoryIdempotency() async throws {
+        try await SimulatorHarness.run { harness in
+            let shop = "idempotent.myshopify.com"
+            let locationId = try await harness.connectShop(shop, accessToken: "t")
+            let credentials = ShopifyCredentials(shop: shop, accessToken: "t")
+            let client = harness.client()
+            let product = try await client.productSet(
+                SampleProduct.input(variants: ["S"]),
+                locationId: locationId,
+                as: credentials,
+                logger: self.logger
+            )
+            let item = product.variants[0].inventoryItemId
+            try await client.activate(inventoryItemId: item, locationId: locationId, as: credentials, logger: self.logger)
+            let before = try #require(harness.simulator.available(shop: shop, inventoryItemId: item, locationId: locationId))
+            func adjust(_ delta: Int, key: String, reason: String = "correction") async throws -> Bool {
+                try await client.adjustAvailable(
+                    inventoryItemId: item,
+                    locationId: locationId,
+                    delta: delta,
+                    idempotencyKey: key,
+                    reason: reason,
+                    reference: "gid://flowpos/Test/1",
+                    as: credentials,
+                    logger: self.logger
+                )
+            }
+            #expect(try await adjust(-2, key: "movement-1"))
+            #expect(try await adjust(-2, key: "movement-1"), "a retry gets the first answer")
+            #expect(harness.simulator.available(shop: shop, inventoryItemId: item, locationId: locationId) == before - 2)
+            #expect(harness.simulator.stats(of: shop)?.idempotentReplays == 1)
+            await #expect(throws: ShopifyAdminError.self) { _ = try await adjust(-3, key: "movement-1") }
+            #expect(try await adjust(-3, key: "movement-2"))
+            #expect(harness.simulator.available(shop: shop, inventoryItemId: item, locationId: locationId) == before - 5)
+            await #expect(throws: ShopifyAdminError.self) { _ = try await adjust(1, key: "movement-3", reason: "because") }
+
+            let withoutKey = """
+                mutation A($input: InventoryAdjustQuantitiesInput!) { inventoryAdjustQuantities(input: $input) { userErrors { code } } }
+                """
+            let change: [String: Any] = [
+                "delta": 1, "inventoryItemId": "gid://shopify/InventoryItem/\(item)", "locationId": "gid://shopify/Location/\(locationId)",
+            ]
+            let refused = try self.refusal(
+                try self.send(
+                    harness.simulator,
+                    shop: shop,
+                    query: withoutKey,
+                    variables: ["input": ["name": "available", "reason": "correction", "changes": [change]]]
+                )
+            )
+            #expect(refused.code == "BAD_REQUEST")
+            let mismatch = try self.refusal(
+                try self.send(
+                    harness.simulator,
+                    shop: shop,
+                    query: ShopifyAdminClient.inventoryAdjustQuantitiesDocument,
+                    variables: ["idempotencyKey": "movement-2", "input": ["name": "available", "reason": "correction", "changes": [change]]]
+                )
+            )
+            #expect(mismatch.code == "IDEMPOTENCY_KEY_PARAMETER_MISMATCH")
+            #expect(harness.simulator.available(shop: shop, inventoryItemId: item, locationId: locationId) == before - 5)
+        }
+    }
+
     @Test("every operation the client sends is priced by Shopify's rules, and the client reserves that much")
     func everyOperationsRequestedCost() async throws {
         try await SimulatorHarness.run { harness in
@@ -313,6 +380,16 @@ struct ShopifyFidelityTests {
                 changeFrom: 5,
                 idempotencyKey: UUID().uuidString,
                 reference: "gid://flowpos/Test/1",
+                as: credentials,
+                logger: logger
+            )
+            _ = try await client.adjustAvailable(
+                inventoryItemId: item,
+                locationId: locationId,
+                delta: -1,
+                idempotencyKey: UUID().uuidString,
+                reason: "correction",
+                reference: "gid://flowpos/Test/2",
                 as: credentials,
                 logger: logger
             )
@@ -351,7 +428,8 @@ struct ShopifyFidelityTests {
             let costs = try #require(harness.simulator.stats(of: shop)).requestedCosts
             var expected: [String: Double] = [:]
             for mutation in [
-                "metafieldDefinitionCreate", "inventoryActivate", "inventorySetQuantities", "collectionCreate", "collectionUpdate",
+                "metafieldDefinitionCreate", "inventoryActivate", "inventorySetQuantities", "inventoryAdjustQuantities", "collectionCreate",
+                "collectionUpdate",
                 "collectionAddProducts", "collectionRemoveProducts", "webhookSubscriptionCreate",
             ] {
                 expected[mutation] = 10

@@ -28,6 +28,8 @@ enum TestServices {
         case redisClient = 8
         /// The gateway process that hostile clients meet.
         case hostileClients = 9
+        /// Only the worker of the lost-claim-reply test: its connections are found by their database and killed.
+        case lostReplies = 10
     }
 
     static func redisURL(_ database: RedisDatabase) -> String { "redis://\(redisHost):\(redisPort)/\(database.rawValue)" }

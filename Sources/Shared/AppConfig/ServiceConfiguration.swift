@@ -120,8 +120,6 @@ public struct WorkerConfiguration: Sendable {
     public var tokenCipher: TokenCipher?
     /// `SHOPIFY_API_KEY` and `SHOPIFY_API_SECRET`: needed to refresh expiring tokens (the key requires the secret).
     public var appCredentials: (apiKey: String, apiSecret: String)?
-    /// `INVENTORY_STALE_RETRY_SECONDS`: after finding Shopify's stock moved, how long a push waits for ingestion.
-    public var inventoryStaleRetryDelay: Duration
     /// `INVENTORY_SWEEP_SECONDS` (1): how often this process's relay sweeps the stock-change outbox.
     public var inventorySweepInterval: Duration
     /// `INVENTORY_RELAY` (`on`): whether this process relays the stock-change outbox (any number may).
@@ -164,7 +162,6 @@ public struct WorkerConfiguration: Sendable {
         case (nil, _): self.appCredentials = nil
         case (_, nil): throw ConfigurationError(variable: "SHOPIFY_API_SECRET", reason: "is required with SHOPIFY_API_KEY")
         }
-        self.inventoryStaleRetryDelay = try environment.seconds("INVENTORY_STALE_RETRY_SECONDS", default: 10, range: 0.1...3600)
         self.inventorySweepInterval = try environment.seconds("INVENTORY_SWEEP_SECONDS", default: 1, range: 0.1...3600)
         self.inventoryRelay = try environment.switch("INVENTORY_RELAY", default: true)
         self.pollInterval = try environment.seconds("POLL_INTERVAL_SECONDS", default: 900, range: 1...86_400)

@@ -125,9 +125,9 @@ public enum ProductPushPageJob: JobDefinition {
     public static let maxAttempts = 8
 }
 
-/// Pushes one variant's FlowPOS stock to Shopify (compare-and-set against the last known Shopify quantity).
-/// Enqueued from the stock-change outbox, coalesced per variant: while one is pending, further changes of the
-/// variant add nothing, and the job reads the latest quantity when it runs.
+/// Pushes one variant's FlowPOS stock movements to Shopify as deltas (`inventoryAdjustQuantities`, one key per
+/// batch of movements). Enqueued from the stock-movement outbox, coalesced per variant: while one is pending,
+/// further movements of the variant add nothing, and the job pushes every movement waiting when it runs.
 public enum InventoryPushJob: JobDefinition {
     public struct Payload: Codable, Sendable {
         public var variantId: UUID
@@ -143,6 +143,16 @@ public enum InventoryPushJob: JobDefinition {
 
     /// The coalescing key of a variant's pending push.
     public static func dedupeKey(variantId: UUID) -> String { "inventory-push:\(variantId.uuidString.lowercased())" }
+}
+
+/// Compares every variant of a business in Shopify with FlowPOS's quantity and corrects drift (someone edited
+/// stock in Shopify) with a compare-and-set; started by `POST /ecommerce/sync/inventory`, counted in its sync log.
+public enum InventoryReconcileJob: JobDefinition {
+    public typealias Payload = ProductPushPlanJob.Payload
+
+    public static let kind = "inventory.reconcile"
+    public static let queue = EcommerceQueue.inventory
+    public static let maxAttempts = 10
 }
 
 /// Plans a collection push: FlowPOS categories in keyset pages, one page job each.

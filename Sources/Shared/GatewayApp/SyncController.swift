@@ -6,8 +6,9 @@ import Logging
 import OpsHTTP
 import Storage
 
-/// `POST /ecommerce/sync/products` and `POST /ecommerce/sync/collections` start a push (202 with its sync log
-/// id); `GET /ecommerce/sync/logs/{id}` reads a run's counters and progress. Admin routes: JWT required.
+/// `POST /ecommerce/sync/products` and `POST /ecommerce/sync/collections` start a push, `POST
+/// /ecommerce/sync/inventory` a stock reconciliation (202 with its sync log id); `GET /ecommerce/sync/logs/{id}`
+/// reads a run's counters and progress. Admin routes: JWT required.
 struct SyncController: Sendable {
     let authenticator: AdminAuthenticator
     let connections: ConnectionStore
@@ -26,6 +27,11 @@ struct SyncController: Sendable {
         }
         router.post("/ecommerce/sync/collections") { request, context in
             try await self.guarded { try await self.startPush(CollectionPushPlanJob.self, kind: "collection_push", request, logger: context.logger) }
+        }
+        router.post("/ecommerce/sync/inventory") { request, context in
+            try await self.guarded {
+                try await self.startPush(InventoryReconcileJob.self, kind: "inventory_reconcile", request, logger: context.logger)
+            }
         }
         router.post("/ecommerce/sync/poll") { request, context in
             try await self.guarded { try await self.requestPoll(request, logger: context.logger) }
@@ -88,7 +94,7 @@ struct SyncController: Sendable {
         return .json(["status": "queued"], status: .accepted)
     }
 
-    /// Opens a run and enqueues its plan job: 202 with the sync log id.
+    /// Opens a run and enqueues its first job (a push's plan, a reconciliation): 202 with the sync log id.
     private func startPush<Plan: JobDefinition>(_ plan: Plan.Type, kind: String, _ request: Request, logger: Logger) async throws -> Response
     where Plan.Payload == ProductPushPlanJob.Payload {
         let principal = try self.authenticator.authenticate(request)

@@ -95,6 +95,8 @@ public final class JobWorker: Service, Sendable {
         /// Whether the claim loop is about to claim again, and so can carry acks: false while it sleeps on empty
         /// queues and once it has stopped.
         var claimLoopTakesAcks = false
+        /// Jobs handed back because their claim's reply was lost (see ``JobWorker/releaseUnreceivedClaims()``).
+        var unreceivedReleased = 0
     }
 
     public init(queue: RedisJobQueue, registry: JobRegistry, configuration: JobWorkerConfiguration, logger: Logger) {
@@ -109,6 +111,9 @@ public final class JobWorker: Service, Sendable {
 
     /// Jobs running right now in this process.
     public var inFlightCount: Int { self.state.withLock { $0.inFlight.count } }
+
+    /// Jobs this worker handed back because the reply to their claim was lost, since it started.
+    public var unreceivedClaimsReleased: Int { self.state.withLock { $0.unreceivedReleased } }
 
     public func run() async throws {
         self.logger.info(
@@ -201,8 +206,14 @@ public final class JobWorker: Service, Sendable {
         var slotFreed = self.slotFreed.makeAsyncIterator()
         var idleWait = Duration.milliseconds(1)
         var rotation = 0
+        /// When to look for claims whose reply was lost, after a claim failed.
+        var unreceivedChecks: [ContinuousClock.Instant] = []
         defer { self.sendWaitingAcksAlone(stopTaking: true) }
         while !Task.isCancelled {
+            if let due = unreceivedChecks.first, due <= .now {
+                // Here, between claims, so that no claim's reply is on its way while it looks.
+                if await self.releaseUnreceivedClaims() { unreceivedChecks.removeFirst() }
+            }
             // Held jobs left when shutting down are handed back by `drain`.
             guard let turn = self.state.withLock({ self.planTurn(&$0, rotation: rotation) }) else { return }
             for job in turn.start { self.start(job) }
@@ -225,6 +236,12 @@ public final class JobWorker: Service, Sendable {
             } catch {
                 for ack in turn.acks { ack.done.resume(returning: nil) }
                 self.logger.error("claiming jobs failed", metadata: ["error": "\(error)"])
+                // Redis may have run the claim and lost only its reply: those jobs are leased to this worker, which
+                // does not know them. Look once the connection is back, and again before their lease could expire
+                // (a claim still queued in Redis when the connection broke may run after the first look).
+                if turn.max > 0 {
+                    unreceivedChecks = [.now + .seconds(1), .now + self.configuration.lease / 2].sorted()
+                }
                 try? await Task.sleep(for: .seconds(1))
                 continue
             }
@@ -242,6 +259,27 @@ public final class JobWorker: Service, Sendable {
             }
             idleWait = .milliseconds(1)
         }
+    }
+
+    /// Hands back the jobs leased to this worker that it neither runs nor holds: claims Redis ran whose reply never
+    /// arrived. Without this their lease would expire and count a recovery, and a job that never ran would be
+    /// quarantined after a few broken connections. Returns false if Redis could not be asked (try again later).
+    private func releaseUnreceivedClaims() async -> Bool {
+        let holding = self.state.withLock { state in Set(state.inFlight.keys).union(state.held.map(\.id)) }
+        var released = 0
+        for queue in self.configuration.queues {
+            do {
+                released += try await self.queue.releaseUnreceived(queue: queue, workerId: self.id, holding: holding)
+            } catch {
+                self.logger.warning("could not look for claims whose reply was lost", metadata: ["error": "\(error)"])
+                return false
+            }
+        }
+        if released > 0 {
+            self.state.withLock { $0.unreceivedReleased += released }
+            self.logger.warning("jobs whose claim reply was lost handed back, not counted as recoveries", metadata: ["jobs": "\(released)"])
+        }
+        return true
     }
 
     /// Sends the acks still waiting for a claim on their own: from the heartbeat, which bounds how long an ack

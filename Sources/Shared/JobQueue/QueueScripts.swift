@@ -130,6 +130,33 @@ enum QueueScripts {
         """
     )
 
+    /// Hands back the jobs a worker holds a claim on but never received (the claim's reply was lost: Redis ran it,
+    /// the connection broke before the answer arrived): back to the consuming end of the ready list, without a
+    /// recovery counted, since they never ran. KEYS: inflight, owners, leases, ready. ARGV: worker id, then the ids
+    /// the worker does hold (running or held). Returns how many were handed back.
+    static let releaseUnreceived = RedisScript(
+        """
+        local keep = {}
+        for i = 2, #ARGV do keep[ARGV[i]] = true end
+        local owners = redis.call('HGETALL', KEYS[2])
+        local released = 0
+        for i = 1, #owners, 2 do
+          local id, owner = owners[i], owners[i + 1]
+          if owner == ARGV[1] and not keep[id] then
+            local raw = redis.call('HGET', KEYS[1], id)
+            redis.call('HDEL', KEYS[1], id)
+            redis.call('HDEL', KEYS[2], id)
+            redis.call('ZREM', KEYS[3], id)
+            if raw then
+              redis.call('RPUSH', KEYS[4], raw)
+              released = released + 1
+            end
+          end
+        end
+        return released
+        """
+    )
+
     /// KEYS: owners, leases. ARGV: worker id, lease ms, job ids... Returns how many leases were still ours.
     static let extendLeases = RedisScript(
         """

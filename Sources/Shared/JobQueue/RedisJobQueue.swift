@@ -248,6 +248,19 @@ public struct RedisJobQueue: Sendable {
         return reply.int == 1
     }
 
+    /// Hands back to `queue`'s ready list the jobs `workerId` has a claim on but is not running or holding
+    /// (`holding`): claims whose reply was lost. They count no recovery. Returns how many were handed back.
+    @discardableResult
+    public func releaseUnreceived(queue: String, workerId: String, holding: Set<String>) async throws -> Int {
+        let keys = QueueKeys(queue: queue)
+        let reply = try await self.redis.run(
+            QueueScripts.releaseUnreceived,
+            keys: [keys.inflight, keys.owners, keys.leases, keys.ready],
+            arguments: [RedisArgument(workerId)] + holding.sorted().map { RedisArgument($0) }
+        )
+        return reply.int ?? 0
+    }
+
     /// Keeps the leases of a worker's jobs alive; returns how many were still its own.
     @discardableResult
     public func extendLeases(queue: String, jobIds: [String], workerId: String, lease: Duration) async throws -> Int {

@@ -27,7 +27,7 @@ extension ShopifyAdminClient {
     }
 
     /// Sets the `available` quantity of an item at a location if Shopify still holds `changeFrom` (nil skips the
-    /// compare, which the push never does). `idempotencyKey` makes a retried call apply at most once.
+    /// compare, which the reconciliation never does). `idempotencyKey` makes a retried call apply at most once.
     public func setAvailable(
         inventoryItemId: Int64,
         locationId: Int64,
@@ -66,6 +66,65 @@ extension ShopifyAdminClient {
         if errors.isEmpty { return .applied }
         if errors.allSatisfy({ $0.code == "CHANGE_FROM_QUANTITY_STALE" }) { return .stale }
         throw ShopifyAdminError.userErrors(operation: "inventorySetQuantities", errors)
+    }
+
+    static let inventoryAdjustQuantitiesDocument = """
+        mutation InventoryAdjustQuantities($input: InventoryAdjustQuantitiesInput!, $idempotencyKey: String!) {
+          inventoryAdjustQuantities(input: $input) @idempotent(key: $idempotencyKey) {
+            inventoryAdjustmentGroup { id }
+            userErrors { field message code }
+          }
+        }
+        """
+
+    struct InventoryAdjustData: Decodable, Sendable {
+        var inventoryAdjustQuantities: Payload
+
+        struct Payload: Decodable, Sendable {
+            var userErrors: [ShopifyUserError]
+        }
+    }
+
+    /// Adds `delta` to the `available` quantity of an item at a location. Deltas commute with Shopify's own
+    /// decrements (orders placed there meanwhile), which an absolute write would overwrite. `idempotencyKey` names
+    /// the movements the delta carries: a retried call with the same key and delta applies at most once. Returns
+    /// false when the item is not stocked at the location (nothing changed).
+    public func adjustAvailable(
+        inventoryItemId: Int64,
+        locationId: Int64,
+        delta: Int,
+        idempotencyKey: String,
+        reason: String,
+        reference: String,
+        as credentials: ShopifyCredentials,
+        logger: Logger
+    ) async throws -> Bool {
+        let input: JSONValue = .object([
+            "name": .string("available"),
+            "reason": .string(reason),
+            "referenceDocumentUri": .string(reference),
+            "changes": .array([
+                .object([
+                    "delta": .int(Int64(delta)),
+                    "inventoryItemId": .string(ShopifyGID.make("InventoryItem", inventoryItemId)),
+                    "locationId": .string(ShopifyGID.make("Location", locationId)),
+                ])
+            ]),
+        ])
+        let data = try await self.send(
+            GraphQLOperation<InventoryAdjustData>(
+                name: "inventoryAdjustQuantities",
+                query: Self.inventoryAdjustQuantitiesDocument,
+                variables: .object(["input": input, "idempotencyKey": .string(idempotencyKey)]),
+                expectedCost: 10
+            ),
+            as: credentials,
+            logger: logger
+        )
+        let errors = data.inventoryAdjustQuantities.userErrors
+        if errors.isEmpty { return true }
+        if errors.allSatisfy({ $0.code == "ITEM_NOT_STOCKED_AT_LOCATION" }) { return false }
+        throw ShopifyAdminError.userErrors(operation: "inventoryAdjustQuantities", errors)
     }
 
     static let inventoryLevelDocument = """

@@ -2,21 +2,31 @@ import Foundation
 import Logging
 import PostgresNIO
 
-/// A stock change waiting in the outbox: the variant whose quantity changed, and whether it is in Shopify.
+/// A variant with stock movements waiting in the outbox, and whether it is in Shopify.
 public struct StockChange: Sendable, Equatable {
     public var businessId: UUID
     public var variantId: UUID
     public var mapped: Bool
 }
 
-/// What an inventory push compares: FlowPOS's quantity, and the Shopify item and its last known quantity.
-public struct InventoryPushState: Sendable, Equatable {
-    public var quantity: Int
-    public var inventoryItemId: Int64?
-    public var shopifyQuantity: Int?
+/// Movements of one variant pushed in one call: fixed in the outbox before the call, so that a retry after a
+/// crash sends the same delta under the same key.
+public struct StockMovementBatch: Sendable, Equatable {
+    /// The batch's first movement id; with the variant it makes the call's idempotency key.
+    public var id: Int64
+    public var delta: Int
+    public var movements: Int
 }
 
-/// The stock-change outbox and the per-variant Shopify quantities the inventory push keeps.
+/// A variant a reconciliation compares: FlowPOS's quantity, its Shopify item, and its movements not pushed yet.
+public struct ReconciliationItem: Sendable, Equatable {
+    public var variantId: UUID
+    public var inventoryItemId: Int64
+    public var quantity: Int
+    public var waitingMovements: Int
+}
+
+/// The stock-movement outbox the inventory push drains, and what a reconciliation compares.
 public struct InventoryStore: Sendable {
     let client: PostgresClient
 
@@ -24,24 +34,31 @@ public struct InventoryStore: Sendable {
         self.client = client
     }
 
-    /// Takes up to `limit` outbox rows (oldest first, skipping rows another relay holds) and hands the distinct
-    /// variants to `relay`; the rows are deleted only if `relay` returns, in the same transaction, so a relay that
-    /// fails or dies leaves them for the next sweep. Returns how many rows it took: fewer than `limit` means the
-    /// outbox was drained (of the rows not held by another relay).
+    /// Takes up to `limit` movements not relayed yet (oldest first, skipping rows another relay holds) and hands
+    /// their distinct variants to `relay`. Movements of variants Shopify does not have are dropped (a product push
+    /// sends the whole quantity when it creates the variant); the others stay, marked relayed, until their push
+    /// confirms them. All of it only if `relay` returns, in the same transaction, so a relay that fails or dies
+    /// leaves them for the next sweep. Returns how many rows it took: fewer than `limit` means the outbox was
+    /// drained (of the rows not held by another relay).
     @discardableResult
     public func relayOutbox(limit: Int, logger: Logger, _ relay: @Sendable ([StockChange]) async throws -> Void) async throws -> Int {
         try await self.client.withTransaction(logger: logger) { connection in
             let rows = try await connection.query(
                 """
                 WITH taken AS (
-                    DELETE FROM ecommerce_inventory_outbox
-                    WHERE id IN (SELECT id FROM ecommerce_inventory_outbox ORDER BY id LIMIT \(limit) FOR UPDATE SKIP LOCKED)
-                    RETURNING business_id, variant_id
+                    SELECT o.id, o.business_id, o.variant_id, m.shopify_inventory_item_id IS NOT NULL AS mapped
+                    FROM ecommerce_inventory_outbox o
+                    LEFT JOIN ecommerce_product_mapping m ON m.business_id = o.business_id AND m.variant_id = o.variant_id
+                    WHERE NOT o.relayed
+                    ORDER BY o.id LIMIT \(limit)
+                    FOR UPDATE OF o SKIP LOCKED
+                ), dropped AS (
+                    DELETE FROM ecommerce_inventory_outbox WHERE id IN (SELECT id FROM taken WHERE NOT mapped)
+                ), marked AS (
+                    UPDATE ecommerce_inventory_outbox SET relayed = true WHERE id IN (SELECT id FROM taken WHERE mapped)
                 )
-                SELECT t.business_id, t.variant_id, bool_or(m.shopify_inventory_item_id IS NOT NULL), (sum(count(*)) OVER ())::int
-                FROM taken t
-                LEFT JOIN ecommerce_product_mapping m ON m.business_id = t.business_id AND m.variant_id = t.variant_id
-                GROUP BY t.business_id, t.variant_id
+                SELECT business_id, variant_id, bool_or(mapped), (sum(count(*)) OVER ())::int
+                FROM taken GROUP BY business_id, variant_id
                 """,
                 logger: logger
             )
@@ -56,20 +73,105 @@ public struct InventoryStore: Sendable {
         }
     }
 
-    public func pushState(businessId: UUID, variantId: UUID, logger: Logger) async throws -> InventoryPushState? {
+    /// The Shopify inventory item of a variant, nil when it is not in Shopify.
+    public func inventoryItem(businessId: UUID, variantId: UUID, logger: Logger) async throws -> Int64? {
         let rows = try await self.client.query(
             """
-            SELECT s.quantity, m.shopify_inventory_item_id, m.shopify_quantity
-            FROM stock_levels s
-            LEFT JOIN ecommerce_product_mapping m ON m.business_id = s.business_id AND m.variant_id = s.variant_id
-            WHERE s.business_id = \(businessId) AND s.variant_id = \(variantId)
+            SELECT shopify_inventory_item_id FROM ecommerce_product_mapping
+            WHERE business_id = \(businessId) AND variant_id = \(variantId)
             """,
             logger: logger
         )
-        for try await (quantity, item, known) in rows.decode((Int, Int64?, Int?).self) {
-            return InventoryPushState(quantity: quantity, inventoryItemId: item, shopifyQuantity: known)
-        }
+        for try await item in rows.decode(Int64?.self) { return item }
         return nil
+    }
+
+    /// The variant's batch to push next: one left open by an earlier attempt (it may have reached Shopify; it is
+    /// sent again under the same key), else a new one of up to `limit` waiting movements. Nil when none wait.
+    ///
+    /// Why the lock: two pushes of one variant may run at once (a push forgets its coalescing key when it starts).
+    /// Without it the second could add movements to a batch the first has already sent, under the sent key, and
+    /// Shopify would answer them from its idempotency store without applying them.
+    public func openBatch(businessId: UUID, variantId: UUID, limit: Int = 1000, logger: Logger) async throws -> StockMovementBatch? {
+        try await self.client.withTransaction(logger: logger) { connection in
+            try await connection.query("SELECT pg_advisory_xact_lock(hashtextextended(\(variantId.uuidString), 0))", logger: logger)
+            let open = try await connection.query(
+                """
+                SELECT batch, sum(delta)::int, count(*)::int FROM ecommerce_inventory_outbox
+                WHERE business_id = \(businessId) AND variant_id = \(variantId) AND batch IS NOT NULL
+                GROUP BY batch ORDER BY batch LIMIT 1
+                """,
+                logger: logger
+            )
+            for try await (id, delta, movements) in open.decode((Int64, Int, Int).self) {
+                return StockMovementBatch(id: id, delta: delta, movements: movements)
+            }
+            let formed = try await connection.query(
+                """
+                WITH waiting AS (
+                    SELECT id FROM ecommerce_inventory_outbox
+                    WHERE business_id = \(businessId) AND variant_id = \(variantId) AND batch IS NULL
+                    ORDER BY id LIMIT \(limit)
+                )
+                UPDATE ecommerce_inventory_outbox SET batch = (SELECT min(id) FROM waiting)
+                WHERE id IN (SELECT id FROM waiting)
+                RETURNING batch, delta
+                """,
+                logger: logger
+            )
+            var batch: StockMovementBatch?
+            for try await (id, delta) in formed.decode((Int64, Int).self) {
+                batch = StockMovementBatch(id: id, delta: (batch?.delta ?? 0) + delta, movements: (batch?.movements ?? 0) + 1)
+            }
+            return batch
+        }
+    }
+
+    /// Removes a batch whose movements Shopify has (or that cannot be pushed).
+    public func closeBatch(_ batch: StockMovementBatch, variantId: UUID, logger: Logger) async throws {
+        try await self.client.query(
+            "DELETE FROM ecommerce_inventory_outbox WHERE variant_id = \(variantId) AND batch = \(batch.id)",
+            logger: logger
+        )
+    }
+
+    /// Drops every waiting movement of a variant that cannot be pushed (not in Shopify, or the business not
+    /// connected); a reconciliation corrects Shopify later. Returns how many were dropped.
+    @discardableResult
+    public func dropMovements(businessId: UUID, variantId: UUID, logger: Logger) async throws -> Int {
+        let rows = try await self.client.query(
+            """
+            WITH dropped AS (
+                DELETE FROM ecommerce_inventory_outbox WHERE business_id = \(businessId) AND variant_id = \(variantId) RETURNING 1
+            )
+            SELECT count(*)::int FROM dropped
+            """,
+            logger: logger
+        )
+        for try await count in rows.decode(Int.self) { return count }
+        return 0
+    }
+
+    /// The business's variants in Shopify, in keyset pages by variant id after `after`: FlowPOS's quantity, the
+    /// inventory item, and how many of its movements still wait to be pushed.
+    public func reconciliationPage(businessId: UUID, after: UUID?, limit: Int, logger: Logger) async throws -> [ReconciliationItem] {
+        let rows = try await self.client.query(
+            """
+            SELECT m.variant_id, m.shopify_inventory_item_id, COALESCE(s.quantity, 0),
+                   (SELECT count(*)::int FROM ecommerce_inventory_outbox o WHERE o.variant_id = m.variant_id AND o.business_id = m.business_id)
+            FROM ecommerce_product_mapping m
+            LEFT JOIN stock_levels s ON s.variant_id = m.variant_id
+            WHERE m.business_id = \(businessId) AND m.shopify_inventory_item_id IS NOT NULL
+              AND (\(after)::uuid IS NULL OR m.variant_id > \(after))
+            ORDER BY m.variant_id LIMIT \(limit)
+            """,
+            logger: logger
+        )
+        var items: [ReconciliationItem] = []
+        for try await (variantId, itemId, quantity, waiting) in rows.decode((UUID, Int64, Int, Int).self) {
+            items.append(ReconciliationItem(variantId: variantId, inventoryItemId: itemId, quantity: quantity, waitingMovements: waiting))
+        }
+        return items
     }
 
     /// Remembers what Shopify holds for a variant (after a push, or a read).

@@ -144,6 +144,7 @@ extension Migrations {
 public enum Migrations {
     public static let all: [Migration] = [
         foundation, orderVersion, productPush, inventoryOutbox, collectionPush, oauthState, recentRuns, quietOutbox, installs,
+        stockMovements,
     ]
 
     /// A version per ingested order, bumped by every write of its state: ingestion compares and sets it instead
@@ -279,6 +280,42 @@ public enum Migrations {
             "ALTER TABLE ecommerce_connection ADD COLUMN installed_at timestamptz",
             "UPDATE ecommerce_connection SET installed_at = updated_at",
             "ALTER TABLE ecommerce_connection ADD COLUMN custom_id_defined_at timestamptz",
+        ]
+    )
+
+    /// The outbox holds FlowPOS's own stock movements as deltas, kept until Shopify has them: each is pushed with
+    /// `inventoryAdjustQuantities` (deltas commute with Shopify's own decrements, so no sold unit is re-opened),
+    /// in a batch whose key is fixed before the call (`batch`, the batch's first movement id) so that a retry
+    /// after a crash repeats the same idempotent call. Movements that came from Shopify (ingested orders, their
+    /// restocks) are already in Shopify's number: ingestion marks its transaction with the setting
+    /// `ecommerce.stock_origin = 'shopify'`, and the trigger writes no outbox row for them. Rows waiting from
+    /// before this migration carry no delta and are dropped; a reconciliation (`POST /ecommerce/sync/inventory`)
+    /// corrects what they would have pushed.
+    static let stockMovements = Migration(
+        version: 10,
+        name: "inventory_movement_deltas",
+        statements: [
+            "DELETE FROM ecommerce_inventory_outbox",
+            """
+            ALTER TABLE ecommerce_inventory_outbox
+                ADD COLUMN delta integer NOT NULL,
+                ADD COLUMN relayed boolean NOT NULL DEFAULT false,
+                ADD COLUMN batch bigint
+            """,
+            "CREATE INDEX ecommerce_inventory_outbox_unrelayed ON ecommerce_inventory_outbox (id) WHERE NOT relayed",
+            "CREATE INDEX ecommerce_inventory_outbox_variant ON ecommerce_inventory_outbox (variant_id, id)",
+            """
+            CREATE OR REPLACE FUNCTION ecommerce_stock_changed() RETURNS trigger LANGUAGE plpgsql AS $$
+            DECLARE
+                delta integer := NEW.quantity - CASE WHEN TG_OP = 'INSERT' THEN 0 ELSE OLD.quantity END;
+            BEGIN
+                IF delta <> 0 AND current_setting('ecommerce.stock_origin', true) IS DISTINCT FROM 'shopify' THEN
+                    INSERT INTO ecommerce_inventory_outbox (business_id, variant_id, delta) VALUES (NEW.business_id, NEW.variant_id, delta);
+                END IF;
+                RETURN NULL;
+            END
+            $$
+            """,
         ]
     )
 }

@@ -110,7 +110,7 @@ public struct OrderIngestor: Sendable {
 /// snapshot is known to be current, and the statement commits or fails as one. A stale event (older than the state
 /// applied) wins only its sync log row. The benchmark runs this very SQL in pgbench (`scripts/bench/make_ingest_pgbench.py`).
 struct IngestStatement: PostgresPreparedStatement {
-    static let name = "ecommerce_ingest_order_v1"
+    static let name = "ecommerce_ingest_order_v2"
     static let bindingDataTypes: [PostgresDataType] = [
         .int8Array, .int8Array, .textArray, .int8Array, .timestamptz, .uuid, .int8, .bool, .text, .text, .text, .uuid, .int8, .text, .text,
     ]
@@ -163,9 +163,13 @@ struct IngestStatement: PostgresPreparedStatement {
             SELECT 1 FROM claim UNION ALL SELECT 1 FROM created UNION ALL SELECT 1 FROM stale WHERE yes
         ), changes AS (
             SELECT variant_id, delta FROM deltas WHERE EXISTS (SELECT FROM won)
+        ), origin AS (
+            -- These movements came from Shopify and are in its number already: the outbox trigger (an AFTER trigger,
+            -- so it runs at the end of the statement, after this) writes nothing for them. Local to the transaction.
+            SELECT set_config('ecommerce.stock_origin', 'shopify', true)
         ), levels AS (
             INSERT INTO stock_levels (variant_id, business_id, quantity)
-            SELECT variant_id, $6, delta FROM changes
+            SELECT variant_id, $6, delta FROM changes, origin
             ORDER BY variant_id  -- every writer locks stock rows in one order: no deadlocks
             ON CONFLICT (variant_id) DO UPDATE SET quantity = stock_levels.quantity + EXCLUDED.quantity, updated_at = now()
             RETURNING variant_id, quantity

@@ -238,12 +238,26 @@ public struct SyncDetails: Codable, Sendable, Equatable {
     public var duplicates: Int?
     /// Start of the window read (RFC 3339).
     public var since: String?
+    /// Variants whose Shopify quantity differed from FlowPOS's (a reconciliation).
+    public var drifted: Int?
+    /// Drifted variants set to FlowPOS's quantity (a reconciliation).
+    public var corrected: Int?
 
-    public init(fetched: Int? = nil, ingested: Int? = nil, updated: Int? = nil, duplicates: Int? = nil, since: String? = nil) {
+    public init(
+        fetched: Int? = nil,
+        ingested: Int? = nil,
+        updated: Int? = nil,
+        duplicates: Int? = nil,
+        since: String? = nil,
+        drifted: Int? = nil,
+        corrected: Int? = nil
+    ) {
         self.fetched = fetched
         self.ingested = ingested
         self.updated = updated
         self.duplicates = duplicates
         self.since = since
+        self.drifted = drifted
+        self.corrected = corrected
     }
 }

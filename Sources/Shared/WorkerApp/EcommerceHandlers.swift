@@ -14,6 +14,7 @@ public struct EcommerceHandlers: Sendable {
     let syncLogs: SyncLogStore
     let productPush: ProductPush
     let inventoryPush: InventoryPush
+    let inventoryReconciliation: InventoryReconciliation
     let collectionPush: CollectionPush
     let orderPoll: OrderPoll
     let accounts: ShopifyAccounts
@@ -23,7 +24,6 @@ public struct EcommerceHandlers: Sendable {
         queue: RedisJobQueue,
         shopify: ShopifyAdminClient,
         tokenCipher: TokenCipher?,
-        inventoryStaleRetryDelay: Duration = .seconds(10),
         pollOverlap: Duration = .seconds(300),
         pollPageSize: Int = ShopifyAdminClient.maxOrdersPerPage,
         tokenRefresh: ShopifyOAuthClient? = nil
@@ -57,12 +57,9 @@ public struct EcommerceHandlers: Sendable {
             overlap: pollOverlap,
             pageSize: pollPageSize
         )
-        self.inventoryPush = InventoryPush(
-            inventory: InventoryStore(client: postgres),
-            accounts: accounts,
-            queue: queue,
-            staleRetryDelay: inventoryStaleRetryDelay
-        )
+        let inventory = InventoryStore(client: postgres)
+        self.inventoryPush = InventoryPush(inventory: inventory, accounts: accounts, queue: queue)
+        self.inventoryReconciliation = InventoryReconciliation(inventory: inventory, accounts: accounts, syncLogs: self.syncLogs)
     }
 
     /// A registry with every job kind this worker handles.
@@ -94,6 +91,9 @@ public struct EcommerceHandlers: Sendable {
         }
         registry.register(InventoryPushJob.self) { envelope, context in
             try await self.recoveringToken(envelope, context) { try await self.inventoryPush.push(envelope, context: context) }
+        }
+        registry.register(InventoryReconcileJob.self) { envelope, context in
+            try await self.recoveringToken(envelope, context) { try await self.inventoryReconciliation.reconcile(envelope, context: context) }
         }
         return registry
     }

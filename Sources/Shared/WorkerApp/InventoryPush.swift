@@ -5,84 +5,82 @@ import Logging
 import ShopifyAdmin
 import Storage
 
-/// `inventory.push`: FlowPOS owns the quantity, so its stock is written to Shopify, but never blindly.
+/// `inventory.push`: FlowPOS's own stock movements (POS sales, receipts, counts) reach Shopify as deltas.
 ///
-/// The write is a compare-and-set against the quantity Shopify was last known to hold, with an idempotency key.
-/// When Shopify's quantity has moved since (an order placed there, not yet ingested), writing FlowPOS's number
-/// would re-open sold stock; so the push re-reads Shopify, remembers what it holds, and hands the job back for a
-/// while so that ingestion catches up (the ingested order changes FlowPOS stock, which pushes again).
+/// Why deltas: Shopify decrements its own number when an order is placed there, and that order reaches FlowPOS
+/// later (a late webhook, a poll). An absolute number computed before it was ingested re-opens sold stock; a
+/// delta commutes with Shopify's decrements, so Shopify never shows more than FlowPOS minus what Shopify sold and
+/// FlowPOS has not ingested yet. Movements that came from Shopify are not in the outbox at all (see the
+/// `inventory_movement_deltas` migration).
+///
+/// Exactly once: the movements waiting for a variant are fixed as a batch in PostgreSQL before the call, the call
+/// carries the batch's key (`@idempotent`), and the batch is removed only after Shopify answered. A crash in
+/// between leaves the batch open; the retry sends the same delta under the same key and Shopify applies it once.
 struct InventoryPush: Sendable {
     let inventory: InventoryStore
     let accounts: ShopifyAccounts
     let queue: RedisJobQueue
-    /// How long a push waits after finding Shopify moved.
-    let staleRetryDelay: Duration
+    /// Batches one job pushes before it hands the variant to a later job (a variant that never stops moving).
+    let maxBatchesPerJob = 20
 
     func push(_ envelope: JobEnvelope<InventoryPushJob.Payload>, context: JobContext) async throws {
         let businessId = try EcommerceHandlers.businessId(of: envelope)
         let variantId = envelope.payload.variantId
-        let logger = context.logger
-        // From here on a new change of the variant enqueues a new push: this one may read a quantity too old.
+        let logger = context.logger.with(variantId: variantId)
+        // From here on a new movement of the variant enqueues a new push: this one may not see it.
         try await self.queue.forgetDedupe(InventoryPushJob.dedupeKey(variantId: variantId))
 
-        guard let state = try await self.inventory.pushState(businessId: businessId, variantId: variantId, logger: logger),
-            let itemId = state.inventoryItemId
-        else {
-            logger.info("variant not in Shopify; stock not pushed", metadata: ["variant.id": "\(variantId)"])
+        guard let itemId = try await self.inventory.inventoryItem(businessId: businessId, variantId: variantId, logger: logger) else {
+            let dropped = try await self.inventory.dropMovements(businessId: businessId, variantId: variantId, logger: logger)
+            logger.info("variant not in Shopify; its movements are not pushed", metadata: ["movements": "\(dropped)"])
             return
         }
         let account: ShopifyAccount
         do {
             account = try await self.accounts.account(businessId: businessId, logger: logger)
         } catch let error as PermanentJobError where error.code == "shop_not_connected" {
-            logger.info("business not connected; stock not pushed", metadata: ["variant.id": "\(variantId)"])
+            let dropped = try await self.inventory.dropMovements(businessId: businessId, variantId: variantId, logger: logger)
+            logger.info("business not connected; its movements are not pushed", metadata: ["movements": "\(dropped)"])
             return
         }
-        let client = account.client
-        guard let changeFrom = state.shopifyQuantity else {
-            // No baseline: what Shopify holds now may already lack orders FlowPOS has not ingested. Remember it,
-            // and push against it once ingestion has had time to catch up.
-            guard
-                let current = try await client.available(
+        for _ in 0..<self.maxBatchesPerJob {
+            guard let batch = try await self.inventory.openBatch(businessId: businessId, variantId: variantId, logger: logger) else { return }
+            if batch.delta != 0 {
+                let stocked = try await account.client.adjustAvailable(
                     inventoryItemId: itemId,
                     locationId: account.locationId,
+                    delta: batch.delta,
+                    idempotencyKey: Self.idempotencyKey(variantId: variantId, batch: batch),
+                    reason: "correction",
+                    reference: "gid://flowpos/StockMovements/\(batch.id)",
                     as: account.credentials,
                     logger: logger
                 )
-            else {
-                logger.warning("item not stocked at the connection's location; stock not pushed", metadata: ["variant.id": "\(variantId)"])
-                return
+                if !stocked {
+                    logger.warning(
+                        "item not stocked at the connection's location; movements not pushed",
+                        metadata: ["movements": "\(batch.movements)"]
+                    )
+                }
             }
-            try await self.inventory.recordShopifyQuantity(businessId: businessId, variantId: variantId, quantity: current, logger: logger)
-            if current == state.quantity { return }
-            throw JobRetryLater(after: self.staleRetryDelay, reason: "first sight of Shopify's stock; letting ingestion catch up")
+            try await self.inventory.closeBatch(batch, variantId: variantId, logger: logger)
+            logger.debug("stock movements pushed", metadata: ["batch": "\(batch.id)", "movements": "\(batch.movements)", "delta": "\(batch.delta)"])
         }
-        if changeFrom == state.quantity { return }
-        let outcome = try await client.setAvailable(
-            inventoryItemId: itemId,
-            locationId: account.locationId,
-            quantity: state.quantity,
-            changeFrom: changeFrom,
-            // The same intent (this variant, from this quantity to that one) always carries the same key.
-            idempotencyKey: "flowpos-\(variantId.uuidString.lowercased())-\(changeFrom)-\(state.quantity)",
-            reference: "flowpos://stock/\(variantId.uuidString.lowercased())",
-            as: account.credentials,
-            logger: logger
-        )
-        switch outcome {
-        case .applied:
-            try await self.inventory.recordShopifyQuantity(businessId: businessId, variantId: variantId, quantity: state.quantity, logger: logger)
-            logger.debug("stock pushed", metadata: ["variant.id": "\(variantId)", "from": "\(changeFrom)", "to": "\(state.quantity)"])
-        case .stale:
-            let current = try await client.available(inventoryItemId: itemId, locationId: account.locationId, as: account.credentials, logger: logger)
-            if let current {
-                try await self.inventory.recordShopifyQuantity(businessId: businessId, variantId: variantId, quantity: current, logger: logger)
-            }
-            logger.notice(
-                "Shopify's stock moved since the last push; waiting for ingestion before pushing",
-                metadata: ["variant.id": "\(variantId)", "expected": "\(changeFrom)", "shopify": "\(current.map(String.init) ?? "none")"]
-            )
-            throw JobRetryLater(after: self.staleRetryDelay, reason: "Shopify's stock moved; letting ingestion catch up")
-        }
+        // Still moving: the rest goes to a later job, so that one variant does not hold a worker slot for ever.
+        throw JobRetryLater(after: .zero, reason: "more stock movements of the variant wait")
+    }
+
+    /// One key per batch of movements: the variant and the batch's first movement (movement ids are never reused).
+    static func idempotencyKey(variantId: UUID, batch: StockMovementBatch) -> String {
+        "flowpos-stock-\(variantId.uuidString.lowercased())-\(batch.id)"
+    }
+}
+
+extension Logger {
+    /// This logger with the variant's id in its metadata.
+    func with(variantId: UUID) -> Logger {
+        var logger = self
+        logger[metadataKey: "variant.id"] = "\(variantId)"
+        return logger
     }
 }

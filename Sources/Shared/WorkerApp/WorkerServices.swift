@@ -40,7 +40,6 @@ public struct WorkerProcess: Sendable {
             queue: queue,
             shopify: shopify,
             tokenCipher: configuration.tokenCipher,
-            inventoryStaleRetryDelay: configuration.inventoryStaleRetryDelay,
             pollOverlap: configuration.pollOverlap,
             pollPageSize: configuration.pollPageSize,
             tokenRefresh: configuration.appCredentials.map {
