@@ -1,7 +1,12 @@
 #!/usr/bin/env bash
 # Starts and stops a throwaway Redis (AOF on) and PostgreSQL 15 on 127.0.0.1, with their data under .local/.
 #
-#   scripts/services.sh start|stop|status|env|start-redis|stop-redis|restart-redis|restart-postgres [NAME]
+#   scripts/services.sh start|stop|status|env|start-redis|stop-redis|restart-redis|kill-redis|restart-postgres [NAME]
+#
+# Redis keeps an AOF; REDIS_APPENDFSYNC (everysec, the default, or always) says when it reaches the disk. The gateway
+# answers a webhook 200 once its LPUSH returned: with everysec a Redis crash (kill-redis: SIGKILL, then a start from
+# the AOF) can lose up to a second of accepted webhooks, which polling recovers later; with always nothing
+# acknowledged is lost, at the price scripts/bench-foundation.sh measures.
 #
 # NAME (default "test") picks the data folder .local/NAME and, unless REDIS_PORT / PG_PORT are set, the ports:
 # test → 16379 / 15432, dev → 26379 / 25432, bench → 36379 / 35432, ui (the dashboard check) → 17379 / 17432,
@@ -21,6 +26,11 @@ case "$name" in
   *) default_redis=6379 default_pg=5432 ;;
 esac
 REDIS_PORT=${REDIS_PORT:-$default_redis}
+REDIS_APPENDFSYNC=${REDIS_APPENDFSYNC:-everysec}
+case "$REDIS_APPENDFSYNC" in
+  always | everysec) ;;
+  *) echo "services: REDIS_APPENDFSYNC must be always or everysec" >&2; exit 2 ;;
+esac
 PG_PORT=${PG_PORT:-$default_pg}
 root="$PWD/.local/$name"
 pg_bin=/usr/lib/postgresql/15/bin
@@ -39,7 +49,7 @@ start_redis() {
   if [ -f "$redis_dir/redis.pid" ] && kill -0 "$(cat "$redis_dir/redis.pid")" 2>/dev/null; then return; fi
   redis-server --daemonize yes --bind 127.0.0.1 --port "$REDIS_PORT" --dir "$redis_dir" \
     --pidfile "$redis_dir/redis.pid" --logfile "$redis_dir/redis.log" \
-    --appendonly yes --appendfsync everysec --save "" >/dev/null
+    --appendonly yes --appendfsync "$REDIS_APPENDFSYNC" --save "" >/dev/null
   for _ in $(seq 1 100); do
     redis-cli -p "$REDIS_PORT" ping >/dev/null 2>&1 && return
     sleep 0.05
@@ -71,6 +81,17 @@ stop_redis() {
     kill "$pid"
     for _ in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.05; done
   fi
+  rm -f "$pidfile"
+}
+
+# A crash, not a shutdown: SIGKILL, so that Redis writes nothing more (what the AOF has not fsynced is lost).
+kill_redis() {
+  local pidfile="$redis_dir/redis.pid"
+  [ -f "$pidfile" ] || return 0
+  local pid
+  pid=$(cat "$pidfile")
+  kill -KILL "$pid" 2>/dev/null || true
+  for _ in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.05; done
   rm -f "$pidfile"
 }
 
@@ -106,13 +127,17 @@ case "$command" in
     stop_redis
     start_redis
     ;;
+  kill-redis)
+    kill_redis
+    start_redis
+    ;;
   restart-postgres)
     stop_postgres
     start_postgres
     ;;
   env) print_env ;;
   *)
-    echo "usage: scripts/services.sh start|stop|status|env|start-redis|stop-redis|restart-redis|restart-postgres [NAME]" >&2
+    echo "usage: scripts/services.sh start|stop|status|env|start-redis|stop-redis|restart-redis|kill-redis|restart-postgres [NAME]" >&2
     exit 2
     ;;
 esac

@@ -1,6 +1,7 @@
 """The chaos suite (not part of the test command): customers place ORDERS orders in the simulated shop while the
 simulator duplicates 30 % and drops 10 % of the webhooks, one of four workers is SIGKILLed and restarted, Redis is
-restarted (it comes back from its AOF) and PostgreSQL is restarted; a few poison jobs are injected. Then it waits
+restarted (it comes back from its AOF), then SIGKILLed (a crash: what its AOF had not fsynced is lost, accepted
+webhooks included, and polling must recover them) and PostgreSQL is restarted; a few poison jobs are injected. Then it waits
 until the system has converged and checks: every order ingested exactly once, FlowPOS stock exactly as expected, no
 job lost (dead letters are the injected poison and nothing else). Then the webhook fuzz runs against the same
 gateway, once with Redis up and once with Redis down. Prints the figures; exits non-zero if a check fails.
@@ -80,7 +81,7 @@ def run(system: System, order_count: int) -> int:
     for poison_id in POISON:
         system.inject_poison(poison_id, BUSINESS, SHOP)
 
-    say(f"chaos: {order_count} orders; webhooks 30 % duplicated, 10 % dropped; a worker SIGKILLed at 25 %, Redis restarted at 50 %, PostgreSQL at 75 %")
+    say(f"chaos: {order_count} orders; webhooks 30 % duplicated, 10 % dropped; a worker SIGKILLed at 25 %, Redis restarted at 50 %, SIGKILLed at 60 %, PostgreSQL at 75 %")
     system.set_webhook_faults(drop=0.10, duplicate=0.30)
     stats_before = system.simulator("GET", f"/_control/shops/{SHOP}/stats").json()
     rng = random.Random(2026)
@@ -101,7 +102,12 @@ def run(system: System, order_count: int) -> int:
         order = system.place_order(SHOP, [(variants[sku], quantity) for sku, quantity in plan])
         return order["id"], sum(quantity for _, quantity in plan)
 
-    disruptions = {order_count // 4: kill_worker, order_count // 2: restart_redis, 3 * order_count // 4: restart_postgres}
+    disruptions = {
+        order_count // 4: kill_worker,
+        order_count // 2: restart_redis,
+        3 * order_count // 5: kill_redis,
+        3 * order_count // 4: restart_postgres,
+    }
     started = time.monotonic()
     with concurrent.futures.ThreadPoolExecutor(max_workers=4) as pool:
         for order_id, units in pool.map(place, plans):
@@ -190,6 +196,24 @@ def restart_redis(system: System) -> str:
     started = time.monotonic()
     system.service("restart-redis")
     return f"Redis restarted from its AOF ({time.monotonic() - started:.1f} s down)"
+
+
+def kill_redis(system: System) -> str:
+    def waiting() -> int:
+        # Right after a start Redis may still be loading its AOF (an error reply, not a number): ask again.
+        for _ in range(100):
+            try:
+                return int(system.redis("LLEN", "ecommerce-orders")) + int(system.redis("HLEN", "ecommerce-orders:inflight"))
+            except ValueError:
+                time.sleep(0.1)
+        return -1
+
+    started = time.monotonic()
+    accepted = waiting()
+    system.service("kill-redis")
+    after = waiting()
+    return (f"Redis SIGKILLed and started from its AOF ({time.monotonic() - started:.1f} s down; "
+            f"order jobs waiting {accepted} before, {after} after)")
 
 
 def restart_postgres(system: System) -> str:
