@@ -17,6 +17,8 @@ public final class ShopifySimulator: Sendable {
         var ids = IdSequence()
         var codes: [String: AuthorizationCode] = [:]
         var refreshTokens: [String: (shop: String, scope: String, accessToken: String)] = [:]
+        /// Root fields whose next answers are lost after the work is done (see ``loseAnswers(to:count:)``).
+        var answersToLose: [String: Int] = [:]
     }
 
     let state: Mutex<State>
@@ -49,6 +51,12 @@ public final class ShopifySimulator: Sendable {
             )
             return locationId
         }
+    }
+
+    /// Makes the next `count` calls of a root field (e.g. `collectionCreate`) do their work and then time out,
+    /// answering HTTP 504 as a gateway would: the caller cannot know that Shopify did it (control API).
+    public func loseAnswers(to rootField: String, count: Int = 1) {
+        self.state.withLock { $0.answersToLose[rootField] = count }
     }
 
     public func stats(of domain: String) -> ShopStats? {
@@ -223,6 +231,11 @@ public final class ShopifySimulator: Sendable {
             shop.stats.pointsCharged += actual
             shop.stats.firstChargeAt = shop.stats.firstChargeAt ?? now
             shop.stats.lastChargeAt = now
+            if let lose = state.answersToLose[root.name.value], lose > 0 {
+                state.answersToLose[root.name.value] = lose - 1
+                shop.stats.answersLost += 1
+                return .json(["errors": "Gateway Timeout"], status: 504)
+            }
             return .json(["data": data, "extensions": ["cost": Self.cost(requested: requested, actual: actual, shop: shop, settings: settings)]])
         }
     }
@@ -247,6 +260,8 @@ public final class ShopifySimulator: Sendable {
             }
         case "collectionCreate", "collectionUpdate", "collectionAddProducts", "collectionRemoveProducts":
             return .success(Self.collectionMutation(name, arguments, in: &shop, ids: &ids))
+        case "collectionByHandle":
+            return .success(Self.collection(handle: arguments["handle"] as? String ?? "", in: shop))
         case "inventoryActivate":
             return .success(Self.inventoryActivate(arguments, in: &shop))
         case "inventoryItem":

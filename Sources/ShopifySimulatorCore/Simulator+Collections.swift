@@ -4,15 +4,37 @@ extension ShopifySimulator {
     public struct CollectionSnapshot: Codable, Sendable, Equatable {
         public var id: Int64
         public var title: String
+        public var handle: String
         public var productIds: [Int64]
     }
 
     public func collections(of domain: String) -> [CollectionSnapshot] {
         self.state.withLock { state in
             (state.shops[domain]?.collections.values.sorted { $0.id < $1.id } ?? []).map {
-                CollectionSnapshot(id: $0.id, title: $0.title, productIds: $0.productIds.sorted())
+                CollectionSnapshot(id: $0.id, title: $0.title, handle: $0.handle, productIds: $0.productIds.sorted())
             }
         }
+    }
+
+    /// A handle as Shopify makes one: lowercased, runs of other characters than letters and digits become `-`, and
+    /// a taken one gets `-1`, `-2`… appended.
+    static func uniqueHandle(_ wanted: String, in shop: SimulatedShop) -> String {
+        let words = wanted.lowercased().split { !($0.isLetter || $0.isNumber) }
+        let base = words.isEmpty ? "collection" : words.joined(separator: "-")
+        let taken = Set(shop.collections.values.map(\.handle))
+        var handle = base
+        var suffix = 0
+        while taken.contains(handle) {
+            suffix += 1
+            handle = "\(base)-\(suffix)"
+        }
+        return handle
+    }
+
+    /// `collectionByHandle(handle:)`: the collection with exactly that handle, or null.
+    static func collection(handle: String, in shop: SimulatedShop) -> Any {
+        guard let collection = shop.collections.values.first(where: { $0.handle == handle }) else { return NSNull() }
+        return ["id": "gid://shopify/Collection/\(collection.id)", "handle": collection.handle, "title": collection.title]
     }
 
     /// Manual collections: create, rename, add and remove products (at most 250 ids per call; unknown products
@@ -34,7 +56,8 @@ extension ShopifySimulator {
             if title.isEmpty { return refused([userError(["input", "title"], "Title can't be blank", "BLANK")]) }
             if field == "collectionCreate" {
                 let id = ids.take()
-                shop.collections[id] = SimulatedShop.Collection(id: id, title: title, productIds: [])
+                let handle = uniqueHandle(input["handle"] as? String ?? title, in: shop)
+                shop.collections[id] = SimulatedShop.Collection(id: id, title: title, handle: handle, productIds: [])
                 shop.stats.collectionsCreated += 1
                 return answer(id)
             }

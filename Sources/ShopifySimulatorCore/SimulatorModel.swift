@@ -79,6 +79,8 @@ public struct ShopStats: Codable, Sendable, Equatable {
     public var collectionsCreated = 0
     public var collectionsChanged = 0
     public var membershipChanges = 0
+    /// Calls that did their work and then timed out (``ShopifySimulator/loseAnswers(to:count:)``).
+    public var answersLost = 0
     /// Refresh-token exchanges (each rotates the pair).
     public var tokenRefreshes = 0
     public var webhooksDelivered = 0
@@ -150,6 +152,8 @@ struct SimulatedShop {
     struct Collection: Codable, Equatable {
         var id: Int64
         var title: String
+        /// Unique in the shop: the one asked for or made from the title, with `-1`, `-2`… if taken, as Shopify does.
+        var handle: String
         var productIds: Set<Int64>
     }
 

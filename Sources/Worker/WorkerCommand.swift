@@ -77,6 +77,7 @@ struct Run: AsyncParsableCommand {
             .init(service: process.jobWorker, successTerminationBehavior: .gracefullyShutdownGroup),
             .init(service: process.metricsServer),
             .init(service: process.syncLogRetention),
+            .init(service: process.syncRunSweeper),
         ]
         if configuration.inventoryRelay { services.append(.init(service: process.inventoryRelay)) }
         if configuration.pollScheduler { services.append(.init(service: process.pollScheduler)) }

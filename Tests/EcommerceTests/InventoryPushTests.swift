@@ -19,6 +19,11 @@ struct InventoryPushTests {
         var fixture: CatalogFixture
         /// The first product's variants: FlowPOS id, Shopify variant id, inventory item id.
         var variants: [(id: UUID, shopifyVariantId: Int64, itemId: Int64)]
+
+        /// What Shopify holds of a variant at the fixture's location.
+        func available(of variant: (id: UUID, shopifyVariantId: Int64, itemId: Int64), in harness: SimulatorHarness) -> Int? {
+            harness.simulator.available(shop: self.fixture.shop, inventoryItemId: variant.itemId, locationId: self.fixture.locationId)
+        }
     }
 
     /// A catalog pushed to the simulator (stock 7 everywhere), with the outbox drained of the set-up's changes.
@@ -38,6 +43,19 @@ struct InventoryPushTests {
         var variants: [(UUID, Int64, Int64)] = []
         for try await row in rows.decode((UUID, Int64, Int64).self) { variants.append(row) }
         return Pushed(fixture: fixture, variants: variants)
+    }
+
+    /// Runs `body` with a catalog pushed to the simulator (see ``pushedCatalog(postgres:redis:harness:)``), on a
+    /// flushed Redis database of its own.
+    func withPushedCatalog(_ body: @Sendable (Pushed, PostgresClient, RedisClient, SimulatorHarness) async throws -> Void) async throws {
+        let redis = TestServices.redis(.inventory)
+        defer { redis.shutdown() }
+        _ = try await redis.send(["FLUSHDB"])
+        try await TestServices.withPostgres { postgres in
+            try await SimulatorHarness.run { harness in
+                try await body(try await self.pushedCatalog(postgres: postgres, redis: redis, harness: harness), postgres, redis, harness)
+            }
+        }
     }
 
     func workers(postgres: PostgresClient, redis: RedisClient, harness: SimulatorHarness) -> [JobWorker] {
@@ -146,43 +164,35 @@ struct InventoryPushTests {
 
     @Test("a burst of stock movements reaches Shopify in one call, as their sum; unmapped variants are skipped")
     func coalescedPush() async throws {
-        let redis = TestServices.redis(.inventory)
-        defer { redis.shutdown() }
-        _ = try await redis.send(["FLUSHDB"])
-        try await TestServices.withPostgres { postgres in
-            try await SimulatorHarness.run { harness in
-                let pushed = try await self.pushedCatalog(postgres: postgres, redis: redis, harness: harness)
-                let variant = pushed.variants[0]
-                for quantity in [6, 5, 9, 4, 12] { try await self.setStock(variant.id, to: quantity, postgres) }
-                // A variant FlowPOS has but Shopify does not.
-                let unmapped = try await BusinessFixture.create(on: postgres, stock: [("X", 3, nil)], connection: nil)
-                try await self.setStock(unmapped.variants[0].id, to: 2, postgres)
+        try await self.withPushedCatalog { pushed, postgres, redis, harness in
+            let variant = pushed.variants[0]
+            for quantity in [6, 5, 9, 4, 12] { try await self.setStock(variant.id, to: quantity, postgres) }
+            // A variant FlowPOS has but Shopify does not.
+            let unmapped = try await BusinessFixture.create(on: postgres, stock: [("X", 3, nil)], connection: nil)
+            try await self.setStock(unmapped.variants[0].id, to: 2, postgres)
 
-                #expect(try await self.relay(only: pushed.fixture.businessId, unmapped.id, postgres: postgres, redis: redis) >= 2)
-                let queued = try await redis.send(["LRANGE", RedisArgument(EcommerceQueue.inventory), "0", "-1"]).elements.compactMap(\.text).map {
-                    try JobCoding.decoder().decode(JobEnvelope<InventoryPushJob.Payload>.self, from: Data($0.utf8)).payload.variantId
-                }
-                #expect(queued.filter { $0 == variant.id }.count == 1, "one coalesced job for the changed variant")
-                #expect(!queued.contains(unmapped.variants[0].id), "no job for a variant not in Shopify")
-                let writesBefore = harness.simulator.stats(of: pushed.fixture.shop)?.inventoryAdjustments ?? -1
-                let shopify: @Sendable () -> Int? = {
-                    harness.simulator.available(shop: pushed.fixture.shop, inventoryItemId: variant.itemId, locationId: pushed.fixture.locationId)
-                }
-
-                let done = try await runWorkers(self.workers(postgres: postgres, redis: redis, harness: harness), timeout: .seconds(20)) {
-                    shopify() == 12
-                }
-                #expect(done)
-                #expect(harness.simulator.stats(of: pushed.fixture.shop)?.inventoryAdjustments == writesBefore + 1, "one call for the burst")
-                // The other variant did not change and was not written.
-                #expect(
-                    harness.simulator.available(
-                        shop: pushed.fixture.shop,
-                        inventoryItemId: pushed.variants[1].itemId,
-                        locationId: pushed.fixture.locationId
-                    ) == 7
-                )
+            #expect(try await self.relay(only: pushed.fixture.businessId, unmapped.id, postgres: postgres, redis: redis) >= 2)
+            let queued = try await redis.send(["LRANGE", RedisArgument(EcommerceQueue.inventory), "0", "-1"]).elements.compactMap(\.text).map {
+                try JobCoding.decoder().decode(JobEnvelope<InventoryPushJob.Payload>.self, from: Data($0.utf8)).payload.variantId
             }
+            #expect(queued.filter { $0 == variant.id }.count == 1, "one coalesced job for the changed variant")
+            #expect(!queued.contains(unmapped.variants[0].id), "no job for a variant not in Shopify")
+            let writesBefore = harness.simulator.stats(of: pushed.fixture.shop)?.inventoryAdjustments ?? -1
+            let shopify: @Sendable () -> Int? = { pushed.available(of: variant, in: harness) }
+
+            let done = try await runWorkers(self.workers(postgres: postgres, redis: redis, harness: harness), timeout: .seconds(20)) {
+                shopify() == 12
+            }
+            #expect(done)
+            #expect(harness.simulator.stats(of: pushed.fixture.shop)?.inventoryAdjustments == writesBefore + 1, "one call for the burst")
+            // The other variant did not change and was not written.
+            #expect(
+                harness.simulator.available(
+                    shop: pushed.fixture.shop,
+                    inventoryItemId: pushed.variants[1].itemId,
+                    locationId: pushed.fixture.locationId
+                ) == 7
+            )
         }
     }
 
@@ -198,201 +208,171 @@ struct InventoryPushTests {
         "the oversell scenario: Shopify sells 2 of 7, FlowPOS receives 10, the webhook is 60 s late: Shopify never shows more than FlowPOS minus the units sold and not ingested, and ends equal"
     )
     func oversellWindowIsClosed() async throws {
-        let redis = TestServices.redis(.inventory)
-        defer { redis.shutdown() }
-        _ = try await redis.send(["FLUSHDB"])
-        try await TestServices.withPostgres { postgres in
-            try await SimulatorHarness.run { harness in
-                let pushed = try await self.pushedCatalog(postgres: postgres, redis: redis, harness: harness)
-                let fixture = pushed.fixture
-                let variant = pushed.variants[0]
-                let shopify: @Sendable () -> Int? = {
-                    harness.simulator.available(shop: fixture.shop, inventoryItemId: variant.itemId, locationId: fixture.locationId)
-                }
-                // 1. A customer buys 2 in Shopify: Shopify holds 5, FlowPOS still 7; the webhook is held back.
-                let payload = try #require(
-                    harness.simulator.placeOrder(shop: fixture.shop, lines: [.init(variantId: variant.shopifyVariantId, quantity: 2)])
+        try await self.withPushedCatalog { pushed, postgres, redis, harness in
+            let fixture = pushed.fixture
+            let variant = pushed.variants[0]
+            let shopify: @Sendable () -> Int? = { pushed.available(of: variant, in: harness) }
+            // 1. A customer buys 2 in Shopify: Shopify holds 5, FlowPOS still 7; the webhook is held back.
+            let payload = try #require(
+                harness.simulator.placeOrder(shop: fixture.shop, lines: [.init(variantId: variant.shopifyVariantId, quantity: 2)])
+            )
+            let order = try JSONDecoder().decode(ShopifyOrder.self, from: payload)
+            /// FlowPOS's quantity and whether the order is ingested, from one snapshot, then Shopify's number.
+            let moment: @Sendable () async throws -> Moment = {
+                let rows = try await postgres.query(
+                    """
+                    SELECT s.quantity, EXISTS (SELECT FROM ecommerce_ingested_order o
+                                               WHERE o.business_id = \(fixture.businessId) AND o.shopify_order_id = \(order.id))
+                    FROM stock_levels s WHERE s.variant_id = \(variant.id)
+                    """,
+                    logger: self.logger
                 )
-                let order = try JSONDecoder().decode(ShopifyOrder.self, from: payload)
-                /// FlowPOS's quantity and whether the order is ingested, from one snapshot, then Shopify's number.
-                let moment: @Sendable () async throws -> Moment = {
-                    let rows = try await postgres.query(
-                        """
-                        SELECT s.quantity, EXISTS (SELECT FROM ecommerce_ingested_order o
-                                                   WHERE o.business_id = \(fixture.businessId) AND o.shopify_order_id = \(order.id))
-                        FROM stock_levels s WHERE s.variant_id = \(variant.id)
-                        """,
-                        logger: self.logger
-                    )
-                    var moment = Moment(flowpos: -1, ingested: false, shopify: nil)
-                    for try await (quantity, ingested) in rows.decode((Int, Bool).self) { moment = Moment(flowpos: quantity, ingested: ingested) }
-                    moment.shopify = shopify()
-                    return moment
-                }
-                /// Watches every 10 ms: Shopify ≤ FlowPOS − (2 while the order is not ingested).
-                let watcher = Task {
-                    var violations: [Moment] = []
-                    var samples = 0
-                    while !Task.isCancelled {
-                        let now = try await moment()
-                        samples += 1
-                        if let shown = now.shopify, shown > now.flowpos - (now.ingested ? 0 : 2) { violations.append(now) }
-                        try? await Task.sleep(for: .milliseconds(10))
-                    }
-                    return (samples, violations)
-                }
-                // 2. FlowPOS receives 10 before the order is ingested: 17. The movement (+10) is pushed.
-                try await self.setStock(variant.id, to: 17, postgres)
-                _ = try await self.relay(only: fixture.businessId, postgres: postgres, redis: redis)
-                try await TestServices.whileRunning(self.workers(postgres: postgres, redis: redis, harness: harness)) {
-                    let pushedDelta = try await TestServices.eventually(timeout: .seconds(10)) { shopify() == 15 }
-                    #expect(pushedDelta, "Shopify \(String(describing: shopify()))")
-                    // 3. The webhook arrives 60 s after the sale; the workers keep running meanwhile.
-                    try await Task.sleep(for: .seconds(60))
-                    _ = try await OrderIngestor(client: postgres).ingest(
-                        businessId: fixture.businessId,
-                        order: order,
-                        source: "webhook",
-                        reference: nil,
-                        logger: self.logger
-                    )
-                    #expect(try await BusinessFixture.stock(of: variant.id, on: postgres) == 15)
-                    // The ingested sale came from Shopify: nothing of it goes back.
-                    #expect(try await self.outboxRows(of: fixture.businessId, postgres) == 0)
-                    _ = try await self.relay(only: fixture.businessId, postgres: postgres, redis: redis)
-                    try await Task.sleep(for: .seconds(1))
-                }
-                watcher.cancel()
-                let (samples, violations) = try await watcher.value
-                #expect(samples > 1000, "the watcher sampled \(samples) moments")
-                #expect(violations.isEmpty, "Shopify showed sold stock: \(violations.prefix(5))")
-                #expect(shopify() == 15)
-                #expect(try await BusinessFixture.stock(of: variant.id, on: postgres) == 15)
-                #expect(harness.simulator.stats(of: fixture.shop)?.inventoryAdjustments == 1, "one movement pushed: +10")
-                #expect(try await RedisJobQueue(redis: redis).stats(queue: EcommerceQueue.inventory).dead == 0)
+                var moment = Moment(flowpos: -1, ingested: false, shopify: nil)
+                for try await (quantity, ingested) in rows.decode((Int, Bool).self) { moment = Moment(flowpos: quantity, ingested: ingested) }
+                moment.shopify = shopify()
+                return moment
             }
+            /// Watches every 10 ms: Shopify ≤ FlowPOS − (2 while the order is not ingested).
+            let watcher = Task {
+                var violations: [Moment] = []
+                var samples = 0
+                while !Task.isCancelled {
+                    let now = try await moment()
+                    samples += 1
+                    if let shown = now.shopify, shown > now.flowpos - (now.ingested ? 0 : 2) { violations.append(now) }
+                    try? await Task.sleep(for: .milliseconds(10))
+                }
+                return (samples, violations)
+            }
+            // 2. FlowPOS receives 10 before the order is ingested: 17. The movement (+10) is pushed.
+            try await self.setStock(variant.id, to: 17, postgres)
+            _ = try await self.relay(only: fixture.businessId, postgres: postgres, redis: redis)
+            try await TestServices.whileRunning(self.workers(postgres: postgres, redis: redis, harness: harness)) {
+                let pushedDelta = try await TestServices.eventually(timeout: .seconds(10)) { shopify() == 15 }
+                #expect(pushedDelta, "Shopify \(String(describing: shopify()))")
+                // 3. The webhook arrives 60 s after the sale; the workers keep running meanwhile.
+                try await Task.sleep(for: .seconds(60))
+                _ = try await OrderIngestor(client: postgres).ingest(
+                    businessId: fixture.businessId,
+                    order: order,
+                    source: "webhook",
+                    reference: nil,
+                    logger: self.logger
+                )
+                #expect(try await BusinessFixture.stock(of: variant.id, on: postgres) == 15)
+                // The ingested sale came from Shopify: nothing of it goes back.
+                #expect(try await self.outboxRows(of: fixture.businessId, postgres) == 0)
+                _ = try await self.relay(only: fixture.businessId, postgres: postgres, redis: redis)
+                try await Task.sleep(for: .seconds(1))
+            }
+            watcher.cancel()
+            let (samples, violations) = try await watcher.value
+            #expect(samples > 1000, "the watcher sampled \(samples) moments")
+            #expect(violations.isEmpty, "Shopify showed sold stock: \(violations.prefix(5))")
+            #expect(shopify() == 15)
+            #expect(try await BusinessFixture.stock(of: variant.id, on: postgres) == 15)
+            #expect(harness.simulator.stats(of: fixture.shop)?.inventoryAdjustments == 1, "one movement pushed: +10")
+            #expect(try await RedisJobQueue(redis: redis).stats(queue: EcommerceQueue.inventory).dead == 0)
         }
     }
 
     @Test("repeated transitions (5→4, 4→5, 5→4) all reach Shopify: each movement has its own key")
     func repeatedTransitionsAllReachShopify() async throws {
-        let redis = TestServices.redis(.inventory)
-        defer { redis.shutdown() }
-        _ = try await redis.send(["FLUSHDB"])
-        try await TestServices.withPostgres { postgres in
-            try await SimulatorHarness.run { harness in
-                let pushed = try await self.pushedCatalog(postgres: postgres, redis: redis, harness: harness)
-                let fixture = pushed.fixture
-                let variant = pushed.variants[0]
-                let shopify: @Sendable () -> Int? = {
-                    harness.simulator.available(shop: fixture.shop, inventoryItemId: variant.itemId, locationId: fixture.locationId)
-                }
-                try await TestServices.whileRunning(self.workers(postgres: postgres, redis: redis, harness: harness)) {
-                    for quantity in [5, 4, 5, 4] {
-                        try await self.setStock(variant.id, to: quantity, postgres)
-                        _ = try await self.relay(only: fixture.businessId, postgres: postgres, redis: redis)
-                        let reached = try await TestServices.eventually(timeout: .seconds(10)) {
-                            try await self.outboxRows(of: fixture.businessId, postgres) == 0 && shopify() == quantity
-                        }
-                        #expect(reached, "Shopify \(String(describing: shopify())) after FlowPOS went to \(quantity)")
+        try await self.withPushedCatalog { pushed, postgres, redis, harness in
+            let fixture = pushed.fixture
+            let variant = pushed.variants[0]
+            let shopify: @Sendable () -> Int? = { pushed.available(of: variant, in: harness) }
+            try await TestServices.whileRunning(self.workers(postgres: postgres, redis: redis, harness: harness)) {
+                for quantity in [5, 4, 5, 4] {
+                    try await self.setStock(variant.id, to: quantity, postgres)
+                    _ = try await self.relay(only: fixture.businessId, postgres: postgres, redis: redis)
+                    let reached = try await TestServices.eventually(timeout: .seconds(10)) {
+                        try await self.outboxRows(of: fixture.businessId, postgres) == 0 && shopify() == quantity
                     }
+                    #expect(reached, "Shopify \(String(describing: shopify())) after FlowPOS went to \(quantity)")
                 }
-                let stats = harness.simulator.stats(of: fixture.shop)
-                #expect(stats?.inventoryAdjustments == 4)
-                #expect(stats?.idempotentReplays == 0, "no movement answered from another's key")
-                #expect(shopify() == 4)
             }
+            let stats = harness.simulator.stats(of: fixture.shop)
+            #expect(stats?.inventoryAdjustments == 4)
+            #expect(stats?.idempotentReplays == 0, "no movement answered from another's key")
+            #expect(shopify() == 4)
         }
     }
 
     @Test("a crash between Shopify's answer and recording it does not push the movement twice")
     func crashAfterShopifyAnswered() async throws {
-        let redis = TestServices.redis(.inventory)
-        defer { redis.shutdown() }
-        _ = try await redis.send(["FLUSHDB"])
-        try await TestServices.withPostgres { postgres in
-            try await SimulatorHarness.run { harness in
-                let pushed = try await self.pushedCatalog(postgres: postgres, redis: redis, harness: harness)
-                let fixture = pushed.fixture
-                let variant = pushed.variants[0]
-                let shopify: @Sendable () -> Int? = {
-                    harness.simulator.available(shop: fixture.shop, inventoryItemId: variant.itemId, locationId: fixture.locationId)
-                }
-                try await self.setStock(variant.id, to: 3, postgres)  // −4
-                _ = try await self.relay(only: fixture.businessId, postgres: postgres, redis: redis)
-                // A push runs to Shopify's answer and dies before it records it: its batch stays open.
-                let inventory = InventoryStore(client: postgres)
-                let batch = try #require(try await inventory.openBatch(businessId: fixture.businessId, variantId: variant.id, logger: self.logger))
-                #expect(batch.delta == -4 && batch.movements == 1)
-                let applied = try await harness.client().adjustAvailable(
-                    inventoryItemId: variant.itemId,
-                    locationId: fixture.locationId,
-                    delta: batch.delta,
-                    idempotencyKey: InventoryPush.idempotencyKey(variantId: variant.id, batch: batch),
-                    reason: "correction",
-                    reference: "gid://flowpos/StockMovements/\(batch.id)",
-                    as: ShopifyCredentials(shop: fixture.shop, accessToken: fixture.accessToken),
-                    logger: self.logger
-                )
-                #expect(applied)
-                #expect(shopify() == 3)
-                // A later movement arrives meanwhile (−1): it must reach Shopify, the first one not again.
-                try await self.setStock(variant.id, to: 2, postgres)
-                _ = try await self.relay(only: fixture.businessId, postgres: postgres, redis: redis)
-                // The job is still queued (the crashed run never settled): workers run it again.
-                let settled = try await runWorkers(self.workers(postgres: postgres, redis: redis, harness: harness), timeout: .seconds(20)) {
-                    try await self.outboxRows(of: fixture.businessId, postgres) == 0
-                }
-                #expect(settled)
-                let stats = harness.simulator.stats(of: fixture.shop)
-                #expect(shopify() == 2, "Shopify \(String(describing: shopify())): the −4 was applied twice or the −1 lost")
-                #expect(stats?.idempotentReplays == 1, "the open batch was sent again under its key")
-                #expect(stats?.inventoryAdjustments == 2)
+        try await self.withPushedCatalog { pushed, postgres, redis, harness in
+            let fixture = pushed.fixture
+            let variant = pushed.variants[0]
+            let shopify: @Sendable () -> Int? = { pushed.available(of: variant, in: harness) }
+            try await self.setStock(variant.id, to: 3, postgres)  // −4
+            _ = try await self.relay(only: fixture.businessId, postgres: postgres, redis: redis)
+            // A push runs to Shopify's answer and dies before it records it: its batch stays open.
+            let inventory = InventoryStore(client: postgres)
+            let batch = try #require(try await inventory.openBatch(businessId: fixture.businessId, variantId: variant.id, logger: self.logger))
+            #expect(batch.delta == -4 && batch.movements == 1)
+            let applied = try await harness.client().adjustAvailable(
+                inventoryItemId: variant.itemId,
+                locationId: fixture.locationId,
+                delta: batch.delta,
+                idempotencyKey: InventoryPush.idempotencyKey(variantId: variant.id, batch: batch),
+                reason: "correction",
+                reference: "gid://flowpos/StockMovements/\(batch.id)",
+                as: ShopifyCredentials(shop: fixture.shop, accessToken: fixture.accessToken),
+                logger: self.logger
+            )
+            #expect(applied)
+            #expect(shopify() == 3)
+            // A later movement arrives meanwhile (−1): it must reach Shopify, the first one not again.
+            try await self.setStock(variant.id, to: 2, postgres)
+            _ = try await self.relay(only: fixture.businessId, postgres: postgres, redis: redis)
+            // The job is still queued (the crashed run never settled): workers run it again.
+            let settled = try await runWorkers(self.workers(postgres: postgres, redis: redis, harness: harness), timeout: .seconds(20)) {
+                try await self.outboxRows(of: fixture.businessId, postgres) == 0
             }
+            #expect(settled)
+            let stats = harness.simulator.stats(of: fixture.shop)
+            #expect(shopify() == 2, "Shopify \(String(describing: shopify())): the −4 was applied twice or the −1 lost")
+            #expect(stats?.idempotentReplays == 1, "the open batch was sent again under its key")
+            #expect(stats?.inventoryAdjustments == 2)
         }
     }
 
     @Test("a reconciliation finds stock edited in Shopify and sets it back to FlowPOS's quantity; its sync log counts it")
     func reconciliationCorrectsDrift() async throws {
-        let redis = TestServices.redis(.inventory)
-        defer { redis.shutdown() }
-        _ = try await redis.send(["FLUSHDB"])
-        try await TestServices.withPostgres { postgres in
-            try await SimulatorHarness.run { harness in
-                let pushed = try await self.pushedCatalog(postgres: postgres, redis: redis, harness: harness)
-                let fixture = pushed.fixture
-                // Someone edits two variants' stock in Shopify's admin.
-                for variant in pushed.variants {
-                    #expect(
-                        harness.simulator.editAvailable(shop: fixture.shop, inventoryItemId: variant.itemId, locationId: fixture.locationId, to: 40)
-                    )
-                }
-                let run = try await ProductPushTests().push(
-                    fixture,
-                    postgres: postgres,
-                    redis: redis,
-                    harness: harness,
-                    pageSize: 3,
-                    plan: InventoryReconcileJob.self,
-                    kind: "inventory_reconcile"
+        try await self.withPushedCatalog { pushed, postgres, redis, harness in
+            let fixture = pushed.fixture
+            // Someone edits two variants' stock in Shopify's admin.
+            for variant in pushed.variants {
+                #expect(
+                    harness.simulator.editAvailable(shop: fixture.shop, inventoryItemId: variant.itemId, locationId: fixture.locationId, to: 40)
                 )
-                #expect(run.status == "completed", "\(run.errors)")
-                #expect(run.processed == 4, "every variant in Shopify checked")
-                #expect(run.details.drifted == 2 && run.details.corrected == 2)
-                for variant in pushed.variants {
-                    #expect(harness.simulator.available(shop: fixture.shop, inventoryItemId: variant.itemId, locationId: fixture.locationId) == 7)
-                }
-                // Nothing drifted any more: a second run checks and changes nothing.
-                let again = try await ProductPushTests().push(
-                    fixture,
-                    postgres: postgres,
-                    redis: redis,
-                    harness: harness,
-                    plan: InventoryReconcileJob.self,
-                    kind: "inventory_reconcile"
-                )
-                #expect(again.status == "completed" && again.processed == 4 && again.details.drifted == 0)
             }
+            let run = try await ProductPushTests().push(
+                fixture,
+                postgres: postgres,
+                redis: redis,
+                harness: harness,
+                pageSize: 3,
+                plan: InventoryReconcileJob.self,
+                kind: "inventory_reconcile"
+            )
+            #expect(run.status == "completed", "\(run.errors)")
+            #expect(run.processed == 4, "every variant in Shopify checked")
+            #expect(run.details.drifted == 2 && run.details.corrected == 2)
+            for variant in pushed.variants {
+                #expect(pushed.available(of: variant, in: harness) == 7)
+            }
+            // Nothing drifted any more: a second run checks and changes nothing.
+            let again = try await ProductPushTests().push(
+                fixture,
+                postgres: postgres,
+                redis: redis,
+                harness: harness,
+                plan: InventoryReconcileJob.self,
+                kind: "inventory_reconcile"
+            )
+            #expect(again.status == "completed" && again.processed == 4 && again.details.drifted == 0)
         }
     }
 

@@ -198,6 +198,49 @@ struct PollTests {
         }
     }
 
+    @Test("a throttled poll is not a failure: its run ends deferred with a readable code, and the job waits without spending an attempt")
+    func throttledPollIsDeferred() async throws {
+        try await self.withPushedShop(products: 1) { postgres, redis, harness, fixture in
+            // A bucket that refills at a point a second, drained by another app's reads: the poll's page is THROTTLED
+            // and waiting is longer than the client's inline wait.
+            harness.simulator.settings.restoreRate = 1
+            let drain = try JSONSerialization.data(withJSONObject: ["query": "query { orders(first: 250) { edges { node { id } } } }"])
+            for _ in 0..<4 {
+                _ = harness.simulator.graphQL(shop: fixture.shop, version: "2026-10", accessToken: fixture.accessToken, body: drain)
+            }
+            let queue = RedisJobQueue(redis: redis)
+            let handlers = EcommerceHandlers(
+                postgres: postgres,
+                queue: queue,
+                shopify: harness.client(redis: redis, maxInlineWait: .milliseconds(50)),
+                tokenCipher: CatalogFixture.cipher
+            )
+            let job = OrderPollJob.envelope(
+                .init(slot: nil),
+                businessId: fixture.businessId.uuidString.lowercased(),
+                dedupeKey: OrderPollJob.requestKey(businessId: fixture.businessId)
+            )
+            try await queue.enqueue(OrderPollJob.self, job, dedupeWindow: .seconds(900))
+            let syncLogs = SyncLogStore(client: postgres)
+            let worker = JobWorker(
+                queue: queue,
+                registry: handlers.registry(),
+                configuration: JobWorkerConfiguration(queues: [EcommerceQueue.polling], concurrency: 1),
+                logger: self.logger
+            )
+            let ended = try await runWorkers([worker], timeout: .seconds(20)) {
+                let run = try await syncLogs.runs(businessId: fixture.businessId, kind: "poll", limit: 1, logger: self.logger).first
+                return run.map { $0.status != "running" } ?? false
+            }
+            #expect(ended)
+            let run = try #require(try await syncLogs.runs(businessId: fixture.businessId, kind: "poll", limit: 1, logger: self.logger).first)
+            #expect(run.status == "deferred", "\(run.status) \(run.errors)")
+            #expect(run.errors.map(\.code) == ["throttled"] && run.finishedAt != nil)
+            let stats = try await queue.stats(queue: EcommerceQueue.polling)
+            #expect(stats.dead == 0 && stats.delayed + stats.ready == 1, "the poll waits to go on: \(stats)")
+        }
+    }
+
     @Test("an interrupted poll keeps its progress: the mark stands at the last committed page's last change")
     func interruptedPollKeepsProgress() async throws {
         try await self.withPushedShop(products: 1) { postgres, redis, harness, fixture in

@@ -285,6 +285,75 @@ struct ProductPushTests {
         }
     }
 
+    @Test("two collection pushes at once, and a collectionCreate whose answer is lost after Shopify made it, end with one collection per category")
+    func collectionPushIsSafeToRepeat() async throws {
+        let redis = TestServices.redis(.shopify)
+        defer { redis.shutdown() }
+        _ = try await redis.send(["FLUSHDB"])
+        try await TestServices.withPostgres { postgres in
+            try await SimulatorHarness.run { harness in
+                let fixture = try await CatalogFixture.create(on: postgres, simulator: harness.simulator, products: 3, variants: 1)
+                #expect(try await self.push(fixture, postgres: postgres, redis: redis, harness: harness).status == "completed")
+                let names = ["Coffee", "Tea", "Coffee"]  // two categories of one name are two collections
+                for name in names {
+                    try await postgres.query(
+                        """
+                        WITH category AS (INSERT INTO categories (id, business_id, name) VALUES (gen_random_uuid(), \(fixture.businessId), \(name)) RETURNING id)
+                        INSERT INTO product_categories (product_id, category_id)
+                        SELECT p.id, c.id FROM products p, category c WHERE p.business_id = \(fixture.businessId)
+                        """,
+                        logger: self.logger
+                    )
+                }
+                // The first collectionCreate is done by Shopify, and its answer never arrives.
+                harness.simulator.loseAnswers(to: "collectionCreate")
+                let syncLogs = SyncLogStore(client: postgres)
+                let queue = RedisJobQueue(redis: redis)
+                var runs: [UUID] = []
+                for _ in 0..<2 {
+                    let runId = try await syncLogs.startRun(
+                        businessId: fixture.businessId,
+                        kind: "collection_push",
+                        reference: nil,
+                        logger: self.logger
+                    )
+                    try await queue.enqueue(
+                        CollectionPushPlanJob.self,
+                        CollectionPushPlanJob.envelope(.init(runId: runId, pageSize: 1), businessId: fixture.businessId.uuidString.lowercased())
+                    )
+                    runs.append(runId)
+                }
+                let runIds = runs
+                let handlers = EcommerceHandlers(
+                    postgres: postgres,
+                    queue: queue,
+                    shopify: harness.client(redis: redis),
+                    tokenCipher: CatalogFixture.cipher
+                )
+                let workers = (0..<2).map { _ in
+                    var configuration = JobWorkerConfiguration(queues: [EcommerceQueue.collections], concurrency: 4)
+                    configuration.maintenanceInterval = .milliseconds(100)
+                    configuration.backoff = RetryBackoff(base: .milliseconds(200))
+                    return JobWorker(queue: queue, registry: handlers.registry(), configuration: configuration, logger: self.logger)
+                }
+                let finished = try await runWorkers(workers, timeout: .seconds(60)) {
+                    for runId in runIds where try await syncLogs.run(id: runId, logger: self.logger)?.status == "running" { return false }
+                    return true
+                }
+                #expect(finished)
+                for runId in runs {
+                    let run = try #require(try await syncLogs.run(id: runId, logger: self.logger))
+                    #expect(run.status == "completed" && run.processed == 3, "\(run.status) \(run.errors)")
+                }
+                let collections = harness.simulator.collections(of: fixture.shop)
+                #expect(collections.map(\.title).sorted() == names.sorted(), "\(collections.map(\.handle))")
+                #expect(collections.allSatisfy { $0.productIds.count == 3 })
+                #expect(Set(collections.map(\.handle)).count == 3)
+                #expect(harness.simulator.stats(of: fixture.shop)?.answersLost == 1)
+            }
+        }
+    }
+
     /// Connects the fixture's business with an expiring token pair from the simulator's OAuth, the access token
     /// replaced by `accessToken` when given; returns the token client that refreshes.
     func expiringTokens(

@@ -394,7 +394,8 @@ struct ShopifyFidelityTests {
                 logger: logger
             )
             _ = try await client.available(inventoryItemId: item, locationId: locationId, as: credentials, logger: logger)
-            let collection = try await client.createCollection(title: "Teas", as: credentials, logger: logger)
+            let collection = try await client.createCollection(title: "Teas", handle: "teas", as: credentials, logger: logger)
+            #expect(try await client.collection(handle: "teas", as: credentials, logger: logger) == collection)
             try await client.updateCollection(id: collection, title: "Green teas", as: credentials, logger: logger)
             try await client.addProducts([product.productId], toCollection: collection, as: credentials, logger: logger)
             try await client.removeProducts([product.productId], fromCollection: collection, as: credentials, logger: logger)
@@ -441,6 +442,8 @@ struct ShopifyFidelityTests {
             // The item, its level, and its quantities (a list of one object).
             expected["inventoryItem"] = Double(1 + 1 + 1)
             expected["webhookSubscriptions"] = Double(2 + 50)
+            // One object: the collection's id is a scalar.
+            expected["collectionByHandle"] = 1
             let perOrder: Int = 1 + (2 + 10 * 2) + 3 * (1 + (2 + 5 * 2))
             let fullPage: Int = 2 + 16 * perOrder
             expected["orders"] = Double(fullPage)

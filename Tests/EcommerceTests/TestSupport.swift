@@ -30,6 +30,8 @@ enum TestServices {
         case hostileClients = 9
         /// Only the worker of the lost-claim-reply test: its connections are found by their database and killed.
         case lostReplies = 10
+        /// The sync run sweeper reads the products queue's dead letters: only its test's there.
+        case sweeper = 11
     }
 
     static func redisURL(_ database: RedisDatabase) -> String { "redis://\(redisHost):\(redisPort)/\(database.rawValue)" }

@@ -135,6 +135,9 @@ public struct WorkerConfiguration: Sendable {
     public var pollScheduler: Bool
     /// `SYNC_LOG_RETENTION_DAYS` (90): sync logs older than this are deleted.
     public var syncLogRetention: Duration
+    /// `SYNC_RUN_ABANDON_SECONDS` (3600): a sync run still running this long after it started is failed as
+    /// `abandoned` (its jobs were lost); a later run covers it.
+    public var syncRunAbandonAfter: Duration
 
     /// `WORKER_EVENT_LOOPS` (1), read on its own because it is needed before anything else starts.
     ///
@@ -173,6 +176,7 @@ public struct WorkerConfiguration: Sendable {
         )
         self.pollScheduler = try environment.switch("POLL_SCHEDULER", default: true)
         self.syncLogRetention = .seconds(86_400 * (try environment.int("SYNC_LOG_RETENTION_DAYS", default: 90, range: 1...3650)))
+        self.syncRunAbandonAfter = try environment.seconds("SYNC_RUN_ABANDON_SECONDS", default: 3600, range: 600...604_800)
         self.queues = environment.optional("WORKER_QUEUES").map { raw in
             raw.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
         }

@@ -7,6 +7,11 @@ extension ShopifyAdminClient {
           collectionCreate(input: $input) { collection { id } userErrors { field message } }
         }
         """
+    static let collectionByHandleDocument = """
+        query CollectionByHandle($handle: String!) {
+          collectionByHandle(handle: $handle) { id }
+        }
+        """
     static let collectionUpdateDocument = """
         mutation CollectionUpdate($input: CollectionInput!) {
           collectionUpdate(input: $input) { collection { id } userErrors { field message } }
@@ -32,6 +37,7 @@ extension ShopifyAdminClient {
 
     struct CollectionCreateData: Decodable, Sendable { var collectionCreate: CollectionPayload }
     struct CollectionUpdateData: Decodable, Sendable { var collectionUpdate: CollectionPayload }
+    struct CollectionByHandleData: Decodable, Sendable { var collectionByHandle: Ref? }
     struct CollectionAddData: Decodable, Sendable { var collectionAddProducts: CollectionPayload }
 
     struct CollectionRemoveData: Decodable, Sendable {
@@ -50,19 +56,38 @@ extension ShopifyAdminClient {
         return id
     }
 
-    /// Creates a manual collection (no rules: membership is set product by product); returns its id.
-    public func createCollection(title: String, as credentials: ShopifyCredentials, logger: Logger) async throws -> Int64 {
+    /// Creates a manual collection (no rules: membership is set product by product) with `handle` (Shopify makes a
+    /// taken handle unique with a suffix, so look it up first: ``collection(handle:as:logger:)``); returns its id.
+    public func createCollection(title: String, handle: String, as credentials: ShopifyCredentials, logger: Logger) async throws -> Int64 {
         let data = try await self.send(
             GraphQLOperation<CollectionCreateData>(
                 name: "collectionCreate",
                 query: Self.collectionCreateDocument,
-                variables: .object(["input": .object(["title": .string(title)])]),
+                variables: .object(["input": .object(["title": .string(title), "handle": .string(handle)])]),
                 expectedCost: 10
             ),
             as: credentials,
             logger: logger
         )
         return try self.collectionId(data.collectionCreate, operation: "collectionCreate")
+    }
+
+    /// The id of the collection with exactly this handle, nil if there is none.
+    ///
+    /// `collectionByHandle` is deprecated in favour of `collectionByIdentifier`, which the schema this client is
+    /// written against does not have yet.
+    public func collection(handle: String, as credentials: ShopifyCredentials, logger: Logger) async throws -> Int64? {
+        let data = try await self.send(
+            GraphQLOperation<CollectionByHandleData>(
+                name: "collectionByHandle",
+                query: Self.collectionByHandleDocument,
+                variables: .object(["handle": .string(handle)]),
+                expectedCost: 1
+            ),
+            as: credentials,
+            logger: logger
+        )
+        return data.collectionByHandle.flatMap { ShopifyGID.number($0.id) }
     }
 
     public func updateCollection(id: Int64, title: String, as credentials: ShopifyCredentials, logger: Logger) async throws {

@@ -100,6 +100,18 @@ public struct ProductPushStore: Sendable {
         }
     }
 
+    /// How many products (or categories) a page's range `(after, through]` holds now.
+    public func count(of table: CatalogTable, businessId: UUID, page: ProductPage, logger: Logger) async throws -> Int {
+        var query = PostgresQuery(
+            unsafeSQL: "SELECT count(*)::int FROM \(table.rawValue) WHERE business_id = $1 AND ($2::uuid IS NULL OR id > $2) AND id <= $3"
+        )
+        query.binds.append(businessId)
+        query.binds.append(page.after)
+        query.binds.append(page.through)
+        for try await count in try await self.client.query(query, logger: logger).decode(Int.self) { return count }
+        return 0
+    }
+
     /// The products of one page with their variants (oldest first), stock and existing mappings.
     public func products(businessId: UUID, page: ProductPage, logger: Logger) async throws -> [CatalogProduct] {
         let rows = try await self.client.query(

@@ -94,15 +94,25 @@ public struct SyncLogStore: Sendable {
     }
 
     /// Ends a run that is not paged: its counters, details and final status (`completed` without failures,
-    /// `partial` otherwise).
-    public func finishRun(runId: UUID, processed: Int, failed: Int, errors: [SyncError], details: SyncDetails, logger: Logger) async throws {
+    /// `partial` otherwise, `deferred` when it stopped for a reason that is not a failure, Shopify's rate limit,
+    /// and a later run goes on).
+    public func finishRun(
+        runId: UUID,
+        processed: Int,
+        failed: Int,
+        errors: [SyncError],
+        details: SyncDetails,
+        deferred: Bool = false,
+        logger: Logger
+    ) async throws {
         let errorsJSON = String(decoding: try JSONEncoder().encode(Array(errors.prefix(20))), as: UTF8.self)
         let detailsJSON = String(decoding: try JSONEncoder().encode(details), as: UTF8.self)
         try await self.client.query(
             """
             UPDATE ecommerce_sync_log
             SET processed = \(processed), failed = \(failed), total = \(processed + failed), errors = \(errorsJSON)::jsonb,
-                details = \(detailsJSON)::jsonb, status = CASE WHEN \(failed) = 0 THEN 'completed' ELSE 'partial' END, finished_at = now()
+                details = \(detailsJSON)::jsonb,
+                status = CASE WHEN \(deferred) THEN 'deferred' WHEN \(failed) = 0 THEN 'completed' ELSE 'partial' END, finished_at = now()
             WHERE id = \(runId)
             """,
             logger: logger
@@ -125,16 +135,26 @@ public struct SyncLogStore: Sendable {
         return 0
     }
 
-    /// Ends a run that cannot go on (not connected, nothing to push to), keeping the reason.
-    public func fail(runId: UUID, error: SyncError, logger: Logger) async throws {
+    /// Ends a run that cannot go on (not connected, nothing to push to), keeping the reason. Returns false if the
+    /// run had ended already.
+    @discardableResult
+    public func fail(runId: UUID, error: SyncError, logger: Logger) async throws -> Bool {
         let errorsJSON = String(decoding: try JSONEncoder().encode([error]), as: UTF8.self)
-        try await self.client.query(
+        let rows = try await self.client.query(
             """
             UPDATE ecommerce_sync_log SET status = 'failed', errors = errors || \(errorsJSON)::jsonb, finished_at = now()
             WHERE id = \(runId) AND status = 'running'
+            RETURNING id
             """,
             logger: logger
         )
+        for try await _ in rows.decode(UUID.self) { return true }
+        return false
+    }
+
+    /// Runs still `running` that started before `cutoff`, oldest first (at most `limit`).
+    public func runningRuns(startedBefore cutoff: Date, limit: Int = 500, logger: Logger) async throws -> [SyncRun] {
+        try await self.runs(where: "status = 'running' AND started_at < $1", [cutoff], limit: limit, logger: logger)
     }
 
     /// One run with its counters and progress.

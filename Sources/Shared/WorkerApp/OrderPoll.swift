@@ -115,8 +115,22 @@ struct OrderPoll: Sendable {
                 _ = try await lease.extend()
             } while cursor != nil
             try await self.connections.advanceLastSynced(businessId: businessId, to: started, logger: logger)
+        } catch let later as JobRetryLater {
+            // Throttling is not failure: the run ends with what it read, and the job goes on later from the mark
+            // (a new run), without spending an attempt.
+            try? await self.syncLogs.finishRun(
+                runId: runId,
+                processed: details.fetched! - errors.count,
+                failed: errors.count,
+                errors: errors + [.merchantFacing(later)],
+                details: details,
+                deferred: true,
+                logger: logger
+            )
+            throw later
         } catch {
-            try? await self.syncLogs.fail(runId: runId, error: SyncError(code: "poll_failed", message: "\(error)"), logger: logger)
+            logger.error("poll failed", metadata: ["error": "\(error)"])
+            try? await self.syncLogs.fail(runId: runId, error: .merchantFacing(error), logger: logger)
             throw error
         }
         try await self.syncLogs.finishRun(

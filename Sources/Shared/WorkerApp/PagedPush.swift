@@ -43,7 +43,8 @@ enum PagedPush {
     /// Pushes the items of one page and records the page's counters once. An item Shopify refuses (its
     /// `userErrors`) or that cannot be sent (``PushRefusal``) counts as failed and the page goes on; throttling
     /// hands the whole page back (pushes are idempotent); other failures retry the page, and on its last attempt
-    /// the failing items are recorded as failed so that the run always ends. Without a usable connection the
+    /// the failing items (or the whole page, if it could not start) are recorded as failed, whatever the error, so
+    /// that the run always ends. Errors are recorded as merchants may read them (``SyncError/merchantFacing``). Without a usable connection the
     /// whole page fails with the reason; a 401 refreshes the token and runs the page again, or fails it when the
     /// token cannot be refreshed.
     static func runPage<Item: Sendable>(
@@ -60,8 +61,8 @@ enum PagedPush {
         let payload = envelope.payload
         let logger = context.logger
         let lastAttempt = context.header.attempt + 1 >= context.header.maxAttempts
-        func failPage(_ failure: PermanentJobError) async throws {
-            let error = SyncError(code: failure.code, message: failure.message, subject: "page \(payload.page)")
+        func failPage(_ failure: any Error) async throws {
+            let error = SyncError.merchantFacing(failure, subject: "page \(payload.page)")
             try await syncLogs.recordPage(
                 runId: payload.runId,
                 page: payload.page,
@@ -89,6 +90,11 @@ enum PagedPush {
         } catch let error as ShopifyAdminError where error.isUnauthorized {
             try await recover(error)
             return
+        } catch  where lastAttempt && !(error is JobRetryLater) {
+            // Whatever it is, on the last attempt the page is counted, failed, so that its run ends.
+            logger.error("page failed on its last attempt", metadata: ["run.id": "\(payload.runId)", "error": "\(error)"])
+            try await failPage(error)
+            return
         }
         var processed = 0
         var errors: [SyncError] = []
@@ -102,7 +108,10 @@ enum PagedPush {
             } catch let refusal as PushRefusal {
                 errors.append(SyncError(code: refusal.code, message: refusal.message, subject: subject(item)))
             } catch let error as ShopifyAdminError where !error.isRetryable || lastAttempt {
-                errors.append(SyncError(code: "shopify_refused", message: error.description, subject: subject(item)))
+                errors.append(.merchantFacing(error, subject: subject(item)))
+            } catch  where lastAttempt && !(error is JobRetryLater) {
+                logger.error("item failed on the page's last attempt", metadata: ["run.id": "\(payload.runId)", "error": "\(error)"])
+                errors.append(.merchantFacing(error, subject: subject(item)))
             }
         }
         try await syncLogs.recordPage(

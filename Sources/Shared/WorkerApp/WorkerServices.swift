@@ -13,7 +13,7 @@ import ShopifyAdmin
 import Storage
 
 /// The services of a worker process, in start order: the PostgreSQL client, the job processor, the stock-change
-/// relay, and a small HTTP server for `/healthz`, `/readyz` and `/metrics` on `METRICS_PORT`.
+/// relay, the sync log retention and run sweeper, and a small HTTP server for `/healthz`, `/readyz` and `/metrics` on `METRICS_PORT`.
 public struct WorkerProcess: Sendable {
     public let postgres: PostgresClient
     public let redis: RedisClient
@@ -25,6 +25,8 @@ public struct WorkerProcess: Sendable {
     public let pollScheduler: PollScheduler
     /// Deletes old sync logs.
     public let syncLogRetention: SyncLogRetention
+    /// Brings sync runs whose jobs died or were lost to a final status.
+    public let syncRunSweeper: SyncRunSweeper
 
     public init(configuration: WorkerConfiguration, metricsRegistry: PrometheusCollectorRegistry, logger: Logger) {
         self.postgres = PostgresClient(configuration: configuration.common.database, backgroundLogger: logger)
@@ -47,6 +49,13 @@ public struct WorkerProcess: Sendable {
             }
         )
         self.syncLogRetention = SyncLogRetention(syncLogs: SyncLogStore(client: self.postgres), age: configuration.syncLogRetention, logger: logger)
+        self.syncRunSweeper = SyncRunSweeper(
+            postgres: self.postgres,
+            queue: queue,
+            grace: max(.seconds(300), configuration.jobTimeout),
+            abandonAfter: configuration.syncRunAbandonAfter,
+            logger: logger
+        )
         self.pollScheduler = PollScheduler(
             schedule: PollSchedule(redis: self.redis, interval: configuration.pollInterval),
             connections: ConnectionStore(client: self.postgres),

@@ -1,0 +1,117 @@
+import EcommerceJobs
+import Foundation
+import JobQueue
+import Logging
+import PostgresNIO
+import ServiceLifecycle
+import Storage
+
+/// Brings every sync run to a final status, whatever became of its jobs. Safe in every replica (each close is a
+/// conditional update: a page is counted once, a run fails only while it is still `running`).
+///
+/// - A page job in dead letters (it failed before it could count itself: its worker was lost on the last attempt,
+///   PostgreSQL was away) is counted as failed, with its items; the run closes with its last page.
+/// - A run still `running` after `abandonAfter` (its jobs lost, e.g. to a Redis crash; a poll whose worker died;
+///   a plan that never ran) is failed as `abandoned`; a later run covers what it did not do.
+public struct SyncRunSweeper: Service {
+    let syncLogs: SyncLogStore
+    let catalog: ProductPushStore
+    let queue: RedisJobQueue
+    /// Runs younger than this are left alone: their jobs may still be running or retrying.
+    let grace: Duration
+    let abandonAfter: Duration
+    let interval: Duration
+    let logger: Logger
+
+    public init(
+        postgres: PostgresClient,
+        queue: RedisJobQueue,
+        grace: Duration = .seconds(300),
+        abandonAfter: Duration,
+        interval: Duration = .seconds(60),
+        logger: Logger
+    ) {
+        self.syncLogs = SyncLogStore(client: postgres)
+        self.catalog = ProductPushStore(client: postgres)
+        self.queue = queue
+        self.grace = grace
+        self.abandonAfter = abandonAfter
+        self.interval = interval
+        self.logger = logger
+    }
+
+    public func run() async throws {
+        await cancelWhenGracefulShutdown {
+            while !Task.isCancelled {
+                do {
+                    try await self.sweep()
+                } catch {
+                    if Task.isCancelled { return }
+                    self.logger.error("sync run sweep failed; the next sweep retries", metadata: ["error": "\(error)"])
+                }
+                try? await Task.sleep(for: self.interval)
+            }
+        }
+    }
+
+    /// What one sweep closed.
+    public struct Outcome: Sendable, Equatable {
+        public var deadPagesCounted = 0
+        public var abandoned = 0
+    }
+
+    /// One sweep, now.
+    @discardableResult
+    public func sweep(now: Date = Date()) async throws -> Outcome {
+        var outcome = Outcome()
+        let stale = try await self.syncLogs.runningRuns(startedBefore: now - self.grace.timeInterval, logger: self.logger)
+        guard !stale.isEmpty else { return outcome }
+        let paged = Dictionary(uniqueKeysWithValues: stale.filter { $0.pagesTotal != nil }.map { ($0.id, $0) })
+        if !paged.isEmpty {
+            for (queue, table) in [(ProductPushPageJob.queue, CatalogTable.products), (CollectionPushPageJob.queue, .categories)] {
+                for letter in try await self.queue.deadLetters(queue: queue) {
+                    guard let envelope = try? JobCoding.decoder().decode(JobEnvelope<ProductPushPageJob.Payload>.self, from: Data(letter.job.utf8)),
+                        envelope.kind == ProductPushPageJob.kind || envelope.kind == CollectionPushPageJob.kind,
+                        let run = paged[envelope.payload.runId]
+                    else { continue }
+                    let page = PagedPush.page(of: envelope)
+                    let items = try await self.catalog.count(of: table, businessId: run.businessId, page: page, logger: self.logger)
+                    let counted = try await self.syncLogs.recordPage(
+                        runId: run.id,
+                        page: page.number,
+                        processed: 0,
+                        failed: items,
+                        errors: [
+                            SyncError(
+                                code: "page_failed",
+                                message: "this page could not be pushed; push again to retry it",
+                                subject: "page \(page.number)"
+                            )
+                        ],
+                        logger: self.logger
+                    )
+                    if counted { outcome.deadPagesCounted += 1 }
+                }
+            }
+        }
+        for run in stale where run.startedAt < now - self.abandonAfter.timeInterval {
+            let error = SyncError(code: "abandoned", message: "the run was interrupted before it finished; a later run covers what it did not do")
+            if try await self.syncLogs.fail(runId: run.id, error: error, logger: self.logger) { outcome.abandoned += 1 }
+        }
+        if outcome != Outcome() {
+            self.logger.notice(
+                "unfinished sync runs closed",
+                metadata: ["dead_pages": "\(outcome.deadPagesCounted)", "abandoned": "\(outcome.abandoned)"]
+            )
+        }
+        return outcome
+    }
+}
+
+extension Duration {
+    /// This duration in seconds, as `Date` arithmetic wants it.
+    var timeInterval: TimeInterval {
+        let (seconds, attoseconds) = self.components
+        return Double(seconds) + Double(attoseconds) / 1e18
+    }
+}
