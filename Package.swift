@@ -154,6 +154,7 @@ let package = Package(
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
             path: "Sources/Shared/GatewayApp",
             swiftSettings: swiftSettings
@@ -220,6 +221,33 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ],
             path: "Sources/ShopifySimulator",
+            swiftSettings: swiftSettings
+        ),
+        // Fuzz targets over what parses untrusted bytes. `scripts/fuzz.sh` builds them with libFuzzer
+        // (`-sanitize=fuzzer,address -DFUZZING`); a normal build makes each a replayer of a corpus, which the tests run
+        // over the committed seeds (`Fuzz/Corpus`).
+        .target(name: "FuzzSupport", path: "Fuzz/Support", swiftSettings: swiftSettings),
+        .executableTarget(
+            name: "FuzzWebhookHead",
+            dependencies: [
+                "FuzzSupport", "GatewayApp",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOEmbedded", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ],
+            path: "Fuzz/WebhookHead",
+            swiftSettings: swiftSettings
+        ),
+        .executableTarget(
+            name: "FuzzOrderScanner",
+            dependencies: ["FuzzSupport", "Shopify", "JSONBytes"],
+            path: "Fuzz/OrderScanner",
+            swiftSettings: swiftSettings
+        ),
+        .executableTarget(
+            name: "FuzzJobEnvelope",
+            dependencies: ["FuzzSupport", "JobQueue", "EcommerceJobs"],
+            path: "Fuzz/JobEnvelope",
             swiftSettings: swiftSettings
         ),
         .testTarget(

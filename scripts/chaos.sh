@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The chaos suite (not part of the test command; see scripts/chaos/chaos.py): 10,000 orders with duplicated and
-# dropped webhooks, a worker SIGKILLed, Redis and PostgreSQL restarted, poison jobs; then the exactly-once checks and
-# the webhook fuzz. Release build unless BUILD=debug.   scripts/chaos.sh [ORDERS]
+# dropped webhooks, a worker SIGKILLed, Redis restarted and SIGKILLed, PostgreSQL restarted, poison jobs; then the
+# exactly-once checks and the webhook fuzz. Release build unless BUILD=debug.   scripts/chaos.sh [ORDERS]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh

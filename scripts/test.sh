@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The whole test suite, on a fresh Debian machine as root: installs what is missing, starts a throwaway Redis and
 # PostgreSQL (scripts/services.sh, data under .local/test), validates deploy/, builds, checks the format, runs
-# `swift test`, checks the ops dashboard in headless Chromium against a running system (its own services, "ui";
-# screenshots in test-artifacts/), and stops the services again whatever happened.
+# `swift test`, runs each fuzz target for a short smoke (scripts/fuzz.sh; FUZZ_SECONDS, 20), checks the ops
+# dashboard in headless Chromium against a running system (its own services, "ui"; screenshots in test-artifacts/),
+# and stops the services again whatever happened.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh
@@ -21,5 +22,7 @@ echo "== format"
 swift format lint --strict -r Sources Tests Package.swift
 echo "== test"
 swift test --skip-build
+echo "== fuzz (smoke)"
+scripts/fuzz.sh "${FUZZ_SECONDS:-20}"
 echo "== dashboard"
 "$(scripts/venv.sh)" scripts/dashboard/check_dashboard.py "$PWD/.build/debug"

@@ -24,18 +24,20 @@ struct GatewayTests {
     static let maxBody = 64 * 1024
     static let jwtSecret = "gateway-test-jwt-secret-of-32-bytes-or-more"
 
-    static func configuration(redisURL: String = TestServices.redisURL(.gateway)) throws -> GatewayConfiguration {
+    static func configuration(redisURL: String = TestServices.redisURL(.gateway), extra: [String: String] = [:]) throws -> GatewayConfiguration {
         try GatewayConfiguration(
-            environment: Environment([
-                "REDIS_URL": redisURL,
-                "DATABASE_URL": TestServices.databaseURL,
-                "SHOPIFY_API_SECRET": secret,
-                "SHOPIFY_API_SECRET_PREVIOUS": previousSecret,
-                "WEBHOOK_MAX_BODY_BYTES": String(maxBody),
-                "SHOP_CACHE_TTL_SECONDS": "0",
-                "JWT_SECRET": jwtSecret,
-                "PRODUCT_PUSH_PAGE_SIZE": "7",
-            ])
+            environment: Environment(
+                [
+                    "REDIS_URL": redisURL,
+                    "DATABASE_URL": TestServices.databaseURL,
+                    "SHOPIFY_API_SECRET": secret,
+                    "SHOPIFY_API_SECRET_PREVIOUS": previousSecret,
+                    "WEBHOOK_MAX_BODY_BYTES": String(maxBody),
+                    "SHOP_CACHE_TTL_SECONDS": "0",
+                    "JWT_SECRET": jwtSecret,
+                    "PRODUCT_PUSH_PAGE_SIZE": "7",
+                ].merging(extra) { _, new in new }
+            )
         )
     }
 
@@ -51,9 +53,10 @@ struct GatewayTests {
     func withGateway(
         carrier: Carrier = .fastPath,
         redisURL: String = TestServices.redisURL(.gateway),
+        environment extra: [String: String] = [:],
         _ body: @Sendable (any TestClientProtocol, PostgresClient, RedisClient) async throws -> Void
     ) async throws {
-        let configuration = try Self.configuration(redisURL: redisURL)
+        let configuration = try Self.configuration(redisURL: redisURL, extra: extra)
         let redis = RedisClient(configuration: configuration.common.redis)
         defer { redis.shutdown() }
         if redisURL == TestServices.redisURL(.gateway) { _ = try await redis.send(["FLUSHDB"]) }
@@ -350,6 +353,46 @@ struct GatewayTests {
                 #expect(text.contains("ecommerce_poll_lag_max_seconds"))
             }
         }
+    }
+
+    @Test(
+        "the queue gauges are read at most once per METRICS_REFRESH_SECONDS however often /metrics is scraped; GATEWAY_METRICS_PORT moves /metrics off the public port"
+    )
+    func metricsAreCachedAndMayHaveTheirOwnPort() async throws {
+        let metricsPort = try HostileConnectionTests.freePort()
+        let environment = ["METRICS_REFRESH_SECONDS": "1", "GATEWAY_METRICS_PORT": String(metricsPort), "GATEWAY_METRICS_HOST": "127.0.0.1"]
+        let flush = TestServices.redis(.metrics)
+        _ = try await flush.send(["FLUSHDB"])
+        flush.shutdown()
+        try await self.withGateway(redisURL: TestServices.redisURL(.metrics), environment: environment) { client, postgres, redis in
+            try await client.execute(uri: "/metrics", method: .get) { #expect($0.status == .notFound, "not on the public port") }
+            try await client.execute(uri: "/readyz", method: .get) { #expect($0.status == .ok) }
+            func ready() async throws -> Double? {
+                let text = try await Self.get(port: metricsPort, path: "/metrics")
+                return text.split(separator: "\n").first { $0.hasPrefix(#"ecommerce_queue_jobs{queue="ecommerce-orders",state="ready"}"#) }
+                    .flatMap { $0.split(separator: " ").last.flatMap { Double($0) } }
+            }
+            let business = try await BusinessFixture.create(on: postgres, stock: [("M", 5, 13)])
+            func deliver() async throws {
+                let body = OrderFactory.webhookBody(OrderFactory.order(lines: [OrderFactory.line(1, variant: business.variants[0], quantity: 1)]))
+                _ = try await Self.post(client, body: body, headers: Self.headers(body: body, shop: business.shop))
+            }
+            try await deliver()
+            #expect(try await ready() == 1)
+            // Scraped again and again within the second: the gauge is the one read first.
+            try await deliver()
+            for _ in 0..<20 { #expect(try await ready() == 1) }
+            try await Task.sleep(for: .milliseconds(1100))
+            #expect(try await ready() == 2)
+        }
+    }
+
+    /// A GET on 127.0.0.1 with a plain socket; the body.
+    static func get(port: Int, path: String) async throws -> String {
+        let connection = try RawConnection(port: port)
+        defer { connection.close() }
+        connection.send("GET \(path) HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+        return await connection.responses(1).first?.body ?? ""
     }
 
     @Test("with Redis stopped the gateway answers 503 with Retry-After, and recovers when Redis is back", arguments: Carrier.allCases)

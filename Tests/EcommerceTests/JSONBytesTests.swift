@@ -90,7 +90,7 @@ struct JSONBytesTests {
         #expect(refusedByBoth > 1_000)
     }
 
-    @Test("refused: wrong types, missing fields, hostile nesting, invalid UTF-8, trailing bytes")
+    @Test("refused: wrong types, missing fields, hostile nesting, invalid UTF-8 where read, trailing bytes; junk in a skipped value as JSONDecoder")
     func refusals() {
         let valid = #"{"id":1,"updated_at":"2026-11-27T10:00:00Z","line_items":[{"id":2,"quantity":1}]}"#
         #expect((try? ShopifyOrder(webhookBody: Array(valid.utf8))) != nil)
@@ -105,7 +105,7 @@ struct JSONBytesTests {
             #"{"id":1,"updated_at":"2026-11-27T10:00:00Z","line_items":[{"id":2,"quantity":"1"}]}"#,
             #"{"id":1,"updated_at":"2026-11-27T10:00:00Z","line_items":[{"id":2}]}"#,
             #"{"id":1,"updated_at":"2026-11-27T10:00:00Z","line_items":[],"x":"\u12"}"#,
-            #"{"id":1,"updated_at":"2026-11-27T10:00:00Z","line_items":[],"x":"\ud800"}"#,
+            #"{"id":1,"updated_at":"2026-11-27T10:00:00Z","line_items":[],"name":"\ud800"}"#,
             #"{"id":01,"updated_at":"2026-11-27T10:00:00Z","line_items":[]}"#,
             valid + "x", "[" + valid + "]", "", "null",
             #"{"id":1,"updated_at":"2026-11-27T10:00:00Z","line_items":[],"deep":"# + String(repeating: "[", count: 100_000),
@@ -113,10 +113,61 @@ struct JSONBytesTests {
         for body in refused {
             #expect((try? ShopifyOrder(webhookBody: Array(body.utf8))) == nil, "\(body.prefix(200))")
         }
-        var invalidUTF8 = Array(#"{"id":1,"updated_at":"2026-11-27T10:00:00Z","line_items":[],"x":"#.utf8) + [0x22, 0xC3, 0x28, 0x22, 0x7D]
+        // Invalid UTF-8 in a string that is read is refused; in one that is skipped it is not looked at, as
+        // JSONDecoder does not look at it.
+        var invalidUTF8 = Array(#"{"id":1,"updated_at":"2026-11-27T10:00:00Z","line_items":[],"name":"#.utf8) + [0x22, 0xC3, 0x28, 0x22, 0x7D]
         #expect((try? ShopifyOrder(webhookBody: invalidUTF8)) == nil)
         invalidUTF8[invalidUTF8.count - 3] = 0xA9
         #expect((try? ShopifyOrder(webhookBody: invalidUTF8)) != nil, "é is valid UTF-8")
+        let skippedJunk = [
+            Array(#"{"id":1,"updated_at":"2026-11-27T10:00:00Z","line_items":[],"x":"#.utf8) + [0x22, 0xC3, 0x28, 0x22, 0x7D],
+            Array(#"{"id":1,"updated_at":"2026-11-27T10:00:00Z","line_items":[],"x":"\ud800","y":[01,1.,1e],"z":"a"#.utf8) + [0x01, 0x22, 0x7D],
+        ]
+        for body in skippedJunk {
+            let decoded = try? JSONDecoder().decode(ShopifyOrder.self, from: Data(body))
+            #expect(decoded != nil && (try? ShopifyOrder(webhookBody: body)) == decoded, "\(String(decoding: body, as: UTF8.self))")
+        }
+    }
+
+    @Test(
+        "what JSONDecoder accepts beyond strict JSON the scanner reads alike: a byte order mark, trailing commas, integers written with a fraction or an exponent, a repeated key (the first wins), nesting to JSONDecoder's depth"
+    )
+    func lenientLikeJSONDecoder() throws {
+        let time = #""updated_at":"2026-11-27T10:00:00Z""#
+        func nested(_ levels: Int) -> String {
+            #"{"id":1,\#(time),"line_items":[],"x":"# + String(repeating: "[", count: levels - 1) + String(repeating: "]", count: levels - 1) + "}"
+        }
+        let accepted = [
+            "\u{FEFF}" + #"{"id":1,\#(time),"line_items":[]}"#,
+            #"{"id":1,\#(time),"line_items":[{"id":2,"quantity":1,},],}"#,
+            #"{"id":4.5e1,\#(time),"line_items":[{"id":2,"quantity":2.0},{"id":3,"quantity":30E-1}]}"#,
+            #"{"id":1,\#(time),"line_items":[{"id":2,"quantity":2.50e1}]}"#,
+            #"{"id":1,"id":2,\#(time),"updated_at":"2030-01-01T00:00:00Z","line_items":[{"id":2,"quantity":1,"quantity":9}],"line_items":[]}"#,
+            nested(511),
+        ]
+        for body in accepted {
+            let decoded = try? JSONDecoder().decode(ShopifyOrder.self, from: Data(body.utf8))
+            let scanned = try? ShopifyOrder(webhookBody: Array(body.utf8))
+            #expect(decoded != nil && scanned == decoded, "\(body.prefix(200))")
+        }
+        // Agreement both ways at the limits: the same documents refused.
+        for body in [nested(512), nested(513), nested(600), #"{"id":1e19,\#(time),"line_items":[]}"#, #"{"id":1.05e1,\#(time),"line_items":[]}"#] {
+            let decoded = try? JSONDecoder().decode(ShopifyOrder.self, from: Data(body.utf8))
+            let scanned = try? ShopifyOrder(webhookBody: Array(body.utf8))
+            #expect(scanned == decoded, "\(body.prefix(80))")
+        }
+        // Integers written with a fraction or an exponent, against JSONDecoder (the values it was measured to give).
+        for written in [
+            "4097997947843424.9", "4097997947843424.6", "63054418464716251.3", "63054418464716251.9", "8665503117664390.8",
+            "9007199254740993.0", "9007199254740993.5", "4459623783439565e01", "40979979478434249e-1", "1.9999999999999999",
+            "123456789012345678.9", "9223372036854775807.0", "-4.5e1", "0.0e5", "-0.0",
+        ] {
+            let body = #"{"id":\#(written),\#(time),"line_items":[]}"#
+            let decoded = try? JSONDecoder().decode(ShopifyOrder.self, from: Data(body.utf8))
+            #expect((try? ShopifyOrder(webhookBody: Array(body.utf8)))?.id == decoded?.id, "\(written)")
+        }
+        let first = try ShopifyOrder(webhookBody: Array(accepted[4].utf8))
+        #expect(first.id == 1 && first.updatedAt == "2026-11-27T10:00:00Z" && first.lineItems.map(\.quantity) == [1], "the first of a repeated key")
     }
 
     @Test("order changes: refunds/create and orders/edited bodies")

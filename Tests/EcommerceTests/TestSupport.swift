@@ -32,6 +32,8 @@ enum TestServices {
         case lostReplies = 10
         /// The sync run sweeper reads the products queue's dead letters: only its test's there.
         case sweeper = 11
+        /// A gateway whose queue gauges are compared with what its test enqueued: no other gateway test's jobs.
+        case metrics = 12
     }
 
     static func redisURL(_ database: RedisDatabase) -> String { "redis://\(redisHost):\(redisPort)/\(database.rawValue)" }

@@ -70,6 +70,13 @@ public struct GatewayConfiguration: Sendable {
     public var readTimeout: Duration
     /// The OAuth install; nil (routes answer 503) unless `SHOPIFY_API_KEY` is set.
     public var oauth: OAuthConfiguration?
+    /// `GATEWAY_METRICS_PORT` (unset): when set, `/metrics` is served only there (on `GATEWAY_METRICS_HOST`,
+    /// `0.0.0.0`), not on the public port.
+    public var metricsPort: Int?
+    public var metricsHost: String
+    /// `METRICS_REFRESH_SECONDS` (5): the queue and poll-lag gauges are read from Redis and PostgreSQL at most this
+    /// often, however often `/metrics` is scraped.
+    public var metricsRefreshInterval: Duration
     /// `POLL_INTERVAL_SECONDS` (900): a new connection joins the poll schedule with it.
     public var pollInterval: Duration
 
@@ -87,6 +94,11 @@ public struct GatewayConfiguration: Sendable {
         self.pollInterval = try environment.seconds("POLL_INTERVAL_SECONDS", default: 900, range: 1...86_400)
         self.idleTimeout = try environment.seconds("HTTP_IDLE_TIMEOUT_SECONDS", default: 75, range: 0.1...86_400)
         self.readTimeout = try environment.seconds("HTTP_READ_TIMEOUT_SECONDS", default: 60, range: 0.1...86_400)
+        self.metricsPort = try environment.optional("GATEWAY_METRICS_PORT").map { _ throws(ConfigurationError) in
+            try environment.int("GATEWAY_METRICS_PORT", default: 9090, range: 0...65535)
+        }
+        self.metricsHost = environment.optional("GATEWAY_METRICS_HOST") ?? "0.0.0.0"
+        self.metricsRefreshInterval = try environment.seconds("METRICS_REFRESH_SECONDS", default: 5, range: 0...300)
         self.oauth = try environment.optional("SHOPIFY_API_KEY").map { apiKey throws(ConfigurationError) in
             try OAuthConfiguration(apiKey: apiKey, environment: environment)
         }

@@ -13,6 +13,7 @@ import OpsReports
 import PostgresNIO
 import Prometheus
 import RedisClient
+import ServiceLifecycle
 import Shopify
 import ShopifyAdmin
 import Storage
@@ -82,9 +83,31 @@ public func buildGatewayApplication(
         reports: OpsReports(redis: redis, postgres: postgres),
         queue: RedisJobQueue(redis: redis)
     ).addRoutes(to: router)
-    let queueTruth = QueueTruthMetrics(queue: RedisJobQueue(redis: redis), postgres: postgres, registry: metricsRegistry)
-    HealthController(redis: redis, postgres: postgres, metricsRegistry: metricsRegistry) { logger in await queueTruth.refresh(logger: logger) }
-        .addRoutes(to: router)
+    let queueTruth = QueueTruthMetrics(
+        queue: RedisJobQueue(redis: redis),
+        postgres: postgres,
+        registry: metricsRegistry,
+        interval: configuration.metricsRefreshInterval
+    )
+    let health = HealthController(redis: redis, postgres: postgres, metricsRegistry: metricsRegistry) { logger in
+        await queueTruth.refreshIfDue(logger: logger)
+    }
+    var services: [any Service] = [postgres]
+    if let metricsPort = configuration.metricsPort {
+        // Metrics on a port of their own (not exposed to the internet); the public port keeps /healthz and /readyz.
+        let metricsRouter = Router()
+        health.addRoutes(to: metricsRouter)
+        health.addProbeRoutes(to: router)
+        services.append(
+            Application(
+                router: metricsRouter,
+                configuration: .init(address: .hostname(configuration.metricsHost, port: metricsPort), serverName: "ecommerce-gateway-metrics"),
+                logger: logger
+            )
+        )
+    } else {
+        health.addRoutes(to: router)
+    }
     return Application(
         router: router,
         server: .http1(
@@ -92,7 +115,7 @@ public func buildGatewayApplication(
             timeouts: HTTPTimeouts(idle: TimeAmount(configuration.idleTimeout), read: TimeAmount(configuration.readTimeout))
         ),
         configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "ecommerce-gateway"),
-        services: [postgres],
+        services: services,
         logger: logger
     )
 }

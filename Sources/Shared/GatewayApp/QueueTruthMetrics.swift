@@ -5,16 +5,44 @@ import Logging
 import PostgresNIO
 import Prometheus
 import RedisClient
+import Synchronization
 
-/// Gauges read from Redis and PostgreSQL when `/metrics` is scraped: the queues as they are (ready, in-flight,
+/// Gauges read from Redis and PostgreSQL when `/metrics` is scraped, at most once per `interval` (a refresh costs
+/// eight Redis scripts and a PostgreSQL aggregate; scrapes in between, and scrapes while a refresh runs, read the
+/// gauges as they are): the queues as they are (ready, in-flight,
 /// delayed, dead, oldest ready age, crash recoveries) and the poll lag of active connections (now − `lastSyncedAt`,
 /// by bucket, and its maximum). The same whichever process would report them, so only the gateway exports them:
 /// summing over pods does not double count. Per-process metrics (job durations, Shopify budget waits) stay with
 /// the workers.
-struct QueueTruthMetrics: Sendable {
+final class QueueTruthMetrics: Sendable {
     let queue: RedisJobQueue
     let postgres: PostgresClient
     let registry: PrometheusCollectorRegistry
+    let interval: Duration
+    /// When the last refresh started; nil before the first.
+    private let lastRefresh = Mutex<ContinuousClock.Instant?>(nil)
+    /// Refreshes started, for tests: one per interval however often `/metrics` is read.
+    let refreshes = Atomic<Int>(0)
+
+    init(queue: RedisJobQueue, postgres: PostgresClient, registry: PrometheusCollectorRegistry, interval: Duration) {
+        self.queue = queue
+        self.postgres = postgres
+        self.registry = registry
+        self.interval = interval
+    }
+
+    /// Refreshes the gauges unless another scrape did less than `interval` ago (or is doing it now).
+    func refreshIfDue(logger: Logger) async {
+        let due = self.lastRefresh.withLock { last in
+            let now = ContinuousClock.now
+            if let previous = last, now - previous < self.interval { return false }
+            last = now
+            return true
+        }
+        guard due else { return }
+        self.refreshes.add(1, ordering: .relaxed)
+        await self.refresh(logger: logger)
+    }
     /// Poll lag bucket bounds in seconds (cumulative, as in a Prometheus histogram).
     static let lagBuckets: [Double] = [60, 300, 900, 1800, 3600, 7200, 21_600, 86_400]
 

@@ -219,18 +219,18 @@ struct WebhookDelivery: Sendable, Equatable {
 
 /// The headers a delivery is judged by, read in one pass over the fields (each `HTTPFields` lookup by name
 /// builds an index first, which showed in the gateway's profile).
-struct WebhookHeaders: Sendable, Equatable {
-    var hmac: String?
-    var topic: String?
-    var shop: String?
-    var webhookId: String?
+package struct WebhookHeaders: Sendable, Equatable {
+    package var hmac: String?
+    package var topic: String?
+    package var shop: String?
+    package var webhookId: String?
     /// `X-Shopify-Event-Id`: the same for every subscription's copy of one event.
-    var eventId: String?
+    package var eventId: String?
     /// `X-Shopify-Triggered-At`: when the event happened (a retry can come hours later).
-    var triggeredAt: String?
-    var requestId: String?
-    var contentLength: Int?
-    var closesConnection = false
+    package var triggeredAt: String?
+    package var requestId: String?
+    package var contentLength: Int?
+    package var closesConnection = false
 
     static let hmacHeader = HTTPField.Name("X-Shopify-Hmac-Sha256")!
     static let topicHeader = HTTPField.Name("X-Shopify-Topic")!

@@ -6,8 +6,8 @@ import HTTPTypes
 /// `Content-Length`, well-formed header lines — and answers ``ParseResult/notForUs`` for everything else, which
 /// the connection then hands, from that request's first byte on, to the full HTTP parser. So the two parsers can
 /// never disagree on where a request ends: a request this one takes is one the full parser reads the same way.
-enum WebhookWireRequest {
-    enum ParseResult: Equatable {
+package enum WebhookWireRequest {
+    package enum ParseResult: Equatable {
         /// Not all of the head has arrived yet.
         case incomplete
         /// Not a plain webhook delivery: the full HTTP parser must read it.
@@ -17,7 +17,7 @@ enum WebhookWireRequest {
     }
 
     /// A delivery's head may not be longer: Shopify's are about 1 KiB. A longer one is refused with 431.
-    static let maxHeadLength = 16 * 1024
+    package static let maxHeadLength = 16 * 1024
     static let maxHeaderCount = 100
     private static let requestLinePrefix = Array("POST \(WebhookIntake.path)".utf8)
     private static let version = Array(" HTTP/1.1\r\n".utf8)
@@ -28,8 +28,8 @@ enum WebhookWireRequest {
     /// It looks only for the request line's prefix and the blank line that ends a head, and stops at
     /// ``WebhookWireRequest/maxHeadLength`` bytes: what the head says is ``WebhookWireRequest/parse(_:)``'s to judge,
     /// once, when it is complete.
-    struct HeadScanner {
-        enum Result: Equatable {
+    package struct HeadScanner {
+        package enum Result: Equatable {
             /// The head has not ended yet, within the limit.
             case incomplete
             /// The request line is not `POST /ecommerce/webhooks/shopify…`: the full HTTP parser must read it.
@@ -43,12 +43,14 @@ enum WebhookWireRequest {
         /// Bytes already looked at (of the bytes handed to ``scan(_:)``, which must grow at the end only).
         private var scanned = 0
 
+        package init() {}
+
         /// Starts over for the next request.
-        mutating func reset() {
+        package mutating func reset() {
             self.scanned = 0
         }
 
-        mutating func scan(_ bytes: UnsafeRawBufferPointer) -> Result {
+        package mutating func scan(_ bytes: UnsafeRawBufferPointer) -> Result {
             let prefix = WebhookWireRequest.requestLinePrefix
             while self.scanned < prefix.count {
                 guard self.scanned < bytes.count else { return .incomplete }
@@ -72,7 +74,7 @@ enum WebhookWireRequest {
     }
 
     /// Reads a complete head (see ``HeadScanner``); given only part of one it answers ``ParseResult/incomplete``.
-    static func parse(_ bytes: UnsafeRawBufferPointer) -> ParseResult {
+    package static func parse(_ bytes: UnsafeRawBufferPointer) -> ParseResult {
         let end = bytes.count
         // The request line: exactly our path (a query string allowed), HTTP/1.1.
         var index = 0

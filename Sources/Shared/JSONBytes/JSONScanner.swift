@@ -14,8 +14,9 @@ public struct JSONScanner {
     @usableFromInline let bytes: [UInt8]
     @usableFromInline var index = 0
     @usableFromInline var depth = 0
-    /// Nesting deeper than this is refused, so that a hostile body cannot exhaust the stack.
-    public static let maxDepth = 64
+    /// Nesting deeper than this is refused, so that a hostile body cannot exhaust the stack: `JSONDecoder`'s own
+    /// limit, so that the two refuse the same documents (the fuzz target `FuzzOrderScanner` holds them to it).
+    public static let maxDepth = 512
 
     @inlinable
     public init(_ bytes: [UInt8]) {
@@ -26,6 +27,8 @@ public struct JSONScanner {
     @inlinable
     public static func parse<T>(_ bytes: [UInt8], _ read: (inout JSONScanner) throws(JSONScanError) -> T) throws(JSONScanError) -> T {
         var scanner = JSONScanner(bytes)
+        // A UTF-8 byte order mark is skipped, as JSONDecoder skips it.
+        if bytes.count >= 3, bytes[0] == 0xEF, bytes[1] == 0xBB, bytes[2] == 0xBF { scanner.index = 3 }
         let value = try read(&scanner)
         scanner.skipWhitespace()
         guard scanner.index == scanner.bytes.count else { throw scanner.error("trailing characters") }
@@ -54,7 +57,13 @@ public struct JSONScanner {
             try field(&self, key)
             self.skipWhitespace()
             switch self.next() {
-            case UInt8(ascii: ","): continue
+            case UInt8(ascii: ","):
+                // A comma before the closing brace is allowed, as JSONDecoder allows it.
+                self.skipWhitespace()
+                guard self.peek() == UInt8(ascii: "}") else { continue }
+                self.index += 1
+                self.depth -= 1
+                return
             case UInt8(ascii: "}"):
                 self.depth -= 1
                 return
@@ -78,7 +87,13 @@ public struct JSONScanner {
             try element(&self)
             self.skipWhitespace()
             switch self.next() {
-            case UInt8(ascii: ","): continue
+            case UInt8(ascii: ","):
+                // A comma before the closing bracket is allowed, as JSONDecoder allows it.
+                self.skipWhitespace()
+                guard self.peek() == UInt8(ascii: "]") else { continue }
+                self.index += 1
+                self.depth -= 1
+                return
             case UInt8(ascii: "]"):
                 self.depth -= 1
                 return
@@ -177,11 +192,72 @@ public struct JSONScanner {
         }
         guard digits == 1 || self.bytes[digitsStart] != UInt8(ascii: "0") else { throw self.error("leading zero") }
         if let byte = self.peek(), byte == UInt8(ascii: ".") || byte == UInt8(ascii: "e") || byte == UInt8(ascii: "E") {
-            throw self.error("expected an integer")
+            // `2.0`, `4.5e8`: JSONDecoder takes a number with a fraction or an exponent as an integer when its value
+            // is one, exactly; so does this (rare, so not on the fast path above).
+            self.index = start
+            return try self.readIntegralNumber()
         }
         if negative { return value }
         guard value != Int64.min else { throw self.error("integer out of range") }
         return -value
+    }
+
+    /// A number with a fraction or an exponent read as JSONDecoder reads it into an integer (measured against it, after
+    /// FuzzOrderScanner and the damaged-bodies test found three differences): its `Double` must be whole and in
+    /// range (`1.5`, `1e19` and `9223372036854775807.0` are refused); below 2^53 the value is that `Double`
+    /// (`4097997947843424.9` is 4097997947843425), above it the text's exact value truncated toward zero
+    /// (`63054418464716251.9` is 63054418464716251, `4459623783439565e01` is 44596237834395650).
+    @usableFromInline
+    mutating func readIntegralNumber() throws(JSONScanError) -> Int64 {
+        let start = self.index
+        try self.skipNumber()
+        var text = self.bytes[start..<self.index]
+        guard let double = Double(String(decoding: text, as: UTF8.self)), double.rounded(.towardZero) == double else {
+            throw self.error("not an integer")
+        }
+        guard let exact = Int64(exactly: double) else { throw self.error("integer out of range") }
+        if double.magnitude < 9_007_199_254_740_992 { return exact }
+        let negative = text.first == UInt8(ascii: "-")
+        if negative { text = text.dropFirst() }
+        var exponent = 0
+        if let e = text.firstIndex(where: { $0 == UInt8(ascii: "e") || $0 == UInt8(ascii: "E") }) {
+            var exponentText = text[(e + 1)...]
+            let negativeExponent = exponentText.first == UInt8(ascii: "-")
+            if negativeExponent || exponentText.first == UInt8(ascii: "+") { exponentText = exponentText.dropFirst() }
+            let significant = exponentText.drop { $0 == UInt8(ascii: "0") }
+            // A whole Double with more than 4 exponent digits is far out of range (or zero, caught below).
+            guard significant.count <= 4 else { throw self.error(double == 0 ? "not an integer" : "integer out of range") }
+            exponent = significant.reduce(0) { $0 * 10 + Int($1 - UInt8(ascii: "0")) } * (negativeExponent ? -1 : 1)
+            text = text[..<e]
+        }
+        // The digits without the point; the value is digits × 10^exponent.
+        var digits = Array(text.filter { $0 != UInt8(ascii: ".") })
+        if let point = text.firstIndex(of: UInt8(ascii: ".")) { exponent -= text.endIndex - point - 1 }
+        if exponent < 0 { digits.removeLast(min(digits.count, -exponent)) }  // truncated toward zero
+        digits = Array(digits.drop { $0 == UInt8(ascii: "0") })
+        if digits.isEmpty { return 0 }
+        let zeros = max(0, exponent)
+        guard digits.count + zeros <= 19 else { throw self.error("integer out of range") }
+        var value: Int64 = 0
+        for digit in digits + [UInt8](repeating: UInt8(ascii: "0"), count: zeros) {
+            let (shifted, overflow1) = value.multipliedReportingOverflow(by: 10)
+            let (next, overflow2) = shifted.subtractingReportingOverflow(Int64(digit - UInt8(ascii: "0")))
+            guard !overflow1 && !overflow2 else { throw self.error("integer out of range") }
+            value = next
+        }
+        if negative { return value }
+        guard value != Int64.min else { throw self.error("integer out of range") }
+        return -value
+    }
+
+    /// Reads a key's value only the first time the key comes (`seen` holds a bit per key of the caller's, `bit`
+    /// this one's); a repeated key's value is skipped: the first occurrence wins, as in JSONDecoder.
+    @inlinable
+    public mutating func once(_ bit: Int, _ seen: inout UInt32, _ read: (inout JSONScanner) throws(JSONScanError) -> Void) throws(JSONScanError) {
+        let mask: UInt32 = 1 << bit
+        guard seen & mask == 0 else { return try self.skipValue() }
+        seen |= mask
+        try read(&self)
     }
 
     @inlinable
@@ -205,21 +281,85 @@ public struct JSONScanner {
         }
     }
 
-    /// Consumes any value, checking its syntax.
+    /// Consumes a value the caller does not read, checking its structure as JSONDecoder checks a value it does not
+    /// decode: containers, literals and escapes as the grammar says, but a number's characters (`01`, `1.`) and a
+    /// string's raw bytes (control characters, lone surrogate escapes) unchecked. A value nobody reads cannot
+    /// change what is read; refusing what JSONDecoder accepts would refuse a delivery it would have taken.
     @inlinable
     public mutating func skipValue() throws(JSONScanError) {
         self.skipWhitespace()
         guard let byte = self.peek() else { throw self.error("unexpected end") }
         switch byte {
-        case UInt8(ascii: "{"): try self.readObject { scanner, _ throws(JSONScanError) in try scanner.skipValue() }
-        case UInt8(ascii: "["): try self.readArray { scanner throws(JSONScanError) in try scanner.skipValue() }
-        case UInt8(ascii: "\""): _ = try self.scanString()
+        case UInt8(ascii: "{"):
+            try self.skipContainer(close: UInt8(ascii: "}")) { scanner throws(JSONScanError) in
+                scanner.skipWhitespace()
+                guard scanner.peek() == UInt8(ascii: "\"") else { throw scanner.error("expected a key") }
+                try scanner.skipString()
+                try scanner.expect(UInt8(ascii: ":"), "':'")
+                try scanner.skipValue()
+            }
+        case UInt8(ascii: "["): try self.skipContainer(close: UInt8(ascii: "]")) { scanner throws(JSONScanError) in try scanner.skipValue() }
+        case UInt8(ascii: "\""): try self.skipString()
         case UInt8(ascii: "t"): try self.literal("true")
         case UInt8(ascii: "f"): try self.literal("false")
         case UInt8(ascii: "n"): try self.literal("null")
-        case UInt8(ascii: "-"), UInt8(ascii: "0")...UInt8(ascii: "9"): try self.skipNumber()
+        case UInt8(ascii: "-"), UInt8(ascii: "0")...UInt8(ascii: "9"):
+            self.index += 1
+            while let next = self.peek(),
+                Self.isDigit(next) || next == UInt8(ascii: ".") || next == UInt8(ascii: "e") || next == UInt8(ascii: "E")
+                    || next == UInt8(ascii: "+") || next == UInt8(ascii: "-")
+            {
+                self.index += 1
+            }
         default: throw self.error("unexpected character")
         }
+    }
+
+    /// An object's or array's members up to `close`, each consumed by `member` (a comma before `close` allowed).
+    @usableFromInline
+    mutating func skipContainer(close: UInt8, _ member: (inout JSONScanner) throws(JSONScanError) -> Void) throws(JSONScanError) {
+        self.index += 1
+        try self.enter()
+        self.skipWhitespace()
+        if self.peek() == close {
+            self.index += 1
+            self.depth -= 1
+            return
+        }
+        while true {
+            try member(&self)
+            self.skipWhitespace()
+            guard let next = self.next() else { throw self.error("unexpected end") }
+            if next == close { break }
+            guard next == UInt8(ascii: ",") else { throw self.error("expected ',' or a close") }
+            self.skipWhitespace()
+            if self.peek() == close {
+                self.index += 1
+                break
+            }
+        }
+        self.depth -= 1
+    }
+
+    /// A string nobody reads: to its closing quote, stepping over escapes (`\\` and one byte, `\\u` and four);
+    /// nothing else is checked, as JSONDecoder checks nothing else in a string it does not decode.
+    @usableFromInline
+    mutating func skipString() throws(JSONScanError) {
+        self.index += 1
+        while let byte = self.next() {
+            if byte == UInt8(ascii: "\"") { return }
+            guard byte == UInt8(ascii: "\\") else { continue }
+            // Whatever byte is escaped (`\'` too), and a `\u` takes the next four bytes whatever they are (`\uZZZZ`),
+            // as JSONDecoder skips them (both found by FuzzOrderScanner).
+            guard let escaped = self.next() else { break }
+            if escaped == UInt8(ascii: "u") {
+                // Four bytes, none of them the closing quote (JSONDecoder finds the string's end first).
+                for _ in 0..<4 {
+                    guard let byte = self.next(), byte != UInt8(ascii: "\"") else { throw self.error("invalid \\u escape") }
+                }
+            }
+        }
+        throw self.error("unterminated string")
     }
 
     // MARK: Internals
@@ -390,7 +530,10 @@ extension JSONScanner {
     @inlinable
     public mutating func readDate() throws(JSONScanError) -> Date {
         let text = try self.readString()
-        guard let date = RFC3339.parse(text) else { throw JSONScanError(reason: "not an RFC 3339 date", offset: self.index) }
+        // The rare shapes the fast reading does not take are read as JobCoding's `.iso8601` strategy reads them.
+        guard let date = RFC3339.parse(text) ?? RFC3339.foundation(text) else {
+            throw JSONScanError(reason: "not an RFC 3339 date", offset: self.index)
+        }
         return date
     }
 }

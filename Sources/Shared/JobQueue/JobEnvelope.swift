@@ -142,7 +142,7 @@ extension JobEnvelope: JSONScannable where Payload: JSONScannable {
         var payload: Payload?
         try scanner.readObject { scanner, key throws(JSONScanError) in
             switch key {
-            case "payload": payload = try Payload(scanning: &scanner)
+            case "payload": try scanner.once(8, &fields.seen) { scanner throws(JSONScanError) in payload = try Payload(scanning: &scanner) }
             default: if try !fields.read(key, from: &scanner) { try scanner.skipValue() }
             }
         }
@@ -172,18 +172,24 @@ private struct EnvelopeFields {
     var maxAttempts: Int?
     var enqueuedAt: Date?
     var dedupeKey: String?
+    /// A bit per field already read: a key given twice keeps its first value, as in JSONDecoder.
+    var seen: UInt32 = 0
 
     /// Reads `key`'s value if it is an envelope field; false when it is not one.
     mutating func read(_ key: JSONKey, from scanner: inout JSONScanner) throws(JSONScanError) -> Bool {
+        var seen = self.seen
+        defer { self.seen = seen }
         switch key {
-        case "id": self.id = try scanner.readString()
-        case "kind": self.kind = try scanner.readString()
-        case "businessId": self.businessId = try scanner.readNull() ? nil : scanner.readString()
-        case "shop": self.shop = try scanner.readNull() ? nil : scanner.readString()
-        case "attempt": self.attempt = try scanner.readInt()
-        case "maxAttempts": self.maxAttempts = try scanner.readInt()
-        case "enqueuedAt": self.enqueuedAt = try scanner.readDate()
-        case "dedupeKey": self.dedupeKey = try scanner.readNull() ? nil : scanner.readString()
+        case "id": try scanner.once(0, &seen) { scanner throws(JSONScanError) in self.id = try scanner.readString() }
+        case "kind": try scanner.once(1, &seen) { scanner throws(JSONScanError) in self.kind = try scanner.readString() }
+        case "businessId":
+            try scanner.once(2, &seen) { scanner throws(JSONScanError) in self.businessId = try scanner.readNull() ? nil : scanner.readString() }
+        case "shop": try scanner.once(3, &seen) { scanner throws(JSONScanError) in self.shop = try scanner.readNull() ? nil : scanner.readString() }
+        case "attempt": try scanner.once(4, &seen) { scanner throws(JSONScanError) in self.attempt = try scanner.readInt() }
+        case "maxAttempts": try scanner.once(5, &seen) { scanner throws(JSONScanError) in self.maxAttempts = try scanner.readInt() }
+        case "enqueuedAt": try scanner.once(6, &seen) { scanner throws(JSONScanError) in self.enqueuedAt = try scanner.readDate() }
+        case "dedupeKey":
+            try scanner.once(7, &seen) { scanner throws(JSONScanError) in self.dedupeKey = try scanner.readNull() ? nil : scanner.readString() }
         default: return false
         }
         return true

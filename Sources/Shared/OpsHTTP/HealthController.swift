@@ -30,7 +30,21 @@ public struct HealthController: Sendable {
         var postgres: String
     }
 
+    /// `/healthz`, `/readyz` and `/metrics`.
     public func addRoutes(to router: Router<some RequestContext>) {
+        self.addProbeRoutes(to: router)
+        router.get("/metrics") { _, context in
+            await self.beforeScrape(context.logger)
+            return Response(
+                status: .ok,
+                headers: [.contentType: "text/plain; version=0.0.4"],
+                body: ResponseBody(byteBuffer: ByteBuffer(bytes: self.metricsRegistry.emitToBuffer()))
+            )
+        }
+    }
+
+    /// `/healthz` and `/readyz` only (for a process whose metrics have a port of their own).
+    public func addProbeRoutes(to router: Router<some RequestContext>) {
         router.get("/healthz") { _, _ in Response.json(["status": "ok"]) }
         router.get("/readyz") { _, context in
             async let redisReady = self.check { try await self.redis.ping() }
@@ -42,14 +56,6 @@ public struct HealthController: Sendable {
                 postgres: postgresOK ? "ok" : "down"
             )
             return Response.json(readiness, status: redisOK && postgresOK ? .ok : .serviceUnavailable)
-        }
-        router.get("/metrics") { _, context in
-            await self.beforeScrape(context.logger)
-            return Response(
-                status: .ok,
-                headers: [.contentType: "text/plain; version=0.0.4"],
-                body: ResponseBody(byteBuffer: ByteBuffer(bytes: self.metricsRegistry.emitToBuffer()))
-            )
         }
     }
 

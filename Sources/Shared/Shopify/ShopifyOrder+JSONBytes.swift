@@ -19,23 +19,30 @@ extension ShopifyOrder: JSONWritable, JSONScannable {
         var test: Bool?
         var lineItems: [LineItem]?
         var refunds: [Refund]?
+        var seen: UInt32 = 0  // a key given twice: the first wins, as in JSONDecoder
         try scanner.readObject { scanner, key throws(JSONScanError) in
             switch key {
-            case "id": id = try scanner.readInt64()
-            case "name": name = try scanner.readNull() ? nil : scanner.readString()
-            case "created_at": createdAt = try scanner.readNull() ? nil : scanner.readString()
-            case "updated_at": updatedAt = try scanner.readString()
-            case "cancelled_at": cancelledAt = try scanner.readNull() ? nil : scanner.readString()
-            case "test": test = try scanner.readNull() ? nil : scanner.readBool()
+            case "id": try scanner.once(0, &seen) { scanner throws(JSONScanError) in id = try scanner.readInt64() }
+            case "name": try scanner.once(1, &seen) { scanner throws(JSONScanError) in name = try scanner.readNull() ? nil : scanner.readString() }
+            case "created_at":
+                try scanner.once(2, &seen) { scanner throws(JSONScanError) in createdAt = try scanner.readNull() ? nil : scanner.readString() }
+            case "updated_at": try scanner.once(3, &seen) { scanner throws(JSONScanError) in updatedAt = try scanner.readString() }
+            case "cancelled_at":
+                try scanner.once(4, &seen) { scanner throws(JSONScanError) in cancelledAt = try scanner.readNull() ? nil : scanner.readString() }
+            case "test": try scanner.once(5, &seen) { scanner throws(JSONScanError) in test = try scanner.readNull() ? nil : scanner.readBool() }
             case "line_items":
-                var items: [LineItem] = []
-                try scanner.readArray { scanner throws(JSONScanError) in items.append(try LineItem(scanning: &scanner)) }
-                lineItems = items
+                try scanner.once(6, &seen) { scanner throws(JSONScanError) in
+                    var items: [LineItem] = []
+                    try scanner.readArray { scanner throws(JSONScanError) in items.append(try LineItem(scanning: &scanner)) }
+                    lineItems = items
+                }
             case "refunds":
-                if try scanner.readNull() { return }
-                var list: [Refund] = []
-                try scanner.readArray { scanner throws(JSONScanError) in list.append(try Refund(scanning: &scanner)) }
-                refunds = list
+                try scanner.once(7, &seen) { scanner throws(JSONScanError) in
+                    if try scanner.readNull() { return }
+                    var list: [Refund] = []
+                    try scanner.readArray { scanner throws(JSONScanError) in list.append(try Refund(scanning: &scanner)) }
+                    refunds = list
+                }
             default: try scanner.skipValue()
             }
         }
@@ -68,13 +75,16 @@ extension ShopifyOrder.LineItem: JSONWritable {
         var sku: String?
         var quantity: Int?
         var currentQuantity: Int?
+        var seen: UInt32 = 0  // a key given twice: the first wins, as in JSONDecoder
         try scanner.readObject { scanner, key throws(JSONScanError) in
             switch key {
-            case "id": id = try scanner.readInt64()
-            case "variant_id": variantId = try scanner.readNull() ? nil : scanner.readInt64()
-            case "sku": sku = try scanner.readNull() ? nil : scanner.readString()
-            case "quantity": quantity = try scanner.readInt()
-            case "current_quantity": currentQuantity = try scanner.readNull() ? nil : scanner.readInt()
+            case "id": try scanner.once(0, &seen) { scanner throws(JSONScanError) in id = try scanner.readInt64() }
+            case "variant_id":
+                try scanner.once(1, &seen) { scanner throws(JSONScanError) in variantId = try scanner.readNull() ? nil : scanner.readInt64() }
+            case "sku": try scanner.once(2, &seen) { scanner throws(JSONScanError) in sku = try scanner.readNull() ? nil : scanner.readString() }
+            case "quantity": try scanner.once(3, &seen) { scanner throws(JSONScanError) in quantity = try scanner.readInt() }
+            case "current_quantity":
+                try scanner.once(4, &seen) { scanner throws(JSONScanError) in currentQuantity = try scanner.readNull() ? nil : scanner.readInt() }
             default: try scanner.skipValue()
             }
         }
@@ -98,13 +108,16 @@ extension ShopifyOrder.Refund: JSONWritable {
     init(scanning scanner: inout JSONScanner) throws(JSONScanError) {
         var id: Int64?
         var lines: [ShopifyOrder.RefundLineItem]?
+        var seen: UInt32 = 0  // a key given twice: the first wins, as in JSONDecoder
         try scanner.readObject { scanner, key throws(JSONScanError) in
             switch key {
-            case "id": id = try scanner.readInt64()
+            case "id": try scanner.once(0, &seen) { scanner throws(JSONScanError) in id = try scanner.readInt64() }
             case "refund_line_items":
-                var list: [ShopifyOrder.RefundLineItem] = []
-                try scanner.readArray { scanner throws(JSONScanError) in list.append(try ShopifyOrder.RefundLineItem(scanning: &scanner)) }
-                lines = list
+                try scanner.once(1, &seen) { scanner throws(JSONScanError) in
+                    var list: [ShopifyOrder.RefundLineItem] = []
+                    try scanner.readArray { scanner throws(JSONScanError) in list.append(try ShopifyOrder.RefundLineItem(scanning: &scanner)) }
+                    lines = list
+                }
             default: try scanner.skipValue()
             }
         }
@@ -126,11 +139,13 @@ extension ShopifyOrder.RefundLineItem: JSONWritable {
         var lineItemId: Int64?
         var quantity: Int?
         var restockType: String?
+        var seen: UInt32 = 0  // a key given twice: the first wins, as in JSONDecoder
         try scanner.readObject { scanner, key throws(JSONScanError) in
             switch key {
-            case "line_item_id": lineItemId = try scanner.readInt64()
-            case "quantity": quantity = try scanner.readInt()
-            case "restock_type": restockType = try scanner.readNull() ? nil : scanner.readString()
+            case "line_item_id": try scanner.once(0, &seen) { scanner throws(JSONScanError) in lineItemId = try scanner.readInt64() }
+            case "quantity": try scanner.once(1, &seen) { scanner throws(JSONScanError) in quantity = try scanner.readInt() }
+            case "restock_type":
+                try scanner.once(2, &seen) { scanner throws(JSONScanError) in restockType = try scanner.readNull() ? nil : scanner.readString() }
             default: try scanner.skipValue()
             }
         }
@@ -154,9 +169,13 @@ extension ShopifyOrderChange: JSONWritable {
         self = try JSONScanner.parse(bytes) { scanner throws(JSONScanError) in
             var change: ShopifyOrderChange?
             if topic == .ordersEdited {
+                var seen: UInt32 = 0  // a key given twice: the first wins, as in JSONDecoder
                 try scanner.readObject { scanner, key throws(JSONScanError) in
                     switch key {
-                    case "order_edit": change = try ShopifyOrderChange(scanningIdAndOrderId: &scanner)
+                    case "order_edit":
+                        try scanner.once(0, &seen) { scanner throws(JSONScanError) in
+                            change = try ShopifyOrderChange(scanningIdAndOrderId: &scanner)
+                        }
                     default: try scanner.skipValue()
                     }
                 }
@@ -171,10 +190,11 @@ extension ShopifyOrderChange: JSONWritable {
     private init(scanningIdAndOrderId scanner: inout JSONScanner) throws(JSONScanError) {
         var id: Int64?
         var orderId: Int64?
+        var seen: UInt32 = 0  // a key given twice: the first wins, as in JSONDecoder
         try scanner.readObject { scanner, key throws(JSONScanError) in
             switch key {
-            case "id": id = try scanner.readNull() ? nil : scanner.readInt64()
-            case "order_id": orderId = try scanner.readInt64()
+            case "id": try scanner.once(0, &seen) { scanner throws(JSONScanError) in id = try scanner.readNull() ? nil : scanner.readInt64() }
+            case "order_id": try scanner.once(1, &seen) { scanner throws(JSONScanError) in orderId = try scanner.readInt64() }
             default: try scanner.skipValue()
             }
         }
