@@ -411,6 +411,45 @@ struct JobQueueTests {
         #expect(worker.unreceivedClaimsReleased > 0, "no claim reply was lost: the test did not test anything")
     }
 
+    @Test("dead letters older than the retention are deleted in bounded batches, newer ones kept, whatever wrote them")
+    func deadLetterRetention() async throws {
+        let redis = TestServices.redis()
+        defer { redis.shutdown() }
+        let queue = RedisJobQueue(redis: redis)
+        let name = uniqueQueue()
+        let dead = QueueKeys(queue: name).dead
+        // 1,200 old records (as bury writes them, and as the Lua scripts' cjson writes them) and 10 fresh ones.
+        let old = Int64(Date().timeIntervalSince1970 * 1000) - 3 * 86_400_000
+        for index in 0..<1_200 {
+            let record =
+                index % 2 == 0
+                ? #"{"id":"old-\#(index)","job":"{}","error":"e","attempt":1,"failedAtMs":\#(old)}"#
+                : #"{"attempt":0,"error":"malformed","failedAtMs":\#(old),"id":"old-\#(index)","job":"x"}"#
+            _ = try await redis.send(["HSET", RedisArgument(dead), RedisArgument("old-\(index)"), RedisArgument(record)])
+        }
+        for index in 0..<10 {
+            let job = try encodedEcho(index, maxAttempts: 1)
+            try await queue.enqueue(raw: job.bytes, id: job.id, queue: name, dedupeKey: nil)
+            let claimed = try #require(try await queue.claim(from: [name], workerId: "w", max: 1, lease: .seconds(10)).first)
+            #expect(try await queue.bury(claimed, workerId: "w", envelope: claimed.envelope, attempt: 1, error: "failed"))
+        }
+        var deleted = 0
+        var calls = 0
+        var walkDone = false
+        while !walkDone {
+            let batch = try await queue.pruneDeadLetters(queue: name, olderThan: .seconds(86_400), batch: 100)
+            deleted += batch.deleted
+            walkDone = batch.walkDone
+            calls += 1
+            #expect(calls < 100, "the walk ends")
+            if calls >= 100 { break }
+        }
+        #expect(calls > 1, "one call looks at a batch, not at everything")
+        #expect(deleted == 1_200)
+        #expect(try await queue.stats(queue: name).dead == 10)
+        #expect(try await queue.pruneDeadLetters(queue: name, olderThan: .seconds(86_400)).deleted == 0)
+    }
+
     @Test("a live worker's heartbeat keeps its lease; a lost lease makes its late ack a no-op")
     func heartbeatKeepsLease() async throws {
         let redis = TestServices.redis()

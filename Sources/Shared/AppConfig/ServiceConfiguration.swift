@@ -125,6 +125,8 @@ public struct WorkerConfiguration: Sendable {
     public var lease: Duration
     public var shutdownGrace: Duration
     public var maxRecoveries: Int
+    /// `DEAD_LETTER_RETENTION_DAYS` (30; 0 keeps them): dead letters older than this are deleted.
+    public var deadLetterRetention: Duration?
     public var retryBase: Duration
     /// `SHOPIFY_API_VERSION`, `SHOPIFY_ADMIN_BASE_URL`.
     public var shopify: ShopifyAdminConfiguration
@@ -207,6 +209,8 @@ public struct WorkerConfiguration: Sendable {
         self.lease = try environment.seconds("WORKER_LEASE_SECONDS", default: 15, range: 1...300)
         self.shutdownGrace = try environment.seconds("WORKER_SHUTDOWN_GRACE_SECONDS", default: 20, range: 0...3600)
         self.maxRecoveries = try environment.int("WORKER_MAX_RECOVERIES", default: 3, range: 0...100)
+        let deadLetterDays = try environment.int("DEAD_LETTER_RETENTION_DAYS", default: 30, range: 0...3650)
+        self.deadLetterRetention = deadLetterDays == 0 ? nil : .seconds(86_400 * deadLetterDays)
         self.retryBase = try environment.seconds("WORKER_RETRY_BASE_SECONDS", default: 1, range: 0.001...3600)
     }
 }

@@ -112,7 +112,7 @@ struct SyncController: Sendable {
             try await self.queue.enqueue(Plan.self, job)
         } catch {
             logger.error("could not enqueue a push", metadata: ["kind": "\(kind)", "error": "\(error)"])
-            try? await self.syncLogs.fail(
+            _ = try? await self.syncLogs.fail(
                 runId: runId,
                 error: SyncError(code: "queue_unavailable", message: "the job queue is unavailable"),
                 logger: logger

@@ -24,6 +24,10 @@ public struct JobWorkerConfiguration: Sendable {
     public var maintenanceInterval: Duration = .seconds(1)
     /// Crash recoveries after which a job is quarantined in dead letters.
     public var maxRecoveries: Int = 3
+    /// Dead letters older than this are deleted (nil: kept until someone retries or purges them); the walk over
+    /// them takes a batch every `deadLetterPruneInterval`.
+    public var deadLetterRetention: Duration?
+    public var deadLetterPruneInterval: Duration = .seconds(60)
     /// On shutdown, how long in-flight jobs may take to finish before they are handed back.
     public var shutdownGrace: Duration = .seconds(20)
     public var backoff = RetryBackoff()
@@ -502,7 +506,14 @@ public final class JobWorker: Service, Sendable {
     }
 
     private func maintenanceLoop() async {
+        var lastPrune: ContinuousClock.Instant?
         while !Task.isCancelled {
+            if let retention = self.configuration.deadLetterRetention,
+                lastPrune.map({ .now - $0 >= self.configuration.deadLetterPruneInterval }) ?? true
+            {
+                lastPrune = .now
+                await self.pruneDeadLetters(olderThan: retention)
+            }
             for queue in self.configuration.queues {
                 do {
                     let result = try await self.queue.maintain(queue: queue, maxRecoveries: self.configuration.maxRecoveries)
@@ -519,6 +530,18 @@ public final class JobWorker: Service, Sendable {
                 }
             }
             try? await Task.sleep(for: self.configuration.maintenanceInterval)
+        }
+    }
+
+    /// One batch of the dead-letter retention per queue.
+    private func pruneDeadLetters(olderThan retention: Duration) async {
+        for queue in self.configuration.queues {
+            do {
+                let (deleted, _) = try await self.queue.pruneDeadLetters(queue: queue, olderThan: retention)
+                if deleted > 0 { self.logger.info("old dead letters deleted", metadata: ["queue": "\(queue)", "count": "\(deleted)"]) }
+            } catch {
+                self.logger.error("dead-letter retention failed", metadata: ["queue": "\(queue)", "error": "\(error)"])
+            }
         }
     }
 

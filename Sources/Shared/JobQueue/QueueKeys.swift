@@ -15,6 +15,8 @@ public struct QueueKeys: Sendable, Hashable {
     public let dead: String
     /// How often each job was recovered from a lost worker, for quarantine.
     public let recoveries: String
+    /// Where the dead-letter retention's walk over `dead` stands (an `HSCAN` cursor).
+    public let deadPruneCursor: String
 
     public init(queue: String) {
         self.ready = queue
@@ -24,5 +26,6 @@ public struct QueueKeys: Sendable, Hashable {
         self.delayed = queue + ":delayed"
         self.dead = queue + ":dead"
         self.recoveries = queue + ":recoveries"
+        self.deadPruneCursor = queue + ":dead-prune-cursor"
     }
 }

@@ -211,6 +211,27 @@ enum QueueScripts {
         """
     )
 
+    /// Deletes dead letters older than a retention, a bounded batch per call: `HSCAN` from the cursor the last call
+    /// left (so successive calls walk the whole hash), reading each record's `failedAtMs` without decoding it.
+    /// KEYS: dead, cursor key. ARGV: retention ms, batch count. Returns {deleted, 1 when the walk is complete}.
+    static let pruneDead = RedisScript(
+        """
+        \(now)
+        local cutoff = now - tonumber(ARGV[1])
+        local reply = redis.call('HSCAN', KEYS[1], redis.call('GET', KEYS[2]) or '0', 'COUNT', ARGV[2])
+        local fields, deleted = reply[2], 0
+        for i = 1, #fields, 2 do
+          local at = tonumber(string.match(fields[i + 1], '"failedAtMs"%s*:%s*(%d+)'))
+          if at and at < cutoff then
+            redis.call('HDEL', KEYS[1], fields[i])
+            deleted = deleted + 1
+          end
+        end
+        if reply[1] == '0' then redis.call('DEL', KEYS[2]) else redis.call('SET', KEYS[2], reply[1]) end
+        return {deleted, reply[1] == '0' and 1 or 0}
+        """
+    )
+
     /// KEYS: ready, inflight, delayed, dead. Returns {ready, inflight, delayed, dead, oldest ready envelope or false, now ms}.
     static let stats = RedisScript(
         """

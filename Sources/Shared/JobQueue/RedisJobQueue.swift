@@ -349,6 +349,19 @@ public struct RedisJobQueue: Sendable {
         return reply.int == 1
     }
 
+    /// Deletes the queue's dead letters that failed more than `age` ago, looking at up to `batch` of them (a walk
+    /// over all of them takes several calls). Returns how many went, and whether the walk came round to its start.
+    @discardableResult
+    public func pruneDeadLetters(queue: String, olderThan age: Duration, batch: Int = 500) async throws -> (deleted: Int, walkDone: Bool) {
+        let keys = QueueKeys(queue: queue)
+        let reply = try await self.redis.run(
+            QueueScripts.pruneDead,
+            keys: [keys.dead, keys.deadPruneCursor],
+            arguments: [RedisArgument(age.milliseconds), RedisArgument(batch)]
+        ).orThrow().elements
+        return (reply.first?.int ?? 0, reply.dropFirst().first?.int == 1)
+    }
+
     /// Deletes one dead letter, or all of a queue's when `id` is nil; returns how many went.
     @discardableResult
     public func purgeDeadLetters(queue: String, id: String? = nil) async throws -> Int {

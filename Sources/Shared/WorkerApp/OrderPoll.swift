@@ -130,7 +130,7 @@ struct OrderPoll: Sendable {
             throw later
         } catch {
             logger.error("poll failed", metadata: ["error": "\(error)"])
-            try? await self.syncLogs.fail(runId: runId, error: .merchantFacing(error), logger: logger)
+            _ = try? await self.syncLogs.fail(runId: runId, error: .merchantFacing(error), logger: logger)
             throw error
         }
         try await self.syncLogs.finishRun(

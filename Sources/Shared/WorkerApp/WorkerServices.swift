@@ -73,6 +73,7 @@ public struct WorkerProcess: Sendable {
         workerConfiguration.heartbeatInterval = configuration.lease / 5
         workerConfiguration.shutdownGrace = configuration.shutdownGrace
         workerConfiguration.maxRecoveries = configuration.maxRecoveries
+        workerConfiguration.deadLetterRetention = configuration.deadLetterRetention
         workerConfiguration.backoff = RetryBackoff(base: configuration.retryBase)
         workerConfiguration.jobTimeout = configuration.jobTimeout
         workerConfiguration.prefetch = Self.prefetch(
