@@ -302,29 +302,16 @@ public final class ShopifySimulator: Sendable {
         in shop: inout SimulatedShop,
         _ run: (inout SimulatedShop) -> [String: Any]
     ) -> Result<Any, GraphQLRefusal> {
+        func refused(_ message: String, _ code: String) -> Result<Any, GraphQLRefusal> {
+            .failure(GraphQLRefusal([ShopifyGraphQLError(message: message, code: code, locations: ShopifyGraphQLError.Location.of(field.loc))]))
+        }
         guard case .string(let key) = operation.directiveArgument("idempotent", "key", on: field), !key.isEmpty else {
-            return .failure(
-                GraphQLRefusal([
-                    ShopifyGraphQLError(
-                        message: "The @idempotent directive with a key is required for this mutation",
-                        code: "BAD_REQUEST",
-                        locations: ShopifyGraphQLError.Location.of(field.loc)
-                    )
-                ])
-            )
+            return refused("The @idempotent directive with a key is required for this mutation", "BAD_REQUEST")
         }
         let request = (try? JSONSerialization.data(withJSONObject: arguments, options: [.sortedKeys])) ?? Data()
         if let previous = shop.idempotentAnswers[key] {
             guard previous.request == request else {
-                return .failure(
-                    GraphQLRefusal([
-                        ShopifyGraphQLError(
-                            message: "The same idempotency key cannot be used with different operation parameters.",
-                            code: "IDEMPOTENCY_KEY_PARAMETER_MISMATCH",
-                            locations: ShopifyGraphQLError.Location.of(field.loc)
-                        )
-                    ])
-                )
+                return refused("The same idempotency key cannot be used with different operation parameters.", "IDEMPOTENCY_KEY_PARAMETER_MISMATCH")
             }
             shop.stats.idempotentReplays += 1
             return .success((try? JSONSerialization.jsonObject(with: previous.answer)) ?? [:])

@@ -21,8 +21,6 @@ final class QueueTruthMetrics: Sendable {
     let interval: Duration
     /// When the last refresh started; nil before the first.
     private let lastRefresh = Mutex<ContinuousClock.Instant?>(nil)
-    /// Refreshes started, for tests: one per interval however often `/metrics` is read.
-    let refreshes = Atomic<Int>(0)
 
     init(queue: RedisJobQueue, postgres: PostgresClient, registry: PrometheusCollectorRegistry, interval: Duration) {
         self.queue = queue
@@ -40,7 +38,6 @@ final class QueueTruthMetrics: Sendable {
             return true
         }
         guard due else { return }
-        self.refreshes.add(1, ordering: .relaxed)
         await self.refresh(logger: logger)
     }
     /// Poll lag bucket bounds in seconds (cumulative, as in a Prometheus histogram).

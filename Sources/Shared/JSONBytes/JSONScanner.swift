@@ -238,16 +238,9 @@ public struct JSONScanner {
         if digits.isEmpty { return 0 }
         let zeros = max(0, exponent)
         guard digits.count + zeros <= 19 else { throw self.error("integer out of range") }
-        var value: Int64 = 0
-        for digit in digits + [UInt8](repeating: UInt8(ascii: "0"), count: zeros) {
-            let (shifted, overflow1) = value.multipliedReportingOverflow(by: 10)
-            let (next, overflow2) = shifted.subtractingReportingOverflow(Int64(digit - UInt8(ascii: "0")))
-            guard !overflow1 && !overflow2 else { throw self.error("integer out of range") }
-            value = next
-        }
-        if negative { return value }
-        guard value != Int64.min else { throw self.error("integer out of range") }
-        return -value
+        // Plain integer syntax now: readInt64's range checks (Int64.min included) apply.
+        var integer = JSONScanner((negative ? [UInt8(ascii: "-")] : []) + digits + [UInt8](repeating: UInt8(ascii: "0"), count: zeros))
+        return try integer.readInt64()
     }
 
     /// Reads a key's value only the first time the key comes (`seen` holds a bit per key of the caller's, `bit`

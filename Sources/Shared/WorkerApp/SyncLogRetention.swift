@@ -18,16 +18,9 @@ public struct SyncLogRetention: Service {
     }
 
     public func run() async throws {
-        await cancelWhenGracefulShutdown {
-            while !Task.isCancelled {
-                do {
-                    let deleted = try await self.syncLogs.deleteRuns(olderThan: self.age, logger: self.logger)
-                    if deleted > 0 { self.logger.info("old sync logs deleted", metadata: ["count": "\(deleted)"]) }
-                } catch {
-                    self.logger.error("sync log retention failed", metadata: ["error": "\(error)"])
-                }
-                try? await Task.sleep(for: self.interval)
-            }
+        await repeatUntilShutdown(every: self.interval, logger: self.logger, failure: "sync log retention failed") {
+            let deleted = try await self.syncLogs.deleteRuns(olderThan: self.age, logger: self.logger)
+            if deleted > 0 { self.logger.info("old sync logs deleted", metadata: ["count": "\(deleted)"]) }
         }
     }
 }

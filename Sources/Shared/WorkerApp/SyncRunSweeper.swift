@@ -41,16 +41,8 @@ public struct SyncRunSweeper: Service {
     }
 
     public func run() async throws {
-        await cancelWhenGracefulShutdown {
-            while !Task.isCancelled {
-                do {
-                    try await self.sweep()
-                } catch {
-                    if Task.isCancelled { return }
-                    self.logger.error("sync run sweep failed; the next sweep retries", metadata: ["error": "\(error)"])
-                }
-                try? await Task.sleep(for: self.interval)
-            }
+        await repeatUntilShutdown(every: self.interval, logger: self.logger, failure: "sync run sweep failed; the next sweep retries") {
+            try await self.sweep()
         }
     }
 
@@ -64,7 +56,7 @@ public struct SyncRunSweeper: Service {
     @discardableResult
     public func sweep(now: Date = Date()) async throws -> Outcome {
         var outcome = Outcome()
-        let stale = try await self.syncLogs.runningRuns(startedBefore: now - self.grace.timeInterval, logger: self.logger)
+        let stale = try await self.syncLogs.runningRuns(startedBefore: now - Double(self.grace.components.seconds), logger: self.logger)
         guard !stale.isEmpty else { return outcome }
         let paged = Dictionary(uniqueKeysWithValues: stale.filter { $0.pagesTotal != nil }.map { ($0.id, $0) })
         if !paged.isEmpty {
@@ -94,7 +86,7 @@ public struct SyncRunSweeper: Service {
                 }
             }
         }
-        for run in stale where run.startedAt < now - self.abandonAfter.timeInterval {
+        for run in stale where run.startedAt < now - Double(self.abandonAfter.components.seconds) {
             let error = SyncError(code: "abandoned", message: "the run was interrupted before it finished; a later run covers what it did not do")
             if try await self.syncLogs.fail(runId: run.id, error: error, logger: self.logger) { outcome.abandoned += 1 }
         }
@@ -105,13 +97,5 @@ public struct SyncRunSweeper: Service {
             )
         }
         return outcome
-    }
-}
-
-extension Duration {
-    /// This duration in seconds, as `Date` arithmetic wants it.
-    var timeInterval: TimeInterval {
-        let (seconds, attoseconds) = self.components
-        return Double(seconds) + Double(attoseconds) / 1e18
     }
 }
