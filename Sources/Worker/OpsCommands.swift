@@ -97,12 +97,26 @@ struct Dead: AsyncParsableCommand {
     )
 
     struct List: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "A page of a queue's dead letters (newest first within it); the next page's cursor on stderr."
+        )
         @Option(help: "The queue, e.g. ecommerce-orders.") var queue: String
+        @Option(help: "About this many letters.") var limit = 100
+        @Option(help: "The cursor a previous page printed (0: the first page).") var cursor = "0"
         @OptionGroup var options: OpsOptions
 
+        func validate() throws {
+            guard (1...10_000).contains(self.limit) else { throw ValidationError("--limit must be 1…10000") }
+            guard UInt64(self.cursor) != nil else { throw ValidationError("--cursor must be a number a previous page printed") }
+        }
+
         func run() async throws {
-            let queue = self.queue
-            let letters = try await withServices { redis, _, _ in try await RedisJobQueue(redis: redis).deadLetters(queue: queue) }
+            let (queue, cursor, limit) = (self.queue, self.cursor, self.limit)
+            let page = try await withServices { redis, _, _ in
+                try await RedisJobQueue(redis: redis).deadLetterPage(queue: queue, cursor: cursor, count: limit)
+            }
+            let letters = page.letters
+            if let next = page.next { FileHandle.standardError.write(Data("more: --cursor \(next)\n".utf8)) }
             try output(
                 letters,
                 json: self.options.json,
@@ -123,8 +137,8 @@ struct Dead: AsyncParsableCommand {
 
         func run() async throws {
             let (queue, id) = (self.queue, self.id)
-            let letters = try await withServices { redis, _, _ in try await RedisJobQueue(redis: redis).deadLetters(queue: queue) }
-            guard let letter = letters.first(where: { $0.id == id }) else { throw ValidationError("no dead letter \(id) in \(queue)") }
+            let letter = try await withServices { redis, _, _ in try await RedisJobQueue(redis: redis).deadLetter(queue: queue, id: id) }
+            guard let letter else { throw ValidationError("no dead letter \(id) in \(queue)") }
             try output(letter, json: true, header: [], rows: [])
         }
     }
@@ -147,10 +161,15 @@ struct Dead: AsyncParsableCommand {
             let (queue, id) = (self.target.queue, self.target.id)
             let retried = try await withServices { redis, _, _ in
                 let jobs = RedisJobQueue(redis: redis)
-                var ids = id.map { [$0] } ?? []
-                if ids.isEmpty { ids = try await jobs.deadLetters(queue: queue).map(\.id) }
+                if let id { return try await jobs.retryDeadLetter(queue: queue, id: id) ? 1 : 0 }
+                // A page at a time; a retried letter leaves the hash, which the walk allows.
                 var count = 0
-                for id in ids where try await jobs.retryDeadLetter(queue: queue, id: id) { count += 1 }
+                var cursor: String? = "0"
+                while let current = cursor {
+                    let page = try await jobs.deadLetterPage(queue: queue, cursor: current, count: 500)
+                    cursor = page.next
+                    for letter in page.letters where try await jobs.retryDeadLetter(queue: queue, id: letter.id) { count += 1 }
+                }
                 return count
             }
             print("retried \(retried)")
@@ -183,7 +202,7 @@ struct Schedule: AsyncParsableCommand {
                 header: ["ACTIVE", "SCHEDULED", "MISSING", "EXTRA", "NEXT DUE"],
                 rows: [
                     [
-                        "\(report.activeConnections)", "\(report.scheduled)", "\(report.missing.count)", "\(report.extra.count)",
+                        "\(report.activeConnections)", "\(report.scheduled)", "\(report.missingCount)", "\(report.extraCount)",
                         report.nextDue.map { ISO8601DateFormatter().string(from: $0) } ?? "-",
                     ]
                 ]

@@ -39,6 +39,19 @@ struct ConfigurationTests {
         }
     }
 
+    @Test("the gateway's webhook dedupe window is WEBHOOK_DEDUPE_HOURS, 48 by default, within 1–720")
+    func webhookDedupeWindow() throws {
+        let gateway = Self.base.merging(["SHOPIFY_API_SECRET": "s", "JWT_SECRET": String(repeating: "j", count: 32)]) { $1 }
+        #expect(try GatewayConfiguration(environment: Environment(gateway)).webhookDedupeWindow == .seconds(48 * 3600))
+        let twoHours = gateway.merging(["WEBHOOK_DEDUPE_HOURS": "2"]) { $1 }
+        #expect(try GatewayConfiguration(environment: Environment(twoHours)).webhookDedupeWindow == .seconds(7200))
+        for value in ["0", "721", "soon"] {
+            #expect(throws: ConfigurationError.self) {
+                try GatewayConfiguration(environment: Environment(gateway.merging(["WEBHOOK_DEDUPE_HOURS": value]) { $1 }))
+            }
+        }
+    }
+
     @Test("the database pool keeps a few connections open, without keep-alive timers, and never more than its maximum")
     func databasePool() throws {
         let defaults = try self.worker([:]).common.database.options

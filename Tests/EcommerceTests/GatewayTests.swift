@@ -391,6 +391,11 @@ struct GatewayTests {
             #expect(withinInterval > 0)
             try await Task.sleep(until: refreshed + .milliseconds(3200))
             #expect(try await ready() == 2)
+            // The same refresh counted the dedupe keys: each delivery's event id is one.
+            let dedupe = try await Self.get(port: metricsPort, path: "/metrics").split(separator: "\n").first {
+                $0.hasPrefix("ecommerce_dedupe_keys ")
+            }
+            #expect(dedupe.flatMap { $0.split(separator: " ").last.flatMap { Double($0) } } == 2, "\(String(describing: dedupe))")
         }
     }
 

@@ -132,6 +132,33 @@ struct JobQueueTests {
         #expect(ttl > 47 * 3600)
     }
 
+    @Test("dedupe keys are counted without a scan: each new key once, a duplicate never, a forgotten key no more, past buckets dropped")
+    func dedupeKeysAreCounted() async throws {
+        let redis = TestServices.redis()
+        defer { redis.shutdown() }
+        var queue = RedisJobQueue(redis: redis)
+        queue.dedupeCountsKey = "test:dedupe-expiring:\(UUID())"  // this test's own count, whatever else runs
+        defer { Task { [key = queue.dedupeCountsKey] in _ = try? await redis.send(["DEL", RedisArgument(key)]) } }
+        let name = uniqueQueue()
+        // A bucket of keys that expired an hour ago: not counted, and deleted.
+        let past = Int(Date().timeIntervalSince1970) / 600 - 6
+        _ = try await redis.send(["HSET", RedisArgument(queue.dedupeCountsKey), RedisArgument(past), "5"])
+        let keys = (0..<3).map { "test:\($0):\(UUID())" }
+        for (index, key) in keys.enumerated() {
+            let job = try encodedEcho(index, dedupeKey: key)
+            let window: Duration = index == 0 ? .seconds(60) : .seconds(48 * 3600)
+            #expect(try await queue.enqueue(raw: job.bytes, id: job.id, queue: name, dedupeKey: key, dedupeWindow: window) == .enqueued)
+            #expect(try await queue.enqueue(raw: job.bytes, id: job.id, queue: name, dedupeKey: key, dedupeWindow: window) == .duplicate)
+        }
+        #expect(try await queue.dedupeKeyCount() == 3)
+        #expect(try await redis.send(["HEXISTS", RedisArgument(queue.dedupeCountsKey), RedisArgument(past)]).int == 0)
+        try await queue.forgetDedupe(keys[1])
+        try await queue.forgetDedupe(keys[1])  // gone already: uncounted once
+        #expect(try await queue.dedupeKeyCount() == 2)
+        for key in keys { try await queue.forgetDedupe(key) }
+        #expect(try await queue.dedupeKeyCount() == 0)
+    }
+
     @Test func oldestReadyAgeComesFromTheEnvelope() async throws {
         let redis = TestServices.redis()
         defer { redis.shutdown() }
@@ -366,7 +393,8 @@ struct JobQueueTests {
         var configuration = JobWorkerConfiguration(queues: [name], concurrency: 4)
         // One lost claim would quarantine its jobs before the change: their lease expires, a recovery is counted.
         configuration.maxRecoveries = 0
-        configuration.lease = .seconds(3)
+        // Long enough that a claim loop held up by a loaded machine still looks before the leases expire.
+        configuration.lease = .seconds(10)
         configuration.heartbeatInterval = .milliseconds(500)
         configuration.maintenanceInterval = .milliseconds(100)
         let worker = JobWorker(queue: queue, registry: registry, configuration: configuration, logger: self.logger)

@@ -1,7 +1,9 @@
+import EcommerceJobs
 import Foundation
 import HTTPTypes
 import Hummingbird
 import HummingbirdTesting
+import OpsReports
 import RedisClient
 import Testing
 
@@ -79,6 +81,11 @@ extension GatewayTests {
             #expect(letters.first?["kind"] as? String == "orders.ingest")
             #expect(letters.first?["error"] as? String == "boom: <script>alert(1)</script>")
             #expect(overview["schedule"] is [String: Any] && overview["workers"] is [Any] && overview["syncRuns"] is [Any])
+            // The schedule comparison is shared for a while, not walked again for every refresh of every tab.
+            let scheduled = (overview["schedule"] as? [String: Any])?["scheduled"] as? Int
+            _ = try await redis.send(["ZADD", RedisArgument(PollSchedule.key), "1", "dash-test-stray"])
+            let (_, refreshed) = try await self.get(client, "/ops/api/overview", token: TestJWT.ops())
+            #expect((refreshed["schedule"] as? [String: Any])?["scheduled"] as? Int == scheduled)
 
             let (retried, body) = try await self.post(client, "/ops/api/dead-letters/ecommerce-orders/dash-test-1/retry", token: TestJWT.ops())
             #expect(retried == .ok && body["retried"] as? String == "dash-test-1")
@@ -86,6 +93,90 @@ extension GatewayTests {
             #expect(again == .notFound)
             let ready = try await redis.send(["LRANGE", "ecommerce-orders", "0", "-1"]).orThrow().elements.compactMap(\.text)
             #expect(ready.count == 1 && ready[0].contains("\"dash-test-1\"") && ready[0].contains("\"attempt\":0"))
+        }
+    }
+
+    @Test(
+        "dead letters are paged, never read whole: the overview shows a page per queue with the exact total, the API walks them all, a bad cursor is a 400"
+    )
+    func deadLettersArePaged() async throws {
+        try await self.withGateway { client, _, redis in
+            let queue = "ecommerce-collections"
+            let count = 300  // beyond what Redis keeps as a small hash, so that HSCAN pages for real
+            for index in 0..<count {
+                let letter: [String: Any] = [
+                    "id": "page-\(index)", "job": "{}", "error": "e", "attempt": 1, "failedAtMs": 1_700_000_000_000 + index,
+                ]
+                let record = try JSONSerialization.data(withJSONObject: letter)
+                _ = try await redis.send([
+                    "HSET", RedisArgument("\(queue):dead"), RedisArgument("page-\(index)"), RedisArgument(bytes: Array(record)),
+                ])
+            }
+            let (status, overview) = try await self.get(client, "/ops/api/overview", token: TestJWT.ops())
+            #expect(status == .ok)
+            let shown = try #require(overview["deadLetters"] as? [[String: Any]])
+            #expect(shown.count == 50, "the overview's page per queue")
+            let queues = try #require(overview["queues"] as? [[String: Any]])
+            #expect(queues.first { $0["queue"] as? String == queue }?["dead"] as? Int == count)
+
+            var seen = Set<String>()
+            var cursor: String? = "0"
+            var pages = 0
+            while let current = cursor {
+                let (pageStatus, page) = try await self.get(
+                    client,
+                    "/ops/api/dead-letters/\(queue)?cursor=\(current)&limit=100",
+                    token: TestJWT.ops()
+                )
+                #expect(pageStatus == .ok)
+                let letters = try #require(page["letters"] as? [[String: Any]])
+                #expect(letters.count <= 100)
+                let times = letters.compactMap { $0["failedAt"] as? String }
+                #expect(times == times.sorted(by: >), "newest first within a page")
+                seen.formUnion(letters.compactMap { $0["id"] as? String })
+                cursor = page["next"] as? String
+                pages += 1
+                if pages > 50 { break }
+            }
+            #expect(seen.count == count && pages > 1, "\(seen.count) letters in \(pages) pages")
+            for bad in ["cursor=abc", "limit=0", "limit=501", "cursor=-1"] {
+                let (badStatus, body) = try await self.get(client, "/ops/api/dead-letters/\(queue)?\(bad)", token: TestJWT.ops())
+                #expect(badStatus == .badRequest && body["error"] as? String == "invalid_page", "\(bad)")
+            }
+            #expect(try await self.get(client, "/ops/api/dead-letters/nope", token: TestJWT.ops()).0 == .notFound)
+            #expect(try await self.get(client, "/ops/api/dead-letters/\(queue)", token: nil).0 == .unauthorized)
+            #expect(try await self.get(client, "/ops/api/dead-letters/\(queue)", token: TestJWT.merchant(UUID())).0 == .forbidden)
+        }
+    }
+}
+
+@Suite("Ops reports")
+struct OpsReportTests {
+    @Test("the schedule report compares a chunk at a time: the same counts whatever the chunk, every id counted, at most the limit listed")
+    func scheduleReportIsChunked() async throws {
+        let redis = TestServices.redis(.schedule)
+        defer { redis.shutdown() }
+        _ = try await redis.send(["FLUSHDB"])
+        try await TestServices.withPostgres { postgres in
+            var businesses: [BusinessFixture] = []
+            for _ in 0..<5 { businesses.append(try await BusinessFixture.create(on: postgres, stock: [])) }
+            for business in businesses.prefix(3) {
+                _ = try await redis.send([
+                    "ZADD", RedisArgument(PollSchedule.key), "1700000000000", RedisArgument(business.id.uuidString.lowercased()),
+                ])
+            }
+            for stray in ["not-a-business", UUID().uuidString.lowercased()] {
+                _ = try await redis.send(["ZADD", RedisArgument(PollSchedule.key), "1800000000000", RedisArgument(stray)])
+            }
+            let reports = OpsReports(redis: redis, postgres: postgres)
+            for chunk in [2, 1000] {
+                let report = try await reports.schedule(listLimit: 1, chunk: chunk, logger: TestServices.logger)
+                #expect(report.scheduled == 5 && report.extraCount == 2 && report.extra.count == 1, "chunk \(chunk): \(report)")
+                // Every other active connection of the shared database is missing from this schedule; these three are not.
+                #expect(report.activeConnections >= 5 && report.missingCount == report.activeConnections - 3, "chunk \(chunk): \(report)")
+                #expect(report.missing.count == 1)
+                #expect(report.nextDue == Date(timeIntervalSince1970: 1_700_000_000))
+            }
         }
     }
 }

@@ -34,6 +34,8 @@ enum TestServices {
         case sweeper = 11
         /// A gateway whose queue gauges are compared with what its test enqueued: no other gateway test's jobs.
         case metrics = 12
+        /// A poll schedule that holds only what the schedule report's test put there.
+        case schedule = 13
     }
 
     static func redisURL(_ database: RedisDatabase) -> String { "redis://\(redisHost):\(redisPort)/\(database.rawValue)" }

@@ -19,6 +19,8 @@ struct WorkerProcessTests {
         return root.appendingPathComponent(".build/debug").path
     }()
 
+    static let logDirectory = FileManager.default.temporaryDirectory.appendingPathComponent("ecommerce-worker-logs")
+
     static func startWorker(_ name: String, extra: [String: String] = [:]) throws -> ChildProcess {
         var environment = [
             "REDIS_URL": TestServices.redisURL(.processes),
@@ -33,14 +35,19 @@ struct WorkerProcessTests {
             "INVENTORY_RELAY": "off",
         ]
         environment.merge(extra) { $1 }
-        let logDirectory = FileManager.default.temporaryDirectory.appendingPathComponent("ecommerce-worker-logs")
-        try FileManager.default.createDirectory(at: logDirectory, withIntermediateDirectories: true)
+        try FileManager.default.createDirectory(at: Self.logDirectory, withIntermediateDirectories: true)
         return try ChildProcess.spawn(
             Self.binDirectory + "/ecommerce-worker",
             ["run"],
             environment: environment,
-            logPath: logDirectory.appendingPathComponent("\(name).log").path
+            logPath: Self.logDirectory.appendingPathComponent("\(name).log").path
         )
+    }
+
+    /// The log a worker started by ``startWorker(_:extra:)`` wrote, for a failure's message.
+    static func log(of name: String) -> String {
+        let path = Self.logDirectory.appendingPathComponent("\(name).log").path
+        return (try? String(contentsOfFile: path, encoding: .utf8)) ?? "(none)"
     }
 
     /// Enqueues the order as the gateway would.
@@ -97,12 +104,14 @@ struct WorkerProcessTests {
         try await TestServices.withPostgres { client in
             let business = try await BusinessFixture.create(on: client, stock: [("A", 10, 81)])
             let order = OrderFactory.order(lines: [OrderFactory.line(1, variant: business.variants[0], quantity: 2)])
-            let victim = try Self.startWorker("victim")
+            // A 5 s lease (15 s by default): the bound leaves room for a loaded machine, the recovery is the same.
+            let lease = ["WORKER_LEASE_SECONDS": "5"]
+            let victim = try Self.startWorker("victim", extra: lease)
             defer { victim.signal(SIGKILL) }
             let (killedAt, rescuer) = try await Self.holdingOrder(client, business: business, orderId: order.id) {
                 #expect(try await Self.enqueueAndAwaitClaim(order, for: business, redis: redis), "the victim never claimed the job")
                 #expect(await victim.stop(SIGKILL, timeout: .seconds(10)) == .signalled(SIGKILL))
-                return (ContinuousClock.now, try Self.startWorker("rescuer"))
+                return (ContinuousClock.now, try Self.startWorker("rescuer", extra: lease))
             }
             defer { rescuer.signal(SIGKILL) }
             // The lock is released: the victim's last statement may still commit now; either way the rescuer must
@@ -114,7 +123,7 @@ struct WorkerProcessTests {
             }
             let elapsed = killedAt.duration(to: .now)
             #expect(done, "the job was not finished by the second worker")
-            #expect(elapsed < .seconds(30), "recovery took \(elapsed)")
+            #expect(elapsed < .seconds(30), "recovery took \(elapsed); the rescuer's log: \(Self.log(of: "rescuer"))")
             #expect(try await BusinessFixture.stock(of: business.variants[0].id, on: client) == 8)
             #expect(try await BusinessFixture.movements(of: business.variants[0].id, on: client) == [-2])
             #expect(try await RedisJobQueue(redis: redis).stats(queue: EcommerceQueue.orders).dead == 0)

@@ -79,6 +79,9 @@ public struct GatewayConfiguration: Sendable {
     public var metricsRefreshInterval: Duration
     /// `POLL_INTERVAL_SECONDS` (900): a new connection joins the poll schedule with it.
     public var pollInterval: Duration
+    /// `WEBHOOK_DEDUPE_HOURS` (48): how long a webhook's event id keeps a second delivery of it out of the queue
+    /// (the dedupe keys' retention; ingestion's own dedupe in PostgreSQL catches what arrives later).
+    public var webhookDedupeWindow: Duration
 
     public init(environment: Environment = Environment()) throws(ConfigurationError) {
         self.common = try CommonConfiguration(environment: environment)
@@ -99,6 +102,7 @@ public struct GatewayConfiguration: Sendable {
         }
         self.metricsHost = environment.optional("GATEWAY_METRICS_HOST") ?? "0.0.0.0"
         self.metricsRefreshInterval = try environment.seconds("METRICS_REFRESH_SECONDS", default: 5, range: 0...300)
+        self.webhookDedupeWindow = .seconds(3600 * (try environment.int("WEBHOOK_DEDUPE_HOURS", default: 48, range: 1...720)))
         self.oauth = try environment.optional("SHOPIFY_API_KEY").map { apiKey throws(ConfigurationError) in
             try OAuthConfiguration(apiKey: apiKey, environment: environment)
         }

@@ -148,7 +148,7 @@ enum DashboardAssets {
           const summary = section.querySelector(".schedule");
           summary.replaceChildren();
           summary.appendChild(element("span", `${schedule.activeConnections} active connections, ${schedule.scheduled} scheduled polls`));
-          if (schedule.missing.length > 0) summary.appendChild(element("span", ` · ${schedule.missing.length} without a poll: ${schedule.missing.slice(0, 5).join(", ")}`, "bad"));
+          if (schedule.missingCount > 0) summary.appendChild(element("span", ` · ${schedule.missingCount} without a poll: ${schedule.missing.slice(0, 5).join(", ")}`, "bad"));
           if (schedule.nextDue) summary.appendChild(element("span", ` · next poll due ${time(schedule.nextDue)}`, "muted"));
           const body = section.querySelector(".body");
           if (connections.length === 0) { body.replaceChildren(element("p", "No connection yet.", "muted")); return; }

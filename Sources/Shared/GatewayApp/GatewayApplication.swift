@@ -31,10 +31,12 @@ public func buildGatewayApplication(
     let router = Router()
     router.add(middleware: RequestIdMiddleware())
     // Webhooks are served ahead of the router, from the connection's bytes (see WebhookChannelHandler).
+    var webhookQueue = RedisJobQueue(redis: redis)
+    webhookQueue.dedupeWindow = configuration.webhookDedupeWindow
     let webhooks = WebhookIntake(
         verifier: WebhookSignatureVerifier(secret: configuration.apiSecret, previousSecret: configuration.previousApiSecret),
         shops: ShopDirectory(store: ConnectionStore(client: postgres), ttl: configuration.shopCacheTTL),
-        queue: RedisJobQueue(redis: redis),
+        queue: webhookQueue,
         maxBodyBytes: configuration.maxWebhookBodyBytes,
         metrics: WebhookMetrics(),
         logger: logger

@@ -6,10 +6,11 @@ import JobQueue
 import Logging
 import OpsHTTP
 import OpsReports
+import RedisClient
 
 /// The ops dashboard: `GET /ops` serves a page (no data in it) whose script asks for an ops token and then reads
-/// `GET /ops/api/overview` every few seconds; `POST /ops/api/dead-letters/{queue}/{id}/retry` puts a dead letter back
-/// on its queue. The API takes `Authorization: Bearer <JWT>` with `role: "ops"`; a merchant token gets 403.
+/// `GET /ops/api/overview` every few seconds; `GET /ops/api/dead-letters/{queue}?cursor=&limit=` pages through a
+/// queue's dead letters; `POST /ops/api/dead-letters/{queue}/{id}/retry` puts a dead letter back on its queue. The API takes `Authorization: Bearer <JWT>` with `role: "ops"`; a merchant token gets 403.
 ///
 /// The token travels in a header, never in a cookie, so there is nothing for another site to ride on (no CSRF); the
 /// page renders every value as text (no markup from data) and the Content-Security-Policy allows only this origin's
@@ -18,6 +19,8 @@ struct OpsDashboardController: Sendable {
     let authenticator: AdminAuthenticator
     let reports: OpsReports
     let queue: RedisJobQueue
+    /// The overview's schedule comparison, read at most every 30 s whatever the number of open dashboards.
+    let schedule = SharedScheduleReport(maxAge: .seconds(30))
 
     static let securityHeaders: HTTPFields = [
         HTTPField.Name("Content-Security-Policy")!:
@@ -34,7 +37,8 @@ struct OpsDashboardController: Sendable {
         router.get("/ops/api/overview") { request, context in
             try await self.asOperator(request) {
                 do {
-                    return .json(try await self.reports.overview(logger: context.logger), headers: [.cacheControl: "no-store"])
+                    let schedule = try await self.schedule.report(from: self.reports, logger: context.logger)
+                    return .json(try await self.reports.overview(schedule: schedule, logger: context.logger), headers: [.cacheControl: "no-store"])
                 } catch {
                     context.logger.error("ops overview failed", metadata: ["error": "\(error)"])
                     return .error(
@@ -43,6 +47,25 @@ struct OpsDashboardController: Sendable {
                         message: "Redis or PostgreSQL did not answer",
                         headers: [.retryAfter: "5"]
                     )
+                }
+            }
+        }
+        router.get("/ops/api/dead-letters/:queue") { request, context in
+            try await self.asOperator(request) {
+                guard let queue = context.parameters.get("queue"), EcommerceQueue.all.contains(queue) else {
+                    return .error(.notFound, code: "not_found", message: "no such queue")
+                }
+                let cursor = request.uri.queryParameters.get("cursor") ?? "0"
+                let limit = request.uri.queryParameters.get("limit").map { Int($0) } ?? 50
+                guard UInt64(cursor) != nil, let limit, (1...500).contains(limit) else {
+                    return .error(.badRequest, code: "invalid_page", message: "cursor must be a number a previous page gave, limit 1…500")
+                }
+                do {
+                    let page = try await self.reports.deadLetterPage(queue: queue, cursor: cursor, limit: limit)
+                    return .json(DeadLetterPageBody(letters: page.letters, next: page.next), headers: [.cacheControl: "no-store"])
+                } catch RedisError.replyError {
+                    // A number Redis does not take as a cursor of this hash.
+                    return .error(.badRequest, code: "invalid_page", message: "cursor must be a number a previous page gave")
                 }
             }
         }
@@ -58,6 +81,12 @@ struct OpsDashboardController: Sendable {
                 return .json(["retried": id])
             }
         }
+    }
+
+    /// One page of a queue's dead letters; `next` is the cursor of the following page (absent after the last).
+    struct DeadLetterPageBody: Codable {
+        var letters: [DeadLetterSummary]
+        var next: String?
     }
 
     private static func asset(_ text: String, type: String) -> Response {

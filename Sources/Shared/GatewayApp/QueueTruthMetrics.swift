@@ -7,10 +7,9 @@ import Prometheus
 import RedisClient
 import Synchronization
 
-/// Gauges read from Redis and PostgreSQL when `/metrics` is scraped, at most once per `interval` (a refresh costs
-/// eight Redis scripts and a PostgreSQL aggregate; scrapes in between, and scrapes while a refresh runs, read the
-/// gauges as they are): the queues as they are (ready, in-flight,
-/// delayed, dead, oldest ready age, crash recoveries) and the poll lag of active connections (now − `lastSyncedAt`,
+/// Gauges read from Redis and PostgreSQL when `/metrics` is scraped, at most once per `interval` (scrapes in
+/// between, and scrapes while a refresh runs, read the gauges as they are): the queues as they are (ready,
+/// in-flight, delayed, dead, oldest ready age, crash recoveries), the dedupe keys alive, and the poll lag of active connections (now − `lastSyncedAt`,
 /// by bucket, and its maximum). The same whichever process would report them, so only the gateway exports them:
 /// summing over pods does not double count. Per-process metrics (job durations, Shopify budget waits) stay with
 /// the workers.
@@ -65,6 +64,12 @@ final class QueueTruthMetrics: Sendable {
                     help: "Jobs taken back from dead workers at least once and not settled yet"
                 ).set(Double(recovered))
             }
+        }
+        if let dedupeKeys = try? await self.queue.dedupeKeyCount() {
+            self.registry.makeGauge(
+                name: "ecommerce_dedupe_keys",
+                help: "Enqueue-if-new keys alive in Redis (webhook event ids, coalesced polls and pushes)"
+            ).set(Double(dedupeKeys))
         }
         do {
             // Counted in PostgreSQL: one row per scrape, however many connections there are.

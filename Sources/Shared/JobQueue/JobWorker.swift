@@ -101,6 +101,9 @@ public final class JobWorker: Service, Sendable {
         var claimLoopTakesAcks = false
         /// Jobs handed back because their claim's reply was lost (see ``JobWorker/releaseUnreceivedClaims()``).
         var unreceivedReleased = 0
+        /// Jobs abandoned after their timeout whose failure is being recorded: no longer in flight, still leased to
+        /// this worker, so never taken for a claim whose reply was lost.
+        var recordingAbandoned: Set<String> = []
     }
 
     public init(queue: RedisJobQueue, registry: JobRegistry, configuration: JobWorkerConfiguration, logger: Logger) {
@@ -269,7 +272,9 @@ public final class JobWorker: Service, Sendable {
     /// arrived. Without this their lease would expire and count a recovery, and a job that never ran would be
     /// quarantined after a few broken connections. Returns false if Redis could not be asked (try again later).
     private func releaseUnreceivedClaims() async -> Bool {
-        let holding = self.state.withLock { state in Set(state.inFlight.keys).union(state.held.map(\.id)) }
+        let holding = self.state.withLock { state in
+            Set(state.inFlight.keys).union(state.held.map(\.id)).union(state.recordingAbandoned)
+        }
         var released = 0
         for queue in self.configuration.queues {
             do {
@@ -490,7 +495,10 @@ public final class JobWorker: Service, Sendable {
         let overdue = self.state.withLock { state -> [InFlight] in
             let now = ContinuousClock.now
             let overdue = state.inFlight.values.filter { !$0.settling && !$0.handedBack && now - $0.startedAt > timeout }
-            for entry in overdue { state.inFlight.removeValue(forKey: entry.job.id) }
+            for entry in overdue {
+                state.inFlight.removeValue(forKey: entry.job.id)
+                state.recordingAbandoned.insert(entry.job.id)
+            }
             return overdue
         }
         for entry in overdue {
@@ -502,6 +510,7 @@ public final class JobWorker: Service, Sendable {
             logger[metadataKey: "queue"] = "\(entry.job.queue)"
             logger.error("job timed out; abandoned", metadata: ["timeout": "\(timeout)"])
             await self.settle(entry.job, outcome: .failed("timed out after \(timeout)", permanent: false), logger: logger)
+            _ = self.state.withLock { $0.recordingAbandoned.remove(entry.job.id) }
         }
     }
 

@@ -8,12 +8,45 @@ import RedisClient
 enum QueueScripts {
     private static let now = "local t = redis.call('TIME') local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)"
 
-    /// KEYS: ready, dedupe key. ARGV: envelope, job id, dedupe ttl (s). Returns 1 if enqueued, 0 if a duplicate.
+    /// Dedupe keys are counted by when they expire, in buckets of this many seconds (see ``countDedupe``).
+    static let dedupeBucketSeconds = 600
+
+    /// KEYS: ready, dedupe key, dedupe counts. ARGV: envelope, job id, dedupe ttl (s). Returns 1 if enqueued, 0 if a
+    /// duplicate. The key is counted in its expiry's bucket (`EXPIRETIME`, so that ``forgetDedupe`` finds the same one).
     static let enqueueIfNew = RedisScript(
         """
         if redis.call('SET', KEYS[2], ARGV[2], 'NX', 'EX', ARGV[3]) == false then return 0 end
+        redis.call('HINCRBY', KEYS[3], math.floor(redis.call('EXPIRETIME', KEYS[2]) / \(dedupeBucketSeconds)), 1)
         redis.call('LPUSH', KEYS[1], ARGV[1])
         return 1
+        """
+    )
+
+    /// Deletes a dedupe key and uncounts it. KEYS: dedupe key, dedupe counts. Returns 1 if it existed.
+    static let forgetDedupe = RedisScript(
+        """
+        local expires = redis.call('EXPIRETIME', KEYS[1])
+        if redis.call('DEL', KEYS[1]) == 0 then return 0 end
+        if expires > 0 then redis.call('HINCRBY', KEYS[2], math.floor(expires / \(dedupeBucketSeconds)), -1) end
+        return 1
+        """
+    )
+
+    /// The dedupe keys alive: the buckets of expiry times still to come (the current bucket counts whole: keys that
+    /// expired in its first minutes are counted until it ends); past buckets are deleted. KEYS: dedupe counts.
+    static let countDedupe = RedisScript(
+        """
+        local current = math.floor(tonumber(redis.call('TIME')[1]) / \(dedupeBucketSeconds))
+        local buckets = redis.call('HGETALL', KEYS[1])
+        local alive = 0
+        for i = 1, #buckets, 2 do
+          if tonumber(buckets[i]) < current then
+            redis.call('HDEL', KEYS[1], buckets[i])
+          else
+            alive = alive + tonumber(buckets[i + 1])
+          end
+        end
+        return math.max(alive, 0)
         """
     )
 

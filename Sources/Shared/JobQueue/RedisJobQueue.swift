@@ -29,6 +29,14 @@ public struct DeadLetter: Codable, Sendable {
     public var failedAt: Date { Date(timeIntervalSince1970: Double(self.failedAtMs) / 1000) }
 }
 
+/// One page of a queue's dead letters, and where the next page starts.
+public struct DeadLetterPage: Sendable {
+    /// Newest first within the page.
+    public var letters: [DeadLetter]
+    /// The cursor of the next page; nil when this was the last.
+    public var next: String?
+}
+
 /// A queue's numbers, read from Redis itself (not counted by any one process).
 public struct QueueStats: Sendable, Equatable, Codable {
     public var queue: String
@@ -55,11 +63,13 @@ public struct QueueStats: Sendable, Equatable, Codable {
 /// Lua script in ``QueueScripts``.
 public struct RedisJobQueue: Sendable {
     public let redis: RedisClient
-    /// How long an enqueue-if-new remembers a dedupe key. Shopify retries a webhook for about 4 hours and
-    /// sometimes delivers a day late.
+    /// How long an enqueue-if-new remembers a dedupe key, unless the enqueue says otherwise. Shopify retries a
+    /// webhook for about 4 hours and sometimes delivers a day late.
     public var dedupeWindow: Duration = .seconds(48 * 3600)
     /// Prefix of dedupe keys in Redis.
     public var dedupePrefix = "ecommerce:dedupe:"
+    /// The hash counting the dedupe keys by expiry (see ``dedupeKeyCount()``).
+    public var dedupeCountsKey = "ecommerce:dedupe-expiring"
 
     public init(redis: RedisClient) {
         self.redis = redis
@@ -119,7 +129,7 @@ public struct RedisJobQueue: Sendable {
         }
         self.redis.run(
             QueueScripts.enqueueIfNew,
-            keys: [queue, self.dedupePrefix + dedupeKey],
+            keys: [queue, self.dedupePrefix + dedupeKey, self.dedupeCountsKey],
             arguments: [
                 RedisArgument(bytes: raw), RedisArgument(id), RedisArgument(max(1, Int((dedupeWindow ?? self.dedupeWindow).components.seconds))),
             ]
@@ -130,7 +140,13 @@ public struct RedisJobQueue: Sendable {
 
     /// Releases a dedupe key, so that the next enqueue with it goes through (see `dedupeWindow`).
     public func forgetDedupe(_ dedupeKey: String) async throws(RedisError) {
-        try await self.redis.send(["DEL", RedisArgument(self.dedupePrefix + dedupeKey)]).orThrow()
+        _ = try await self.redis.run(QueueScripts.forgetDedupe, keys: [self.dedupePrefix + dedupeKey, self.dedupeCountsKey], arguments: [])
+    }
+
+    /// How many dedupe keys are alive (to within the keys that expired in the last few minutes), without scanning
+    /// for them: enqueue-if-new counts each key by its expiry, ``forgetDedupe(_:)`` uncounts it.
+    public func dedupeKeyCount() async throws(RedisError) -> Int {
+        try await self.redis.run(QueueScripts.countDedupe, keys: [self.dedupeCountsKey], arguments: []).int ?? 0
     }
 
     // MARK: Consuming
@@ -319,14 +335,43 @@ public struct RedisJobQueue: Sendable {
         )
     }
 
-    /// The dead letters of a queue, newest first.
-    public func deadLetters(queue: String) async throws -> [DeadLetter] {
-        let reply = try await self.redis.send(["HVALS", RedisArgument(QueueKeys(queue: queue).dead)]).orThrow()
+    /// A page of a queue's dead letters: about `count` of them from `cursor` (`"0"` for the first page), in the
+    /// order Redis keeps them (`HSCAN`), not by time. Over a whole walk every letter present throughout is seen at
+    /// least once (rarely twice, when Redis resizes the hash meanwhile).
+    ///
+    /// - Throws: `RedisError.replyError` for a cursor Redis does not accept.
+    public func deadLetterPage(queue: String, cursor: String = "0", count: Int = 100) async throws -> DeadLetterPage {
+        let reply = try await self.redis.send(
+            ["HSCAN", RedisArgument(QueueKeys(queue: queue).dead), RedisArgument(cursor), "COUNT", RedisArgument(max(1, count))]
+        ).orThrow().elements
+        guard reply.count == 2, let next = reply[0].text else { throw RedisError.unexpectedReply("HSCAN") }
+        let fields = reply[1].elements
         let decoder = JSONDecoder()
-        return reply.elements.compactMap { value in
-            guard case .string(let bytes) = value else { return nil }
+        let letters = stride(from: 1, to: fields.count, by: 2).compactMap { index -> DeadLetter? in
+            guard case .string(let bytes) = fields[index] else { return nil }
             return try? decoder.decode(DeadLetter.self, from: Data(bytes))
-        }.sorted { $0.failedAtMs > $1.failedAtMs }
+        }
+        return DeadLetterPage(letters: letters.sorted { $0.failedAtMs > $1.failedAtMs }, next: next == "0" ? nil : next)
+    }
+
+    /// Every dead letter of a queue, newest first, read a page at a time: for tools and tests that want them all
+    /// (the dashboard and the sweeper read pages).
+    public func deadLetters(queue: String) async throws -> [DeadLetter] {
+        var byId: [String: DeadLetter] = [:]
+        var cursor: String? = "0"
+        while let current = cursor {
+            let page = try await self.deadLetterPage(queue: queue, cursor: current, count: 500)
+            for letter in page.letters { byId[letter.id] = letter }
+            cursor = page.next
+        }
+        return byId.values.sorted { $0.failedAtMs > $1.failedAtMs }
+    }
+
+    /// One dead letter by its job id; nil if there is none.
+    public func deadLetter(queue: String, id: String) async throws -> DeadLetter? {
+        guard case .string(let bytes) = try await self.redis.send(["HGET", RedisArgument(QueueKeys(queue: queue).dead), RedisArgument(id)]).orThrow()
+        else { return nil }
+        return try JSONDecoder().decode(DeadLetter.self, from: Data(bytes))
     }
 
     /// Puts a dead letter back on its queue with a fresh attempt budget. Returns false if it is gone.

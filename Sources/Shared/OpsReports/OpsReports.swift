@@ -5,6 +5,7 @@ import Logging
 import PostgresNIO
 import RedisClient
 import Storage
+import Synchronization
 
 /// A connection as an operator sees it: its status and how far behind its polls are.
 public struct ConnectionLag: Codable, Sendable, Equatable {
@@ -20,9 +21,11 @@ public struct ConnectionLag: Codable, Sendable, Equatable {
 public struct ScheduleReport: Codable, Sendable, Equatable {
     public var activeConnections: Int
     public var scheduled: Int
-    /// Active businesses without a schedule entry (their polls stopped).
+    /// How many active businesses have no schedule entry (their polls stopped), and the first of them.
+    public var missingCount: Int
     public var missing: [String]
-    /// Scheduled businesses that are no longer active (removed at their next tick).
+    /// How many scheduled businesses are no longer active (removed at their next tick), and the first of them.
+    public var extraCount: Int
     public var extra: [String]
     public var nextDue: Date?
 }
@@ -47,7 +50,7 @@ public struct OpsOverview: Codable, Sendable {
     /// The active connections most behind first (at most `connectionLimit`; `schedule` has the count).
     public var connections: [ConnectionLag]
     public var syncRuns: [SyncRun]
-    /// The newest dead letters of every queue (at most `deadLetterLimit` per queue; `queues` has the totals).
+    /// A page of every queue's dead letters (at most `deadLetterLimit` per queue; `queues` has the totals).
     public var deadLetters: [DeadLetterSummary]
 }
 
@@ -102,53 +105,115 @@ public struct OpsReports: Sendable {
         return rows
     }
 
-    /// The poll schedule's entries against the active connections.
-    public func schedule(logger: Logger) async throws -> ScheduleReport {
-        let active = Set(try await ConnectionStore(client: self.postgres).activeBusinessIds(logger: logger).map { $0.uuidString.lowercased() })
-        let scheduled = Set(try await self.redis.send(["ZRANGE", RedisArgument(PollSchedule.key), "0", "-1"]).orThrow().elements.compactMap(\.text))
+    /// The poll schedule's entries against the active connections, compared a chunk at a time (`ZSCAN` against
+    /// PostgreSQL for extra entries, keyset pages of active ids against `ZMSCORE` for missing ones), so that memory
+    /// stays bounded however many connections there are; at most `listLimit` ids of each kind are listed, all are
+    /// counted. Not a snapshot: a connection that changes during the walk may be counted on either side.
+    public func schedule(listLimit: Int = 100, chunk: Int = 1000, logger: Logger) async throws -> ScheduleReport {
+        let connections = ConnectionStore(client: self.postgres)
+        var report = ScheduleReport(activeConnections: 0, scheduled: 0, missingCount: 0, missing: [], extraCount: 0, extra: [], nextDue: nil)
+        var cursor = "0"
+        repeat {
+            let reply = try await self.redis.send(["ZSCAN", RedisArgument(PollSchedule.key), RedisArgument(cursor), "COUNT", RedisArgument(chunk)])
+                .orThrow().elements
+            guard reply.count == 2, let next = reply[0].text else { throw RedisError.unexpectedReply("ZSCAN") }
+            cursor = next
+            let members = stride(from: 0, to: reply[1].elements.count, by: 2).compactMap { reply[1].elements[$0].text }
+            report.scheduled += members.count
+            let active = try await connections.activeAmong(members.compactMap { UUID(uuidString: $0) }, logger: logger)
+            for member in members where !(UUID(uuidString: member).map(active.contains) ?? false) {
+                report.extraCount += 1
+                if report.extra.count < listLimit { report.extra.append(member) }
+            }
+        } while cursor != "0"
+        var after: UUID?
+        while true {
+            let page = try await connections.activeBusinessIds(after: after, limit: chunk, logger: logger)
+            guard let last = page.last else { break }
+            after = last
+            report.activeConnections += page.count
+            let ids = page.map { $0.uuidString.lowercased() }
+            let scores = try await self.redis.send([RedisArgument("ZMSCORE"), RedisArgument(PollSchedule.key)] + ids.map { RedisArgument($0) })
+                .orThrow().elements
+            for (id, score) in zip(ids, scores) where score == .null {
+                report.missingCount += 1
+                if report.missing.count < listLimit { report.missing.append(id) }
+            }
+            if page.count < chunk { break }
+        }
         let first = try await self.redis.send(["ZRANGE", RedisArgument(PollSchedule.key), "0", "0", "WITHSCORES"]).orThrow().elements
-        let nextDue = first.count == 2 ? first[1].text.flatMap(Double.init).map { Date(timeIntervalSince1970: $0 / 1000) } : nil
-        return ScheduleReport(
-            activeConnections: active.count,
-            scheduled: scheduled.count,
-            missing: active.subtracting(scheduled).sorted(),
-            extra: scheduled.subtracting(active).sorted(),
-            nextDue: nextDue
-        )
+        report.nextDue = first.count == 2 ? first[1].text.flatMap(Double.init).map { Date(timeIntervalSince1970: $0 / 1000) } : nil
+        report.missing.sort()
+        report.extra.sort()
+        return report
     }
 
-    /// The newest dead letters of every queue, newest first.
+    /// A page of each queue's dead letters (at most `limitPerQueue`, in Redis's order: not necessarily the newest),
+    /// newest first. The queues' numbers have the totals; ``deadLetterPage(queue:cursor:limit:)`` pages on.
     public func deadLetters(limitPerQueue: Int) async throws -> [DeadLetterSummary] {
-        let jobs = RedisJobQueue(redis: self.redis)
         var letters: [DeadLetterSummary] = []
         for queue in EcommerceQueue.all {
-            for letter in try await jobs.deadLetters(queue: queue).prefix(limitPerQueue) {
-                let header = try? JobCoding.decoder().decode(JobHeader.self, from: Data(letter.job.utf8))
-                letters.append(
-                    DeadLetterSummary(
-                        queue: queue,
-                        id: letter.id,
-                        kind: header?.kind ?? "unknown",
-                        error: letter.error,
-                        attempt: letter.attempt,
-                        failedAt: letter.failedAt
-                    )
-                )
-            }
+            letters += try await self.deadLetterPage(queue: queue, limit: limitPerQueue).letters
         }
         return letters.sorted { $0.failedAt > $1.failedAt }
     }
 
+    /// One page of a queue's dead letters, summarised, and the cursor of the next page (nil after the last).
+    public func deadLetterPage(queue: String, cursor: String = "0", limit: Int) async throws -> (letters: [DeadLetterSummary], next: String?) {
+        let page = try await RedisJobQueue(redis: self.redis).deadLetterPage(queue: queue, cursor: cursor, count: limit)
+        let letters = page.letters.prefix(limit).map { letter in
+            let header = try? JobCoding.decoder().decode(JobHeader.self, from: Data(letter.job.utf8))
+            return DeadLetterSummary(
+                queue: queue,
+                id: letter.id,
+                kind: header?.kind ?? "unknown",
+                error: letter.error,
+                attempt: letter.attempt,
+                failedAt: letter.failedAt
+            )
+        }
+        return (Array(letters), page.next)
+    }
+
     /// All of the above at once, for the dashboard.
-    public func overview(deadLetterLimit: Int = 50, runLimit: Int = 50, connectionLimit: Int = 100, logger: Logger) async throws -> OpsOverview {
-        OpsOverview(
+    ///
+    /// - Parameter schedule: a schedule report read a moment ago (see ``SharedScheduleReport``); nil reads one now.
+    public func overview(
+        deadLetterLimit: Int = 50,
+        runLimit: Int = 50,
+        connectionLimit: Int = 100,
+        schedule: ScheduleReport? = nil,
+        logger: Logger
+    ) async throws -> OpsOverview {
+        let scheduleReport: ScheduleReport
+        if let schedule { scheduleReport = schedule } else { scheduleReport = try await self.schedule(logger: logger) }
+        return OpsOverview(
             generatedAt: Date(),
             workers: try await self.workers(),
             queues: try await self.queues(),
-            schedule: try await self.schedule(logger: logger),
+            schedule: scheduleReport,
             connections: try await self.connections(limit: connectionLimit, logger: logger),
             syncRuns: try await SyncLogStore(client: self.postgres).recentRuns(limit: runLimit, logger: logger),
             deadLetters: try await self.deadLetters(limitPerQueue: deadLetterLimit)
         )
+    }
+}
+
+/// One schedule report shared by every caller for `maxAge`: comparing the schedule with the connections walks
+/// both, which every open dashboard refreshing every few seconds must not pay for on its own.
+public final class SharedScheduleReport: Sendable {
+    private let maxAge: Duration
+    private let cached = Mutex<(report: ScheduleReport, readAt: ContinuousClock.Instant)?>(nil)
+
+    public init(maxAge: Duration) {
+        self.maxAge = maxAge
+    }
+
+    /// The report read less than `maxAge` ago, or a fresh one from `reports`.
+    public func report(from reports: OpsReports, logger: Logger) async throws -> ScheduleReport {
+        if let cached = self.cached.withLock({ $0 }), .now - cached.readAt < self.maxAge { return cached.report }
+        let fresh = try await reports.schedule(logger: logger)
+        self.cached.withLock { $0 = (fresh, .now) }
+        return fresh
     }
 }

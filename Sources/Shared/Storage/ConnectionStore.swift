@@ -221,6 +221,39 @@ public struct ConnectionStore: Sendable {
         return ids
     }
 
+    /// One page of the active connections' business ids in id order, the first after `after` (keyset paging: the
+    /// cost of a page does not grow with how far the walk has come).
+    public func activeBusinessIds(after: UUID?, limit: Int, logger: Logger) async throws -> [UUID] {
+        var ids: [UUID] = []
+        let rows =
+            if let after {
+                try await self.client.query(
+                    "SELECT business_id FROM ecommerce_connection WHERE status = 'active' AND business_id > \(after) ORDER BY business_id LIMIT \(limit)",
+                    logger: logger
+                )
+            } else {
+                try await self.client.query(
+                    "SELECT business_id FROM ecommerce_connection WHERE status = 'active' ORDER BY business_id LIMIT \(limit)",
+                    logger: logger
+                )
+            }
+        for try await id in rows.decode(UUID.self) { ids.append(id) }
+        return ids
+    }
+
+    /// Which of `ids` have an active connection.
+    public func activeAmong(_ ids: [UUID], logger: Logger) async throws -> Set<UUID> {
+        guard !ids.isEmpty else { return [] }
+        var active: Set<UUID> = []
+        for try await id in try await self.client.query(
+            "SELECT business_id FROM ecommerce_connection WHERE status = 'active' AND business_id = ANY(\(ids))",
+            logger: logger
+        ).decode(UUID.self) {
+            active.insert(id)
+        }
+        return active
+    }
+
     /// Records a fresh OAuth `state` for a business and shop, valid for `lifetime`; expired ones are swept.
     public func createOAuthState(_ state: String, businessId: UUID, shop: String, lifetime: Duration, logger: Logger) async throws {
         try await self.client.query("DELETE FROM ecommerce_oauth_state WHERE expires_at < now() - interval '1 day'", logger: logger)

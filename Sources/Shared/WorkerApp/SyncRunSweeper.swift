@@ -61,28 +61,13 @@ public struct SyncRunSweeper: Service {
         let paged = Dictionary(uniqueKeysWithValues: stale.filter { $0.pagesTotal != nil }.map { ($0.id, $0) })
         if !paged.isEmpty {
             for (queue, table) in [(ProductPushPageJob.queue, CatalogTable.products), (CollectionPushPageJob.queue, .categories)] {
-                for letter in try await self.queue.deadLetters(queue: queue) {
-                    guard let envelope = try? JobCoding.decoder().decode(JobEnvelope<ProductPushPageJob.Payload>.self, from: Data(letter.job.utf8)),
-                        envelope.kind == ProductPushPageJob.kind || envelope.kind == CollectionPushPageJob.kind,
-                        let run = paged[envelope.payload.runId]
-                    else { continue }
-                    let page = PagedPush.page(of: envelope)
-                    let items = try await self.catalog.count(of: table, businessId: run.businessId, page: page, logger: self.logger)
-                    let counted = try await self.syncLogs.recordPage(
-                        runId: run.id,
-                        page: page.number,
-                        processed: 0,
-                        failed: items,
-                        errors: [
-                            SyncError(
-                                code: "page_failed",
-                                message: "this page could not be pushed; push again to retry it",
-                                subject: "page \(page.number)"
-                            )
-                        ],
-                        logger: self.logger
-                    )
-                    if counted { outcome.deadPagesCounted += 1 }
+                var cursor: String? = "0"
+                while let current = cursor {
+                    let page = try await self.queue.deadLetterPage(queue: queue, cursor: current, count: 200)
+                    cursor = page.next
+                    for letter in page.letters {
+                        if try await self.countIfItsPage(letter, runs: paged, table: table) { outcome.deadPagesCounted += 1 }
+                    }
                 }
             }
         }
@@ -97,5 +82,26 @@ public struct SyncRunSweeper: Service {
             )
         }
         return outcome
+    }
+
+    /// Counts a dead page job as a failed page of its run, if it is a page of one of `runs` (stale, paged runs by
+    /// id). True when this call counted it (a page is counted once, whoever sees it first).
+    private func countIfItsPage(_ letter: DeadLetter, runs: [UUID: SyncRun], table: CatalogTable) async throws -> Bool {
+        guard let envelope = try? JobCoding.decoder().decode(JobEnvelope<ProductPushPageJob.Payload>.self, from: Data(letter.job.utf8)),
+            envelope.kind == ProductPushPageJob.kind || envelope.kind == CollectionPushPageJob.kind,
+            let run = runs[envelope.payload.runId]
+        else { return false }
+        let page = PagedPush.page(of: envelope)
+        let items = try await self.catalog.count(of: table, businessId: run.businessId, page: page, logger: self.logger)
+        return try await self.syncLogs.recordPage(
+            runId: run.id,
+            page: page.number,
+            processed: 0,
+            failed: items,
+            errors: [
+                SyncError(code: "page_failed", message: "this page could not be pushed; push again to retry it", subject: "page \(page.number)")
+            ],
+            logger: self.logger
+        )
     }
 }
