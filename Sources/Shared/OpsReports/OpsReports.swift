@@ -153,15 +153,16 @@ public struct OpsReports: Sendable {
     public func deadLetters(limitPerQueue: Int) async throws -> [DeadLetterSummary] {
         var letters: [DeadLetterSummary] = []
         for queue in EcommerceQueue.all {
-            letters += try await self.deadLetterPage(queue: queue, limit: limitPerQueue).letters
+            letters += try await self.deadLetterPage(queue: queue, limit: limitPerQueue).letters.prefix(limitPerQueue)
         }
         return letters.sorted { $0.failedAt > $1.failedAt }
     }
 
-    /// One page of a queue's dead letters, summarised, and the cursor of the next page (nil after the last).
+    /// One page of a queue's dead letters, summarised, and the cursor of the next page (nil after the last). About
+    /// `limit` of them: Redis may return a few more, which are all kept, since the cursor has moved past them.
     public func deadLetterPage(queue: String, cursor: String = "0", limit: Int) async throws -> (letters: [DeadLetterSummary], next: String?) {
         let page = try await RedisJobQueue(redis: self.redis).deadLetterPage(queue: queue, cursor: cursor, count: limit)
-        let letters = page.letters.prefix(limit).map { letter in
+        let letters = page.letters.map { letter in
             let header = try? JobCoding.decoder().decode(JobHeader.self, from: Data(letter.job.utf8))
             return DeadLetterSummary(
                 queue: queue,
