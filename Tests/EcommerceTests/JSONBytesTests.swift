@@ -273,6 +273,8 @@ struct JSONBytesTests {
             valid.replacingOccurrences(of: #""id":"a","#, with: ""),
             valid.replacingOccurrences(of: #""attempt":0"#, with: #""attempt":"0""#),
             valid.replacingOccurrences(of: #""enqueuedAt":"2026-11-27T10:00:00Z""#, with: #""enqueuedAt":"yesterday""#),
+            // RFC 3339 allows a lower-case `t`; JSONDecoder's `.iso8601` does not, so neither does the scanner.
+            valid.replacingOccurrences(of: #""enqueuedAt":"2026-11-27T10:00:00Z""#, with: #""enqueuedAt":"2026-11-27t10:00:00Z""#),
             valid.replacingOccurrences(of: #""source":"poll""#, with: #""source":"fax""#),
             valid.replacingOccurrences(
                 of: #","payload":{"source":"poll","order":{"id":1,"updated_at":"2026-11-27T10:00:00Z","line_items":[]}}"#,

@@ -524,7 +524,7 @@ extension JSONScanner {
     public mutating func readDate() throws(JSONScanError) -> Date {
         let text = try self.readString()
         // The rare shapes the fast reading does not take are read as JobCoding's `.iso8601` strategy reads them.
-        guard let date = RFC3339.parse(text) ?? RFC3339.foundation(text) else {
+        guard let date = RFC3339.parse(text, lowercaseT: false) ?? RFC3339.foundation(text) else {
             throw JSONScanError(reason: "not an RFC 3339 date", offset: self.index)
         }
         return date

@@ -8,7 +8,10 @@ import Foundation
 public enum RFC3339 {
     /// The instant, or nil when the text is not such a timestamp (or is one before 1583: Foundation counts those
     /// days by the Julian calendar, this by the Gregorian one; ``foundation(_:)`` reads them as JSONDecoder does).
-    public static func parse(_ text: String) -> Date? {
+    ///
+    /// - Parameter lowercaseT: whether `t` may separate the date and the time, as RFC 3339 allows; JSONDecoder's
+    ///   `.iso8601` strategy refuses it, so readers held to JSONDecoder pass false.
+    public static func parse(_ text: String, lowercaseT: Bool = true) -> Date? {
         let bytes = Array(text.utf8)
         guard bytes.count >= 20 else { return nil }
         func number(_ range: Range<Int>) -> Int? {
@@ -21,7 +24,7 @@ public enum RFC3339 {
             return value
         }
         guard let year = number(0..<4), bytes[4] == UInt8(ascii: "-"), let month = number(5..<7), bytes[7] == UInt8(ascii: "-"),
-            let day = number(8..<10), bytes[10] == UInt8(ascii: "T") || bytes[10] == UInt8(ascii: "t"),
+            let day = number(8..<10), bytes[10] == UInt8(ascii: "T") || (lowercaseT && bytes[10] == UInt8(ascii: "t")),
             let hour = number(11..<13), bytes[13] == UInt8(ascii: ":"), let minute = number(14..<16),
             bytes[16] == UInt8(ascii: ":"), let second = number(17..<19)
         else { return nil }
