@@ -2,7 +2,9 @@
 import PackageDescription
 
 let swiftSettings: [SwiftSetting] = [
-    .enableUpcomingFeature("ExistentialAny")
+    .enableUpcomingFeature("ExistentialAny"),
+    // A file uses only the modules it imports, not whatever another file of its module imported.
+    .enableUpcomingFeature("MemberImportVisibility"),
 ]
 
 let package = Package(
@@ -29,21 +31,35 @@ let package = Package(
         .package(url: "https://github.com/GraphQLSwift/GraphQL.git", from: "4.3.0"),
     ],
     targets: [
+        // The layers and what each module may import: docs/architecture.md (checked by scripts/check-layers.py).
+        // Sources/Shared holds what both processes use; Sources/Gateway and Sources/Worker each process's own code,
+        // an application library beside a thin @main.
+
         // hiredis 0.14 from Debian's libhiredis-dev; the only Redis client available here.
         .systemLibrary(
             name: "CHiredis",
-            path: "Sources/CHiredis",
+            path: "Sources/Shared/CHiredis",
             pkgConfig: "hiredis",
             providers: [.apt(["libhiredis-dev"])]
         ),
-        // The hot paths' replacements for slow Foundation parts: JSON read and written straight from bytes, RFC 3339
-        // dates, random UUIDs (gateway webhooks, worker jobs).
+        // JSON read and written straight from bytes, RFC 3339 dates, random UUIDs, any JSON value.
         .target(name: "JSONBytes", path: "Sources/Shared/JSONBytes", swiftSettings: swiftSettings),
-        // Bottom layer: Redis over hiredis, and PostgreSQL storage.
+        // The process's environment: variables read into typed values, logging and concurrency set-up.
+        .target(
+            name: "ProcessEnvironment",
+            dependencies: [
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ],
+            path: "Sources/Shared/ProcessEnvironment",
+            swiftSettings: swiftSettings
+        ),
+        // Redis over NIO, replies parsed by hiredis.
         .target(
             name: "RedisClient",
             dependencies: [
-                "CHiredis",
+                "CHiredis", "ProcessEnvironment",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
@@ -52,19 +68,7 @@ let package = Package(
             path: "Sources/Shared/RedisClient",
             swiftSettings: swiftSettings
         ),
-        .target(
-            name: "Storage",
-            dependencies: [
-                "Shopify", "JSONBytes",
-                .product(name: "PostgresNIO", package: "postgres-nio"),
-                .product(name: "Crypto", package: "swift-crypto"),
-                .product(name: "NIOSSL", package: "swift-nio-ssl"),
-                .product(name: "Logging", package: "swift-log"),
-            ],
-            path: "Sources/Shared/Storage",
-            swiftSettings: swiftSettings
-        ),
-        // Platform facts: webhook signatures, the order payload.
+        // Platform facts: webhook signatures, shop domains, the order payload and its stock rule.
         .target(
             name: "Shopify",
             dependencies: [
@@ -74,7 +78,20 @@ let package = Package(
             path: "Sources/Shared/Shopify",
             swiftSettings: swiftSettings
         ),
-        // The reliable job queue on Redis.
+        // PostgreSQL: migrations, connections and tokens, order ingestion, catalog, inventory, sync logs.
+        .target(
+            name: "Storage",
+            dependencies: [
+                "JSONBytes", "ProcessEnvironment",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            path: "Sources/Shared/Storage",
+            swiftSettings: swiftSettings
+        ),
+        // The reliable job queue: the driver contract, the Redis driver, the worker.
         .target(
             name: "JobQueue",
             dependencies: [
@@ -90,7 +107,8 @@ let package = Package(
         .target(
             name: "ShopifyAdmin",
             dependencies: [
-                "JobQueue", "RedisClient", "Shopify",
+                .product(name: "CoreMetrics", package: "swift-metrics"),
+                "RedisClient", "Shopify", "JSONBytes", "ProcessEnvironment",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -108,99 +126,98 @@ let package = Package(
             path: "Sources/Shared/EcommerceJobs",
             swiftSettings: swiftSettings
         ),
+        // What operating a process needs: the common configuration, health/readiness/metrics routes, JSON answers,
+        // and the operator's reports (workers, queues, schedule, connections, runs, dead letters).
         .target(
-            name: "AppConfig",
+            name: "Operations",
             dependencies: [
-                "RedisClient", "Storage", "JobQueue", "Shopify", "ShopifyAdmin",
-                .product(name: "Logging", package: "swift-log"),
-                .product(name: "NIOPosix", package: "swift-nio"),
-            ],
-            path: "Sources/Shared/AppConfig",
-            swiftSettings: swiftSettings
-        ),
-        // Health, readiness and metrics routes, and JSON answers, shared by the gateway and the worker.
-        .target(
-            name: "OpsHTTP",
-            dependencies: [
-                "RedisClient",
+                "RedisClient", "JobQueue", "EcommerceJobs", "Storage", "ProcessEnvironment",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
-            ],
-            path: "Sources/Shared/OpsHTTP",
-            swiftSettings: swiftSettings
-        ),
-        // The operator's reports (workers, queues, schedule, connections, runs, dead letters): ops commands and dashboard.
-        .target(
-            name: "OpsReports",
-            dependencies: [
-                "RedisClient", "JobQueue", "EcommerceJobs", "Storage",
-                .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "Logging", package: "swift-log"),
             ],
-            path: "Sources/Shared/OpsReports",
+            path: "Sources/Shared/Operations",
             swiftSettings: swiftSettings
         ),
+        // The gateway: webhook intake, OAuth, admin and ops routes.
         .target(
             name: "GatewayApp",
             dependencies: [
-                "AppConfig", "EcommerceJobs", "Storage", "Shopify", "RedisClient", "JobQueue", "OpsHTTP", "ShopifyAdmin", "OpsReports",
+                .product(name: "HummingbirdCore", package: "hummingbird"),
+                "ProcessEnvironment", "EcommerceJobs", "Storage", "Shopify", "RedisClient", "JobQueue", "Operations", "ShopifyAdmin",
                 "JSONBytes",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Crypto", package: "swift-crypto"),
             ],
-            path: "Sources/Shared/GatewayApp",
-            swiftSettings: swiftSettings
-        ),
-        .target(
-            name: "WorkerApp",
-            dependencies: [
-                "AppConfig", "EcommerceJobs", "Storage", "Shopify", "RedisClient", "JobQueue", "OpsHTTP", "ShopifyAdmin",
-                .product(name: "Hummingbird", package: "hummingbird"),
-                .product(name: "AsyncHTTPClient", package: "async-http-client"),
-                .product(name: "Metrics", package: "swift-metrics"),
-                .product(name: "Prometheus", package: "swift-prometheus"),
-                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
-            ],
-            path: "Sources/Shared/WorkerApp",
+            path: "Sources/Gateway/App",
             swiftSettings: swiftSettings
         ),
         .executableTarget(
             name: "Gateway",
             dependencies: [
-                "GatewayApp", "AppConfig", "RedisClient",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                "GatewayApp", "ProcessEnvironment", "RedisClient", "Operations",
                 .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
-            path: "Sources/Gateway",
+            path: "Sources/Gateway/Main",
+            swiftSettings: swiftSettings
+        ),
+        // The worker: job handlers, background services (poll schedule, inventory relay, retention, sweeper).
+        .target(
+            name: "WorkerApp",
+            dependencies: [
+                "ProcessEnvironment", "EcommerceJobs", "Storage", "Shopify", "RedisClient", "JobQueue", "Operations", "ShopifyAdmin",
+                "JSONBytes",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            path: "Sources/Worker/App",
             swiftSettings: swiftSettings
         ),
         .executableTarget(
             name: "Worker",
             dependencies: [
-                "WorkerApp", "AppConfig", "Storage", "Shopify", "EcommerceJobs", "JobQueue", "RedisClient", "OpsReports",
+                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
+                "WorkerApp", "ProcessEnvironment", "Storage", "Shopify", "EcommerceJobs", "JobQueue", "RedisClient", "Operations",
                 .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
-            path: "Sources/Worker",
+            path: "Sources/Worker/Main",
             swiftSettings: swiftSettings
         ),
         // Development and test stand-in for Shopify; production code never imports it.
         .target(
             name: "ShopifySimulatorCore",
             dependencies: [
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOFoundationCompat", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Crypto", package: "swift-crypto"),
@@ -208,7 +225,7 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "GraphQL", package: "GraphQL"),
             ],
-            path: "Sources/ShopifySimulatorCore",
+            path: "Sources/ShopifySimulator/Core",
             // Shopify's Admin schema: the simulator validates against it, and so do the tests.
             resources: [.copy("Resources/admin-schema.graphql")],
             swiftSettings: swiftSettings
@@ -216,13 +233,16 @@ let package = Package(
         .executableTarget(
             name: "ShopifySimulator",
             dependencies: [
+                .product(name: "Hummingbird", package: "hummingbird"),
                 "ShopifySimulatorCore",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
-            path: "Sources/ShopifySimulator",
+            path: "Sources/ShopifySimulator/Main",
             swiftSettings: swiftSettings
         ),
+        // The job queue's contract in memory, for unit tests of the worker loop and of handlers; never shipped.
+        .target(name: "JobQueueTesting", dependencies: ["JobQueue"], path: "Tests/JobQueueTesting", swiftSettings: swiftSettings),
         // Fuzz targets over what parses untrusted bytes. `scripts/fuzz.sh` builds them with libFuzzer
         // (`-sanitize=fuzzer,address -DFUZZING`); a normal build makes each a replayer of a corpus, which the tests run
         // over the committed seeds (`Fuzz/Corpus`).
@@ -253,8 +273,18 @@ let package = Package(
         .testTarget(
             name: "EcommerceTests",
             dependencies: [
-                "GatewayApp", "WorkerApp", "EcommerceJobs", "JobQueue", "JSONBytes", "RedisClient", "Storage", "Shopify", "AppConfig",
-                "ShopifyAdmin", "ShopifySimulatorCore",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOFoundationCompat", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                "GatewayApp", "WorkerApp", "EcommerceJobs", "JobQueue", "JobQueueTesting", "JSONBytes", "RedisClient", "Storage", "Shopify",
+                "ProcessEnvironment", "Operations", "ShopifyAdmin", "ShopifySimulatorCore",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
             ],

@@ -5,6 +5,7 @@ import HTTPTypes
 import Hummingbird
 import HummingbirdTesting
 import JobQueue
+import NIOFoundationCompat
 import PostgresNIO
 import RedisClient
 import Storage

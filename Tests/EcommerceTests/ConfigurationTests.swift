@@ -1,6 +1,8 @@
-import AppConfig
 import EcommerceJobs
+import GatewayApp
+import Operations
 import PostgresNIO
+import ProcessEnvironment
 import Testing
 import WorkerApp
 

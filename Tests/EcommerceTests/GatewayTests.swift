@@ -1,4 +1,3 @@
-import AppConfig
 import EcommerceJobs
 import Foundation
 import GatewayApp
@@ -8,7 +7,9 @@ import HummingbirdTesting
 import JobQueue
 import Logging
 import NIOCore
+import Operations
 import PostgresNIO
+import ProcessEnvironment
 import Prometheus
 import RedisClient
 import Shopify

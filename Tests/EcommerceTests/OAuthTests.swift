@@ -1,4 +1,3 @@
-import AppConfig
 import Crypto
 import EcommerceJobs
 import Foundation
@@ -7,7 +6,10 @@ import Hummingbird
 import HummingbirdTesting
 import JobQueue
 import Logging
+import NIOFoundationCompat
+import Operations
 import PostgresNIO
+import ProcessEnvironment
 import Prometheus
 import RedisClient
 import ShopifyAdmin

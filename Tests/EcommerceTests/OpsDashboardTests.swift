@@ -3,7 +3,8 @@ import Foundation
 import HTTPTypes
 import Hummingbird
 import HummingbirdTesting
-import OpsReports
+import NIOFoundationCompat
+import Operations
 import RedisClient
 import Testing
 

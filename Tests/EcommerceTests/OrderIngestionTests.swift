@@ -3,6 +3,7 @@ import PostgresNIO
 import Shopify
 import Storage
 import Testing
+import WorkerApp
 
 @Suite("Order ingestion against PostgreSQL")
 struct OrderIngestionTests {

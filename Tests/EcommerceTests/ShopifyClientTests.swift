@@ -1,4 +1,5 @@
 import Foundation
+import JSONBytes
 import JobQueue
 import RedisClient
 import Shopify
@@ -133,8 +134,8 @@ struct ShopifyClientTests {
                 } catch let error as ShopifyAdminError {
                     guard case .http(500, _) = error else { throw error }
                     #expect(error.isRetryable)
-                } catch is JobRetryLater {
-                    // 503 with Retry-After: 1 exceeds the 0.5 s inline wait.
+                } catch is ShopifyThrottled {
+                    // 503 with Retry-After: 1 exceeds the 0.5 s inline wait (a worker maps it to JobRetryLater).
                 }
             }
         }

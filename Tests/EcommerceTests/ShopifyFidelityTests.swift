@@ -1,4 +1,5 @@
 import Foundation
+import JSONBytes
 import JobQueue
 import Logging
 import Shopify

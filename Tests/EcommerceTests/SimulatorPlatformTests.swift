@@ -6,6 +6,7 @@ import Hummingbird
 import HummingbirdTesting
 import JobQueue
 import NIOCore
+import Operations
 import PostgresNIO
 import Prometheus
 import RedisClient

@@ -2,6 +2,7 @@ import AsyncHTTPClient
 import Foundation
 import Logging
 import RedisClient
+import ServiceLifecycle
 import ShopifyAdmin
 import ShopifySimulatorCore
 

@@ -1,7 +1,8 @@
-import AppConfig
 import Foundation
 import Logging
+import Operations
 import PostgresNIO
+import ProcessEnvironment
 import RedisClient
 import ServiceLifecycle
 import Shopify

@@ -15,6 +15,9 @@ public struct JobRegistry: Sendable {
     typealias Handler = @Sendable ([UInt8], JobContext) async throws -> Void
     private var handlers: [String: Handler] = [:]
     private var queuesInOrder: [String] = []
+    /// What a handler's error means to the worker, applied to every error a handler throws: the place where the
+    /// errors of lower layers become ``JobRetryLater`` or ``PermanentJobError`` (they do not know the queue).
+    public var mapError: @Sendable (any Error) -> any Error = { $0 }
 
     public init() {}
 
@@ -57,5 +60,15 @@ public struct JobRegistry: Sendable {
     /// The queues that registered kinds live on, in registration order.
     public var queues: [String] { self.queuesInOrder }
 
-    func handler(for kind: String) -> Handler? { self.handlers[kind] }
+    func handler(for kind: String) -> Handler? {
+        guard let handler = self.handlers[kind] else { return nil }
+        let mapError = self.mapError
+        return { raw, context in
+            do {
+                try await handler(raw, context)
+            } catch {
+                throw mapError(error)
+            }
+        }
+    }
 }

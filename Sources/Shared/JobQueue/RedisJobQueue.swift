@@ -1,60 +1,11 @@
 import Foundation
+import JSONBytes
 import RedisClient
-
-/// A job taken from a queue by one worker, with its lease.
-public struct ClaimedJob: Sendable {
-    public let queue: String
-    public let header: JobHeader
-    /// The envelope exactly as it was stored.
-    public let envelope: [UInt8]
-
-    public var id: String { self.header.id }
-}
 
 /// Whether an enqueue-if-new added the job.
 public enum EnqueueResult: Sendable, Equatable {
     case enqueued
     case duplicate
-}
-
-/// What sits in `<queue>:dead` for one job.
-public struct DeadLetter: Codable, Sendable {
-    public var id: String
-    /// The envelope as it was when the job died.
-    public var job: String
-    public var error: String
-    public var attempt: Int
-    public var failedAtMs: Int64
-
-    public var failedAt: Date { Date(timeIntervalSince1970: Double(self.failedAtMs) / 1000) }
-}
-
-/// One page of a queue's dead letters, and where the next page starts.
-public struct DeadLetterPage: Sendable {
-    /// Newest first within the page.
-    public var letters: [DeadLetter]
-    /// The cursor of the next page; nil when this was the last.
-    public var next: String?
-}
-
-/// A queue's numbers, read from Redis itself (not counted by any one process).
-public struct QueueStats: Sendable, Equatable, Codable {
-    public var queue: String
-    public var ready: Int
-    public var inflight: Int
-    public var delayed: Int
-    public var dead: Int
-    /// Seconds the oldest ready job has waited since it was enqueued; 0 when none is waiting.
-    public var oldestReadyAgeSeconds: Double
-
-    public init(queue: String, ready: Int, inflight: Int, delayed: Int, dead: Int, oldestReadyAgeSeconds: Double) {
-        self.queue = queue
-        self.ready = ready
-        self.inflight = inflight
-        self.delayed = delayed
-        self.dead = dead
-        self.oldestReadyAgeSeconds = oldestReadyAgeSeconds
-    }
 }
 
 /// The reliable job queue of DESIGN §3 on Redis lists, hashes and sorted sets.
@@ -290,16 +241,9 @@ public struct RedisJobQueue: Sendable {
         return reply.int ?? 0
     }
 
-    /// What one maintenance pass did.
-    public struct MaintenanceResult: Sendable, Equatable {
-        public var promoted: Int
-        public var recovered: Int
-        public var quarantined: Int
-    }
-
     /// Promotes due retries and recovers jobs whose worker stopped renewing its lease; jobs recovered more than
     /// `maxRecoveries` times are quarantined in dead letters. Safe to run from every worker at once.
-    public func maintain(queue: String, maxRecoveries: Int, batch: Int = 1000) async throws -> MaintenanceResult {
+    public func maintain(queue: String, maxRecoveries: Int, batch: Int) async throws -> QueueMaintenance {
         let keys = QueueKeys(queue: queue)
         let reply = try await self.redis.run(
             QueueScripts.maintain,
@@ -308,7 +252,7 @@ public struct RedisJobQueue: Sendable {
         )
         let values = reply.elements.map { $0.int ?? 0 }
         guard values.count == 3 else { throw RedisError.unexpectedReply("maintain returned \(reply)") }
-        return MaintenanceResult(promoted: values[0], recovered: values[1], quarantined: values[2])
+        return QueueMaintenance(promoted: values[0], recovered: values[1], quarantined: values[2])
     }
 
     // MARK: Inspecting
@@ -397,7 +341,7 @@ public struct RedisJobQueue: Sendable {
     /// Deletes the queue's dead letters that failed more than `age` ago, looking at up to `batch` of them (a walk
     /// over all of them takes several calls). Returns how many went, and whether the walk came round to its start.
     @discardableResult
-    public func pruneDeadLetters(queue: String, olderThan age: Duration, batch: Int = 500) async throws -> (deleted: Int, walkDone: Bool) {
+    public func pruneDeadLetters(queue: String, olderThan age: Duration, batch: Int) async throws -> (deleted: Int, walkDone: Bool) {
         let keys = QueueKeys(queue: queue)
         let reply = try await self.redis.run(
             QueueScripts.pruneDead,
@@ -430,5 +374,26 @@ extension Duration {
     var milliseconds: Int {
         let (seconds, attoseconds) = self.components
         return Int(seconds) * 1000 + Int(attoseconds / 1_000_000_000_000_000)
+    }
+}
+
+extension RedisJobQueue: JobQueueDriver {
+    /// One maintenance pass over at most 1,000 due retries and 1,000 expired leases.
+    public func maintain(queue: String, maxRecoveries: Int) async throws -> QueueMaintenance {
+        try await self.maintain(queue: queue, maxRecoveries: maxRecoveries, batch: 1000)
+    }
+
+    /// One batch of 500 dead letters of the retention's walk.
+    @discardableResult
+    public func pruneDeadLetters(queue: String, olderThan age: Duration) async throws -> (deleted: Int, walkDone: Bool) {
+        try await self.pruneDeadLetters(queue: queue, olderThan: age, batch: 500)
+    }
+
+    public func report(worker: WorkerReport) async throws {
+        try await WorkerRegistry(redis: self.redis).report(worker)
+    }
+
+    public func removeWorker(id: String) async throws {
+        try await WorkerRegistry(redis: self.redis).remove(id: id)
     }
 }

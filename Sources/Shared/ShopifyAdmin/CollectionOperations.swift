@@ -1,4 +1,4 @@
-import JobQueue
+import JSONBytes
 import Logging
 
 extension ShopifyAdminClient {

@@ -1,4 +1,4 @@
-import JobQueue
+import JSONBytes
 import Logging
 
 /// The answer of a compare-and-set stock write.

@@ -1,4 +1,4 @@
-import JobQueue
+import JSONBytes
 import Logging
 
 /// A location of the shop, where inventory is stocked.

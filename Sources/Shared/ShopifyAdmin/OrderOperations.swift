@@ -1,5 +1,5 @@
 import Foundation
-import JobQueue
+import JSONBytes
 import Logging
 import Shopify
 

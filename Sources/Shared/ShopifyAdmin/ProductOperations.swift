@@ -1,4 +1,4 @@
-import JobQueue
+import JSONBytes
 import Logging
 
 /// A FlowPOS product as `productSet` receives it: upserted by `customId` (the FlowPOS product id) with its full

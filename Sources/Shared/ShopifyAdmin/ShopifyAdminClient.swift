@@ -1,8 +1,10 @@
 import AsyncHTTPClient
+import CoreMetrics
 import Crypto
 import Foundation
-import JobQueue
+import JSONBytes
 import Logging
+import Metrics
 import NIOCore
 import NIOHTTP1
 
@@ -14,8 +16,8 @@ public struct ShopifyAdminConfiguration: Sendable {
     /// tests (`SHOPIFY_ADMIN_BASE_URL`).
     public var baseURLTemplate: String
     public var requestTimeout: Duration
-    /// The longest one call waits in place for throttling to pass; beyond it the job is handed back with
-    /// `JobRetryLater` (no attempt spent) instead of holding a worker slot.
+    /// The longest one call waits in place for throttling to pass; beyond it the call throws ``ShopifyThrottled``
+    /// (a worker hands its job back, no attempt spent) instead of holding a worker slot.
     public var maxInlineWait: Duration
 
     public init(
@@ -123,7 +125,23 @@ extension ShopifyAdminClient {
     public static let singleQueryMaxCost = 1000
 }
 
-/// What can go wrong talking to the Admin API, other than throttling (which waits or becomes `JobRetryLater`).
+/// Shopify's rate limit asks for a wait longer than the client waits inline
+/// (``ShopifyAdminConfiguration/maxInlineWait``): the caller should do the work again after `retryAfter` (a worker
+/// hands its job back without spending an attempt).
+public struct ShopifyThrottled: Error, Sendable, CustomStringConvertible {
+    public var retryAfter: Duration
+    /// Which limit: the cost budget, or the status Shopify answered.
+    public var reason: String
+
+    public init(retryAfter: Duration, reason: String) {
+        self.retryAfter = retryAfter
+        self.reason = reason
+    }
+
+    public var description: String { "Shopify rate limit: \(self.reason); retry after \(self.retryAfter)" }
+}
+
+/// What can go wrong talking to the Admin API, other than throttling (which waits, or throws ``ShopifyThrottled``).
 public enum ShopifyAdminError: Error, Sendable, CustomStringConvertible {
     /// 401/403: the token is invalid, revoked or lacks a scope; which token (``ShopifyCredentials/tokenFingerprint``).
     case unauthorized(status: Int, tokenFingerprint: String)
@@ -166,8 +184,7 @@ public enum ShopifyAdminError: Error, Sendable, CustomStringConvertible {
 ///
 /// Throttling comes three ways and is handled alike: `THROTTLED` in an HTTP 200 body waits
 /// `(requested − available) ÷ restoreRate`; 429 and 503 wait `Retry-After`. A wait that would exceed
-/// ``ShopifyAdminConfiguration/maxInlineWait`` becomes `JobRetryLater`, which hands the job back without spending
-/// an attempt.
+/// ``ShopifyAdminConfiguration/maxInlineWait`` throws ``ShopifyThrottled``.
 public struct ShopifyAdminClient: Sendable {
     public let configuration: ShopifyAdminConfiguration
     let http: HTTPClient
@@ -308,7 +325,7 @@ public struct ShopifyAdminClient: Sendable {
 
     private func pause(_ wait: Duration, since started: ContinuousClock.Instant, reason: String) async throws {
         if started.duration(to: .now) + wait > self.configuration.maxInlineWait {
-            throw JobRetryLater(after: wait, reason: "Shopify rate limit: \(reason)")
+            throw ShopifyThrottled(retryAfter: wait, reason: reason)
         }
         try await Task.sleep(for: wait)
     }

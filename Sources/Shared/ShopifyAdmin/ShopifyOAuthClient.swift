@@ -2,6 +2,7 @@ import AsyncHTTPClient
 import Foundation
 import Logging
 import NIOCore
+import NIOHTTP1
 
 /// What the token exchange grants: an offline access token, its scopes, and for expiring tokens their lifetime and
 /// the (rotating) refresh token.

@@ -1,4 +1,5 @@
-import JobQueue
+import Foundation
+import JSONBytes
 import Logging
 
 /// A webhook subscription of the app in a shop.

@@ -2,7 +2,48 @@ import Foundation
 import JSONBytes
 import Logging
 import PostgresNIO
-import Shopify
+
+/// One state of an ecommerce order as ingestion applies it: what each line takes from stock now, and the version
+/// (`updatedAt`) that orders the states.
+public struct OrderState: Sendable, Equatable {
+    public struct Line: Sendable, Equatable {
+        /// The line's id in the shop: what was applied is remembered per line.
+        public var id: Int64
+        /// The shop's variant, mapped to a FlowPOS variant through `ecommerce_product_mapping`.
+        public var shopifyVariantId: Int64?
+        /// The FlowPOS variant's SKU, when the shop's variant is not mapped.
+        public var sku: String?
+        /// Units the line takes from stock in this state (0 once cancelled, refunded with restock, or removed).
+        public var quantity: Int
+
+        public init(id: Int64, shopifyVariantId: Int64?, sku: String?, quantity: Int) {
+            self.id = id
+            self.shopifyVariantId = shopifyVariantId
+            self.sku = sku
+            self.quantity = quantity
+        }
+    }
+
+    public var orderId: Int64
+    /// The order's name in the shop (`#1001`), for the sync log.
+    public var name: String?
+    /// The state's version: an older state than the one applied changes nothing.
+    public var updatedAt: Date
+    /// `updatedAt` as the shop wrote it, kept in the sync log.
+    public var updatedAtText: String
+    public var cancelled: Bool
+    /// Each line once.
+    public var lines: [Line]
+
+    public init(orderId: Int64, name: String?, updatedAt: Date, updatedAtText: String, cancelled: Bool, lines: [Line]) {
+        self.orderId = orderId
+        self.name = name
+        self.updatedAt = updatedAt
+        self.updatedAtText = updatedAtText
+        self.cancelled = cancelled
+        self.lines = lines
+    }
+}
 
 /// What ingesting one order state did.
 public struct OrderIngestionResult: Sendable, Equatable {
@@ -52,32 +93,27 @@ public struct OrderIngestor: Sendable {
 
     /// Ingests one state of an order for a business. `source` and `reference` (e.g. the webhook id) go to the
     /// sync log and stock movements.
+    ///
+    /// - Throws: ``OrderIngestionError/contention(orderId:rounds:)`` when other deliveries of the order kept winning.
     public func ingest(
         businessId: UUID,
-        order: ShopifyOrder,
+        order: OrderState,
         source: String,
         reference: String?,
         logger: Logger
     ) async throws -> OrderIngestionResult {
-        guard let updatedAt = order.updatedAtDate else {
-            throw OrderIngestionError.invalidOrder("updated_at \(order.updatedAt) is not a timestamp")
-        }
-        if let repeated = order.repeatedLineItemId {
-            throw OrderIngestionError.invalidOrder("line item \(repeated) appears more than once")
-        }
-        let event = Event(syncLogId: UUID.random(), businessId: businessId, order: order, updatedAt: updatedAt, source: source, reference: reference)
+        let event = Event(syncLogId: UUID.random(), businessId: businessId, order: order, source: source, reference: reference)
         for _ in 0..<self.maxRounds {
             if let result = try await self.apply(event, logger: logger) { return result }
         }
-        throw OrderIngestionError.contention(orderId: order.id, rounds: self.maxRounds)
+        throw OrderIngestionError.contention(orderId: order.orderId, rounds: self.maxRounds)
     }
 
     /// One order event, as the statement takes it.
     struct Event: Sendable {
         var syncLogId: UUID
         var businessId: UUID
-        var order: ShopifyOrder
-        var updatedAt: Date
+        var order: OrderState
         var source: String
         var reference: String?
     }
@@ -216,22 +252,22 @@ struct IngestStatement: PostgresPreparedStatement {
 
     func makeBindings() throws -> PostgresBindings {
         let order = self.event.order
-        let lines = order.lineItems
+        let lines = order.lines
         var bindings = PostgresBindings(capacity: 15)
         bindings.append(lines.map(\.id))
-        bindings.append(lines.map { $0.variantId ?? 0 })  // 0: none (Shopify ids are positive)
+        bindings.append(lines.map { $0.shopifyVariantId ?? 0 })  // 0: none (Shopify ids are positive)
         bindings.append(lines.map { $0.sku ?? "" })
-        bindings.append(lines.map { order.consumedQuantity(of: $0) })
-        bindings.append(self.event.updatedAt)
+        bindings.append(lines.map(\.quantity))
+        bindings.append(order.updatedAt)
         bindings.append(self.event.businessId)
-        bindings.append(order.id)
-        bindings.append(order.cancelledAt != nil)
+        bindings.append(order.orderId)
+        bindings.append(order.cancelled)
         bindings.append(order.name)
         bindings.append(self.event.source)
-        bindings.append("shopify-order:\(order.id)")
+        bindings.append("shopify-order:\(order.orderId)")
         bindings.append(self.event.syncLogId)
         bindings.append(lines.count)
-        bindings.append(order.updatedAt)
+        bindings.append(order.updatedAtText)
         bindings.append(self.event.reference)
         return bindings
     }

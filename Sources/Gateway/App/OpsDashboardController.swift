@@ -1,0 +1,109 @@
+import EcommerceJobs
+import Foundation
+import HTTPTypes
+import Hummingbird
+import JobQueue
+import Logging
+import Operations
+import RedisClient
+
+/// The ops dashboard: `GET /ops` serves a page (no data in it) whose script asks for an ops token and then reads
+/// `GET /ops/api/overview` every few seconds; `GET /ops/api/dead-letters/{queue}?cursor=&limit=` pages through a
+/// queue's dead letters; `POST /ops/api/dead-letters/{queue}/{id}/retry` puts a dead letter back on its queue. The API takes `Authorization: Bearer <JWT>` with `role: "ops"`; a merchant token gets 403.
+///
+/// The token travels in a header, never in a cookie, so there is nothing for another site to ride on (no CSRF); the
+/// page renders every value as text (no markup from data) and the Content-Security-Policy allows only this origin's
+/// script and style.
+struct OpsDashboardController: Sendable {
+    let authenticator: AdminAuthenticator
+    let reports: OpsReports
+    let queue: RedisJobQueue
+    /// The overview's schedule comparison, read at most every 30 s whatever the number of open dashboards.
+    let schedule = SharedScheduleReport(maxAge: .seconds(30))
+
+    static let securityHeaders: HTTPFields = [
+        HTTPField.Name("Content-Security-Policy")!:
+            "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; img-src 'self' data:; base-uri 'none'; form-action 'self'; frame-ancestors 'none'",
+        HTTPField.Name("X-Content-Type-Options")!: "nosniff",
+        HTTPField.Name("Referrer-Policy")!: "no-referrer",
+        .cacheControl: "no-store",
+    ]
+
+    func addRoutes(to router: Router<some RequestContext>) {
+        router.get("/ops") { _, _ in Self.asset(DashboardAssets.html, type: "text/html; charset=utf-8") }
+        router.get("/ops/dashboard.js") { _, _ in Self.asset(DashboardAssets.script, type: "text/javascript; charset=utf-8") }
+        router.get("/ops/dashboard.css") { _, _ in Self.asset(DashboardAssets.style, type: "text/css; charset=utf-8") }
+        router.get("/ops/api/overview") { request, context in
+            try await self.asOperator(request) {
+                do {
+                    let schedule = try await self.schedule.report(from: self.reports, logger: context.logger)
+                    return .json(try await self.reports.overview(schedule: schedule, logger: context.logger), headers: [.cacheControl: "no-store"])
+                } catch {
+                    context.logger.error("ops overview failed", metadata: ["error": "\(error)"])
+                    return .error(
+                        .serviceUnavailable,
+                        code: "unavailable",
+                        message: "Redis or PostgreSQL did not answer",
+                        headers: [.retryAfter: "5"]
+                    )
+                }
+            }
+        }
+        router.get("/ops/api/dead-letters/:queue") { request, context in
+            try await self.asOperator(request) {
+                guard let queue = context.parameters.get("queue"), EcommerceQueue.all.contains(queue) else {
+                    return .error(.notFound, code: "not_found", message: "no such queue")
+                }
+                let cursor = request.uri.queryParameters.get("cursor") ?? "0"
+                let limit = request.uri.queryParameters.get("limit").map { Int($0) } ?? 50
+                guard UInt64(cursor) != nil, let limit, (1...500).contains(limit) else {
+                    return .error(.badRequest, code: "invalid_page", message: "cursor must be a number a previous page gave, limit 1…500")
+                }
+                do {
+                    let page = try await self.reports.deadLetterPage(queue: queue, cursor: cursor, limit: limit)
+                    return .json(DeadLetterPageBody(letters: page.letters, next: page.next), headers: [.cacheControl: "no-store"])
+                } catch RedisError.replyError {
+                    // A number Redis does not take as a cursor of this hash.
+                    return .error(.badRequest, code: "invalid_page", message: "cursor must be a number a previous page gave")
+                }
+            }
+        }
+        router.post("/ops/api/dead-letters/:queue/:id/retry") { request, context in
+            try await self.asOperator(request) {
+                guard let queue = context.parameters.get("queue"), EcommerceQueue.all.contains(queue), let id = context.parameters.get("id") else {
+                    return .error(.notFound, code: "not_found", message: "no such queue")
+                }
+                guard try await self.queue.retryDeadLetter(queue: queue, id: id) else {
+                    return .error(.notFound, code: "not_found", message: "no such dead letter (already retried or purged?)")
+                }
+                context.logger.notice("dead letter retried from the dashboard", metadata: ["queue": "\(queue)", "job.id": "\(id)"])
+                return .json(["retried": id])
+            }
+        }
+    }
+
+    /// One page of a queue's dead letters; `next` is the cursor of the following page (absent after the last).
+    struct DeadLetterPageBody: Codable {
+        var letters: [DeadLetterSummary]
+        var next: String?
+    }
+
+    private static func asset(_ text: String, type: String) -> Response {
+        var headers = Self.securityHeaders
+        headers[.contentType] = type
+        return Response(status: .ok, headers: headers, body: ResponseBody(byteBuffer: ByteBuffer(string: text)))
+    }
+
+    /// Runs `body` for an operator; 401 without a valid token, 403 for a merchant's.
+    private func asOperator(_ request: Request, _ body: () async throws -> Response) async throws -> Response {
+        do {
+            guard try self.authenticator.authenticate(request) == .ops else {
+                return AdminAuthError(status: .forbidden, code: "forbidden", message: "an ops token is required").response
+            }
+        } catch {
+            // `authenticate` throws only `AdminAuthError`, so `error` is one.
+            return error.response
+        }
+        return try await body()
+    }
+}

@@ -1,0 +1,49 @@
+import ArgumentParser
+import GatewayApp
+import Hummingbird
+import Logging
+import Metrics
+import Operations
+import PostgresNIO
+import ProcessEnvironment
+import Prometheus
+import RedisClient
+
+/// `ecommerce-gateway`: configuration from the environment → build the application → run until SIGTERM.
+@main
+struct GatewayCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "ecommerce-gateway",
+        abstract: "Receives Shopify webhooks and serves the ecommerce API; stateless, run as many as needed."
+    )
+
+    static func main() async {
+        ConcurrencySetup.runOnEventLoops()
+        await Self.main(nil)
+    }
+
+    @Option(help: "Listen address (overrides HTTP_HOST).") var host: String?
+    @Option(help: "Listen port (overrides HTTP_PORT).") var port: Int?
+
+    func run() async throws {
+        var configuration: GatewayConfiguration
+        do {
+            configuration = try GatewayConfiguration()
+        } catch {
+            printError("ecommerce-gateway: \(error)")
+            throw ExitCode(78)
+        }
+        if let host { configuration.host = host }
+        if let port { configuration.port = port }
+        LogSetup.bootstrap(level: configuration.common.logLevel, format: configuration.common.logFormat)
+        let logger = Logger(label: "ecommerce-gateway")
+        let registry = PrometheusCollectorRegistry()
+        MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))
+
+        let redis = RedisClient(configuration: configuration.common.redis)
+        defer { redis.shutdown() }
+        let postgres = PostgresClient(configuration: configuration.common.database, backgroundLogger: logger)
+        let app = buildGatewayApplication(configuration: configuration, redis: redis, postgres: postgres, metricsRegistry: registry, logger: logger)
+        try await app.runService()
+    }
+}

@@ -1,0 +1,223 @@
+import Foundation
+import JobQueue
+import JobQueueTesting
+import Logging
+import ServiceLifecycle
+import Synchronization
+import Testing
+
+/// The worker loop on the in-memory driver: claiming, prefetch, settling, retries, timeouts and shutdown, with no
+/// Redis, so each behaviour is tested alone and fast.
+@Suite("Job worker on the in-memory queue")
+struct JobWorkerTests {
+    let logger = TestServices.logger
+
+    func worker(
+        _ queue: any JobQueueDriver,
+        queues: [String],
+        concurrency: Int = 4,
+        prefetch: Int = 0,
+        jobTimeout: Duration? = nil,
+        lease: Duration? = nil,
+        maxRecoveries: Int? = nil,
+        shutdownGrace: Duration? = nil,
+        handler: @escaping @Sendable (JobEnvelope<EchoJob.Payload>, JobContext) async throws -> Void
+    ) -> JobWorker {
+        var registry = JobRegistry()
+        registry.register(EchoJob.self, handler: handler)
+        var configuration = JobWorkerConfiguration(queues: queues, concurrency: concurrency)
+        configuration.prefetch = prefetch
+        configuration.backoff = RetryBackoff(base: .milliseconds(10), cap: .milliseconds(40))
+        configuration.maintenanceInterval = .milliseconds(20)
+        configuration.heartbeatInterval = .milliseconds(100)
+        if let jobTimeout { configuration.jobTimeout = jobTimeout }
+        if let lease { configuration.lease = lease }
+        if let maxRecoveries { configuration.maxRecoveries = maxRecoveries }
+        if let shutdownGrace { configuration.shutdownGrace = shutdownGrace }
+        return JobWorker(queue: queue, registry: registry, configuration: configuration, logger: self.logger)
+    }
+
+    func put(_ values: Range<Int>, maxAttempts: Int = EchoJob.maxAttempts, in name: String, on queue: MemoryJobQueue) throws {
+        for value in values { queue.enqueue(try encodedEcho(value, maxAttempts: maxAttempts).bytes, to: name) }
+    }
+
+    @Test("every job runs once and is acked, with and without prefetch", arguments: [0, 3])
+    func everyJobOnce(prefetch: Int) async throws {
+        let queue = MemoryJobQueue()
+        let name = uniqueQueue()
+        try self.put(0..<300, in: name, on: queue)
+        let runs = Mutex<[Int: Int]>([:])
+        let worker = self.worker(queue, queues: [name], prefetch: prefetch) { envelope, _ in
+            runs.withLock { $0[envelope.payload.value, default: 0] += 1 }
+        }
+        let done = try await runWorkers([worker], timeout: .seconds(20)) {
+            let stats = queue.stats(queue: name)
+            return runs.withLock { $0.count } == 300 && stats.ready == 0 && stats.inflight == 0
+        }
+        #expect(done, "\(queue.stats(queue: name))")
+        #expect(runs.withLock { $0.values.allSatisfy { $0 == 1 } })
+    }
+
+    @Test("a failing job is retried with a bumped attempt until its last, then buried with its error")
+    func failuresEndInDeadLetters() async throws {
+        let queue = MemoryJobQueue()
+        let name = uniqueQueue()
+        try self.put(0..<1, maxAttempts: 3, in: name, on: queue)
+        let attempts = Mutex<[Int]>([])
+        let worker = self.worker(queue, queues: [name]) { envelope, _ in
+            attempts.withLock { $0.append(envelope.attempt) }
+            throw PermanentlyBroken()
+        }
+        let buried = try await runWorkers([worker], timeout: .seconds(10)) { queue.stats(queue: name).dead == 1 }
+        #expect(buried)
+        #expect(attempts.withLock { $0 } == [0, 1, 2])
+        let letter = try #require(queue.deadLetters(queue: name).first)
+        #expect(letter.attempt == 3 && letter.error == "broken")
+    }
+
+    @Test("retry-later defers the job without spending an attempt; a permanent error buries it at once")
+    func retryLaterAndPermanent() async throws {
+        let queue = MemoryJobQueue()
+        let name = uniqueQueue()
+        try self.put(0..<2, maxAttempts: 2, in: name, on: queue)
+        let runs = Mutex<[Int: [Int]]>([:])
+        let worker = self.worker(queue, queues: [name]) { envelope, _ in
+            let count = runs.withLock { runs in
+                runs[envelope.payload.value, default: []].append(envelope.attempt)
+                return runs[envelope.payload.value]!.count
+            }
+            if envelope.payload.value == 1 { throw PermanentJobError(code: "refused", message: "no") }
+            if count < 4 { throw JobRetryLater(after: .milliseconds(10), reason: "throttled") }
+        }
+        let settled = try await runWorkers([worker], timeout: .seconds(10)) {
+            let stats = queue.stats(queue: name)
+            return stats.dead == 1 && stats.ready == 0 && stats.inflight == 0 && stats.delayed == 0 && runs.withLock { $0[0]?.count } == 4
+        }
+        #expect(settled, "\(queue.stats(queue: name))")
+        #expect(runs.withLock { $0[0] } == [0, 0, 0, 0], "deferrals spend no attempt")
+        #expect(runs.withLock { $0[1] } == [0], "a permanent error is not retried")
+    }
+
+    @Test("a handler that never returns is abandoned after the job timeout; its slot frees for the next job")
+    func timeouts() async throws {
+        let queue = MemoryJobQueue()
+        let name = uniqueQueue()
+        try self.put(0..<3, maxAttempts: 1, in: name, on: queue)
+        let finished = Mutex<Set<Int>>([])
+        let worker = self.worker(queue, queues: [name], concurrency: 1, jobTimeout: .milliseconds(200)) { envelope, _ in
+            if envelope.payload.value == 0 { try await Task.sleep(for: .seconds(3600)) }
+            _ = finished.withLock { $0.insert(envelope.payload.value) }
+        }
+        let done = try await runWorkers([worker], timeout: .seconds(10)) {
+            queue.stats(queue: name).dead == 1 && finished.withLock { $0 } == [1, 2]
+        }
+        #expect(done, "\(queue.stats(queue: name))")
+        #expect(queue.deadLetters(queue: name).first?.error.contains("timed out") == true)
+    }
+
+    @Test("on shutdown held jobs go back at once, a running job past the grace period after it; none is lost")
+    func shutdownHandsBack() async throws {
+        let queue = MemoryJobQueue()
+        let name = uniqueQueue()
+        try self.put(0..<4, in: name, on: queue)
+        let started = Mutex<[Int]>([])
+        let worker = self.worker(queue, queues: [name], concurrency: 1, prefetch: 2, shutdownGrace: .milliseconds(200)) {
+            envelope,
+            _ in
+            started.withLock { $0.append(envelope.payload.value) }
+            try await Task.sleep(for: .seconds(3600))
+        }
+        let group = ServiceGroup(configuration: .init(services: [worker], logger: self.logger))
+        try await withThrowingTaskGroup(of: Void.self) { tasks in
+            tasks.addTask { try await group.run() }
+            let holding = try await TestServices.eventually(timeout: .seconds(5)) { queue.stats(queue: name).inflight == 3 }
+            #expect(holding, "one running, two held")
+            await group.triggerGracefulShutdown()
+            try await tasks.waitForAll()
+        }
+        #expect(started.withLock { $0 } == [0])
+        let stats = queue.stats(queue: name)
+        #expect(stats.ready == 4 && stats.inflight == 0 && stats.dead == 0, "\(stats)")
+        #expect(queue.workers.isEmpty, "the worker removed its report")
+    }
+
+    @Test("claims whose answer is lost are handed back: every job runs once, none is recovered or quarantined")
+    func lostClaimAnswers() async throws {
+        let memory = MemoryJobQueue()
+        let queue = LosingAnswers(memory, every: 3)
+        let name = uniqueQueue()
+        try self.put(0..<60, in: name, on: memory)
+        let runs = Mutex<[Int: Int]>([:])
+        let worker = self.worker(queue, queues: [name], lease: .seconds(2), maxRecoveries: 0) { envelope, _ in
+            runs.withLock { $0[envelope.payload.value, default: 0] += 1 }
+        }
+        let done = try await runWorkers([worker], timeout: .seconds(30)) {
+            let stats = memory.stats(queue: name)
+            return runs.withLock { $0.count } == 60 && stats.ready == 0 && stats.inflight == 0
+        }
+        #expect(done, "\(memory.stats(queue: name))")
+        #expect(runs.withLock { $0.values.allSatisfy { $0 == 1 } })
+        #expect(memory.stats(queue: name).dead == 0)
+        #expect(queue.lost.load(ordering: .relaxed) > 0 && worker.unreceivedClaimsReleased > 0)
+    }
+}
+
+struct PermanentlyBroken: Error, CustomStringConvertible {
+    var description: String { "broken" }
+}
+
+/// A driver whose every `every`th claim runs and then fails as a broken connection would: the jobs are leased to
+/// the worker, which never hears of them.
+final class LosingAnswers: JobQueueDriver {
+    let base: MemoryJobQueue
+    let every: Int
+    let calls = Atomic<Int>(0)
+    let lost = Atomic<Int>(0)
+
+    init(_ base: MemoryJobQueue, every: Int) {
+        self.base = base
+        self.every = every
+    }
+
+    struct AnswerLost: Error {}
+
+    func claim(
+        from queues: [String],
+        workerId: String,
+        max: Int,
+        lease: Duration,
+        acking finished: [ClaimedJob]
+    ) async throws -> (
+        jobs: [ClaimedJob], acked: [Bool]
+    ) {
+        let result = try await self.base.claim(from: queues, workerId: workerId, max: max, lease: lease, acking: finished)
+        if !result.jobs.isEmpty && self.calls.add(1, ordering: .relaxed).newValue % self.every == 0 {
+            self.lost.add(1, ordering: .relaxed)
+            throw AnswerLost()
+        }
+        return result
+    }
+
+    func ack(_ job: ClaimedJob, workerId: String) async throws -> Bool { try await self.base.ack(job, workerId: workerId) }
+    func retry(_ job: ClaimedJob, workerId: String, envelope: [UInt8], after delay: Duration) async throws -> Bool {
+        try await self.base.retry(job, workerId: workerId, envelope: envelope, after: delay)
+    }
+    func bury(_ job: ClaimedJob, workerId: String, envelope: [UInt8], attempt: Int, error: String) async throws -> Bool {
+        try await self.base.bury(job, workerId: workerId, envelope: envelope, attempt: attempt, error: error)
+    }
+    func release(_ job: ClaimedJob, workerId: String) async throws -> Bool { try await self.base.release(job, workerId: workerId) }
+    func releaseUnreceived(queue: String, workerId: String, holding: Set<String>) async throws -> Int {
+        try await self.base.releaseUnreceived(queue: queue, workerId: workerId, holding: holding)
+    }
+    func extendLeases(queue: String, jobIds: [String], workerId: String, lease: Duration) async throws -> Int {
+        try await self.base.extendLeases(queue: queue, jobIds: jobIds, workerId: workerId, lease: lease)
+    }
+    func maintain(queue: String, maxRecoveries: Int) async throws -> QueueMaintenance {
+        try await self.base.maintain(queue: queue, maxRecoveries: maxRecoveries)
+    }
+    func pruneDeadLetters(queue: String, olderThan age: Duration) async throws -> (deleted: Int, walkDone: Bool) {
+        try await self.base.pruneDeadLetters(queue: queue, olderThan: age)
+    }
+    func report(worker: WorkerReport) async throws { try await self.base.report(worker: worker) }
+    func removeWorker(id: String) async throws { try await self.base.removeWorker(id: id) }
+}
