@@ -12,11 +12,11 @@ import subprocess
 import sys
 
 # Project modules by layer, bottom first: a module imports only modules of lower layers. Same-layer modules are
-# independent of each other on purpose (the job queue does not know PostgreSQL; Storage does not know Shopify).
+# independent of each other on purpose (Storage does not know Shopify; the job queue does not know Shopify's API).
 LAYERS = [
     ["CHiredis", "JSONBytes", "ProcessEnvironment"],
-    ["RedisClient", "Shopify"],
-    ["JobQueue", "Storage", "ShopifyAdmin"],
+    ["RedisClient", "Shopify", "Storage"],
+    ["JobQueue", "ShopifyAdmin"],
     ["EcommerceJobs"],
     ["Operations"],
     ["GatewayApp", "WorkerApp"],

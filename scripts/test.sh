@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The whole test suite, on a fresh Debian machine as root: installs what is missing, starts a throwaway Redis and
-# PostgreSQL (scripts/services.sh, data under .local/test), validates deploy/, builds, checks the format, runs
+# PostgreSQL (scripts/services.sh, data under .local/test), validates deploy/, builds, checks the layers
+# (scripts/check-layers.py) and the format, runs
 # `swift test`, runs each fuzz target for a short smoke (scripts/fuzz.sh; FUZZ_SECONDS, 20), checks the ops
 # dashboard in headless Chromium against a running system (its own services, "ui"; screenshots in test-artifacts/),
 # and stops the services again whatever happened.
@@ -18,8 +19,10 @@ echo "== deploy/"
 scripts/validate-deploy.sh
 echo "== build"
 swift build --build-tests
+echo "== layers (docs/architecture.md)"
+python3 scripts/check-layers.py
 echo "== format"
-swift format lint --strict -r Sources Tests Package.swift
+swift format lint --strict -r Sources Tests Fuzz Package.swift
 echo "== test"
 swift test --skip-build
 echo "== fuzz (smoke)"
