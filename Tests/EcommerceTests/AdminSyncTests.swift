@@ -11,6 +11,8 @@ import RedisClient
 import Storage
 import Testing
 
+@testable import GatewayApp
+
 /// HS256 tokens for the admin routes, built independently of the gateway's verifier.
 enum TestJWT {
     static func make(_ claims: [String: Any], secret: String = GatewayTests.jwtSecret, alg: String = "HS256") -> String {
@@ -240,5 +242,47 @@ extension JSONDecoder {
         let decoder = JSONDecoder()
         decoder.dateDecodingStrategy = .iso8601
         return decoder
+    }
+}
+
+/// The admin token verifier alone: the claims jwt-kit reads, checked with the leeway, audience and issuer.
+@Suite("Admin tokens")
+struct AdminTokenTests {
+    func code(_ token: String, audience: String? = nil, issuer: String? = nil) async -> String {
+        let authenticator = AdminAuthenticator(secret: GatewayTests.jwtSecret, audience: audience, issuer: issuer)
+        let request = Request(
+            head: HTTPRequest(method: .get, scheme: "http", authority: "gateway", path: "/", headerFields: [.authorization: "Bearer \(token)"]),
+            body: RequestBody(buffer: ByteBuffer())
+        )
+        do {
+            return "\(try await authenticator.authenticate(request))"
+        } catch {
+            return error.code
+        }
+    }
+
+    @Test("HS256 pinned, exp required, exp and nbf within a 30 s leeway, aud and iss checked when configured")
+    func claims() async {
+        let now = Date().timeIntervalSince1970
+        let business = UUID().uuidString
+        func token(_ claims: [String: Any], alg: String = "HS256") -> String {
+            TestJWT.make(claims.merging(["businessId": business]) { $1 }, alg: alg)
+        }
+        #expect(await self.code(token(["exp": now + 60])).hasPrefix("merchant"))
+        #expect(await self.code(token(["exp": now - 10])).hasPrefix("merchant"), "expired within the leeway")
+        #expect(await self.code(token(["exp": now - 40])) == "expired_token")
+        #expect(await self.code(token(["exp": now + 60, "nbf": now + 10])).hasPrefix("merchant"), "not yet valid within the leeway")
+        #expect(await self.code(token(["exp": now + 60, "nbf": now + 120])) == "invalid_token")
+        #expect(await self.code(token(["exp": now + 60], alg: "HS512")) == "unsupported_token")
+        #expect(await self.code(token([:])) == "invalid_token", "no exp")
+        #expect(await self.code(token(["exp": "tomorrow"])) == "malformed_token")
+        #expect(await self.code(token(["exp": now + 60, "aud": "flowpos-admin"]), audience: "flowpos-admin").hasPrefix("merchant"))
+        #expect(await self.code(token(["exp": now + 60, "aud": ["other", "flowpos-admin"]]), audience: "flowpos-admin").hasPrefix("merchant"))
+        #expect(await self.code(token(["exp": now + 60, "aud": "other"]), audience: "flowpos-admin") == "invalid_token")
+        #expect(await self.code(token(["exp": now + 60]), audience: "flowpos-admin") == "invalid_token", "aud required once configured")
+        #expect(await self.code(token(["exp": now + 60, "iss": "flowpos"]), issuer: "flowpos").hasPrefix("merchant"))
+        #expect(await self.code(token(["exp": now + 60, "iss": "elsewhere"]), issuer: "flowpos") == "invalid_token")
+        #expect(await self.code(token(["exp": now + 60]), issuer: "flowpos") == "invalid_token")
+        #expect(await self.code(TestJWT.make(["role": "ops", "exp": now + 60])) == "ops")
     }
 }

@@ -1,7 +1,7 @@
-import Crypto
 import Foundation
 import HTTPTypes
 import Hummingbird
+import JWTKit
 import Operations
 
 /// Who is calling an admin route.
@@ -12,8 +12,9 @@ public enum AdminPrincipal: Sendable, Equatable {
     case ops
 }
 
-/// Why an admin request was refused; each becomes a 401 or 403 with its own code.
-struct AdminAuthError: Error, Sendable {
+/// Why an admin request was refused; each becomes a 401 or 403 with its own code. Thrown from a route, it is the
+/// answer (`HTTPResponseError`).
+struct AdminAuthError: HTTPResponseError, Sendable {
     var status: HTTPResponse.Status
     var code: String
     var message: String
@@ -26,33 +27,53 @@ struct AdminAuthError: Error, Sendable {
         if self.status == .unauthorized { headers[.wwwAuthenticate] = "Bearer" }
         return .error(self.status, code: self.code, message: self.message, headers: headers)
     }
+
+    func response(from request: Request, context: some RequestContext) throws -> Response { self.response }
 }
 
-/// Checks `Authorization: Bearer <JWT>` on admin routes: HS256 only (the header's `alg` must say so, so `none`
-/// and key-confusion tricks fail), signature compared in constant time, `exp` required and in the future, `nbf`
-/// honoured. A token with `role: "ops"` is an operator; otherwise it must carry a `businessId`.
+/// Checks `Authorization: Bearer <JWT>` on admin routes with jwt-kit: HS256 pinned (a header naming any other
+/// algorithm, `none` among them, is refused before anything else), the signature, `exp` required and `nbf`
+/// honoured within `leeway`, and `aud` and `iss` when configured. A token with `role: "ops"` is an operator;
+/// otherwise it must carry a `businessId`.
 struct AdminAuthenticator: Sendable {
-    let key: SymmetricKey
+    /// The HS256 key, added once (jwt-kit's key collection is an actor).
+    private let keys: Task<JWTKeyCollection, Never>
     /// Tolerated clock difference for `exp` and `nbf`.
     var leeway: TimeInterval = 30
+    /// When set, a token's `aud` must include it.
+    var audience: String?
+    /// When set, a token's `iss` must be it.
+    var issuer: String?
 
-    init(secret: String) {
-        self.key = SymmetricKey(data: Data(secret.utf8))
+    init(secret: String, audience: String? = nil, issuer: String? = nil) {
+        let key = HMACKey(from: Array(secret.utf8))
+        self.keys = Task { await JWTKeyCollection().add(hmac: key, digestAlgorithm: .sha256) }
+        self.audience = audience
+        self.issuer = issuer
+    }
+
+    /// The claims an admin token carries.
+    struct Claims: JWTPayload {
+        var exp: ExpirationClaim?
+        var nbf: NotBeforeClaim?
+        var aud: AudienceClaim?
+        var iss: IssuerClaim?
+        var businessId: String?
+        var role: String?
+
+        /// The time claims are checked by ``AdminAuthenticator`` with its leeway and clock.
+        func verify(using algorithm: some JWTAlgorithm) async throws {}
     }
 
     private struct Header: Decodable {
         var alg: String
-        var typ: String?
     }
 
-    private struct Claims: Decodable {
-        var exp: Double?
-        var nbf: Double?
-        var businessId: String?
-        var role: String?
-    }
-
-    func authenticate(_ request: Request, now: Date = Date()) throws(AdminAuthError) -> AdminPrincipal {
+    /// Who `request` comes from.
+    ///
+    /// - Throws: ``AdminAuthError`` (401) with `missing_token`, `malformed_token`, `unsupported_token`,
+    ///   `invalid_token` or `expired_token`.
+    func authenticate(_ request: Request, now: Date = Date()) async throws(AdminAuthError) -> AdminPrincipal {
         guard let authorization = request.headers[.authorization] else {
             throw .unauthorized("missing_token", "Authorization: Bearer <token> is required")
         }
@@ -61,25 +82,43 @@ struct AdminAuthenticator: Sendable {
         }
         let token = authorization.dropFirst("bearer ".count).trimmingCharacters(in: .whitespaces)
         let parts = token.split(separator: ".", omittingEmptySubsequences: false)
-        guard parts.count == 3, let headerBytes = Self.base64URL(parts[0]), let claimBytes = Self.base64URL(parts[1]),
-            let signature = Self.base64URL(parts[2])
-        else {
+        guard parts.count == 3, let headerBytes = Self.base64URL(parts[0]) else {
             throw .unauthorized("malformed_token", "the token is not a JWT")
         }
+        // Pinned here: jwt-kit verifies with the key it has, whatever algorithm the header names.
         guard let header = try? JSONDecoder().decode(Header.self, from: headerBytes), header.alg == "HS256" else {
             throw .unauthorized("unsupported_token", "only HS256 tokens are accepted")
         }
-        let signed = Data("\(parts[0]).\(parts[1])".utf8)
-        guard HMAC<SHA256>.isValidAuthenticationCode(signature, authenticating: signed, using: self.key) else {
+        let claims: Claims
+        do {
+            claims = try await self.keys.value.verify(token, as: Claims.self)
+        } catch let error as JWTError where error.errorType == .signatureVerificationFailed {
             throw .unauthorized("invalid_token", "the token's signature does not match")
+        } catch {
+            throw .unauthorized("malformed_token", "the token's parts or claims cannot be read")
         }
-        guard let claims = try? JSONDecoder().decode(Claims.self, from: claimBytes) else {
-            throw .unauthorized("malformed_token", "the token's claims are not a JSON object")
-        }
-        let timestamp = now.timeIntervalSince1970
         guard let exp = claims.exp else { throw .unauthorized("invalid_token", "the token has no exp") }
-        guard exp + self.leeway > timestamp else { throw .unauthorized("expired_token", "the token has expired") }
-        if let nbf = claims.nbf, nbf - self.leeway > timestamp { throw .unauthorized("invalid_token", "the token is not valid yet") }
+        do {
+            try exp.verifyNotExpired(currentDate: now - self.leeway)
+        } catch {
+            throw .unauthorized("expired_token", "the token has expired")
+        }
+        do {
+            try claims.nbf?.verifyNotBefore(currentDate: now + self.leeway)
+        } catch {
+            throw .unauthorized("invalid_token", "the token is not valid yet")
+        }
+        if let audience = self.audience {
+            do {
+                guard let aud = claims.aud else { throw JWTError.claimVerificationFailure(failedClaim: nil, reason: "no aud") }
+                try aud.verifyIntendedAudience(includes: audience)
+            } catch {
+                throw .unauthorized("invalid_token", "the token is not meant for this service (aud)")
+            }
+        }
+        if let issuer = self.issuer, claims.iss?.value != issuer {
+            throw .unauthorized("invalid_token", "the token's issuer is not the expected one (iss)")
+        }
         if claims.role == "ops" { return .ops }
         guard let raw = claims.businessId, let businessId = UUID(uuidString: raw) else {
             throw .unauthorized("invalid_token", "the token names no business")

@@ -29,6 +29,7 @@ public func buildGatewayApplication(
 ) -> some ApplicationProtocol {
     let router = Router()
     router.add(middleware: RequestIdMiddleware())
+    let authenticator = AdminAuthenticator(secret: configuration.jwtSecret, audience: configuration.jwtAudience, issuer: configuration.jwtIssuer)
     // Webhooks are served ahead of the router, from the connection's bytes (see WebhookChannelHandler).
     var webhookQueue = RedisJobQueue(redis: redis)
     webhookQueue.dedupeWindow = configuration.webhookDedupeWindow
@@ -42,14 +43,14 @@ public func buildGatewayApplication(
     )
     webhooks.addRoutes(to: router)
     SyncController(
-        authenticator: AdminAuthenticator(secret: configuration.jwtSecret),
+        authenticator: authenticator,
         connections: ConnectionStore(client: postgres),
         syncLogs: SyncLogStore(client: postgres),
         queue: RedisJobQueue(redis: redis),
         productPageSize: configuration.productPageSize
     ).addRoutes(to: router)
     ConnectionController(
-        authenticator: AdminAuthenticator(secret: configuration.jwtSecret),
+        authenticator: authenticator,
         connections: ConnectionStore(client: postgres),
         redis: redis
     )
@@ -58,7 +59,7 @@ public func buildGatewayApplication(
         OAuthController(
             configuration: oauth,
             apiSecret: configuration.apiSecret,
-            authenticator: AdminAuthenticator(secret: configuration.jwtSecret),
+            authenticator: authenticator,
             connections: ConnectionStore(client: postgres),
             oauth: ShopifyOAuthClient(
                 configuration: oauth.shopify,
@@ -80,7 +81,7 @@ public func buildGatewayApplication(
         }
     }
     OpsDashboardController(
-        authenticator: AdminAuthenticator(secret: configuration.jwtSecret),
+        authenticator: authenticator,
         reports: OpsReports(redis: redis, postgres: postgres),
         queue: RedisJobQueue(redis: redis)
     ).addRoutes(to: router)

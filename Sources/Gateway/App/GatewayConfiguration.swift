@@ -19,6 +19,9 @@ public struct GatewayConfiguration: Sendable {
     public var shopCacheTTL: Duration
     /// `JWT_SECRET`: the HS256 key of admin tokens.
     public var jwtSecret: String
+    /// `JWT_AUDIENCE`, `JWT_ISSUER` (unset): when set, an admin token's `aud` must include it, its `iss` must be it.
+    public var jwtAudience: String?
+    public var jwtIssuer: String?
     /// `PRODUCT_PUSH_PAGE_SIZE`: products per page job of a push.
     public var productPageSize: Int
     /// `HTTP_IDLE_TIMEOUT_SECONDS` (75, nginx's `keepalive_timeout`): a connection with no request for this long
@@ -52,6 +55,8 @@ public struct GatewayConfiguration: Sendable {
         self.shopCacheTTL = try environment.seconds("SHOP_CACHE_TTL_SECONDS", default: 30, range: 0...3600)
         self.jwtSecret = try environment.required("JWT_SECRET")
         guard self.jwtSecret.utf8.count >= 32 else { throw ConfigurationError(variable: "JWT_SECRET", reason: "must have at least 32 bytes") }
+        self.jwtAudience = environment.optional("JWT_AUDIENCE")
+        self.jwtIssuer = environment.optional("JWT_ISSUER")
         self.productPageSize = try environment.int("PRODUCT_PUSH_PAGE_SIZE", default: 50, range: 1...250)
         self.pollInterval = try environment.seconds("POLL_INTERVAL_SECONDS", default: 900, range: 1...86_400)
         self.idleTimeout = try environment.seconds("HTTP_IDLE_TIMEOUT_SECONDS", default: 75, range: 0.1...86_400)

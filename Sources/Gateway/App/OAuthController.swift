@@ -36,11 +36,7 @@ struct OAuthController: Sendable {
 
     func addRoutes(to router: Router<some RequestContext>) {
         router.get("/ecommerce/oauth/install") { request, context in
-            do {
-                return try await self.install(request, logger: context.logger)
-            } catch let error as AdminAuthError {
-                return error.response
-            }
+            try await self.install(request, logger: context.logger)
         }
         router.get("/ecommerce/oauth/callback") { request, context in
             do {
@@ -58,7 +54,7 @@ struct OAuthController: Sendable {
     }
 
     private func install(_ request: Request, logger: Logger) async throws -> Response {
-        let principal = try self.authenticator.authenticate(request)
+        let principal = try await self.authenticator.authenticate(request)
         let query = request.uri.queryParameters
         let businessId = try self.authenticator.business(for: principal, requested: query.get("businessId"))
         guard let shop = query.get("shop").flatMap(ShopDomain.init) else {

@@ -96,13 +96,8 @@ struct OpsDashboardController: Sendable {
 
     /// Runs `body` for an operator; 401 without a valid token, 403 for a merchant's.
     private func asOperator(_ request: Request, _ body: () async throws -> Response) async throws -> Response {
-        do {
-            guard try self.authenticator.authenticate(request) == .ops else {
-                return AdminAuthError(status: .forbidden, code: "forbidden", message: "an ops token is required").response
-            }
-        } catch {
-            // `authenticate` throws only `AdminAuthError`, so `error` is one.
-            return error.response
+        guard try await self.authenticator.authenticate(request) == .ops else {
+            throw AdminAuthError(status: .forbidden, code: "forbidden", message: "an ops token is required")
         }
         return try await body()
     }

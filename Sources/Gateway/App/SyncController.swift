@@ -23,56 +23,41 @@ struct SyncController: Sendable {
 
     func addRoutes(to router: Router<some RequestContext>) {
         router.post("/ecommerce/sync/products") { request, context in
-            try await self.guarded { try await self.startPush(ProductPushPlanJob.self, kind: "product_push", request, logger: context.logger) }
+            try await self.startPush(ProductPushPlanJob.self, kind: "product_push", request, logger: context.logger)
         }
         router.post("/ecommerce/sync/collections") { request, context in
-            try await self.guarded { try await self.startPush(CollectionPushPlanJob.self, kind: "collection_push", request, logger: context.logger) }
+            try await self.startPush(CollectionPushPlanJob.self, kind: "collection_push", request, logger: context.logger)
         }
         router.post("/ecommerce/sync/inventory") { request, context in
-            try await self.guarded {
-                try await self.startPush(InventoryReconcileJob.self, kind: "inventory_reconcile", request, logger: context.logger)
-            }
+            try await self.startPush(InventoryReconcileJob.self, kind: "inventory_reconcile", request, logger: context.logger)
         }
         router.post("/ecommerce/sync/poll") { request, context in
-            try await self.guarded { try await self.requestPoll(request, logger: context.logger) }
+            try await self.requestPoll(request, logger: context.logger)
         }
-        router.get("/ecommerce/sync/logs") { request, context in
-            try await self.guarded {
-                let principal = try self.authenticator.authenticate(request)
-                let query = request.uri.queryParameters
-                let businessId = try self.authenticator.business(for: principal, requested: query.get("businessId"))
-                let limit = query.get("limit").flatMap(Int.init) ?? 20
-                guard (1...500).contains(limit) else { return .error(.badRequest, code: "invalid_limit", message: "limit must be 1…500") }
-                let runs = try await self.syncLogs.runs(businessId: businessId, kind: query.get("kind"), limit: limit, logger: context.logger)
-                return .json(["logs": runs])
+        router.get("/ecommerce/sync/logs") { request, context -> Response in
+            let principal = try await self.authenticator.authenticate(request)
+            let query = request.uri.queryParameters
+            let businessId = try self.authenticator.business(for: principal, requested: query.get("businessId"))
+            let limit = query.get("limit").flatMap(Int.init) ?? 20
+            guard (1...500).contains(limit) else { return .error(.badRequest, code: "invalid_limit", message: "limit must be 1…500") }
+            let runs = try await self.syncLogs.runs(businessId: businessId, kind: query.get("kind"), limit: limit, logger: context.logger)
+            return .json(["logs": runs])
+        }
+        router.get("/ecommerce/sync/logs/:id") { request, context -> Response in
+            let principal = try await self.authenticator.authenticate(request)
+            guard let id = context.parameters.get("id").flatMap(UUID.init(uuidString:)),
+                let run = try await self.syncLogs.run(id: id, logger: context.logger),
+                self.authenticator.mayAccess(principal, businessId: run.businessId)
+            else {
+                return .error(.notFound, code: "not_found", message: "no such sync log")
             }
-        }
-        router.get("/ecommerce/sync/logs/:id") { request, context in
-            try await self.guarded {
-                let principal = try self.authenticator.authenticate(request)
-                guard let id = context.parameters.get("id").flatMap(UUID.init(uuidString:)),
-                    let run = try await self.syncLogs.run(id: id, logger: context.logger),
-                    self.authenticator.mayAccess(principal, businessId: run.businessId)
-                else {
-                    return .error(.notFound, code: "not_found", message: "no such sync log")
-                }
-                return .json(run)
-            }
-        }
-    }
-
-    /// Turns authentication failures into their answers.
-    private func guarded(_ body: () async throws -> Response) async throws -> Response {
-        do {
-            return try await body()
-        } catch let error as AdminAuthError {
-            return error.response
+            return .json(run)
         }
     }
 
     /// Enqueues a poll now, one pending at a time per business: 202, or 409 while one is pending.
     private func requestPoll(_ request: Request, logger: Logger) async throws -> Response {
-        let principal = try self.authenticator.authenticate(request)
+        let principal = try await self.authenticator.authenticate(request)
         let businessId = try self.authenticator.business(for: principal, requested: request.uri.queryParameters.get("businessId"))
         guard let account = try await self.connections.account(businessId: businessId, logger: logger), account.status == .active else {
             return .error(.conflict, code: "not_connected", message: "the business has no active Shopify connection")
@@ -97,7 +82,7 @@ struct SyncController: Sendable {
     /// Opens a run and enqueues its first job (a push's plan, a reconciliation): 202 with the sync log id.
     private func startPush<Plan: JobDefinition>(_ plan: Plan.Type, kind: String, _ request: Request, logger: Logger) async throws -> Response
     where Plan.Payload == ProductPushPlanJob.Payload {
-        let principal = try self.authenticator.authenticate(request)
+        let principal = try await self.authenticator.authenticate(request)
         let businessId = try self.authenticator.business(for: principal, requested: request.uri.queryParameters.get("businessId"))
         guard let account = try await self.connections.account(businessId: businessId, logger: logger), account.status == .active else {
             return .error(.conflict, code: "not_connected", message: "the business has no active Shopify connection")
