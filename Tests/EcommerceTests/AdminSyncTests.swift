@@ -86,7 +86,7 @@ extension GatewayTests {
                 queued.first.map { try JobCoding.decoder().decode(JobEnvelope<ProductPushPlanJob.Payload>.self, from: Data($0.utf8)) }
             )
             #expect(envelope.kind == "products.plan" && envelope.payload.runId == runId && envelope.payload.pageSize == 7)
-            #expect(envelope.businessId == business.id.uuidString.lowercased() && envelope.shop == business.shop)
+            #expect(envelope.businessId == business.id && envelope.shop == business.shop)
 
             try await client.execute(
                 uri: "/ecommerce/sync/logs/\(runId)",
@@ -129,7 +129,7 @@ extension GatewayTests {
             }
             #expect(
                 queued.contains {
-                    $0.kind == "inventory.reconcile" && $0.payload.runId == runId && $0.businessId == business.id.uuidString.lowercased()
+                    $0.kind == "inventory.reconcile" && $0.payload.runId == runId && $0.businessId == business.id
                 }
             )
             let run = try #require(try await SyncLogStore(client: postgres).run(id: runId, logger: TestServices.logger))

@@ -130,7 +130,8 @@ struct GatewayTests {
             }
             let envelope = try JobCoding.decoder().decode(JobEnvelope<OrderIngestJob.Payload>.self, from: Data(raw))
             #expect(envelope.kind == OrderIngestJob.kind)
-            #expect(envelope.businessId == business.id.uuidString.lowercased())
+            #expect(envelope.businessId == business.id)
+            #expect(String(decoding: raw, as: UTF8.self).contains(#""businessId":"\#(business.id.uuidString.lowercased())""#), "written lower-cased")
             #expect(envelope.shop == business.shop)
             #expect(envelope.payload.order.id == order.id)
             #expect(envelope.payload.order.updatedAt == order.updatedAt)

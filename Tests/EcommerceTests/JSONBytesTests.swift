@@ -190,7 +190,7 @@ struct JSONBytesTests {
             let order = try ShopifyOrder(webhookBody: Array(Self.randomWebhookBody(&random).utf8))
             let envelope = OrderIngestJob.envelope(
                 .init(source: .webhook, topic: "orders/updated", webhookId: index % 2 == 0 ? nil : "wh-\"\(index)\"\n", order: order),
-                businessId: UUID().uuidString.lowercased(),
+                businessId: UUID(),
                 shop: "shop-\(index).myshopify.com",
                 dedupeKey: index % 3 == 0 ? nil : "webhook:shop:\(index)"
             )

@@ -227,7 +227,7 @@ struct OAuthTests {
             func handleUninstall(triggeredAt: Date) async throws {
                 let job = ShopEventJob.envelope(
                     .init(topic: "app/uninstalled", webhookId: UUID().uuidString, triggeredAt: formatter.string(from: triggeredAt)),
-                    businessId: business.uuidString.lowercased(),
+                    businessId: business,
                     shop: shop
                 )
                 try await queue.enqueue(ShopEventJob.self, job)

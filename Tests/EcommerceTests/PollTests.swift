@@ -45,7 +45,7 @@ struct PollTests {
                 tokenCipher: CatalogFixture.cipher
             )
             let syncLogs = SyncLogStore(client: postgres)
-            let job = OrderPollJob.envelope(.init(slot: nil), businessId: fixture.businessId.uuidString.lowercased())
+            let job = OrderPollJob.envelope(.init(slot: nil), businessId: fixture.businessId)
             try await queue.enqueue(OrderPollJob.self, job)
             let worker = JobWorker(
                 queue: queue,
@@ -93,7 +93,7 @@ struct PollTests {
             func poll() async throws -> SyncRun {
                 let job = OrderPollJob.envelope(
                     .init(slot: nil),
-                    businessId: fixture.businessId.uuidString.lowercased(),
+                    businessId: fixture.businessId,
                     dedupeKey: OrderPollJob.requestKey(businessId: fixture.businessId)
                 )
                 #expect(try await queue.enqueue(OrderPollJob.self, job, dedupeWindow: .seconds(900)) == .enqueued)
@@ -148,7 +148,7 @@ struct PollTests {
             // A page that fails leaves the mark where it was, and the run says so.
             let mark = try await ConnectionStore(client: postgres).account(businessId: fixture.businessId, logger: self.logger)?.lastSyncedAt
             harness.simulator.settings.failureRate = 1
-            let job = OrderPollJob.envelope(.init(slot: nil), businessId: fixture.businessId.uuidString.lowercased())
+            let job = OrderPollJob.envelope(.init(slot: nil), businessId: fixture.businessId)
             try await queue.enqueue(OrderPollJob.self, job)
             let worker = JobWorker(
                 queue: queue,
@@ -172,13 +172,13 @@ struct PollTests {
             let runsBefore = try await syncLogs.runs(businessId: fixture.businessId, kind: "poll", limit: 50, logger: self.logger).count
             try await queue.enqueue(
                 OrderPollJob.self,
-                OrderPollJob.envelope(.init(slot: 1), businessId: fixture.businessId.uuidString.lowercased())
+                OrderPollJob.envelope(.init(slot: 1), businessId: fixture.businessId)
             )
             try await queue.enqueue(
                 OrderPollJob.self,
                 OrderPollJob.envelope(
                     .init(slot: nil),
-                    businessId: fixture.businessId.uuidString.lowercased(),
+                    businessId: fixture.businessId,
                     dedupeKey: OrderPollJob.requestKey(businessId: fixture.businessId)
                 ),
                 dedupeWindow: .seconds(900)
@@ -217,7 +217,7 @@ struct PollTests {
             )
             let job = OrderPollJob.envelope(
                 .init(slot: nil),
-                businessId: fixture.businessId.uuidString.lowercased(),
+                businessId: fixture.businessId,
                 dedupeKey: OrderPollJob.requestKey(businessId: fixture.businessId)
             )
             try await queue.enqueue(OrderPollJob.self, job, dedupeWindow: .seconds(900))
@@ -290,7 +290,7 @@ struct PollTests {
             )
             try await queue.enqueue(
                 OrderPollJob.self,
-                OrderPollJob.envelope(.init(slot: nil), businessId: fixture.businessId.uuidString.lowercased())
+                OrderPollJob.envelope(.init(slot: nil), businessId: fixture.businessId)
             )
             let worker = JobWorker(
                 queue: queue,
@@ -335,8 +335,8 @@ struct PollTests {
         let jobs = try await clients[0].send(["LRANGE", RedisArgument(EcommerceQueue.polling), "0", "-1"]).elements.compactMap(\.text).map {
             try JobCoding.decoder().decode(JobEnvelope<OrderPollJob.Payload>.self, from: Data($0.utf8))
         }
-        let slots = Dictionary(grouping: jobs) { $0.businessId ?? "" }.mapValues { $0.compactMap(\.payload.slot).sorted() }
-        #expect(Set(slots.keys) == Set(businesses.map { $0.uuidString.lowercased() }))
+        let slots = Dictionary(grouping: jobs) { $0.businessId }.mapValues { $0.compactMap(\.payload.slot).sorted() }
+        #expect(Set(slots.keys) == Set(businesses.map { Optional($0) }))
         for (business, taken) in slots {
             #expect(Set(taken).count == taken.count, "a slot polled twice for \(business): \(taken)")
             #expect(taken.count >= 4 && taken.count <= 6, "\(taken.count) slots in 2.6 s of a 0.5 s interval")
@@ -363,7 +363,7 @@ struct PollTests {
 
             // A poll enqueued before the uninstall finds no active connection and does nothing.
             let queue = RedisJobQueue(redis: redis)
-            try await queue.enqueue(OrderPollJob.self, OrderPollJob.envelope(.init(slot: 1), businessId: member))
+            try await queue.enqueue(OrderPollJob.self, OrderPollJob.envelope(.init(slot: 1), businessId: business.id))
             try await SimulatorHarness.run { harness in
                 let handlers = EcommerceHandlers(
                     postgres: postgres,

@@ -77,7 +77,7 @@ struct ProductPushTests {
         let queue = RedisJobQueue(redis: redis)
         try await queue.enqueue(
             Plan.self,
-            Plan.envelope(.init(runId: runId, pageSize: pageSize), businessId: fixture.businessId.uuidString.lowercased(), shop: fixture.shop)
+            Plan.envelope(.init(runId: runId, pageSize: pageSize), businessId: fixture.businessId, shop: fixture.shop)
         )
         let handlers = EcommerceHandlers(
             postgres: postgres,
@@ -319,7 +319,7 @@ struct ProductPushTests {
                     )
                     try await queue.enqueue(
                         CollectionPushPlanJob.self,
-                        CollectionPushPlanJob.envelope(.init(runId: runId, pageSize: 1), businessId: fixture.businessId.uuidString.lowercased())
+                        CollectionPushPlanJob.envelope(.init(runId: runId, pageSize: 1), businessId: fixture.businessId)
                     )
                     runs.append(runId)
                 }

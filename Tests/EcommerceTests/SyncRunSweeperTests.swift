@@ -43,7 +43,7 @@ struct SyncRunSweeperTests {
                 ProductPushPageJob.self,
                 ProductPushPageJob.envelope(
                     .init(runId: push, page: last.number, after: last.after, through: last.through),
-                    businessId: business.id.uuidString.lowercased()
+                    businessId: business.id
                 )
             )
             let claimed = try #require(try await queue.claim(from: [ProductPushPageJob.queue], workerId: "lost", max: 1, lease: .seconds(10)).first)

@@ -54,7 +54,7 @@ struct WorkerProcessTests {
     static func enqueue(_ order: ShopifyOrder, for business: BusinessFixture, redis: RedisClient) async throws {
         let envelope = OrderIngestJob.envelope(
             .init(source: .webhook, topic: "orders/create", webhookId: UUID().uuidString, order: order),
-            businessId: business.id.uuidString.lowercased(),
+            businessId: business.id,
             shop: business.shop
         )
         try await RedisJobQueue(redis: redis).enqueue(OrderIngestJob.self, envelope)

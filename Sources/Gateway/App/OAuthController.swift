@@ -170,7 +170,7 @@ struct OAuthController: Sendable {
         _ = try await self.schedule.reconcile(adding: [businessId])
         let poll = OrderPollJob.envelope(
             .init(slot: nil),
-            businessId: businessId.uuidString.lowercased(),
+            businessId: businessId,
             shop: shop,
             dedupeKey: OrderPollJob.requestKey(businessId: businessId)
         )

@@ -64,7 +64,7 @@ struct SyncController: Sendable {
         }
         let job = OrderPollJob.envelope(
             .init(slot: nil),
-            businessId: businessId.uuidString.lowercased(),
+            businessId: businessId,
             shop: account.shop,
             dedupeKey: OrderPollJob.requestKey(businessId: businessId)
         )
@@ -90,7 +90,7 @@ struct SyncController: Sendable {
         let runId = try await self.syncLogs.startRun(businessId: businessId, kind: kind, reference: nil, logger: logger)
         let job = Plan.envelope(
             .init(runId: runId, pageSize: self.productPageSize),
-            businessId: businessId.uuidString.lowercased(),
+            businessId: businessId,
             shop: account.shop
         )
         do {

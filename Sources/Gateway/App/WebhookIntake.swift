@@ -154,14 +154,13 @@ struct WebhookIntake: Sendable {
     static func makeJob(topic: WebhookTopic, body: [UInt8], shop: ShopDomain, businessId: UUID, delivery: WebhookDelivery) throws -> EncodedJob {
         let dedupeKey = "webhook:\(shop.value):\(delivery.dedupeKey(body: body))"
         let webhookId = delivery.webhookId
-        let business = businessId.lowercasedString
         switch topic.body {
         case .order:
             let order = try ShopifyOrder(webhookBody: body)
             guard order.updatedAtDate != nil else { throw WebhookPayloadError.invalidTimestamp }
             let envelope = OrderIngestJob.envelope(
                 .init(source: .webhook, topic: topic.rawValue, webhookId: webhookId, order: order),
-                businessId: business,
+                businessId: businessId,
                 shop: shop.value,
                 dedupeKey: dedupeKey
             )
@@ -170,7 +169,7 @@ struct WebhookIntake: Sendable {
             let change = try ShopifyOrderChange(topic: topic, webhookBody: body)
             let envelope = OrderChangeNoticeJob.envelope(
                 .init(topic: topic.rawValue, webhookId: webhookId, change: change),
-                businessId: business,
+                businessId: businessId,
                 shop: shop.value,
                 dedupeKey: dedupeKey
             )
@@ -182,7 +181,7 @@ struct WebhookIntake: Sendable {
             }
             let envelope = ShopEventJob.envelope(
                 .init(topic: topic.rawValue, webhookId: webhookId, triggeredAt: delivery.triggeredAt),
-                businessId: business,
+                businessId: businessId,
                 shop: shop.value,
                 dedupeKey: dedupeKey
             )

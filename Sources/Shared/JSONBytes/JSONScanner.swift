@@ -467,8 +467,9 @@ public struct JSONScanner {
         while let byte = self.peek(), byte == 0x20 || byte == 0x0A || byte == 0x0D || byte == 0x09 { self.index += 1 }
     }
 
-    @usableFromInline
-    func error(_ reason: String) -> JSONScanError {
+    /// An error at the scanner's position: a value that is there but not what the reader accepts.
+    @inlinable
+    public func error(_ reason: String) -> JSONScanError {
         JSONScanError(reason: reason, offset: self.index)
     }
 

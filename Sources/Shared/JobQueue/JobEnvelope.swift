@@ -16,10 +16,11 @@ public protocol JobDefinition: Sendable {
 /// The JSON document that travels through Redis for every job.
 ///
 /// `{"id", "kind", "businessId", "shop", "attempt", "maxAttempts", "enqueuedAt", "dedupeKey", "payload"}`.
-public struct JobEnvelope<Payload: Codable & Sendable>: Codable, Sendable {
+public struct JobEnvelope<Payload: Codable & Sendable>: Sendable {
     public var id: String
     public var kind: String
-    public var businessId: String?
+    /// The business the job acts for; written as a lower-cased UUID.
+    public var businessId: UUID?
     public var shop: String?
     /// Failed attempts so far (0 on the first run).
     public var attempt: Int
@@ -31,7 +32,7 @@ public struct JobEnvelope<Payload: Codable & Sendable>: Codable, Sendable {
     public init(
         id: String = JobEnvelope.newID(),
         kind: String,
-        businessId: String? = nil,
+        businessId: UUID? = nil,
         shop: String? = nil,
         attempt: Int = 0,
         maxAttempts: Int,
@@ -62,7 +63,7 @@ extension JobDefinition {
     /// A new envelope of this kind.
     public static func envelope(
         _ payload: Payload,
-        businessId: String? = nil,
+        businessId: UUID? = nil,
         shop: String? = nil,
         dedupeKey: String? = nil
     ) -> JobEnvelope<Payload> {
@@ -71,15 +72,91 @@ extension JobDefinition {
 }
 
 /// The envelope without its payload: what the worker reads to route a job before knowing its payload type.
-public struct JobHeader: Codable, Sendable {
+public struct JobHeader: Sendable, Equatable {
     public var id: String
     public var kind: String
-    public var businessId: String?
+    public var businessId: UUID?
     public var shop: String?
     public var attempt: Int
     public var maxAttempts: Int
     public var enqueuedAt: Date
     public var dedupeKey: String?
+}
+
+/// The envelope's keys, in the order they are written.
+enum EnvelopeKey: String, CodingKey {
+    case id, kind, businessId, shop, attempt, maxAttempts, enqueuedAt, dedupeKey, payload
+}
+
+extension KeyedDecodingContainer<EnvelopeKey> {
+    /// `businessId`: a UUID in any case, written lower-cased.
+    func businessId() throws -> UUID? {
+        guard let text = try self.decodeIfPresent(String.self, forKey: .businessId) else { return nil }
+        guard let id = UUID(uuidString: text) else {
+            throw DecodingError.dataCorruptedError(forKey: .businessId, in: self, debugDescription: "businessId is not a UUID")
+        }
+        return id
+    }
+}
+
+extension JobEnvelope: Codable {
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: EnvelopeKey.self)
+        self.init(
+            id: try container.decode(String.self, forKey: .id),
+            kind: try container.decode(String.self, forKey: .kind),
+            businessId: try container.businessId(),
+            shop: try container.decodeIfPresent(String.self, forKey: .shop),
+            attempt: try container.decode(Int.self, forKey: .attempt),
+            maxAttempts: try container.decode(Int.self, forKey: .maxAttempts),
+            enqueuedAt: try container.decode(Date.self, forKey: .enqueuedAt),
+            dedupeKey: try container.decodeIfPresent(String.self, forKey: .dedupeKey),
+            payload: try container.decode(Payload.self, forKey: .payload)
+        )
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: EnvelopeKey.self)
+        try container.encode(self.id, forKey: .id)
+        try container.encode(self.kind, forKey: .kind)
+        try container.encodeIfPresent(self.businessId?.lowercasedString, forKey: .businessId)
+        try container.encodeIfPresent(self.shop, forKey: .shop)
+        try container.encode(self.attempt, forKey: .attempt)
+        try container.encode(self.maxAttempts, forKey: .maxAttempts)
+        try container.encode(self.enqueuedAt, forKey: .enqueuedAt)
+        try container.encodeIfPresent(self.dedupeKey, forKey: .dedupeKey)
+        try container.encode(self.payload, forKey: .payload)
+    }
+}
+
+extension JobEnvelope: Equatable where Payload: Equatable {}
+
+extension JobHeader: Codable {
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: EnvelopeKey.self)
+        try container.encode(self.id, forKey: .id)
+        try container.encode(self.kind, forKey: .kind)
+        try container.encodeIfPresent(self.businessId?.lowercasedString, forKey: .businessId)
+        try container.encodeIfPresent(self.shop, forKey: .shop)
+        try container.encode(self.attempt, forKey: .attempt)
+        try container.encode(self.maxAttempts, forKey: .maxAttempts)
+        try container.encode(self.enqueuedAt, forKey: .enqueuedAt)
+        try container.encodeIfPresent(self.dedupeKey, forKey: .dedupeKey)
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: EnvelopeKey.self)
+        self.init(
+            id: try container.decode(String.self, forKey: .id),
+            kind: try container.decode(String.self, forKey: .kind),
+            businessId: try container.businessId(),
+            shop: try container.decodeIfPresent(String.self, forKey: .shop),
+            attempt: try container.decode(Int.self, forKey: .attempt),
+            maxAttempts: try container.decode(Int.self, forKey: .maxAttempts),
+            enqueuedAt: try container.decode(Date.self, forKey: .enqueuedAt),
+            dedupeKey: try container.decodeIfPresent(String.self, forKey: .dedupeKey)
+        )
+    }
 }
 
 /// The one JSON configuration every envelope is written and read with.
@@ -104,7 +181,7 @@ extension JobEnvelope: JSONWritable where Payload: JSONWritable {
         writer.object { writer in
             writer.field("id", self.id)
             writer.field("kind", self.kind)
-            writer.field("businessId", self.businessId)
+            writer.field("businessId", self.businessId?.lowercasedString)
             writer.field("shop", self.shop)
             writer.field("attempt", self.attempt)
             writer.field("maxAttempts", self.maxAttempts)
@@ -166,7 +243,7 @@ extension JobEnvelope: JSONScannable where Payload: JSONScannable {
 private struct EnvelopeFields {
     var id: String?
     var kind: String?
-    var businessId: String?
+    var businessId: UUID?
     var shop: String?
     var attempt: Int?
     var maxAttempts: Int?
@@ -183,7 +260,12 @@ private struct EnvelopeFields {
         case "id": try scanner.once(0, &seen) { scanner throws(JSONScanError) in self.id = try scanner.readString() }
         case "kind": try scanner.once(1, &seen) { scanner throws(JSONScanError) in self.kind = try scanner.readString() }
         case "businessId":
-            try scanner.once(2, &seen) { scanner throws(JSONScanError) in self.businessId = try scanner.readNull() ? nil : scanner.readString() }
+            try scanner.once(2, &seen) { scanner throws(JSONScanError) in
+                guard !(try scanner.readNull()) else { return }
+                let text = try scanner.readString()
+                guard let id = UUID(uuidString: text) else { throw scanner.error("businessId is not a UUID") }
+                self.businessId = id
+            }
         case "shop": try scanner.once(3, &seen) { scanner throws(JSONScanError) in self.shop = try scanner.readNull() ? nil : scanner.readString() }
         case "attempt": try scanner.once(4, &seen) { scanner throws(JSONScanError) in self.attempt = try scanner.readInt() }
         case "maxAttempts": try scanner.once(5, &seen) { scanner throws(JSONScanError) in self.maxAttempts = try scanner.readInt() }

@@ -94,7 +94,7 @@ private final class LoopConnection {
     private func connect() -> EventLoopFuture<any Channel> {
         let timeout = self.configuration.commandTimeout
         let future = ClientBootstrap(group: self.eventLoop)
-            .connectTimeout(.nanoseconds(Int64(self.configuration.connectTimeout.components.seconds) * 1_000_000_000))
+            .connectTimeout(TimeAmount(self.configuration.connectTimeout))
             .channelOption(.socketOption(.tcp_nodelay), value: 1)
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
@@ -164,8 +164,7 @@ private final class RedisPipelineHandler: ChannelDuplexHandler {
     private var timeoutCheck: Scheduled<Void>?
 
     init(commandTimeout: Duration) {
-        let (seconds, attoseconds) = commandTimeout.components
-        self.commandTimeout = .nanoseconds(seconds * 1_000_000_000 + attoseconds / 1_000_000_000)
+        self.commandTimeout = TimeAmount(commandTimeout)
     }
 
     func handlerAdded(context: ChannelHandlerContext) {

@@ -250,7 +250,7 @@ public struct ShopifyAdminClient: Sendable {
             let response: HTTPClientResponse
             let bytes: ByteBuffer
             do {
-                response = try await self.http.execute(request, timeout: .nanoseconds(self.configuration.requestTimeout.nanoseconds))
+                response = try await self.http.execute(request, timeout: TimeAmount(self.configuration.requestTimeout))
                 bytes = try await response.body.collect(upTo: 16 << 20)
             } catch {
                 try? await self.budget?.settle(shop: credentials.shop, reserved: cost, charged: 0, status: nil)
@@ -328,12 +328,5 @@ public struct ShopifyAdminClient: Sendable {
             throw ShopifyThrottled(retryAfter: wait, reason: reason)
         }
         try await Task.sleep(for: wait)
-    }
-}
-
-extension Duration {
-    var nanoseconds: Int64 {
-        let (seconds, attoseconds) = self.components
-        return seconds * 1_000_000_000 + attoseconds / 1_000_000_000
     }
 }

@@ -188,8 +188,8 @@ public struct EcommerceHandlers: Sendable {
     }
 
     static func businessId<Payload>(of envelope: JobEnvelope<Payload>) throws -> UUID {
-        guard let raw = envelope.businessId, let id = UUID(uuidString: raw) else {
-            throw PermanentJobError(code: "missing_business", message: "the envelope has no valid businessId")
+        guard let id = envelope.businessId else {
+            throw PermanentJobError(code: "missing_business", message: "the envelope has no businessId")
         }
         return id
     }

@@ -59,7 +59,7 @@ public struct InventoryOutboxRelay: Service {
             for change in changes where change.mapped {
                 let job = InventoryPushJob.envelope(
                     .init(variantId: change.variantId),
-                    businessId: change.businessId.uuidString.lowercased(),
+                    businessId: change.businessId,
                     dedupeKey: InventoryPushJob.dedupeKey(variantId: change.variantId)
                 )
                 // A pending push of the variant will read the latest quantity: one is enough.

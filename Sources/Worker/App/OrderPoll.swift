@@ -152,7 +152,7 @@ struct OrderPoll: Sendable {
 
     /// A requested poll frees the business for the next request once it is done.
     private func release(_ envelope: JobEnvelope<OrderPollJob.Payload>) async throws {
-        guard envelope.payload.slot == nil, let businessId = envelope.businessId.flatMap(UUID.init(uuidString:)) else { return }
+        guard envelope.payload.slot == nil, let businessId = envelope.businessId else { return }
         try await self.queue.forgetDedupe(OrderPollJob.requestKey(businessId: businessId))
     }
 }

@@ -174,7 +174,7 @@ struct EnqueuePolls: AsyncParsableCommand {
             for businessId in try await ConnectionStore(client: client).activeBusinessIds(logger: logger) {
                 let job = OrderPollJob.envelope(
                     .init(slot: nil),
-                    businessId: businessId.uuidString.lowercased(),
+                    businessId: businessId,
                     dedupeKey: OrderPollJob.requestKey(businessId: businessId)
                 )
                 if try await queue.enqueue(OrderPollJob.self, job, dedupeWindow: configuration.pollInterval) == .enqueued {
