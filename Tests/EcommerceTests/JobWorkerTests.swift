@@ -3,8 +3,11 @@ import JobQueue
 import JobQueueTesting
 import Logging
 import ServiceLifecycle
+import ShopifyAdmin
 import Synchronization
 import Testing
+
+@testable import WorkerApp
 
 /// The worker loop on the in-memory driver: claiming, prefetch, settling, retries, timeouts and shutdown, with no
 /// Redis, so each behaviour is tested alone and fast.
@@ -96,6 +99,33 @@ struct JobWorkerTests {
         #expect(settled, "\(queue.stats(queue: name))")
         #expect(runs.withLock { $0[0] } == [0, 0, 0, 0], "deferrals spend no attempt")
         #expect(runs.withLock { $0[1] } == [0], "a permanent error is not retried")
+    }
+
+    @Test("a handler that meets Shopify's rate limit is deferred, not failed: the worker's registry maps ShopifyThrottled")
+    func shopifyThrottleIsDeferred() async throws {
+        let queue = MemoryJobQueue()
+        let name = uniqueQueue()
+        try self.put(0..<1, maxAttempts: 1, in: name, on: queue)
+        let attempts = Mutex<[Int]>([])
+        var registry = JobRegistry()
+        registry.mapError = { error in JobRetryLater.retry(for: error) ?? error }
+        registry.register(EchoJob.self) { envelope, _ in
+            let count = attempts.withLock { attempts in
+                attempts.append(envelope.attempt)
+                return attempts.count
+            }
+            if count < 3 { throw ShopifyThrottled(retryAfter: .milliseconds(10), reason: "THROTTLED") }
+        }
+        var configuration = JobWorkerConfiguration(queues: [name], concurrency: 1)
+        configuration.maintenanceInterval = .milliseconds(20)
+        let worker = JobWorker(queue: queue, registry: registry, configuration: configuration, logger: self.logger)
+        let done = try await runWorkers([worker], timeout: .seconds(10)) {
+            let stats = queue.stats(queue: name)
+            return attempts.withLock { $0.count } == 3 && stats.ready == 0 && stats.inflight == 0 && stats.delayed == 0
+        }
+        #expect(done, "\(queue.stats(queue: name))")
+        #expect(attempts.withLock { $0 } == [0, 0, 0], "with one attempt allowed, only deferrals let it run three times")
+        #expect(queue.stats(queue: name).dead == 0)
     }
 
     @Test("a handler that never returns is abandoned after the job timeout; its slot frees for the next job")

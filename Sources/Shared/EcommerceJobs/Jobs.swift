@@ -14,7 +14,7 @@ public enum OrderSource: String, Codable, Sendable, JSONWritable {
 /// Ingest one state of a Shopify order: decrement (or restock) FlowPOS stock by the difference to what was
 /// already applied for that order. Idempotent; duplicates and stale states change nothing.
 public enum OrderIngestJob: JobDefinition {
-    public struct Payload: Codable, Sendable {
+    public struct Payload: Codable, Sendable, Equatable {
         public var source: OrderSource
         /// The webhook topic, for webhook deliveries.
         public var topic: String?
@@ -38,7 +38,7 @@ public enum OrderIngestJob: JobDefinition {
 /// arrives with the order's next state (Shopify sends `orders/updated`, and polling re-reads changed orders);
 /// this job records that the change was seen.
 public enum OrderChangeNoticeJob: JobDefinition {
-    public struct Payload: Codable, Sendable {
+    public struct Payload: Codable, Sendable, Equatable {
         public var topic: String
         public var webhookId: String?
         public var change: ShopifyOrderChange
@@ -57,7 +57,7 @@ public enum OrderChangeNoticeJob: JobDefinition {
 
 /// `app/uninstalled` and the privacy topics. The body is not kept: for the privacy topics it is customer data.
 public enum ShopEventJob: JobDefinition {
-    public struct Payload: Codable, Sendable {
+    public struct Payload: Codable, Sendable, Equatable {
         public var topic: String
         public var webhookId: String?
         /// `X-Shopify-Triggered-At` as Shopify sent it (RFC 3339): when the event happened.
@@ -87,7 +87,7 @@ public enum ShopEventJob: JobDefinition {
 /// Plans a product push: splits the business's products into keyset pages and enqueues one page job each, so
 /// that every worker shares a large push. Re-running it enqueues nothing twice (pages are deduplicated).
 public enum ProductPushPlanJob: JobDefinition {
-    public struct Payload: Codable, Sendable {
+    public struct Payload: Codable, Sendable, Equatable {
         /// The push's sync log row.
         public var runId: UUID
         public var pageSize: Int
@@ -105,7 +105,7 @@ public enum ProductPushPlanJob: JobDefinition {
 
 /// Pushes one page of products (ids in `(after, through]`) with `productSet` and records its counters once.
 public enum ProductPushPageJob: JobDefinition {
-    public struct Payload: Codable, Sendable {
+    public struct Payload: Codable, Sendable, Equatable {
         public var runId: UUID
         public var page: Int
         public var after: UUID?
@@ -129,7 +129,7 @@ public enum ProductPushPageJob: JobDefinition {
 /// batch of movements). Enqueued from the stock-movement outbox, coalesced per variant: while one is pending,
 /// further movements of the variant add nothing, and the job pushes every movement waiting when it runs.
 public enum InventoryPushJob: JobDefinition {
-    public struct Payload: Codable, Sendable {
+    public struct Payload: Codable, Sendable, Equatable {
         public var variantId: UUID
 
         public init(variantId: UUID) {
@@ -176,7 +176,7 @@ public enum CollectionPushPageJob: JobDefinition {
 /// Polls a business's shop for orders updated since its high-water mark and ingests them through the same path
 /// as webhooks. Scheduled every poll interval (one job per business and slot), or requested now.
 public enum OrderPollJob: JobDefinition {
-    public struct Payload: Codable, Sendable {
+    public struct Payload: Codable, Sendable, Equatable {
         /// The schedule slot (its due time, ms since 1970) for scheduled polls; nil for a poll requested now.
         public var slot: Int64?
         /// When the schedule enqueued it (Redis' clock, ms): `tickedAt − slot` is how late the poll was enqueued.
@@ -244,4 +244,12 @@ extension OrderChangeNoticeJob.Payload: JSONWritable {
             writer.field("change", self.change)
         }
     }
+}
+
+/// Every ecommerce job kind: what the worker registers a handler for and what the schema round-trip test covers.
+public enum EcommerceJobKinds {
+    public static let all: [any JobDefinition.Type] = [
+        OrderIngestJob.self, OrderChangeNoticeJob.self, ShopEventJob.self, ProductPushPlanJob.self, ProductPushPageJob.self,
+        InventoryPushJob.self, InventoryReconcileJob.self, CollectionPushPlanJob.self, CollectionPushPageJob.self, OrderPollJob.self,
+    ]
 }

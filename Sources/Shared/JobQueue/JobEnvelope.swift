@@ -81,6 +81,26 @@ public struct JobHeader: Sendable, Equatable {
     public var maxAttempts: Int
     public var enqueuedAt: Date
     public var dedupeKey: String?
+
+    public init(
+        id: String,
+        kind: String,
+        businessId: UUID? = nil,
+        shop: String? = nil,
+        attempt: Int,
+        maxAttempts: Int,
+        enqueuedAt: Date,
+        dedupeKey: String? = nil
+    ) {
+        self.id = id
+        self.kind = kind
+        self.businessId = businessId
+        self.shop = shop
+        self.attempt = attempt
+        self.maxAttempts = maxAttempts
+        self.enqueuedAt = enqueuedAt
+        self.dedupeKey = dedupeKey
+    }
 }
 
 /// The envelope's keys, in the order they are written.

@@ -57,6 +57,9 @@ public struct JobRegistry: Sendable {
         if !self.queuesInOrder.contains(Job.queue) { self.queuesInOrder.append(Job.queue) }
     }
 
+    /// The job kinds that have a handler.
+    public var kinds: Set<String> { Set(self.handlers.keys) }
+
     /// The queues that registered kinds live on, in registration order.
     public var queues: [String] { self.queuesInOrder }
 
