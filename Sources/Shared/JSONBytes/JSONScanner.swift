@@ -4,8 +4,8 @@ import Foundation
 /// the whole document (RFC 8259) on the way.
 ///
 /// Why it exists: the gateway turns every webhook body into a job, and Foundation's `JSONDecoder` plus
-/// `JSONEncoder` cost about 60 µs per order on this machine, half of the gateway's budget. Reading the few fields an
-/// order's stock effect needs straight from the bytes costs a few microseconds. `Codable` stays the definition
+/// `JSONEncoder` cost about as much as everything else the gateway does per delivery. Reading the few fields an
+/// order's stock effect needs straight from the bytes costs a small part of that (`docs/performance.md`). `Codable` stays the definition
 /// everywhere else; tests check that both read webhook bodies alike.
 ///
 /// Usage: `try scanner.readObject { scanner, key in switch key { case "id": … = try scanner.readInt64()
@@ -202,8 +202,8 @@ public struct JSONScanner {
         return -value
     }
 
-    /// A number with a fraction or an exponent read as JSONDecoder reads it into an integer (measured against it, after
-    /// FuzzOrderScanner and the damaged-bodies test found three differences): its `Double` must be whole and in
+    /// A number with a fraction or an exponent read as JSONDecoder reads it into an integer (the rule FuzzOrderScanner
+    /// and the damaged-bodies test hold it to): its `Double` must be whole and in
     /// range (`1.5`, `1e19` and `9223372036854775807.0` are refused); below 2^53 the value is that `Double`
     /// (`4097997947843424.9` is 4097997947843425), above it the text's exact value truncated toward zero
     /// (`63054418464716251.9` is 63054418464716251, `4459623783439565e01` is 44596237834395650).

@@ -3,8 +3,8 @@ import Foundation
 /// RFC 3339 timestamps with an offset, optionally with fractional seconds (`2026-11-27T10:00:00-05:00`,
 /// `2026-11-27T15:00:00.250Z`); the offset is also read without its colon, as ISO 8601's basic format writes it.
 ///
-/// Read by hand: Foundation's ISO 8601 parser cost more than a microsecond per call on the hot paths (every webhook
-/// in the gateway, every job in the worker). Tests compare the two on generated timestamps.
+/// Read by hand: Foundation's ISO 8601 parser is slow for the hot paths (every webhook in the gateway, every job in
+/// the worker). Tests compare the two on generated timestamps.
 public enum RFC3339 {
     /// The instant, or nil when the text is not such a timestamp (or is one before 1583: Foundation counts those
     /// days by the Julian calendar, this by the Gregorian one; ``foundation(_:)`` reads them as JSONDecoder does).

@@ -4,8 +4,7 @@ import NIOPosix
 /// Process-wide set-up of Swift concurrency, called first thing in `main`.
 public enum ConcurrencySetup {
     /// Runs Swift concurrency's global executor on NIO's event loops, so that async code and the I/O it waits
-    /// for share threads instead of hopping between NIO's loops and a second pool (measured on two cores: the
-    /// gateway's `/healthz` went from about 15.9k to 18.7k requests/s under `wrk -t2 -c64`).
+    /// for share threads instead of hopping between NIO's loops and a second pool (`docs/performance.md`).
     ///
     /// Safe in these processes because nothing blocks a concurrency thread: Redis and PostgreSQL are both reached
     /// through NIO channels (hiredis only parses Redis replies). Must run before any task is created.

@@ -5,9 +5,9 @@ import Synchronization
 
 /// Redis connections driven by NIO event loops, one per loop: what ``RedisClient`` sends over.
 ///
-/// Why not blocking hiredis connections on threads of their own (the first design): every request then crossed
-/// threads twice (a futex to wake the connection's thread, an eventfd to wake the loop again), which cost the
-/// gateway and the worker more than their own work. Here a command is written on the caller's loop, commands
+/// Why not blocking hiredis connections on threads of their own: every request would cross threads twice (a futex
+/// to wake the connection's thread, an eventfd to wake the loop again), which costs more than the callers' own
+/// work. Here a command is written on the caller's loop, commands
 /// written in one turn of the loop leave in one write, and the replies arrive on the same loop. hiredis still reads
 /// the replies: its reader parses bytes and never touches a socket here.
 ///

@@ -36,9 +36,9 @@ extension PostgresClient.Configuration {
         self.options.connectTimeout = .seconds(5)
         // No keep-alive pings, and (with `minimumConnections` set by the caller) no idle timer on the connections
         // kept open: PostgresNIO's pool starts a timer task each time a connection goes back to it, and a
-        // cancelled timer's sleep stays queued until its deadline. At 500 orders/s that was 2,400 timers a second,
-        // 5 % of the worker's CPU and 20+ MB held for the 30–60 s of their deadlines. A dead connection is still
-        // noticed: its next query fails and the pool replaces it.
+        // cancelled timer's sleep stays queued until its deadline, so under load thousands of them pile up, costing
+        // CPU and memory (`docs/performance.md`). A dead connection is still noticed: its next query fails and the
+        // pool replaces it.
         self.options.keepAliveBehavior = nil
     }
 }

@@ -140,7 +140,7 @@ extension Migrations {
     )
 }
 
-/// The schema's migrations, in order. A later issue adds its own here; applied ones are never edited.
+/// The schema's migrations, in order. A new migration is appended here; applied ones are never edited.
 public enum Migrations {
     public static let all: [Migration] = [
         foundation, orderVersion, productPush, inventoryOutbox, collectionPush, oauthState, recentRuns, quietOutbox, installs,

@@ -136,15 +136,14 @@ public struct OrderIngestor: Sendable {
 }
 
 /// The ingestion statement, prepared once per connection: PostgreSQL parses and plans it once instead of for every
-/// order event, which was more than half of its work per event (pgbench on this statement: about 800 transactions
-/// per second unprepared against 1,600 prepared, on two cores).
+/// order event, where planning is most of the statement's work (`docs/performance.md`).
 ///
 /// Why it is safe: `known` and the applied quantities come from the statement's snapshot. `UPDATE … WHERE version =
 /// known version` waits for a concurrent writer of the order row and then re-checks the version on the row it
 /// committed, so it matches only if nobody wrote since the snapshot; `INSERT … ON CONFLICT DO NOTHING` likewise
 /// inserts only if nobody inserted. Every other write reads `won`, so it happens only after the row is locked and the
 /// snapshot is known to be current, and the statement commits or fails as one. A stale event (older than the state
-/// applied) wins only its sync log row. The benchmark runs this very SQL in pgbench (`scripts/bench/make_ingest_pgbench.py`).
+/// applied) wins only its sync log row. `scripts/bench/make_ingest_pgbench.py` runs this very SQL in pgbench.
 struct IngestStatement: PostgresPreparedStatement {
     static let name = "ecommerce_ingest_order_v2"
     static let bindingDataTypes: [PostgresDataType] = [

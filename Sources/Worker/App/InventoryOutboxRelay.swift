@@ -11,11 +11,10 @@ import Storage
 /// Sweeps the outbox every `interval`, taking all it holds. Safe in every worker replica at once: each takes rows
 /// with `FOR UPDATE SKIP LOCKED`, and rows are deleted only once their jobs are enqueued.
 ///
-/// Why a sweep and not `LISTEN`: the trigger used to `NOTIFY`, and a notifying transaction takes a database-wide
-/// lock at commit, held through its WAL flush. Every stock-changing commit then waited for the previous one to
-/// reach the disk (measured: ingestion sat in `Lock:object` waits; without the `NOTIFY` pgbench ran the ingestion
-/// transaction ~20 % faster at 4 clients and ~30 % faster at 8). A sweep a second costs one short transaction per
-/// replica.
+/// Why a sweep and not `LISTEN`/`NOTIFY`: a notifying transaction takes a database-wide lock at commit, held
+/// through its WAL flush, so every stock-changing commit would wait for the previous one to reach the disk
+/// (ingestion would sit in `Lock:object` waits; `docs/performance.md`). A sweep a second costs one short transaction
+/// per replica.
 public struct InventoryOutboxRelay: Service {
     let inventory: InventoryStore
     let queue: RedisJobQueue

@@ -55,8 +55,8 @@ public struct WorkerConfiguration: Sendable {
     /// `WORKER_EVENT_LOOPS` (1), read on its own because it is needed before anything else starts.
     ///
     /// One thread by default: a worker spends most of a job waiting on PostgreSQL, Redis or Shopify, and with two
-    /// threads each reply woke a thread and hopped between them (on two cores, one thread took about 10 % less
-    /// worker CPU per ingested order). Workers scale out as processes; raise it for a process that should use more
+    /// threads each reply wakes a thread and hops between them, which costs worker CPU per ingested order
+    /// (`docs/performance.md`). Workers scale out as processes; raise it for a process that should use more
     /// cores on its own.
     public static func eventLoops(in environment: Environment) throws(ConfigurationError) -> Int {
         try environment.int("WORKER_EVENT_LOOPS", default: 1, range: 1...256)

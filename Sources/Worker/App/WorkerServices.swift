@@ -98,9 +98,9 @@ public struct WorkerProcess: Sendable {
 
     /// `WORKER_PREFETCH` when set; otherwise four times `WORKER_CONCURRENCY` for a worker none of whose queues calls
     /// Shopify, else none. Held jobs wait behind running ones: worth it for fast jobs (order ingestion, shop events),
-    /// not for jobs that wait on a shop's Shopify budget while another worker could take them. Four slots' worth
-    /// (a few milliseconds of orders) took 10–15 % less worker and Redis CPU per order than one slot's worth; eight
-    /// gained nothing more.
+    /// not for jobs that wait on a shop's Shopify budget while another worker could take them. Four slots' worth (a
+    /// few milliseconds of orders) is where the saving in worker and Redis CPU per order stops growing
+    /// (`docs/performance.md`).
     public static func prefetch(queues: [String], configured: Int?, concurrency: Int) -> Int {
         configured ?? (Set(queues).isDisjoint(with: EcommerceQueue.callingShopify) ? 4 * concurrency : 0)
     }
