@@ -101,16 +101,7 @@ struct JobSchemaTests {
             dedupeKey: random.optionalText(),
             payload: payload
         )
-        let header = JobHeader(
-            id: envelope.id,
-            kind: envelope.kind,
-            businessId: envelope.businessId,
-            shop: envelope.shop,
-            attempt: envelope.attempt,
-            maxAttempts: envelope.maxAttempts,
-            enqueuedAt: envelope.enqueuedAt,
-            dedupeKey: envelope.dedupeKey
-        )
+        let header = envelope.header
         var documents = [("JSONEncoder", Array(try JobCoding.encoder().encode(envelope)))]
         if let writable = envelope as? any JSONWritable {
             var writer = JSONWriter()

@@ -3,10 +3,10 @@ import JobQueue
 import JobQueueTesting
 import Logging
 import ServiceLifecycle
-import ShopifyAdmin
 import Synchronization
 import Testing
 
+@testable import ShopifyAdmin
 @testable import WorkerApp
 
 /// The worker loop on the in-memory driver: claiming, prefetch, settling, retries, timeouts and shutdown, with no

@@ -171,12 +171,13 @@ public final class MemoryJobQueue: JobQueueDriver {
 
     public func maintain(queue name: String, maxRecoveries: Int) async throws -> QueueMaintenance {
         self.state.withLock { state in
-            guard var queue = state.queues[name] else { return QueueMaintenance(promoted: 0, recovered: 0, quarantined: 0) }
+            guard var queue = state.queues[name] else { return QueueMaintenance() }
             let now = ContinuousClock.now
             let due = queue.delayed.filter { $0.due <= now }
             queue.delayed.removeAll { $0.due <= now }
             queue.ready.append(contentsOf: due.map(\.envelope))
-            var result = QueueMaintenance(promoted: due.count, recovered: 0, quarantined: 0)
+            var result = QueueMaintenance()
+            result.promoted = due.count
             for (id, claim) in queue.inFlight where claim.expiry <= now {
                 queue.inFlight[id] = nil
                 let count = queue.recoveries[id, default: 0] + 1

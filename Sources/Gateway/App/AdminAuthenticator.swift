@@ -54,12 +54,12 @@ struct AdminAuthenticator: Sendable {
 
     /// The claims an admin token carries.
     struct Claims: JWTPayload {
-        var exp: ExpirationClaim?
-        var nbf: NotBeforeClaim?
-        var aud: AudienceClaim?
-        var iss: IssuerClaim?
-        var businessId: String?
-        var role: String?
+        let exp: ExpirationClaim?
+        let nbf: NotBeforeClaim?
+        let aud: AudienceClaim?
+        let iss: IssuerClaim?
+        let businessId: String?
+        let role: String?
 
         /// The time claims are checked by ``AdminAuthenticator`` with its leeway and clock.
         func verify(using algorithm: some JWTAlgorithm) async throws {}

@@ -13,20 +13,13 @@ public protocol JobDefinition: Sendable {
     static var maxAttempts: Int { get }
 }
 
-/// The JSON document that travels through Redis for every job.
+/// The JSON document that travels through Redis for every job: its header and its payload.
 ///
-/// `{"id", "kind", "businessId", "shop", "attempt", "maxAttempts", "enqueuedAt", "dedupeKey", "payload"}`.
+/// `{"id", "kind", "businessId", "shop", "attempt", "maxAttempts", "enqueuedAt", "dedupeKey", "payload"}`. The header's
+/// fields read as the envelope's own (`envelope.id`, `envelope.attempt`); they are defined once, in ``JobHeader``.
+@dynamicMemberLookup
 public struct JobEnvelope<Payload: Codable & Sendable>: Sendable {
-    public var id: String
-    public var kind: String
-    /// The business the job acts for; written as a lower-cased UUID.
-    public var businessId: UUID?
-    public var shop: String?
-    /// Failed attempts so far (0 on the first run).
-    public var attempt: Int
-    public var maxAttempts: Int
-    public var enqueuedAt: Date
-    public var dedupeKey: String?
+    public var header: JobHeader
     public var payload: Payload
 
     public init(
@@ -40,15 +33,28 @@ public struct JobEnvelope<Payload: Codable & Sendable>: Sendable {
         dedupeKey: String? = nil,
         payload: Payload
     ) {
-        self.id = id
-        self.kind = kind
-        self.businessId = businessId
-        self.shop = shop
-        self.attempt = attempt
-        self.maxAttempts = maxAttempts
-        self.enqueuedAt = enqueuedAt
-        self.dedupeKey = dedupeKey
+        let header = JobHeader(
+            id: id,
+            kind: kind,
+            businessId: businessId,
+            shop: shop,
+            attempt: attempt,
+            maxAttempts: maxAttempts,
+            enqueuedAt: enqueuedAt,
+            dedupeKey: dedupeKey
+        )
+        self.init(header: header, payload: payload)
+    }
+
+    public init(header: JobHeader, payload: Payload) {
+        self.header = header
         self.payload = payload
+    }
+
+    /// A header field, read and written as the envelope's own.
+    public subscript<Value>(dynamicMember field: WritableKeyPath<JobHeader, Value>) -> Value {
+        get { self.header[keyPath: field] }
+        set { self.header[keyPath: field] = newValue }
     }
 }
 
@@ -81,26 +87,6 @@ public struct JobHeader: Sendable, Equatable {
     public var maxAttempts: Int
     public var enqueuedAt: Date
     public var dedupeKey: String?
-
-    public init(
-        id: String,
-        kind: String,
-        businessId: UUID? = nil,
-        shop: String? = nil,
-        attempt: Int,
-        maxAttempts: Int,
-        enqueuedAt: Date,
-        dedupeKey: String? = nil
-    ) {
-        self.id = id
-        self.kind = kind
-        self.businessId = businessId
-        self.shop = shop
-        self.attempt = attempt
-        self.maxAttempts = maxAttempts
-        self.enqueuedAt = enqueuedAt
-        self.dedupeKey = dedupeKey
-    }
 }
 
 /// The envelope's keys, in the order they are written.
@@ -122,29 +108,13 @@ extension KeyedDecodingContainer<EnvelopeKey> {
 extension JobEnvelope: Codable {
     public init(from decoder: any Decoder) throws {
         let container = try decoder.container(keyedBy: EnvelopeKey.self)
-        self.init(
-            id: try container.decode(String.self, forKey: .id),
-            kind: try container.decode(String.self, forKey: .kind),
-            businessId: try container.businessId(),
-            shop: try container.decodeIfPresent(String.self, forKey: .shop),
-            attempt: try container.decode(Int.self, forKey: .attempt),
-            maxAttempts: try container.decode(Int.self, forKey: .maxAttempts),
-            enqueuedAt: try container.decode(Date.self, forKey: .enqueuedAt),
-            dedupeKey: try container.decodeIfPresent(String.self, forKey: .dedupeKey),
-            payload: try container.decode(Payload.self, forKey: .payload)
-        )
+        self.init(header: try JobHeader(from: decoder), payload: try container.decode(Payload.self, forKey: .payload))
     }
 
+    /// The header's fields, then the payload: `id` comes first, where the claim script reads it.
     public func encode(to encoder: any Encoder) throws {
+        try self.header.encode(to: encoder)
         var container = encoder.container(keyedBy: EnvelopeKey.self)
-        try container.encode(self.id, forKey: .id)
-        try container.encode(self.kind, forKey: .kind)
-        try container.encodeIfPresent(self.businessId?.lowercasedString, forKey: .businessId)
-        try container.encodeIfPresent(self.shop, forKey: .shop)
-        try container.encode(self.attempt, forKey: .attempt)
-        try container.encode(self.maxAttempts, forKey: .maxAttempts)
-        try container.encode(self.enqueuedAt, forKey: .enqueuedAt)
-        try container.encodeIfPresent(self.dedupeKey, forKey: .dedupeKey)
         try container.encode(self.payload, forKey: .payload)
     }
 }
@@ -199,14 +169,15 @@ extension JobEnvelope: JSONWritable where Payload: JSONWritable {
     @inlinable
     public func write(to writer: inout JSONWriter) {
         writer.object { writer in
-            writer.field("id", self.id)
-            writer.field("kind", self.kind)
-            writer.field("businessId", self.businessId?.lowercasedString)
-            writer.field("shop", self.shop)
-            writer.field("attempt", self.attempt)
-            writer.field("maxAttempts", self.maxAttempts)
-            writer.field("enqueuedAt", date: self.enqueuedAt)
-            writer.field("dedupeKey", self.dedupeKey)
+            let header = self.header
+            writer.field("id", header.id)
+            writer.field("kind", header.kind)
+            writer.field("businessId", header.businessId?.lowercasedString)
+            writer.field("shop", header.shop)
+            writer.field("attempt", header.attempt)
+            writer.field("maxAttempts", header.maxAttempts)
+            writer.field("enqueuedAt", date: header.enqueuedAt)
+            writer.field("dedupeKey", header.dedupeKey)
             writer.field("payload", self.payload)
         }
     }
@@ -245,17 +216,7 @@ extension JobEnvelope: JSONScannable where Payload: JSONScannable {
         }
         let header = try fields.header(scanner)
         guard let payload else { throw scanner.missing("payload") }
-        self.init(
-            id: header.id,
-            kind: header.kind,
-            businessId: header.businessId,
-            shop: header.shop,
-            attempt: header.attempt,
-            maxAttempts: header.maxAttempts,
-            enqueuedAt: header.enqueuedAt,
-            dedupeKey: header.dedupeKey,
-            payload: payload
-        )
+        self.init(header: header, payload: payload)
     }
 }
 

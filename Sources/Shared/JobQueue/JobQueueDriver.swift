@@ -64,13 +64,13 @@ public protocol JobQueueDriver: Sendable {
 
 /// What one maintenance pass did.
 public struct QueueMaintenance: Sendable, Equatable {
-    public var promoted: Int
-    public var recovered: Int
-    public var quarantined: Int
+    /// Due retries moved back to the ready list.
+    public var promoted = 0
+    /// Jobs taken back from workers whose lease expired.
+    public var recovered = 0
+    /// Jobs moved to dead letters for having been recovered too often.
+    public var quarantined = 0
 
-    public init(promoted: Int, recovered: Int, quarantined: Int) {
-        self.promoted = promoted
-        self.recovered = recovered
-        self.quarantined = quarantined
-    }
+    /// A pass that did nothing (yet).
+    public init() {}
 }

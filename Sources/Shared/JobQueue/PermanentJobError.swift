@@ -5,8 +5,7 @@ public struct PermanentJobError: Error, Sendable, CustomStringConvertible {
     public var message: String
 
     public init(code: String, message: String) {
-        self.code = code
-        self.message = message
+        (self.code, self.message) = (code, message)
     }
 
     public var description: String { "\(self.code): \(self.message)" }

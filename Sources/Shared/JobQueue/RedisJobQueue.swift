@@ -252,7 +252,9 @@ public struct RedisJobQueue: Sendable {
         )
         let values = reply.elements.map { $0.int ?? 0 }
         guard values.count == 3 else { throw RedisError.unexpectedReply("maintain returned \(reply)") }
-        return QueueMaintenance(promoted: values[0], recovered: values[1], quarantined: values[2])
+        var result = QueueMaintenance()
+        (result.promoted, result.recovered, result.quarantined) = (values[0], values[1], values[2])
+        return result
     }
 
     // MARK: Inspecting

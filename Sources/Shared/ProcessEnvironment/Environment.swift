@@ -7,8 +7,7 @@ public struct ConfigurationError: Error, Sendable, CustomStringConvertible {
     public var reason: String
 
     public init(variable: String, reason: String) {
-        self.variable = variable
-        self.reason = reason
+        (self.variable, self.reason) = (variable, reason)
     }
 
     public var description: String { "configuration error: \(self.variable) \(self.reason)" }
@@ -28,6 +27,18 @@ public struct Environment: Sendable {
         return value
     }
 
+    /// The value of a required variable, made into a `Value` by `parse`; a failure names the variable, what was
+    /// `expected`, and the parser's error.
+    public func required<Value>(_ name: String, expected: String, _ parse: (String) throws -> Value) throws(ConfigurationError) -> Value {
+        let text = try self.required(name)
+        do {
+            return try parse(text)
+        } catch {
+            throw ConfigurationError(variable: name, reason: "is not \(expected) (\(error))")
+        }
+    }
+
+    /// The value of a variable that must be set.
     public func required(_ name: String) throws(ConfigurationError) -> String {
         guard let value = self.optional(name) else { throw ConfigurationError(variable: name, reason: "is required") }
         return value

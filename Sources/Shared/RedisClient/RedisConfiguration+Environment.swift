@@ -3,11 +3,6 @@ import ProcessEnvironment
 extension RedisConfiguration {
     /// Reads `REDIS_URL` (`redis://[:password@]host:port[/db]`).
     public init(environment: Environment) throws(ConfigurationError) {
-        let url = try environment.required("REDIS_URL")
-        do {
-            try self.init(url: url)
-        } catch {
-            throw ConfigurationError(variable: "REDIS_URL", reason: "is not a redis://[:password@]host:port[/db] url (\(error))")
-        }
+        self = try environment.required("REDIS_URL", expected: "a redis://[:password@]host:port[/db] url") { try RedisConfiguration(url: $0) }
     }
 }

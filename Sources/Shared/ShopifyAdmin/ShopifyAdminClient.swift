@@ -133,11 +133,6 @@ public struct ShopifyThrottled: Error, Sendable, CustomStringConvertible {
     /// Which limit: the cost budget, or the status Shopify answered.
     public var reason: String
 
-    public init(retryAfter: Duration, reason: String) {
-        self.retryAfter = retryAfter
-        self.reason = reason
-    }
-
     public var description: String { "Shopify rate limit: \(self.reason); retry after \(self.retryAfter)" }
 }
 

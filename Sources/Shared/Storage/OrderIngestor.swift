@@ -17,10 +17,7 @@ public struct OrderState: Sendable, Equatable {
         public var quantity: Int
 
         public init(id: Int64, shopifyVariantId: Int64?, sku: String?, quantity: Int) {
-            self.id = id
-            self.shopifyVariantId = shopifyVariantId
-            self.sku = sku
-            self.quantity = quantity
+            (self.id, self.shopifyVariantId, self.sku, self.quantity) = (id, shopifyVariantId, sku, quantity)
         }
     }
 
@@ -36,12 +33,8 @@ public struct OrderState: Sendable, Equatable {
     public var lines: [Line]
 
     public init(orderId: Int64, name: String?, updatedAt: Date, updatedAtText: String, cancelled: Bool, lines: [Line]) {
-        self.orderId = orderId
-        self.name = name
-        self.updatedAt = updatedAt
-        self.updatedAtText = updatedAtText
-        self.cancelled = cancelled
-        self.lines = lines
+        (self.orderId, self.name, self.updatedAt, self.updatedAtText) = (orderId, name, updatedAt, updatedAtText)
+        (self.cancelled, self.lines) = (cancelled, lines)
     }
 }
 
