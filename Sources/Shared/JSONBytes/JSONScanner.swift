@@ -113,6 +113,9 @@ public struct JSONScanner {
 
     // MARK: Scalars
 
+    /// A string value, its escapes decoded.
+    ///
+    /// - Throws: `JSONScanError` when the next value is not a string.
     @inlinable
     public mutating func readString() throws(JSONScanError) -> String {
         String(decoding: try self.scanString(), as: UTF8.self)
@@ -253,6 +256,9 @@ public struct JSONScanner {
         try read(&self)
     }
 
+    /// An integer value that fits `Int` (see ``readInt64()`` for the shapes it accepts).
+    ///
+    /// - Throws: `JSONScanError` when the next value is not such an integer.
     @inlinable
     public mutating func readInt() throws(JSONScanError) -> Int {
         let value = try self.readInt64()
@@ -260,6 +266,9 @@ public struct JSONScanner {
         return int
     }
 
+    /// `true` or `false`.
+    ///
+    /// - Throws: `JSONScanError` for anything else.
     @inlinable
     public mutating func readBool() throws(JSONScanError) -> Bool {
         self.skipWhitespace()
@@ -489,6 +498,7 @@ public struct JSONKey: CustomStringConvertible {
         self.utf8 = utf8
     }
 
+    /// Whether `key` is `pattern`, byte for byte: what lets `switch key { case "id": … }` compare without a `String`.
     @inlinable
     public static func ~= (pattern: StaticString, key: JSONKey) -> Bool {
         let count = pattern.utf8CodeUnitCount

@@ -22,6 +22,7 @@ public struct JSONWriter {
         value.write(to: &self)
     }
 
+    /// An object whose members `members` writes with `field` calls.
     @inlinable
     public mutating func object(_ members: (inout JSONWriter) -> Void) {
         self.storage.append(UInt8(ascii: "{"))
@@ -32,6 +33,7 @@ public struct JSONWriter {
         self.storage.append(UInt8(ascii: "}"))
     }
 
+    /// An array of values that write themselves.
     @inlinable
     public mutating func array<Element: JSONWritable>(_ elements: [Element]) {
         self.storage.append(UInt8(ascii: "["))
@@ -55,6 +57,7 @@ public struct JSONWriter {
     // Concrete overloads for the scalars: a generic call that is not specialized looks up type metadata at run
     // time, which showed in the gateway's profile.
 
+    /// A string member; nil leaves the member out.
     @inlinable
     public mutating func field(_ key: StaticString, _ value: String?) {
         guard let value else { return }
@@ -62,6 +65,7 @@ public struct JSONWriter {
         self.string(value)
     }
 
+    /// An integer member; nil leaves the member out.
     @inlinable
     public mutating func field(_ key: StaticString, _ value: Int?) {
         guard let value else { return }
@@ -69,6 +73,7 @@ public struct JSONWriter {
         self.integer(Int64(value))
     }
 
+    /// A 64-bit integer member (Shopify ids), written exactly; nil leaves the member out.
     @inlinable
     public mutating func field(_ key: StaticString, _ value: Int64?) {
         guard let value else { return }
@@ -76,6 +81,7 @@ public struct JSONWriter {
         self.integer(value)
     }
 
+    /// A boolean member; nil leaves the member out.
     @inlinable
     public mutating func field(_ key: StaticString, _ value: Bool?) {
         guard let value else { return }
@@ -105,6 +111,7 @@ public struct JSONWriter {
         self.string(Self.iso8601(date))
     }
 
+    /// A string value, escaped as JSONEncoder escapes it.
     @inlinable
     public mutating func string(_ string: String) {
         self.storage.append(UInt8(ascii: "\""))
@@ -136,6 +143,7 @@ public struct JSONWriter {
         self.storage.append(UInt8(ascii: "\""))
     }
 
+    /// An integer value.
     @inlinable
     public mutating func integer(_ value: Int64) {
         // By hand: `String(value)` costs an allocation and a generic conversion per number.
@@ -149,6 +157,7 @@ public struct JSONWriter {
         self.storage[start...].reverse()
     }
 
+    /// `true` or `false`.
     @inlinable
     public mutating func bool(_ value: Bool) {
         self.storage.append(contentsOf: (value ? "true" : "false").utf8)

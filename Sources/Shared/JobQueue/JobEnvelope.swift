@@ -151,12 +151,14 @@ extension JobHeader: Codable {
 
 /// The one JSON configuration every envelope is written and read with.
 public enum JobCoding {
+    /// The encoder of every envelope: dates as RFC 3339.
     public static func encoder() -> JSONEncoder {
         let encoder = JSONEncoder()
         encoder.dateEncodingStrategy = .iso8601
         return encoder
     }
 
+    /// The decoder of every envelope: dates as RFC 3339.
     public static func decoder() -> JSONDecoder {
         let decoder = JSONDecoder()
         decoder.dateDecodingStrategy = .iso8601

@@ -391,10 +391,12 @@ extension RedisJobQueue: JobQueueDriver {
         try await self.pruneDeadLetters(queue: queue, olderThan: age, batch: 500)
     }
 
+    /// Records the worker's heartbeat in ``WorkerRegistry``.
     public func report(worker: WorkerReport) async throws {
         try await WorkerRegistry(redis: self.redis).report(worker)
     }
 
+    /// Removes a stopping worker from ``WorkerRegistry``.
     public func removeWorker(id: String) async throws {
         try await WorkerRegistry(redis: self.redis).remove(id: id)
     }

@@ -24,6 +24,7 @@ public struct WorkerRegistry: Sendable {
         self.redis = redis
     }
 
+    /// Stores `report` as the worker's latest and marks it seen now.
     public func report(_ report: WorkerReport) async throws {
         let json = try JSONEncoder().encode(report)
         _ = try await self.redis.send(commands: [
@@ -32,6 +33,7 @@ public struct WorkerRegistry: Sendable {
         ])
     }
 
+    /// Forgets a worker (it stopped, or aged out).
     public func remove(id: String) async throws {
         _ = try await self.redis.send(commands: [
             ["HDEL", RedisArgument(Self.reports), RedisArgument(id)], ["ZREM", RedisArgument(Self.seen), RedisArgument(id)],

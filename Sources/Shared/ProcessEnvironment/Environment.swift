@@ -44,6 +44,9 @@ public struct Environment: Sendable {
         return value
     }
 
+    /// An integer variable, `fallback` when unset.
+    ///
+    /// - Throws: ``ConfigurationError`` when it is set to anything but an integer in `range`.
     public func int(_ name: String, default fallback: Int, range: ClosedRange<Int>) throws(ConfigurationError) -> Int {
         try self.int(name, range: range) ?? fallback
     }
@@ -57,6 +60,9 @@ public struct Environment: Sendable {
         return value
     }
 
+    /// A duration given in (possibly fractional) seconds, `fallback` when unset.
+    ///
+    /// - Throws: ``ConfigurationError`` when it is set to anything but a number of seconds in `range`.
     public func seconds(_ name: String, default fallback: Double, range: ClosedRange<Double>) throws(ConfigurationError) -> Duration {
         guard let raw = self.optional(name) else { return .milliseconds(Int(fallback * 1000)) }
         guard let value = Double(raw), range.contains(value) else {

@@ -9,6 +9,7 @@ public enum LogFormat: String, Sendable {
 
 /// Bootstraps swift-log once per process, in `main`.
 public enum LogSetup {
+    /// Sends every logger's lines to standard error at `level` and above, as JSON or as text.
     public static func bootstrap(level: Logger.Level, format: LogFormat) {
         LoggingSystem.bootstrap { label in
             var handler = StandardErrorLogHandler(label: label, format: format)

@@ -90,6 +90,9 @@ extension ShopifyAdminClient {
         return data.collectionByHandle.flatMap { ShopifyGID.number($0.id) }
     }
 
+    /// Renames a collection (`collectionUpdate`).
+    ///
+    /// - Throws: ``ShopifyAdminError`` (its `userErrors` among them) or ``ShopifyThrottled``.
     public func updateCollection(id: Int64, title: String, as credentials: ShopifyCredentials, logger: Logger) async throws {
         let data = try await self.send(
             GraphQLOperation<CollectionUpdateData>(

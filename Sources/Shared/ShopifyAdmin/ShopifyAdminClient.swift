@@ -37,6 +37,7 @@ public struct ShopifyAdminConfiguration: Sendable {
         self.baseURLTemplate.replacingOccurrences(of: "{shop}", with: shop)
     }
 
+    /// The Admin API's GraphQL endpoint of `shop` at the pinned version.
     public func graphQLURL(forShop shop: String) -> String {
         "\(self.baseURL(forShop: shop))/admin/api/\(self.apiVersion)/graphql.json"
     }
@@ -56,6 +57,7 @@ public struct ShopifyCredentials: Sendable {
     /// token was refused.
     public var tokenFingerprint: String { Self.fingerprint(of: self.accessToken) }
 
+    /// The first 8 bytes of the token's SHA-256, in hex: enough to tell tokens apart in logs, never the token.
     public static func fingerprint(of token: String) -> String {
         SHA256.hash(data: Array(token.utf8)).prefix(8).map { String(format: "%02x", $0) }.joined()
     }

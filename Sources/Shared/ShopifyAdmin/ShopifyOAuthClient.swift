@@ -39,10 +39,16 @@ public struct ShopifyOAuthClient: Sendable {
         return components.string!
     }
 
+    /// Exchanges an OAuth authorization code for the shop's access token (once: a code is spent by its first use).
+    ///
+    /// - Throws: ``ShopifyAdminError`` (`http`) with Shopify's status and error code, never a secret.
     public func exchange(code: String, shop: String, logger: Logger) async throws -> ShopifyTokenGrant {
         try await self.request(shop: shop, fields: ["client_id": self.apiKey, "client_secret": self.apiSecret, "code": code])
     }
 
+    /// A new access token (and refresh token) for an expiring offline token.
+    ///
+    /// - Throws: ``ShopifyAdminError``; a refused refresh means the merchant must install again.
     public func refresh(refreshToken: String, shop: String, logger: Logger) async throws -> ShopifyTokenGrant {
         try await self.request(
             shop: shop,

@@ -25,6 +25,7 @@ public struct CollectionPushStore: Sendable {
         self.client = client
     }
 
+    /// The categories of one page of a collection push, with what was last pushed of each.
     public func categories(businessId: UUID, page: ProductPage, logger: Logger) async throws -> [CatalogCategory] {
         let rows = try await self.client.query(
             """

@@ -142,6 +142,7 @@ public struct ConnectionStore: Sendable {
         public var scopes: String?
     }
 
+    /// What calling Shopify for the business needs (its shop, sealed token, location); nil when it was never connected.
     public func account(businessId: UUID, logger: Logger) async throws -> Account? {
         let rows = try await self.client.query(
             """
@@ -317,6 +318,7 @@ public struct ConnectionStore: Sendable {
         public var nextPollAt: Date?
     }
 
+    /// The connection as the admin API shows it, without any secret; nil when it was never connected.
     public func summary(businessId: UUID, logger: Logger) async throws -> Summary? {
         let rows = try await self.client.query(
             """

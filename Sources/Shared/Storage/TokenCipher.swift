@@ -68,6 +68,7 @@ public struct TokenCipher: Sendable {
     }
 }
 
+/// Why a token could not be sealed or opened.
 public enum TokenCipherError: Error, Sendable, CustomStringConvertible {
     case invalidKeys(String)
     case unknownKey(String)
