@@ -174,11 +174,11 @@ struct JobWorkerTests {
     @Test("claims whose answer is lost are handed back: every job runs once, none is recovered or quarantined")
     func lostClaimAnswers() async throws {
         let memory = MemoryJobQueue()
-        let queue = LosingAnswers(memory, every: 3)
+        memory.loseClaimAnswers(every: 3)
         let name = uniqueQueue()
         try self.put(0..<60, in: name, on: memory)
         let runs = Mutex<[Int: Int]>([:])
-        let worker = self.worker(queue, queues: [name], lease: .seconds(2), maxRecoveries: 0) { envelope, _ in
+        let worker = self.worker(memory, queues: [name], lease: .seconds(2), maxRecoveries: 0) { envelope, _ in
             runs.withLock { $0[envelope.payload.value, default: 0] += 1 }
         }
         let done = try await runWorkers([worker], timeout: .seconds(30)) {
@@ -188,66 +188,10 @@ struct JobWorkerTests {
         #expect(done, "\(memory.stats(queue: name))")
         #expect(runs.withLock { $0.values.allSatisfy { $0 == 1 } })
         #expect(memory.stats(queue: name).dead == 0)
-        #expect(queue.lost.load(ordering: .relaxed) > 0 && worker.unreceivedClaimsReleased > 0)
+        #expect(memory.lostClaimAnswers > 0 && worker.unreceivedClaimsReleased > 0)
     }
 }
 
 struct PermanentlyBroken: Error, CustomStringConvertible {
     var description: String { "broken" }
-}
-
-/// A driver whose every `every`th claim runs and then fails as a broken connection would: the jobs are leased to
-/// the worker, which never hears of them.
-final class LosingAnswers: JobQueueDriver {
-    let base: MemoryJobQueue
-    let every: Int
-    let calls = Atomic<Int>(0)
-    let lost = Atomic<Int>(0)
-
-    init(_ base: MemoryJobQueue, every: Int) {
-        self.base = base
-        self.every = every
-    }
-
-    struct AnswerLost: Error {}
-
-    func claim(
-        from queues: [String],
-        workerId: String,
-        max: Int,
-        lease: Duration,
-        acking finished: [ClaimedJob]
-    ) async throws -> (
-        jobs: [ClaimedJob], acked: [Bool]
-    ) {
-        let result = try await self.base.claim(from: queues, workerId: workerId, max: max, lease: lease, acking: finished)
-        if !result.jobs.isEmpty && self.calls.add(1, ordering: .relaxed).newValue % self.every == 0 {
-            self.lost.add(1, ordering: .relaxed)
-            throw AnswerLost()
-        }
-        return result
-    }
-
-    func ack(_ job: ClaimedJob, workerId: String) async throws -> Bool { try await self.base.ack(job, workerId: workerId) }
-    func retry(_ job: ClaimedJob, workerId: String, envelope: [UInt8], after delay: Duration) async throws -> Bool {
-        try await self.base.retry(job, workerId: workerId, envelope: envelope, after: delay)
-    }
-    func bury(_ job: ClaimedJob, workerId: String, envelope: [UInt8], attempt: Int, error: String) async throws -> Bool {
-        try await self.base.bury(job, workerId: workerId, envelope: envelope, attempt: attempt, error: error)
-    }
-    func release(_ job: ClaimedJob, workerId: String) async throws -> Bool { try await self.base.release(job, workerId: workerId) }
-    func releaseUnreceived(queue: String, workerId: String, holding: Set<String>) async throws -> Int {
-        try await self.base.releaseUnreceived(queue: queue, workerId: workerId, holding: holding)
-    }
-    func extendLeases(queue: String, jobIds: [String], workerId: String, lease: Duration) async throws -> Int {
-        try await self.base.extendLeases(queue: queue, jobIds: jobIds, workerId: workerId, lease: lease)
-    }
-    func maintain(queue: String, maxRecoveries: Int) async throws -> QueueMaintenance {
-        try await self.base.maintain(queue: queue, maxRecoveries: maxRecoveries)
-    }
-    func pruneDeadLetters(queue: String, olderThan age: Duration) async throws -> (deleted: Int, walkDone: Bool) {
-        try await self.base.pruneDeadLetters(queue: queue, olderThan: age)
-    }
-    func report(worker: WorkerReport) async throws { try await self.base.report(worker: worker) }
-    func removeWorker(id: String) async throws { try await self.base.removeWorker(id: id) }
 }

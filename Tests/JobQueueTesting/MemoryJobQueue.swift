@@ -25,7 +25,14 @@ public final class MemoryJobQueue: JobQueueDriver {
     private struct State {
         var queues: [String: Queue] = [:]
         var workers: [String: WorkerReport] = [:]
+        /// Every this many claims that take jobs, the claim runs and then fails, as a broken connection would.
+        var loseClaimAnswersEvery: Int?
+        var claimsTakingJobs = 0
+        var lostClaimAnswers = 0
     }
+
+    /// The error of a claim whose answer was lost (see ``loseClaimAnswers(every:)``).
+    public struct ClaimAnswerLost: Error {}
 
     private let state = Mutex(State())
 
@@ -68,6 +75,15 @@ public final class MemoryJobQueue: JobQueueDriver {
         self.state.withLock { state in Set((state.queues[queue]?.inFlight ?? [:]).filter { $0.value.owner == workerId }.keys) }
     }
 
+    /// From now on every `every`th claim that takes jobs runs and then throws ``ClaimAnswerLost``: the jobs are
+    /// leased to the worker, which never hears of them.
+    public func loseClaimAnswers(every: Int) {
+        self.state.withLock { $0.loseClaimAnswersEvery = every }
+    }
+
+    /// How many claim answers were lost so far.
+    public var lostClaimAnswers: Int { self.state.withLock { $0.lostClaimAnswers } }
+
     /// The workers' latest reports.
     public var workers: [WorkerReport] { self.state.withLock { Array($0.workers.values) } }
 
@@ -80,7 +96,7 @@ public final class MemoryJobQueue: JobQueueDriver {
         lease: Duration,
         acking finished: [ClaimedJob]
     ) async throws -> (jobs: [ClaimedJob], acked: [Bool]) {
-        self.state.withLock { state in
+        let (result, lost) = self.state.withLock { state in
             let acked = finished.map { Self.settle($0, workerId: workerId, in: &state) != nil }
             var jobs: [ClaimedJob] = []
             let now = ContinuousClock.now
@@ -94,7 +110,7 @@ public final class MemoryJobQueue: JobQueueDriver {
                         jobs.append(ClaimedJob(queue: name, header: header, envelope: raw))
                     } catch {
                         // As the Redis driver: buried at once, under its id if it has one.
-                        let id = Self.jobId(in: raw) ?? "malformed-\(Self.fingerprint(raw))"
+                        let id = JobHeader.id(in: raw) ?? "malformed-\(Self.fingerprint(raw))"
                         queue.dead[id] = DeadLetter(
                             id: id,
                             job: String(decoding: raw, as: UTF8.self),
@@ -106,8 +122,14 @@ public final class MemoryJobQueue: JobQueueDriver {
                 }
                 state.queues[name] = queue
             }
-            return (jobs, acked)
+            guard !jobs.isEmpty, let every = state.loseClaimAnswersEvery else { return ((jobs, acked), false) }
+            state.claimsTakingJobs += 1
+            let lost = state.claimsTakingJobs % every == 0
+            if lost { state.lostClaimAnswers += 1 }
+            return ((jobs, acked), lost)
         }
+        if lost { throw ClaimAnswerLost() }
+        return result
     }
 
     public func ack(_ job: ClaimedJob, workerId: String) async throws -> Bool {
@@ -228,11 +250,6 @@ public final class MemoryJobQueue: JobQueueDriver {
         state.queues[job.queue]?.inFlight[job.id] = nil
         if !keepRecoveries { state.queues[job.queue]?.recoveries[job.id] = nil }
         return claim
-    }
-
-    private static func jobId(in raw: [UInt8]) -> String? {
-        struct IdOnly: Decodable { var id: String }
-        return try? JSONDecoder().decode(IdOnly.self, from: Data(raw)).id
     }
 
     /// FNV-1a: the same bytes always get the same dead-letter id, as the Redis driver's SHA-1 does.

@@ -60,8 +60,10 @@ struct OpsDashboardController: Sendable {
                     return .error(.badRequest, code: "invalid_page", message: "cursor must be a number a previous page gave, limit 1…500")
                 }
                 do {
-                    let page = try await self.reports.deadLetterPage(queue: queue, cursor: cursor, limit: limit)
-                    return .json(DeadLetterPageBody(letters: page.letters, next: page.next), headers: [.cacheControl: "no-store"])
+                    return .json(
+                        try await self.reports.deadLetterPage(queue: queue, cursor: cursor, limit: limit),
+                        headers: [.cacheControl: "no-store"]
+                    )
                 } catch RedisError.replyError {
                     // A number Redis does not take as a cursor of this hash.
                     return .error(.badRequest, code: "invalid_page", message: "cursor must be a number a previous page gave")
@@ -80,12 +82,6 @@ struct OpsDashboardController: Sendable {
                 return .json(["retried": id])
             }
         }
-    }
-
-    /// One page of a queue's dead letters; `next` is the cursor of the following page (absent after the last).
-    struct DeadLetterPageBody: Codable {
-        var letters: [DeadLetterSummary]
-        var next: String?
     }
 
     private static func asset(_ text: String, type: String) -> Response {

@@ -89,6 +89,15 @@ public struct JobHeader: Sendable, Equatable {
     public var dedupeKey: String?
 }
 
+extension JobHeader {
+    /// The `id` of something that is JSON with a string `id` but perhaps not an envelope: what a malformed job is
+    /// buried under.
+    public static func id(in raw: [UInt8]) -> String? {
+        struct IdOnly: Decodable { var id: String }
+        return try? JSONDecoder().decode(IdOnly.self, from: Data(raw)).id
+    }
+}
+
 /// The envelope's keys, in the order they are written.
 enum EnvelopeKey: String, CodingKey {
     case id, kind, businessId, shop, attempt, maxAttempts, enqueuedAt, dedupeKey, payload

@@ -146,7 +146,7 @@ public struct RedisJobQueue: Sendable {
                 jobs.append(ClaimedJob(queue: queue, header: header, envelope: raw))
             } catch {
                 // It has an id (the script checked) but not the rest of an envelope: bury it under that id.
-                let id = Self.jobId(in: raw) ?? "unknown"
+                let id = JobHeader.id(in: raw) ?? "unknown"
                 try await self.buryUnreadable(queue: queue, id: id, raw: raw, workerId: workerId, error: "malformed envelope: \(error)")
             }
         }
@@ -300,15 +300,23 @@ public struct RedisJobQueue: Sendable {
         return DeadLetterPage(letters: letters.sorted { $0.failedAtMs > $1.failedAtMs }, next: next == "0" ? nil : next)
     }
 
-    /// Every dead letter of a queue, newest first, read a page at a time: for tools and tests that want them all
-    /// (the dashboard and the sweeper read pages).
-    public func deadLetters(queue: String) async throws -> [DeadLetter] {
-        var byId: [String: DeadLetter] = [:]
+    /// Walks all of a queue's dead letters a page of about `count` at a time, handing each page to `body` (which may
+    /// retry or delete what it is given: the walk allows it).
+    public func forEachDeadLetterPage(queue: String, count: Int, _ body: ([DeadLetter]) async throws -> Void) async throws {
         var cursor: String? = "0"
         while let current = cursor {
-            let page = try await self.deadLetterPage(queue: queue, cursor: current, count: 500)
-            for letter in page.letters { byId[letter.id] = letter }
+            let page = try await self.deadLetterPage(queue: queue, cursor: current, count: count)
+            try await body(page.letters)
             cursor = page.next
+        }
+    }
+
+    /// Every dead letter of a queue, newest first: for tools and tests that want them all (the dashboard and the
+    /// sweeper read pages).
+    public func deadLetters(queue: String) async throws -> [DeadLetter] {
+        var byId: [String: DeadLetter] = [:]
+        try await self.forEachDeadLetterPage(queue: queue, count: 500) { letters in
+            for letter in letters { byId[letter.id] = letter }
         }
         return byId.values.sorted { $0.failedAtMs > $1.failedAtMs }
     }
@@ -365,10 +373,6 @@ public struct RedisJobQueue: Sendable {
         return count
     }
 
-    static func jobId(in raw: [UInt8]) -> String? {
-        struct IdOnly: Decodable { var id: String }
-        return try? JSONDecoder().decode(IdOnly.self, from: Data(raw)).id
-    }
 }
 
 extension Duration {

@@ -36,6 +36,13 @@ public struct DeadLetterSummary: Codable, Sendable, Equatable {
     public var failedAt: Date
 }
 
+/// One page of a queue's dead letters as operators read them; `next` is the following page's cursor (absent after
+/// the last).
+public struct DeadLetterSummaryPage: Codable, Sendable {
+    public var letters: [DeadLetterSummary]
+    public var next: String?
+}
+
 /// Everything the ops dashboard shows, read at one moment.
 public struct OpsOverview: Codable, Sendable {
     public var generatedAt: Date

@@ -113,7 +113,7 @@ public struct OpsReports: Sendable {
 
     /// One page of a queue's dead letters, summarised, and the cursor of the next page (nil after the last). About
     /// `limit` of them: Redis may return a few more, which are all kept, since the cursor has moved past them.
-    public func deadLetterPage(queue: String, cursor: String = "0", limit: Int) async throws -> (letters: [DeadLetterSummary], next: String?) {
+    public func deadLetterPage(queue: String, cursor: String = "0", limit: Int) async throws -> DeadLetterSummaryPage {
         let page = try await RedisJobQueue(redis: self.redis).deadLetterPage(queue: queue, cursor: cursor, count: limit)
         let letters = page.letters.map { letter in
             let header = try? JobCoding.decoder().decode(JobHeader.self, from: Data(letter.job.utf8))
@@ -126,7 +126,7 @@ public struct OpsReports: Sendable {
                 failedAt: letter.failedAt
             )
         }
-        return (Array(letters), page.next)
+        return DeadLetterSummaryPage(letters: letters, next: page.next)
     }
 
     /// All of the above at once, for the dashboard.

@@ -61,12 +61,9 @@ public struct SyncRunSweeper: Service {
         let paged = Dictionary(uniqueKeysWithValues: stale.filter { $0.pagesTotal != nil }.map { ($0.id, $0) })
         if !paged.isEmpty {
             for (queue, table) in [(ProductPushPageJob.queue, CatalogTable.products), (CollectionPushPageJob.queue, .categories)] {
-                var cursor: String? = "0"
-                while let current = cursor {
-                    let page = try await self.queue.deadLetterPage(queue: queue, cursor: current, count: 200)
-                    cursor = page.next
-                    for letter in page.letters {
-                        if try await self.countIfItsPage(letter, runs: paged, table: table) { outcome.deadPagesCounted += 1 }
+                try await self.queue.forEachDeadLetterPage(queue: queue, count: 200) { letters in
+                    for letter in letters where try await self.countIfItsPage(letter, runs: paged, table: table) {
+                        outcome.deadPagesCounted += 1
                     }
                 }
             }

@@ -163,13 +163,9 @@ struct Dead: AsyncParsableCommand {
             let retried = try await withServices { redis, _, _ in
                 let jobs = RedisJobQueue(redis: redis)
                 if let id { return try await jobs.retryDeadLetter(queue: queue, id: id) ? 1 : 0 }
-                // A page at a time; a retried letter leaves the hash, which the walk allows.
                 var count = 0
-                var cursor: String? = "0"
-                while let current = cursor {
-                    let page = try await jobs.deadLetterPage(queue: queue, cursor: current, count: 500)
-                    cursor = page.next
-                    for letter in page.letters where try await jobs.retryDeadLetter(queue: queue, id: letter.id) { count += 1 }
+                try await jobs.forEachDeadLetterPage(queue: queue, count: 500) { letters in
+                    for letter in letters where try await jobs.retryDeadLetter(queue: queue, id: letter.id) { count += 1 }
                 }
                 return count
             }
