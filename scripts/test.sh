@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The whole test suite, on a fresh Debian machine as root: installs what is missing, starts a throwaway Redis and
-# PostgreSQL (scripts/services.sh, data under .local/test), validates deploy/, builds, checks the layers
+# PostgreSQL (scripts/services.sh, data under .local/test, made anew each run), validates deploy/, builds, checks the layers
 # (scripts/check-layers.py) and the format, runs
 # `swift test`, runs each fuzz target for a short smoke (scripts/fuzz.sh; FUZZ_SECONDS, 20), checks the ops
 # dashboard in headless Chromium against a running system (its own services, "ui"; screenshots in test-artifacts/),
@@ -9,6 +9,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh
 scripts/services.sh stop test  # leftovers of an interrupted run
+# Every run starts from a new PostgreSQL cluster and an empty Redis: no test can lean on rows an earlier run left.
+rm -rf .local/test
 trap 'scripts/services.sh stop test; scripts/services.sh stop ui' EXIT
 scripts/services.sh start test
 export TEST_REDIS_PORT=${REDIS_PORT:-16379}

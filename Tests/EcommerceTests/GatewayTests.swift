@@ -44,10 +44,36 @@ struct GatewayTests {
 
     /// How a delivery reaches the intake: the byte-level fast path of a live server (what Shopify's plain requests
     /// take), or Hummingbird's router (the carrier for every other request shape).
+    /// How a test's requests reach the gateway's webhook intake.
     enum Carrier: String, CaseIterable, Sendable {
-        case fastPath, router
+        /// Over a socket, read by the webhook fast path (`WebhookChannelHandler`).
+        case fastPath
+        /// Hummingbird's in-memory router: the route's handler without any socket.
+        case router
+        /// Over a socket, with more headers than the fast path reads: Hummingbird's HTTP parser and the route take it,
+        /// as they take any delivery the fast path hands over in production.
+        case routerOverSocket
 
-        var setup: TestingSetup { self == .fastPath ? .live : .router }
+        var setup: TestingSetup { self == .router ? .router : .live }
+    }
+
+    /// A client that adds headers to every request: more than ``WebhookWireRequest/maxHeaderCount`` of them send a
+    /// delivery down the router path over a real socket.
+    struct PaddedClient: TestClientProtocol {
+        var client: any TestClientProtocol
+        var padding: HTTPFields
+
+        static func overflowingFastPath(_ client: any TestClientProtocol) -> PaddedClient {
+            var padding = HTTPFields()
+            for index in 0...WebhookWireRequest.maxHeaderCount { padding[HTTPField.Name("X-Padding-\(index)")!] = "1" }
+            return PaddedClient(client: client, padding: padding)
+        }
+
+        func executeRequest(uri: String, method: HTTPRequest.Method, headers: HTTPFields, body: ByteBuffer?) async throws -> TestResponse {
+            try await self.client.executeRequest(uri: uri, method: method, headers: headers + self.padding, body: body)
+        }
+
+        var port: Int? { self.client.port }
     }
 
     /// Runs `body` against a gateway, with a migrated database and a flushed Redis.
@@ -72,7 +98,7 @@ struct GatewayTests {
         )
         try await app.test(carrier.setup) { client in
             try await Migrator(client: postgres).migrate(logger: TestServices.logger)
-            try await body(client, postgres, redis)
+            try await body(carrier == .routerOverSocket ? PaddedClient.overflowingFastPath(client) : client, postgres, redis)
         }
     }
 
@@ -110,6 +136,17 @@ struct GatewayTests {
         try await redis.send(["LLEN", RedisArgument(queue)]).int ?? -1
     }
 
+    struct MissingJob: Error, CustomStringConvertible {
+        var queue: String
+        var description: String { "no job in \(self.queue)" }
+    }
+
+    /// The newest job of `queue`; a test that expects one fails, rather than passing silently, when it is missing.
+    static func queuedJob(_ redis: RedisClient, _ queue: String) async throws -> [UInt8] {
+        guard case .string(let raw) = try await redis.send(["LINDEX", RedisArgument(queue), "0"]) else { throw MissingJob(queue: queue) }
+        return raw
+    }
+
     @Test("a signed order is enqueued once, however often it is delivered", arguments: Carrier.allCases)
     func signedOrderEnqueuedOnce(carrier: Carrier) async throws {
         try await self.withGateway(carrier: carrier) { client, postgres, redis in
@@ -124,10 +161,7 @@ struct GatewayTests {
             }
             #expect(try await Self.queueLength(redis, EcommerceQueue.orders) == 1)
             // The job carries the order, the business and the shop, and no customer data.
-            guard case .string(let raw) = try await redis.send(["LINDEX", "ecommerce-orders", "0"]) else {
-                Issue.record("no job")
-                return
-            }
+            let raw = try await Self.queuedJob(redis, EcommerceQueue.orders)
             let envelope = try JobCoding.decoder().decode(JobEnvelope<OrderIngestJob.Payload>.self, from: Data(raw))
             #expect(envelope.kind == OrderIngestJob.kind)
             #expect(envelope.businessId == business.id)
@@ -247,10 +281,7 @@ struct GatewayTests {
                 #expect(status == .ok && answer == #"{"ok":true}"#)
             }
             #expect(try await Self.queueLength(redis, EcommerceQueue.orders) == 1)
-            guard case .string(let raw) = try await redis.send(["LINDEX", "ecommerce-orders", "0"]) else {
-                Issue.record("no order job")
-                return
-            }
+            let raw = try await Self.queuedJob(redis, EcommerceQueue.orders)
             #expect(
                 try JobCoding.decoder().decode(JobEnvelope<OrderIngestJob.Payload>.self, from: Data(raw)).dedupeKey
                     == "webhook:\(business.shop):event-\(event)"
@@ -266,10 +297,7 @@ struct GatewayTests {
             headers[HTTPField.Name("X-Shopify-Triggered-At")!] = "2026-11-30T10:00:00.123Z"
             let (status, _, _) = try await Self.post(client, body: uninstall, headers: headers)
             #expect(status == .ok)
-            guard case .string(let job) = try await redis.send(["LINDEX", "ecommerce-shop-events", "0"]) else {
-                Issue.record("no shop event job")
-                return
-            }
+            let job = try await Self.queuedJob(redis, EcommerceQueue.shopEvents)
             let envelope = try JobCoding.decoder().decode(JobEnvelope<ShopEventJob.Payload>.self, from: Data(job))
             #expect(envelope.payload.triggeredAt == "2026-11-30T10:00:00.123Z")
             let triggered = try #require(envelope.payload.triggeredAtDate)
@@ -298,7 +326,7 @@ struct GatewayTests {
             )
             #expect(status == .ok && answer == #"{"ok":true}"#)
             #expect(try await Self.queueLength(redis, EcommerceQueue.shopEvents) == 1)
-            guard case .string(let raw) = try await redis.send(["LINDEX", "ecommerce-shop-events", "0"]) else { return }
+            let raw = try await Self.queuedJob(redis, EcommerceQueue.shopEvents)
             #expect(!String(decoding: raw, as: UTF8.self).contains("jane@example.com"))
 
             try await ConnectionStore(client: postgres).save(
@@ -313,7 +341,7 @@ struct GatewayTests {
                 headers: Self.headers(body: refund, topic: "refunds/create", shop: business.shop)
             )
             #expect(status == .ok && answer == #"{"ok":true}"#)
-            guard case .string(let job) = try await redis.send(["LINDEX", "ecommerce-orders", "0"]) else { return }
+            let job = try await Self.queuedJob(redis, EcommerceQueue.orders)
             let envelope = try JobCoding.decoder().decode(JobEnvelope<OrderChangeNoticeJob.Payload>.self, from: Data(job))
             #expect(envelope.kind == OrderChangeNoticeJob.kind)
             #expect(envelope.payload.change == ShopifyOrderChange(orderId: 5_551_234_567_890, changeId: 77))

@@ -46,12 +46,12 @@ struct InventoryPushTests {
     }
 
     /// Runs `body` with a catalog pushed to the simulator (see ``pushedCatalog(postgres:redis:harness:)``), on a
-    /// flushed Redis database of its own.
+    /// flushed Redis database and a PostgreSQL database of its own: the outbox holds only this test's stock changes.
     func withPushedCatalog(_ body: @Sendable (Pushed, PostgresClient, RedisClient, SimulatorHarness) async throws -> Void) async throws {
         let redis = TestServices.redis(.inventory)
         defer { redis.shutdown() }
         _ = try await redis.send(["FLUSHDB"])
-        try await TestServices.withPostgres { postgres in
+        try await TestServices.withPrivatePostgres { postgres in
             try await SimulatorHarness.run { harness in
                 try await body(try await self.pushedCatalog(postgres: postgres, redis: redis, harness: harness), postgres, redis, harness)
             }
@@ -75,11 +75,10 @@ struct InventoryPushTests {
         InventoryOutboxRelay(postgres: postgres, queue: RedisJobQueue(redis: redis), interval: .seconds(60), logger: self.logger)
     }
 
-    /// Relays the outbox rows of one business. Suites running alongside change stock too; only this serialized
-    /// suite reads the outbox, so the other rows are dropped rather than turned into pushes to shops not here.
-    func relay(only businessIds: UUID..., postgres: PostgresClient, redis: RedisClient) async throws -> Int {
-        try await postgres.query("DELETE FROM ecommerce_inventory_outbox WHERE business_id <> ALL(\(businessIds)::uuid[])", logger: self.logger)
-        return try await self.relay(postgres: postgres, redis: redis).relayBatch()
+    /// Relays one batch of the outbox: on the suite's own database (``withPushedCatalog(_:)``) every row is this
+    /// test's.
+    func relayOnce(postgres: PostgresClient, redis: RedisClient) async throws -> Int {
+        try await self.relay(postgres: postgres, redis: redis).relayBatch()
     }
 
     /// The business's stock changes not relayed yet.
@@ -171,7 +170,7 @@ struct InventoryPushTests {
             let unmapped = try await BusinessFixture.create(on: postgres, stock: [("X", 3, nil)], connection: nil)
             try await self.setStock(unmapped.variants[0].id, to: 2, postgres)
 
-            #expect(try await self.relay(only: pushed.fixture.businessId, unmapped.id, postgres: postgres, redis: redis) >= 2)
+            #expect(try await self.relayOnce(postgres: postgres, redis: redis) >= 2)
             let queued = try await redis.send(["LRANGE", RedisArgument(EcommerceQueue.inventory), "0", "-1"]).elements.compactMap(\.text).map {
                 try JobCoding.decoder().decode(JobEnvelope<InventoryPushJob.Payload>.self, from: Data($0.utf8)).payload.variantId
             }
@@ -246,7 +245,7 @@ struct InventoryPushTests {
             }
             // 2. FlowPOS receives 10 before the order is ingested: 17. The movement (+10) is pushed.
             try await self.setStock(variant.id, to: 17, postgres)
-            _ = try await self.relay(only: fixture.businessId, postgres: postgres, redis: redis)
+            _ = try await self.relayOnce(postgres: postgres, redis: redis)
             try await TestServices.whileRunning(self.workers(postgres: postgres, redis: redis, harness: harness)) {
                 let pushedDelta = try await TestServices.eventually(timeout: .seconds(10)) { shopify() == 15 }
                 #expect(pushedDelta, "Shopify \(String(describing: shopify()))")
@@ -262,7 +261,7 @@ struct InventoryPushTests {
                 #expect(try await BusinessFixture.stock(of: variant.id, on: postgres) == 15)
                 // The ingested sale came from Shopify: nothing of it goes back.
                 #expect(try await self.outboxRows(of: fixture.businessId, postgres) == 0)
-                _ = try await self.relay(only: fixture.businessId, postgres: postgres, redis: redis)
+                _ = try await self.relayOnce(postgres: postgres, redis: redis)
                 try await Task.sleep(for: .seconds(1))
             }
             watcher.cancel()
@@ -285,7 +284,7 @@ struct InventoryPushTests {
             try await TestServices.whileRunning(self.workers(postgres: postgres, redis: redis, harness: harness)) {
                 for quantity in [5, 4, 5, 4] {
                     try await self.setStock(variant.id, to: quantity, postgres)
-                    _ = try await self.relay(only: fixture.businessId, postgres: postgres, redis: redis)
+                    _ = try await self.relayOnce(postgres: postgres, redis: redis)
                     let reached = try await TestServices.eventually(timeout: .seconds(10)) {
                         try await self.outboxRows(of: fixture.businessId, postgres) == 0 && shopify() == quantity
                     }
@@ -306,7 +305,7 @@ struct InventoryPushTests {
             let variant = pushed.variants[0]
             let shopify: @Sendable () -> Int? = { pushed.available(of: variant, in: harness) }
             try await self.setStock(variant.id, to: 3, postgres)  // −4
-            _ = try await self.relay(only: fixture.businessId, postgres: postgres, redis: redis)
+            _ = try await self.relayOnce(postgres: postgres, redis: redis)
             // A push runs to Shopify's answer and dies before it records it: its batch stays open.
             let inventory = InventoryStore(client: postgres)
             let batch = try #require(try await inventory.openBatch(businessId: fixture.businessId, variantId: variant.id, logger: self.logger))
@@ -325,7 +324,7 @@ struct InventoryPushTests {
             #expect(shopify() == 3)
             // A later movement arrives meanwhile (−1): it must reach Shopify, the first one not again.
             try await self.setStock(variant.id, to: 2, postgres)
-            _ = try await self.relay(only: fixture.businessId, postgres: postgres, redis: redis)
+            _ = try await self.relayOnce(postgres: postgres, redis: redis)
             // The job is still queued (the crashed run never settled): workers run it again.
             let settled = try await runWorkers(self.workers(postgres: postgres, redis: redis, harness: harness), timeout: .seconds(20)) {
                 try await self.outboxRows(of: fixture.businessId, postgres) == 0

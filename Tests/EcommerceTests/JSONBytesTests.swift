@@ -111,12 +111,15 @@ struct JSONBytesTests {
             #"{"id":1,"updated_at":"2026-11-27T10:00:00Z","line_items":[],"deep":"# + String(repeating: "[", count: 100_000),
         ]
         for body in refused {
-            #expect((try? ShopifyOrder(webhookBody: Array(body.utf8))) == nil, "\(body.prefix(200))")
+            // The scanner's own refusal, with a reason: not a crash, not some other error on the way.
+            let error = #expect(throws: JSONScanError.self, "\(body.prefix(200))") { try ShopifyOrder(webhookBody: Array(body.utf8)) }
+            #expect(error.map { !$0.reason.isEmpty } ?? false)
         }
         // Invalid UTF-8 in a string that is read is refused; in one that is skipped it is not looked at, as
         // JSONDecoder does not look at it.
         var invalidUTF8 = Array(#"{"id":1,"updated_at":"2026-11-27T10:00:00Z","line_items":[],"name":"#.utf8) + [0x22, 0xC3, 0x28, 0x22, 0x7D]
-        #expect((try? ShopifyOrder(webhookBody: invalidUTF8)) == nil)
+        let notUTF8 = #expect(throws: JSONScanError.self) { try ShopifyOrder(webhookBody: invalidUTF8) }
+        #expect(notUTF8?.reason == "invalid UTF-8")
         invalidUTF8[invalidUTF8.count - 3] = 0xA9
         #expect((try? ShopifyOrder(webhookBody: invalidUTF8)) != nil, "é is valid UTF-8")
         let skippedJunk = [
@@ -179,8 +182,10 @@ struct JSONBytesTests {
         )
         let edit = #"{"order_edit":{"id":12,"order_id":34,"line_items":{"additions":[]}}}"#
         #expect(try ShopifyOrderChange(topic: .ordersEdited, webhookBody: Array(edit.utf8)) == ShopifyOrderChange(orderId: 34, changeId: 12))
-        #expect((try? ShopifyOrderChange(topic: .ordersEdited, webhookBody: Array(refund.utf8))) == nil)
-        #expect((try? ShopifyOrderChange(topic: .refundsCreate, webhookBody: Array(#"{"id":1}"#.utf8))) == nil)
+        let notAnEdit = #expect(throws: JSONScanError.self) { try ShopifyOrderChange(topic: .ordersEdited, webhookBody: Array(refund.utf8)) }
+        #expect(notAnEdit?.reason == #"missing "order_edit""#)
+        let noOrder = #expect(throws: JSONScanError.self) { try ShopifyOrderChange(topic: .refundsCreate, webhookBody: Array(#"{"id":1}"#.utf8)) }
+        #expect(noOrder?.reason == #"missing "order_id""#)
     }
 
     @Test("envelopes written from bytes decode with JobCoding as the Codable ones do")
@@ -269,20 +274,30 @@ struct JSONBytesTests {
         let valid =
             #"{"id":"a","kind":"orders.ingest","attempt":0,"maxAttempts":10,"enqueuedAt":"2026-11-27T10:00:00Z","payload":{"source":"poll","order":{"id":1,"updated_at":"2026-11-27T10:00:00Z","line_items":[]}}}"#
         #expect(try JobEnvelope<OrderIngestJob.Payload>(json: Array(valid.utf8)).payload.source == .poll)
-        for broken in [
-            valid.replacingOccurrences(of: #""id":"a","#, with: ""),
-            valid.replacingOccurrences(of: #""attempt":0"#, with: #""attempt":"0""#),
-            valid.replacingOccurrences(of: #""enqueuedAt":"2026-11-27T10:00:00Z""#, with: #""enqueuedAt":"yesterday""#),
+        let broken: [(json: String, reason: String)] = [
+            (valid.replacingOccurrences(of: #""id":"a","#, with: ""), #"missing "id""#),
+            (valid.replacingOccurrences(of: #""attempt":0"#, with: #""attempt":"0""#), "expected an integer"),
+            (valid.replacingOccurrences(of: #""enqueuedAt":"2026-11-27T10:00:00Z""#, with: #""enqueuedAt":"yesterday""#), "not an RFC 3339 date"),
             // RFC 3339 allows a lower-case `t`; JSONDecoder's `.iso8601` does not, so neither does the scanner.
-            valid.replacingOccurrences(of: #""enqueuedAt":"2026-11-27T10:00:00Z""#, with: #""enqueuedAt":"2026-11-27t10:00:00Z""#),
-            valid.replacingOccurrences(of: #""source":"poll""#, with: #""source":"fax""#),
-            valid.replacingOccurrences(
-                of: #","payload":{"source":"poll","order":{"id":1,"updated_at":"2026-11-27T10:00:00Z","line_items":[]}}"#,
-                with: ""
+            (
+                valid.replacingOccurrences(of: #""enqueuedAt":"2026-11-27T10:00:00Z""#, with: #""enqueuedAt":"2026-11-27t10:00:00Z""#),
+                "not an RFC 3339 date"
             ),
-        ] {
-            #expect((try? JobEnvelope<OrderIngestJob.Payload>(json: Array(broken.utf8))) == nil, "\(broken)")
-            #expect((try? JobCoding.decoder().decode(JobEnvelope<OrderIngestJob.Payload>.self, from: Data(broken.utf8))) == nil, "\(broken)")
+            (valid.replacingOccurrences(of: #""source":"poll""#, with: #""source":"fax""#), "unknown order source fax"),
+            (
+                valid.replacingOccurrences(
+                    of: #","payload":{"source":"poll","order":{"id":1,"updated_at":"2026-11-27T10:00:00Z","line_items":[]}}"#,
+                    with: ""
+                ),
+                #"missing "payload""#
+            ),
+        ]
+        for (json, reason) in broken {
+            let error = #expect(throws: JSONScanError.self, "\(json)") { try JobEnvelope<OrderIngestJob.Payload>(json: Array(json.utf8)) }
+            #expect(error?.reason == reason, "\(json)")
+            #expect(throws: DecodingError.self, "\(json)") {
+                try JobCoding.decoder().decode(JobEnvelope<OrderIngestJob.Payload>.self, from: Data(json.utf8))
+            }
         }
     }
 

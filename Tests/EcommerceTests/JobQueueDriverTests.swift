@@ -96,10 +96,15 @@ struct JobQueueDriverConformanceTests {
         envelope.attempt = 1
         let bumped = Array(try JobCoding.encoder().encode(envelope))
         #expect(try await queue.driver.retry(jobs[0], workerId: "w2", envelope: bumped, after: .zero) == false)
-        #expect(try await queue.driver.retry(jobs[0], workerId: "w1", envelope: bumped, after: .milliseconds(300)) == true)
+        // Due in 3 s: the check right after cannot be beaten by a stalled machine, and the promotion is waited for.
+        #expect(try await queue.driver.retry(jobs[0], workerId: "w1", envelope: bumped, after: .seconds(3)) == true)
         #expect(try await queue.driver.maintain(queue: name, maxRecoveries: 3).promoted == 0, "not due yet")
-        try await Task.sleep(for: .milliseconds(400))
-        #expect(try await queue.driver.maintain(queue: name, maxRecoveries: 3).promoted == 1)
+        var promoted = 0
+        let due = try await TestServices.eventually(timeout: .seconds(30), every: .milliseconds(100)) {
+            promoted += try await queue.driver.maintain(queue: name, maxRecoveries: 3).promoted
+            return promoted > 0
+        }
+        #expect(due && promoted == 1)
         let again = try await queue.claim(name, by: "w1", max: 1).jobs
         #expect(again.map(\.id) == [jobs[0].id] && again.first?.header.attempt == 1)
         #expect(try await queue.driver.bury(jobs[1], workerId: "w1", envelope: jobs[1].envelope, attempt: 5, error: "no") == true)
@@ -129,16 +134,26 @@ struct JobQueueDriverConformanceTests {
         defer { queue.close() }
         let name = uniqueQueue()
         try await queue.put([1, 2], in: name)
-        let jobs = try await queue.claim(name, by: "w1", max: 2, lease: .milliseconds(300)).jobs
+        // Leases of 3 s, renewed at once: a stall of a second cannot let one expire before its renewal.
+        let jobs = try await queue.claim(name, by: "w1", max: 2, lease: .seconds(3)).jobs
         #expect(try await queue.driver.extendLeases(queue: name, jobIds: jobs.map(\.id), workerId: "w2", lease: .seconds(30)) == 0)
         #expect(try await queue.driver.extendLeases(queue: name, jobIds: [jobs[1].id], workerId: "w1", lease: .seconds(30)) == 1)
-        try await Task.sleep(for: .milliseconds(400))
-        let first = try await queue.driver.maintain(queue: name, maxRecoveries: 1)
+        /// Maintenance passes until one recovers or quarantines something; their sum.
+        func maintainUntilExpired() async throws -> QueueMaintenance {
+            var total = QueueMaintenance()
+            _ = try await TestServices.eventually(timeout: .seconds(30), every: .milliseconds(100)) {
+                let pass = try await queue.driver.maintain(queue: name, maxRecoveries: 1)
+                total.recovered += pass.recovered
+                total.quarantined += pass.quarantined
+                return total.recovered + total.quarantined > 0
+            }
+            return total
+        }
+        let first = try await maintainUntilExpired()
         #expect(first.recovered == 1 && first.quarantined == 0, "\(first)")
         let reclaimed = try await queue.claim(name, by: "w3", max: 2, lease: .milliseconds(100)).jobs
         #expect(reclaimed.map(\.id) == [jobs[0].id])
-        try await Task.sleep(for: .milliseconds(200))
-        let second = try await queue.driver.maintain(queue: name, maxRecoveries: 1)
+        let second = try await maintainUntilExpired()
         #expect(second.recovered == 0 && second.quarantined == 1, "\(second)")
         #expect(try await queue.dead(name).first?.error.hasPrefix("quarantined") == true)
         #expect(try await queue.driver.ack(jobs[0], workerId: "w1") == false)

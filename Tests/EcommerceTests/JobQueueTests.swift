@@ -219,10 +219,11 @@ struct JobQueueTests {
             try await queue.enqueueEcho(value, to: name)
         }
         let ran = Mutex<[Int]>([])
-        // One slot and two held jobs; a lease of 1 s that only the heartbeat keeps (maintenance runs every 50 ms).
-        let worker = self.makeWorker(redis, queue: name, concurrency: 1, prefetch: 2, lease: .seconds(1)) { envelope, _ in
+        // One slot and two held jobs; a lease of 3 s that only the heartbeat (every 600 ms) keeps, while the one job
+        // runs for 9 s. A stall of a second on a loaded machine still leaves the heartbeat two chances.
+        let worker = self.makeWorker(redis, queue: name, concurrency: 1, prefetch: 2, lease: .seconds(3)) { envelope, _ in
             ran.withLock { $0.append(envelope.payload.value) }
-            try await Task.sleep(for: .milliseconds(2500))
+            try await Task.sleep(for: .seconds(9))
         }
         let group = ServiceGroup(configuration: .init(services: [worker], logger: self.logger))
         try await withThrowingTaskGroup(of: Void.self) { tasks in
@@ -232,7 +233,7 @@ struct JobQueueTests {
                 return stats.inflight == 3 && stats.ready == 2
             }
             #expect(holding, "one running and two held, all claimed")
-            try await Task.sleep(for: .seconds(1.5))  // past the lease: only renewals keep the held jobs claimed
+            try await Task.sleep(for: .seconds(4.5))  // past the lease: only renewals keep the held jobs claimed
             let stats = try await queue.stats(queue: name)
             #expect(stats.inflight == 3 && stats.ready == 2, "held jobs were not recovered: \(stats)")
             await group.triggerGracefulShutdown()
@@ -348,13 +349,19 @@ struct JobQueueTests {
         let job = try encodedEcho(1)
         try await queue.enqueue(raw: job.bytes, id: job.id, queue: name, dedupeKey: nil)
         for recovery in 1...3 {
-            // A worker claims with a short lease and "dies" (never renews, never acks).
-            // (A lease long enough that the check right after the claim is not beaten by a busy machine.)
-            let claimed = try await queue.claim(from: [name], workerId: "doomed-\(recovery)", max: 1, lease: .milliseconds(600))
+            // A worker claims and "dies" (never renews, never acks). The lease is long enough that the check right
+            // after the claim is not beaten by a machine stalled for a second; its expiry is waited for, not slept.
+            let claimed = try await queue.claim(from: [name], workerId: "doomed-\(recovery)", max: 1, lease: .seconds(3))
             #expect(claimed.map(\.id) == [job.id])
             #expect(try await queue.maintain(queue: name, maxRecoveries: 2).recovered == 0)  // lease still valid
-            try await Task.sleep(for: .milliseconds(700))
-            let result = try await queue.maintain(queue: name, maxRecoveries: 2)
+            var result = QueueMaintenance()
+            let expired = try await TestServices.eventually(timeout: .seconds(30), every: .milliseconds(100)) {
+                let pass = try await queue.maintain(queue: name, maxRecoveries: 2)
+                result.recovered += pass.recovered
+                result.quarantined += pass.quarantined
+                return result.recovered + result.quarantined > 0
+            }
+            #expect(expired)
             if recovery <= 2 {
                 #expect(result.recovered == 1 && result.quarantined == 0)
                 #expect(try await queue.stats(queue: name).ready == 1)
@@ -489,14 +496,20 @@ struct JobQueueTests {
         let name = uniqueQueue()
         let job = try encodedEcho(1)
         try await queue.enqueue(raw: job.bytes, id: job.id, queue: name, dedupeKey: nil)
-        let claimed = try await queue.claim(from: [name], workerId: "alive", max: 1, lease: .milliseconds(300))
-        for _ in 0..<4 {
-            try await Task.sleep(for: .milliseconds(150))
-            #expect(try await queue.extendLeases(queue: name, jobIds: [job.id], workerId: "alive", lease: .milliseconds(300)) == 1)
+        // Renewed every second with a lease of 3: past the first lease twice over, and a stall of a second spares it.
+        let claimed = try await queue.claim(from: [name], workerId: "alive", max: 1, lease: .seconds(3))
+        for _ in 0..<6 {
+            try await Task.sleep(for: .seconds(1))
+            #expect(try await queue.extendLeases(queue: name, jobIds: [job.id], workerId: "alive", lease: .seconds(3)) == 1)
             #expect(try await queue.maintain(queue: name, maxRecoveries: 3).recovered == 0)
         }
-        try await Task.sleep(for: .milliseconds(400))
-        #expect(try await queue.maintain(queue: name, maxRecoveries: 3).recovered == 1)
+        // Renewals stop: the lease runs out, and its expiry is waited for.
+        var recovered = 0
+        let lost = try await TestServices.eventually(timeout: .seconds(30), every: .milliseconds(100)) {
+            recovered += try await queue.maintain(queue: name, maxRecoveries: 3).recovered
+            return recovered > 0
+        }
+        #expect(lost && recovered == 1)
         #expect(try await queue.extendLeases(queue: name, jobIds: [job.id], workerId: "alive", lease: .seconds(1)) == 0)
         #expect(try await queue.ack(claimed[0], workerId: "alive") == false)
         #expect(try await queue.stats(queue: name).ready == 1)
@@ -595,13 +608,18 @@ struct JobQueueTests {
         }
     }
 
-    @Test func redisErrorsSurfaceAndNoScriptReloads() async throws {
-        let redis = TestServices.redis()
-        defer { redis.shutdown() }
-        await #expect(throws: RedisError.self) { try await redis.send(["NOSUCHCOMMAND"]).orThrow() }
-        // After SCRIPT FLUSH (as after a Redis restart) scripts are loaded again on demand.
-        _ = try await redis.send(["SCRIPT", "FLUSH"])
-        let queue = RedisJobQueue(redis: redis)
-        #expect(try await queue.stats(queue: uniqueQueue()).ready == 0)
+    @Test("Redis errors surface; after SCRIPT FLUSH (as after a Redis restart) the queue's scripts are loaded again on demand")
+    func redisErrorsSurfaceAndNoScriptReloads() async throws {
+        // SCRIPT FLUSH empties the whole server's script cache: on a server of its own, not the one every suite shares.
+        try await PrivateRedisServer.with { redis in
+            await #expect(throws: RedisError.self) { try await redis.send(["NOSUCHCOMMAND"]).orThrow() }
+            let queue = RedisJobQueue(redis: redis)
+            let name = uniqueQueue()
+            try await queue.enqueueEcho(1, to: name)
+            #expect(try await queue.stats(queue: name).ready == 1)
+            #expect(try await redis.send(["SCRIPT", "FLUSH"]).text == "OK")
+            try await queue.enqueueEcho(2, to: name)
+            #expect(try await queue.stats(queue: name).ready == 2, "the scripts ran again after the flush")
+        }
     }
 }

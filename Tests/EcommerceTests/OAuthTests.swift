@@ -58,7 +58,8 @@ struct OAuthTests {
                 metricsRegistry: PrometheusCollectorRegistry(),
                 logger: Self.capturingLogger
             )
-            try await app.test(.router) { client in
+            // Over a real socket, as Shopify's redirect and the merchant's browser reach it.
+            try await app.test(.live) { client in
                 try await Migrator(client: postgres).migrate(logger: self.logger)
                 try await body(client, postgres, redis, harness)
             }

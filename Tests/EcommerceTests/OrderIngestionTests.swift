@@ -1,5 +1,8 @@
+import EcommerceJobs
 import Foundation
+import JobQueue
 import PostgresNIO
+import RedisClient
 import Shopify
 import Storage
 import Testing
@@ -188,8 +191,11 @@ struct OrderIngestionTests {
         }
     }
 
-    @Test("an order naming a line item twice is refused as invalid (a dead letter at once) and changes nothing")
+    @Test("an order naming a line item twice is refused as invalid: through the handler a dead letter at once, and nothing changes")
     func repeatedLineItemRefused() async throws {
+        let redis = TestServices.redis(.orderHandlers)
+        defer { redis.shutdown() }
+        _ = try await redis.send(["FLUSHDB"])
         try await TestServices.withPostgres { client in
             let business = try await BusinessFixture.create(on: client, stock: [("A", 10, 5101), ("B", 10, 5102)])
             let order = OrderFactory.order(lines: [
@@ -206,6 +212,32 @@ struct OrderIngestionTests {
                 )
             }
             #expect(error?.description == "invalid order: line item 1 appears more than once")
+
+            // Through the handler, as a worker runs it: one attempt of ten, then a dead letter with the reason.
+            let queue = RedisJobQueue(redis: redis)
+            let job = OrderIngestJob.envelope(
+                .init(source: .webhook, topic: "orders/create", webhookId: "repeated-line", order: order),
+                businessId: business.id
+            )
+            try await queue.enqueue(OrderIngestJob.self, job)
+            try await SimulatorHarness.run { harness in
+                let handlers = EcommerceHandlers(postgres: client, queue: queue, shopify: harness.client(redis: redis), tokenCipher: nil)
+                let worker = JobWorker(
+                    queue: queue,
+                    registry: handlers.registry(),
+                    configuration: JobWorkerConfiguration(queues: [EcommerceQueue.orders], concurrency: 1),
+                    logger: self.logger
+                )
+                let buried = try await runWorkers([worker], timeout: .seconds(30)) {
+                    try await queue.stats(queue: EcommerceQueue.orders).dead == 1
+                }
+                #expect(buried)
+            }
+            let stats = try await queue.stats(queue: EcommerceQueue.orders)
+            #expect(stats.ready == 0 && stats.delayed == 0 && stats.inflight == 0, "retried instead of refused: \(stats)")
+            let letter = try #require(try await queue.deadLetter(queue: EcommerceQueue.orders, id: job.id))
+            #expect(letter.attempt == 1, "a permanent refusal spends one attempt, not \(letter.attempt)")
+            #expect(letter.error.contains("invalid_order") && letter.error.contains("line item 1 appears more than once"), "\(letter.error)")
             #expect(try await BusinessFixture.stock(of: business.variants[0].id, on: client) == 10)
             #expect(try await BusinessFixture.stock(of: business.variants[1].id, on: client) == 10)
         }

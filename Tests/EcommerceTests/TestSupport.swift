@@ -37,6 +37,8 @@ enum TestServices {
         case metrics = 12
         /// A poll schedule that holds only what the schedule report's test put there.
         case schedule = 13
+        /// A worker of the orders queue that meets only its test's jobs.
+        case orderHandlers = 14
     }
 
     static func redisURL(_ database: RedisDatabase) -> String { "redis://\(redisHost):\(redisPort)/\(database.rawValue)" }
@@ -59,10 +61,15 @@ enum TestServices {
         return logger
     }()
 
-    /// Runs `body` with a started PostgreSQL client on a migrated schema.
+    /// Runs `body` with a started PostgreSQL client on a migrated schema (the shared test database unless another
+    /// `configuration` is given).
     @discardableResult
-    static func withPostgres<Result: Sendable>(_ body: @Sendable (PostgresClient) async throws -> Result) async throws -> Result {
-        let client = PostgresClient(configuration: try PostgresClient.Configuration(url: databaseURL), backgroundLogger: logger)
+    static func withPostgres<Result: Sendable>(
+        configuration: PostgresClient.Configuration? = nil,
+        _ body: @Sendable (PostgresClient) async throws -> Result
+    ) async throws -> Result {
+        let configuration = try configuration ?? PostgresClient.Configuration(url: databaseURL)
+        let client = PostgresClient(configuration: configuration, backgroundLogger: logger)
         return try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask { await client.run() }
             defer { group.cancelAll() }
@@ -292,22 +299,154 @@ struct ChildProcess: Sendable {
         return await self.waitForExit(timeout: timeout)
     }
 
-    /// Polls `waitpid` until the process has exited; nil on timeout.
+    /// Polls `waitpid` until the process has exited; nil on timeout. Looks at least once (`.zero`: has it exited?).
     func waitForExit(timeout: Duration) async -> Exit? {
         let deadline = ContinuousClock.now + timeout
-        while ContinuousClock.now < deadline {
+        while true {
             var status: Int32 = 0
             let result = waitpid(self.pid, &status, WNOHANG)
             if result == self.pid {
                 return status & 0x7f == 0 ? .exited((status >> 8) & 0xff) : .signalled(status & 0x7f)
             }
             if result == -1 { return .exited(-1) }
+            if ContinuousClock.now >= deadline { return nil }
             try? await Task.sleep(for: .milliseconds(50))
         }
-        return nil
     }
 }
 
 struct ChildProcessError: Error {
     var reason: String
+}
+
+/// Runs `executable` to its end; its output on failure.
+func runToEnd(_ executable: String, _ arguments: [String], environment: [String: String] = [:], timeout: Duration = .seconds(60)) async throws {
+    let log = FileManager.default.temporaryDirectory.appendingPathComponent("run-\(UUID().uuidString).log").path
+    defer { try? FileManager.default.removeItem(atPath: log) }
+    var inherited = ProcessInfo.processInfo.environment
+    inherited.merge(environment) { $1 }
+    let child = try ChildProcess.spawn(executable, arguments, environment: inherited, logPath: log)
+    let exit = await child.waitForExit(timeout: timeout)
+    guard exit == .exited(0) else {
+        if exit == nil { child.signal(SIGKILL) }
+        let output = (try? String(contentsOfFile: log, encoding: .utf8)) ?? ""
+        throw ChildProcessError(reason: "\(executable) \(arguments.joined(separator: " ")): \(String(describing: exit)): \(output)")
+    }
+}
+
+/// A PostgreSQL 15 server of one test's own, for tests that stop it and start it again (the shared one cannot be):
+/// a new cluster in a temporary folder, on a port of its own, started and stopped with `pg_ctl` (as the postgres
+/// user when the tests run as root, since PostgreSQL refuses root).
+struct PrivatePostgresServer: Sendable {
+    static let binaries = "/usr/lib/postgresql/15/bin"
+    let directory: String
+    let port: Int
+
+    /// The URL of its `postgres` database.
+    var url: String { "postgres://postgres@127.0.0.1:\(self.port)/postgres?sslmode=disable" }
+
+    func configuration() throws -> PostgresClient.Configuration { try PostgresClient.Configuration(url: self.url) }
+
+    private static func command(_ tool: String, _ arguments: [String]) -> (String, [String]) {
+        getuid() == 0
+            ? ("/usr/sbin/runuser", ["-u", "postgres", "--", Self.binaries + "/" + tool] + arguments) : (Self.binaries + "/" + tool, arguments)
+    }
+
+    private static func run(_ tool: String, _ arguments: [String]) async throws {
+        let (executable, arguments) = Self.command(tool, arguments)
+        try await runToEnd(executable, arguments)
+    }
+
+    /// A new cluster, started, on the first free port from a random one below 32768 (above is the ephemeral range).
+    static func start() async throws -> PrivatePostgresServer {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("ecommerce-pg-\(UUID().uuidString.prefix(8))").path
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        if getuid() == 0 { try await runToEnd("/bin/chown", ["postgres:postgres", directory]) }
+        try await Self.run("initdb", ["-D", directory + "/data", "-U", "postgres", "--auth=trust", "-E", "UTF8", "--locale=C.UTF-8"])
+        var lastError: (any Error)?
+        for _ in 0..<5 {
+            let server = PrivatePostgresServer(directory: directory, port: Int.random(in: 20_000..<30_000))
+            do {
+                try await server.startAgain()
+                return server
+            } catch {
+                lastError = error
+            }
+        }
+        throw lastError ?? ChildProcessError(reason: "no port for PostgreSQL")
+    }
+
+    /// Starts the stopped server again, on the same port.
+    func startAgain() async throws {
+        try await Self.run(
+            "pg_ctl",
+            [
+                "-D", self.directory + "/data", "-l", self.directory + "/postgres.log", "-w", "-t", "30",
+                "-o", "-p \(self.port) -k \(self.directory) -c listen_addresses=127.0.0.1", "start",
+            ]
+        )
+    }
+
+    /// A fast shutdown: connections are cut, as when the database goes away.
+    func stop() async throws {
+        try await Self.run("pg_ctl", ["-D", self.directory + "/data", "-m", "fast", "-w", "-t", "30", "stop"])
+    }
+
+    /// Stops it if it runs and deletes its folder.
+    func destroy() async {
+        try? await self.stop()
+        try? FileManager.default.removeItem(atPath: self.directory)
+    }
+
+    /// Runs `body` with a started server, destroyed afterwards whatever happened.
+    static func with<Result: Sendable>(_ body: (PrivatePostgresServer) async throws -> Result) async throws -> Result {
+        let server = try await Self.start()
+        do {
+            let result = try await body(server)
+            await server.destroy()
+            return result
+        } catch {
+            await server.destroy()
+            throw error
+        }
+    }
+}
+
+/// A Redis server of one test's own, for what acts on the whole server (`SCRIPT FLUSH`, a restart): no AOF, no
+/// snapshots, on a free port below 32768.
+struct PrivateRedisServer: Sendable {
+    let process: ChildProcess
+    let port: Int
+
+    static func with<Result: Sendable>(_ body: (RedisClient) async throws -> Result) async throws -> Result {
+        var server: PrivateRedisServer?
+        for _ in 0..<5 where server == nil {
+            let port = Int.random(in: 20_000..<30_000)
+            let process = try ChildProcess.spawn(
+                "/usr/bin/redis-server",
+                ["--bind", "127.0.0.1", "--port", "\(port)", "--save", "", "--appendonly", "no"],
+                environment: [:]
+            )
+            let probe = RedisClient(configuration: RedisConfiguration(host: "127.0.0.1", port: port, database: 0))
+            let up = await TestServices.eventually(timeout: .seconds(10)) {
+                // It exits at once when the port is taken.
+                if await process.waitForExit(timeout: .zero) != nil { return true }
+                return (try? await probe.send(["PING"]).text) == "PONG"
+            }
+            probe.shutdown()
+            if up, await process.waitForExit(timeout: .zero) == nil {
+                server = PrivateRedisServer(process: process, port: port)
+            } else {
+                await process.stop(SIGKILL)
+            }
+        }
+        guard let server else { throw ChildProcessError(reason: "redis-server did not start") }
+        let client = RedisClient(configuration: RedisConfiguration(host: "127.0.0.1", port: server.port, database: 0))
+        defer {
+            client.shutdown()
+            server.process.signal(SIGKILL)
+            _ = waitpid(server.process.pid, nil, 0)
+        }
+        return try await body(client)
+    }
 }

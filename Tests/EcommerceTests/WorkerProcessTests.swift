@@ -1,3 +1,4 @@
+import Crypto
 import EcommerceJobs
 import Foundation
 import JobQueue
@@ -61,11 +62,12 @@ struct WorkerProcessTests {
     }
 
     /// Runs `body` while holding an uncommitted insert of the order's dedupe row: the worker's ingestion blocks on it.
+    /// `body` gets the holding backend's pid, to see who waits on it.
     static func holdingOrder<Result: Sendable>(
         _ client: PostgresClient,
         business: BusinessFixture,
         orderId: Int64,
-        _ body: @Sendable () async throws -> Result
+        _ body: @Sendable (_ holder: Int32) async throws -> Result
     ) async throws -> Result {
         try await client.withConnection { connection in
             try await connection.query("BEGIN", logger: TestServices.logger)
@@ -74,7 +76,11 @@ struct WorkerProcessTests {
                 logger: TestServices.logger
             )
             do {
-                let result = try await body()
+                var holder: Int32 = 0
+                for try await pid in try await connection.query("SELECT pg_backend_pid()", logger: TestServices.logger).decode(Int32.self) {
+                    holder = pid
+                }
+                let result = try await body(holder)
                 try await connection.query("ROLLBACK", logger: TestServices.logger)
                 return result
             } catch {
@@ -85,15 +91,28 @@ struct WorkerProcessTests {
     }
 
     /// Enqueues the order and waits until a worker has claimed it and its handler is blocked on the test's row
-    /// lock; false if no worker claimed it within 30 s.
-    static func enqueueAndAwaitClaim(_ order: ShopifyOrder, for business: BusinessFixture, redis: RedisClient) async throws -> Bool {
+    /// lock (a backend waiting on `holder`, as PostgreSQL reports it); false if that did not happen within 30 s.
+    static func enqueueAndAwaitClaim(
+        _ order: ShopifyOrder,
+        for business: BusinessFixture,
+        redis: RedisClient,
+        postgres: PostgresClient,
+        holder: Int32
+    ) async throws -> Bool {
         try await Self.enqueue(order, for: business, redis: redis)
         let owners = QueueKeys(queue: EcommerceQueue.orders).owners
         let claimed = try await TestServices.eventually(timeout: .seconds(30)) {
             try await redis.send(["HLEN", RedisArgument(owners)]).int ?? 0 > 0
         }
-        try await Task.sleep(for: .milliseconds(300))  // long enough for the handler to reach the lock
-        return claimed
+        let blocked = try await TestServices.eventually(timeout: .seconds(30)) {
+            let rows = try await postgres.query(
+                "SELECT count(*)::int FROM pg_stat_activity WHERE \(holder) = ANY(pg_blocking_pids(pid))",
+                logger: TestServices.logger
+            )
+            for try await count in rows.decode(Int.self) { return count > 0 }
+            return false
+        }
+        return claimed && blocked
     }
 
     @Test("a worker process SIGKILLed mid-job has its job finished by another within 30 s, once")
@@ -108,8 +127,11 @@ struct WorkerProcessTests {
             let lease = ["WORKER_LEASE_SECONDS": "5"]
             let victim = try Self.startWorker("victim", extra: lease)
             defer { victim.signal(SIGKILL) }
-            let (killedAt, rescuer) = try await Self.holdingOrder(client, business: business, orderId: order.id) {
-                #expect(try await Self.enqueueAndAwaitClaim(order, for: business, redis: redis), "the victim never claimed the job")
+            let (killedAt, rescuer) = try await Self.holdingOrder(client, business: business, orderId: order.id) { holder in
+                #expect(
+                    try await Self.enqueueAndAwaitClaim(order, for: business, redis: redis, postgres: client, holder: holder),
+                    "the victim never claimed the job, or its handler never reached the lock"
+                )
                 #expect(await victim.stop(SIGKILL, timeout: .seconds(10)) == .signalled(SIGKILL))
                 return (ContinuousClock.now, try Self.startWorker("rescuer", extra: lease))
             }
@@ -142,8 +164,8 @@ struct WorkerProcessTests {
             let order = OrderFactory.order(lines: [OrderFactory.line(1, variant: business.variants[0], quantity: 3)])
             let worker = try Self.startWorker("graceful", extra: ["WORKER_SHUTDOWN_GRACE_SECONDS": "1"])
             defer { worker.signal(SIGKILL) }
-            try await Self.holdingOrder(client, business: business, orderId: order.id) {
-                #expect(try await Self.enqueueAndAwaitClaim(order, for: business, redis: redis))
+            try await Self.holdingOrder(client, business: business, orderId: order.id) { holder in
+                #expect(try await Self.enqueueAndAwaitClaim(order, for: business, redis: redis, postgres: client, holder: holder))
                 let exit = await worker.stop(SIGTERM, timeout: .seconds(30))
                 #expect(exit == .exited(0), "worker exit: \(String(describing: exit))")
                 let stats = try await RedisJobQueue(redis: redis).stats(queue: EcommerceQueue.orders)
@@ -181,60 +203,148 @@ struct WorkerProcessTests {
     }
 
     /// Runs an `ecommerce-worker` ops command and returns what it printed.
-    static func command(_ arguments: [String]) async throws -> String {
+    /// Runs one `ecommerce-worker` ops command to its end against the processes' Redis database; its output.
+    static func command(
+        _ arguments: [String],
+        databaseURL: String = TestServices.databaseURL,
+        extra: [String: String] = [:],
+        expect expectedExit: ChildProcess.Exit = .exited(0)
+    ) async throws -> String {
         let output = FileManager.default.temporaryDirectory.appendingPathComponent("ops-\(UUID().uuidString).txt").path
-        let child = try ChildProcess.spawn(
-            Self.binDirectory + "/ecommerce-worker",
-            arguments,
-            environment: ["REDIS_URL": TestServices.redisURL(.processes), "DATABASE_URL": TestServices.databaseURL, "LOG_LEVEL": "error"],
-            logPath: output
-        )
-        let exit = await child.waitForExit(timeout: .seconds(30))
-        #expect(exit == .exited(0), "\(arguments): \(String(describing: exit))")
+        var environment = ["REDIS_URL": TestServices.redisURL(.processes), "DATABASE_URL": databaseURL, "LOG_LEVEL": "error"]
+        environment.merge(extra) { $1 }
+        let child = try ChildProcess.spawn(Self.binDirectory + "/ecommerce-worker", arguments, environment: environment, logPath: output)
+        let exit = await child.waitForExit(timeout: .seconds(60))
         defer { try? FileManager.default.removeItem(atPath: output) }
-        return (try? String(contentsOfFile: output, encoding: .utf8)) ?? ""
+        let printed = (try? String(contentsOfFile: output, encoding: .utf8)) ?? ""
+        #expect(exit == expectedExit, "\(arguments): \(String(describing: exit)): \(printed)")
+        return printed
     }
 
-    @Test("ops commands: live workers, queue truth, dead letters listed and purged, the schedule against connections")
+    @Test(
+        "ops commands: live workers, queue truth, dead letters listed, shown, retried and purged; connect, connections, enqueue-polls; the schedule"
+    )
     func opsCommands() async throws {
         let redis = TestServices.redis(.processes)
         defer { redis.shutdown() }
         _ = try await redis.send(["FLUSHDB"])
-        let worker = try Self.startWorker("ops")
+        // A database of its own, so that connections, the schedule and its report hold only what this test made.
+        let database = try await TestServices.createScratchDatabase("ops")
+        do {
+            try await self.runOpsCommands(redis: redis, database: database)
+        } catch {
+            try? await TestServices.dropScratchDatabase(database)
+            throw error
+        }
+        try await TestServices.dropScratchDatabase(database)
+    }
+
+    func runOpsCommands(redis: RedisClient, database: PostgresClient.Configuration) async throws {
+        let databaseURL = try Self.url(of: database)
+        let key = Data(SymmetricKey(size: .bits256).withUnsafeBytes { Array($0) }).base64EncodedString()
+        let token = "shpat_\(UUID().uuidString)"
+        let business = UUID()
+        let shop = "ops-\(business.uuidString.prefix(8).lowercased()).myshopify.com"
+
+        // connect: the token from the environment, sealed; refused without the keys to seal it.
+        let connectArguments = ["connect", "--business-id", business.uuidString, "--shop", shop]
+        _ = try await Self.command(connectArguments, databaseURL: databaseURL, extra: ["SHOPIFY_ACCESS_TOKEN": token], expect: .exited(78))
+        let connected = try await Self.command(
+            connectArguments,
+            databaseURL: databaseURL,
+            extra: ["SHOPIFY_ACCESS_TOKEN": token, "TOKEN_ENCRYPTION_KEYS": "k1:\(key)"]
+        )
+        #expect(connected.contains("connected \(business.uuidString) to \(shop)"), "\(connected)")
+        try await TestServices.withPostgres(configuration: database) { postgres in
+            let account = try #require(try await ConnectionStore(client: postgres).account(businessId: business, logger: TestServices.logger))
+            #expect(account.shop == shop && account.status == .active)
+            let cipher = try TokenCipher(specification: "k1:\(key)")
+            let sealed = try #require(account.sealedAccessToken)
+            #expect(try cipher.open(sealed, context: business.uuidString.lowercased()) == token)
+        }
+
+        struct Connection: Decodable {
+            var businessId: UUID
+            var shop: String
+            var status: String
+        }
+        let connections = try JSONDecoder().decode(
+            [Connection].self,
+            from: Data(try await Self.command(["connections", "--json"], databaseURL: databaseURL).utf8)
+        )
+        #expect(connections.map(\.businessId) == [business] && connections[0].shop == shop && connections[0].status == "active")
+
+        // enqueue-polls: one poll per connected business, once while it is pending.
+        #expect(try await Self.command(["enqueue-polls"], databaseURL: databaseURL).contains("enqueued 1 polls (0 already pending)"))
+        #expect(try await Self.command(["enqueue-polls"], databaseURL: databaseURL).contains("enqueued 0 polls (1 already pending)"))
+        #expect(try await RedisJobQueue(redis: redis).stats(queue: EcommerceQueue.polling).ready == 1)
+
+        let worker = try Self.startWorker("ops", extra: ["DATABASE_URL": databaseURL])
         defer { worker.signal(SIGKILL) }
-        let seen = try await TestServices.eventually(timeout: .seconds(20), every: .milliseconds(200)) {
+        let seen = try await TestServices.eventually(timeout: .seconds(30), every: .milliseconds(200)) {
             let workers = try JSONDecoder().decode([WorkerReport].self, from: Data(try await Self.command(["workers", "--json"]).utf8))
             return workers.count == 1 && workers[0].queues == [EcommerceQueue.orders] && workers[0].concurrency == 2
         }
         #expect(seen, "the running worker is listed")
 
-        // A malformed job goes to dead letters; the CLI lists it and purges it.
-        _ = try await redis.send(["LPUSH", RedisArgument(EcommerceQueue.orders), "not a job"])
-        let buried = try await TestServices.eventually(timeout: .seconds(10)) {
-            try await RedisJobQueue(redis: redis).stats(queue: EcommerceQueue.orders).dead == 1
-        }
-        #expect(buried)
-        let queues = try JSONDecoder().decode([QueueStats].self, from: Data(try await Self.command(["queues", "--json"]).utf8))
-        #expect(queues.first { $0.queue == EcommerceQueue.orders }?.dead == 1)
-        #expect(Set(queues.map(\.queue)) == Set(EcommerceQueue.all))
-        let table = try await Self.command(["dead", "list", "--queue", EcommerceQueue.orders])
-        #expect(table.hasPrefix("ID") && table.split(separator: "\n").count == 2, "\(table)")
-        #expect(try await Self.command(["dead", "purge", "--queue", EcommerceQueue.orders, "--all"]).contains("purged 1"))
-        #expect(try await RedisJobQueue(redis: redis).stats(queue: EcommerceQueue.orders).dead == 0)
-
+        // The worker's scheduler reconciles at start: the one connection is scheduled, nothing missing or extra.
         struct Status: Decodable {
             var activeConnections: Int
             var scheduled: Int
             var missing: [String]
             var extra: [String]
         }
-        // The worker's scheduler has reconciled with the (shared) test database; other suites change connections
-        // meanwhile, so only the report's own consistency is checked, and that the schedule is not empty.
-        let status = try JSONDecoder().decode(Status.self, from: Data(try await Self.command(["schedule", "status", "--json"]).utf8))
-        #expect(status.scheduled > 0 && status.scheduled == status.activeConnections - status.missing.count + status.extra.count)
+        let scheduled = try await TestServices.eventually(timeout: .seconds(30), every: .milliseconds(200)) {
+            let status = try JSONDecoder().decode(
+                Status.self,
+                from: Data(try await Self.command(["schedule", "status", "--json"], databaseURL: databaseURL).utf8)
+            )
+            return status.activeConnections == 1 && status.scheduled == 1 && status.missing.isEmpty && status.extra.isEmpty
+        }
+        #expect(scheduled, "the schedule holds exactly the one connection")
+
+        // Two dead letters: a malformed element, and a job refused for good (an order naming a line twice).
+        _ = try await redis.send(["LPUSH", RedisArgument(EcommerceQueue.orders), "not a job"])
+        let line = ShopifyOrder.LineItem(id: 1, variantId: 1, sku: "A", quantity: 1, currentQuantity: 1)
+        let invalid = OrderIngestJob.envelope(
+            .init(source: .webhook, topic: "orders/create", webhookId: "ops", order: OrderFactory.order(lines: [line, line])),
+            businessId: business
+        )
+        try await RedisJobQueue(redis: redis).enqueue(OrderIngestJob.self, invalid)
+        let buried = try await TestServices.eventually(timeout: .seconds(30)) {
+            try await RedisJobQueue(redis: redis).stats(queue: EcommerceQueue.orders).dead == 2
+        }
+        #expect(buried, Comment(rawValue: Self.log(of: "ops")))
+        let queues = try JSONDecoder().decode([QueueStats].self, from: Data(try await Self.command(["queues", "--json"]).utf8))
+        #expect(queues.first { $0.queue == EcommerceQueue.orders }?.dead == 2)
+        #expect(Set(queues.map(\.queue)) == Set(EcommerceQueue.all))
+        let table = try await Self.command(["dead", "list", "--queue", EcommerceQueue.orders])
+        #expect(table.hasPrefix("ID") && table.split(separator: "\n").count == 3 && table.contains(invalid.id), "\(table)")
+        let shown = try JSONDecoder().decode(
+            DeadLetter.self,
+            from: Data(try await Self.command(["dead", "show", "--queue", EcommerceQueue.orders, invalid.id]).utf8)
+        )
+        #expect(shown.id == invalid.id && shown.attempt == 1 && shown.error.contains("invalid_order"), "\(shown)")
+        _ = try await Self.command(["dead", "show", "--queue", EcommerceQueue.orders, "no-such-job"], expect: .exited(64))
 
         #expect(await worker.stop(SIGTERM) == .exited(0))
         let after = try JSONDecoder().decode([WorkerReport].self, from: Data(try await Self.command(["workers", "--json"]).utf8))
         #expect(after.isEmpty, "a worker that stopped cleanly is gone")
+
+        // With no worker running, a retry is seen where it lands: back in the ready list, gone from dead letters.
+        #expect(try await Self.command(["dead", "retry", "--queue", EcommerceQueue.orders, invalid.id]).contains("retried 1"))
+        var stats = try await RedisJobQueue(redis: redis).stats(queue: EcommerceQueue.orders)
+        #expect(stats.ready == 1 && stats.dead == 1, "\(stats)")
+        #expect(try await RedisJobQueue(redis: redis).deadLetter(queue: EcommerceQueue.orders, id: invalid.id) == nil)
+        #expect(try await Self.command(["dead", "purge", "--queue", EcommerceQueue.orders, "--all"]).contains("purged 1"))
+        stats = try await RedisJobQueue(redis: redis).stats(queue: EcommerceQueue.orders)
+        #expect(stats.ready == 1 && stats.dead == 0, "\(stats)")
+    }
+
+    /// The URL of a scratch database, for a child process's `DATABASE_URL`.
+    static func url(of database: PostgresClient.Configuration) throws -> String {
+        var components = try #require(URLComponents(string: TestServices.databaseURL))
+        components.path = "/" + (try #require(database.database))
+        return try #require(components.string)
     }
 }

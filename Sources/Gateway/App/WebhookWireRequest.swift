@@ -18,7 +18,7 @@ package enum WebhookWireRequest {
 
     /// A delivery's head may not be longer: Shopify's are about 1 KiB. A longer one is refused with 431.
     package static let maxHeadLength = 16 * 1024
-    static let maxHeaderCount = 100
+    package static let maxHeaderCount = 100
     private static let requestLinePrefix = Array("POST \(WebhookIntake.path)".utf8)
     private static let version = Array(" HTTP/1.1\r\n".utf8)
 
