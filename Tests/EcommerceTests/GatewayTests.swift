@@ -348,6 +348,32 @@ struct GatewayTests {
         }
     }
 
+    @Test("the shop cache answers from memory for its TTL, then asks PostgreSQL again: an uninstall is seen once the TTL has passed")
+    func shopCacheExpires() async throws {
+        // Every other gateway test runs with the cache off (TTL 0); this one with a real TTL of 6 s.
+        try await self.withGateway(environment: ["SHOP_CACHE_TTL_SECONDS": "6"]) { client, postgres, _ in
+            let business = try await BusinessFixture.create(on: postgres, stock: [("A", 5, 11)])
+            func deliver() async throws -> String {
+                let body = OrderFactory.webhookBody(OrderFactory.order(lines: [OrderFactory.line(1, variant: business.variants[0], quantity: 1)]))
+                let (status, answer, _) = try await Self.post(client, body: body, headers: Self.headers(body: body, shop: business.shop))
+                #expect(status == .ok)
+                return answer
+            }
+            #expect(try await deliver() == #"{"ok":true}"#)
+            let cachedAt = ContinuousClock.now
+            #expect(try await ConnectionStore(client: postgres).markUninstalled(businessId: business.id, shop: business.shop, logger: TestServices.logger))
+            // Within the TTL the gateway has not asked again: it still takes the shop for connected.
+            #expect(try await deliver() == #"{"ok":true}"#, "answered from the cache")
+            #expect(cachedAt.duration(to: .now) < .seconds(6), "the check above ran within the TTL")
+            // Past it, the next delivery reads the uninstall.
+            let refused = try await TestServices.eventually(timeout: .seconds(30), every: .milliseconds(250)) {
+                try Self.ack(try await deliver()) == WebhookAnswer(ok: false, error: "shop_not_connected")
+            }
+            #expect(refused, "the uninstall is seen after the TTL")
+            #expect(cachedAt.duration(to: .now) >= .seconds(6), "not before the TTL: the cache answered until then")
+        }
+    }
+
     @Test("bodies over the limit answer 413", arguments: Carrier.allCases)
     func oversizedBody(carrier: Carrier) async throws {
         try await self.withGateway(carrier: carrier) { client, postgres, redis in

@@ -18,7 +18,9 @@ struct CatalogFixture {
     var locationId: Int64
     var accessToken: String
 
-    static let cipher = try! TokenCipher(keys: [.init(id: "test", key: SymmetricKey(size: .bits256))])
+    /// `TOKEN_ENCRYPTION_KEYS` for ``cipher``, for a worker that must open the tokens the fixtures seal.
+    static let cipherSpecification = "test:" + Data(SymmetricKey(size: .bits256).withUnsafeBytes { Array($0) }).base64EncodedString()
+    static let cipher = try! TokenCipher(specification: cipherSpecification)
 
     static func create(on postgres: PostgresClient, simulator: ShopifySimulator, products: Int, variants: Int) async throws -> CatalogFixture {
         let shop = "push-\(UUID().uuidString.prefix(8).lowercased()).myshopify.com"

@@ -39,6 +39,8 @@ enum TestServices {
         case schedule = 13
         /// A worker of the orders queue that meets only its test's jobs.
         case orderHandlers = 14
+        /// A whole `WorkerProcess` on every queue (`WorkerWiringTests`).
+        case wiring = 15
     }
 
     static func redisURL(_ database: RedisDatabase) -> String { "redis://\(redisHost):\(redisPort)/\(database.rawValue)" }
@@ -85,6 +87,33 @@ enum TestServices {
         var configuration = try PostgresClient.Configuration(url: databaseURL)
         configuration.database = name
         return configuration
+    }
+
+    /// Runs `body` with a new empty database beside the shared one (for a child process's or a `WorkerProcess`'s
+    /// `DATABASE_URL`: see ``url(of:)``), dropped afterwards whatever happened.
+    static func withScratchDatabase<Result: Sendable>(
+        _ prefix: String,
+        _ body: (PostgresClient.Configuration) async throws -> Result
+    ) async throws -> Result {
+        let database = try await createScratchDatabase(prefix)
+        let result: Swift.Result<Result, any Error>
+        do {
+            result = .success(try await body(database))
+        } catch {
+            result = .failure(error)
+        }
+        try await dropScratchDatabase(database)
+        return try result.get()
+    }
+
+    /// The URL of a scratch database, for a `DATABASE_URL`.
+    static func url(of database: PostgresClient.Configuration) throws -> String {
+        guard var components = URLComponents(string: databaseURL), let name = database.database else {
+            throw ChildProcessError(reason: "no URL for \(database)")
+        }
+        components.path = "/" + name
+        guard let url = components.string else { throw ChildProcessError(reason: "no URL for \(name)") }
+        return url
     }
 
     static func dropScratchDatabase(_ configuration: PostgresClient.Configuration) async throws {

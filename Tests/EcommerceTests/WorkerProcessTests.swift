@@ -1,3 +1,6 @@
+import NIOCore
+import NIOHTTP1
+import AsyncHTTPClient
 import Crypto
 import EcommerceJobs
 import Foundation
@@ -229,18 +232,11 @@ struct WorkerProcessTests {
         defer { redis.shutdown() }
         _ = try await redis.send(["FLUSHDB"])
         // A database of its own, so that connections, the schedule and its report hold only what this test made.
-        let database = try await TestServices.createScratchDatabase("ops")
-        do {
-            try await self.runOpsCommands(redis: redis, database: database)
-        } catch {
-            try? await TestServices.dropScratchDatabase(database)
-            throw error
-        }
-        try await TestServices.dropScratchDatabase(database)
+        try await TestServices.withScratchDatabase("ops") { database in try await self.runOpsCommands(redis: redis, database: database) }
     }
 
     func runOpsCommands(redis: RedisClient, database: PostgresClient.Configuration) async throws {
-        let databaseURL = try Self.url(of: database)
+        let databaseURL = try TestServices.url(of: database)
         let key = Data(SymmetricKey(size: .bits256).withUnsafeBytes { Array($0) }).base64EncodedString()
         let token = "shpat_\(UUID().uuidString)"
         let business = UUID()
@@ -341,10 +337,134 @@ struct WorkerProcessTests {
         #expect(stats.ready == 1 && stats.dead == 0, "\(stats)")
     }
 
-    /// The URL of a scratch database, for a child process's `DATABASE_URL`.
-    static func url(of database: PostgresClient.Configuration) throws -> String {
-        var components = try #require(URLComponents(string: TestServices.databaseURL))
-        components.path = "/" + (try #require(database.database))
-        return try #require(components.string)
+    /// GETs a path of a process started by the test; the status and the body (0 when nothing answered).
+    static func get(port: Int, _ path: String) async -> (status: Int, body: String) {
+        do {
+            let response = try await HTTPClient.shared.execute(HTTPClientRequest(url: "http://127.0.0.1:\(port)\(path)"), timeout: .seconds(10))
+            let body = try await response.body.collect(upTo: 4 << 20)
+            return (Int(response.status.code), String(buffer: body))
+        } catch {
+            return (0, "\(error)")
+        }
+    }
+
+    /// Delivers `order` to the gateway as Shopify does; the status.
+    static func deliver(_ order: ShopifyOrder, shop: String, gatewayPort: Int) async throws -> Int {
+        let body = OrderFactory.webhookBody(order)
+        var request = HTTPClientRequest(url: "http://127.0.0.1:\(gatewayPort)/ecommerce/webhooks/shopify")
+        request.method = .POST
+        request.headers.add(name: "Content-Type", value: "application/json")
+        request.headers.add(name: "X-Shopify-Topic", value: "orders/create")
+        request.headers.add(name: "X-Shopify-Shop-Domain", value: shop)
+        request.headers.add(name: "X-Shopify-Webhook-Id", value: UUID().uuidString)
+        request.headers.add(name: "X-Shopify-Hmac-Sha256", value: WebhookSignatureVerifier.sign(body: Array(body.utf8), secret: GatewayTests.secret))
+        request.body = .bytes(ByteBuffer(string: body))
+        return Int(try await HTTPClient.shared.execute(request, timeout: .seconds(10)).status.code)
+    }
+
+    @Test("PostgreSQL down and back: /readyz says so; the gateway answers 503 at once for what it cannot place; the worker's job waits, never buried; both recover; /metrics counts the jobs")
+    func postgresDownAndBack() async throws {
+        let redis = TestServices.redis(.processes)
+        defer { redis.shutdown() }
+        _ = try await redis.send(["FLUSHDB"])
+        try await PrivatePostgresServer.with { server in
+            try await TestServices.withPostgres(configuration: try server.configuration()) { postgres in
+                try await self.runPostgresOutage(server: server, postgres: postgres, redis: redis)
+            }
+        }
+    }
+
+    func runPostgresOutage(server: PrivatePostgresServer, postgres: PostgresClient, redis: RedisClient) async throws {
+        let business = try await BusinessFixture.create(on: postgres, stock: [("A", 20, 91)])
+        let variant = business.variants[0]
+        let gatewayPort = Int.random(in: 20_000..<25_000)
+        let metricsPort = Int.random(in: 25_000..<30_000)
+        try FileManager.default.createDirectory(at: Self.logDirectory, withIntermediateDirectories: true)
+        let gateway = try ChildProcess.spawn(
+            Self.binDirectory + "/ecommerce-gateway",
+            [],
+            environment: [
+                "REDIS_URL": TestServices.redisURL(.processes), "DATABASE_URL": server.url, "SHOPIFY_API_SECRET": GatewayTests.secret,
+                "JWT_SECRET": GatewayTests.jwtSecret, "HTTP_HOST": "127.0.0.1", "HTTP_PORT": "\(gatewayPort)",
+                // Every delivery looks its shop up in PostgreSQL: none is answered from a cache while it is down.
+                "SHOP_CACHE_TTL_SECONDS": "0", "LOG_LEVEL": "info",
+            ],
+            logPath: Self.logDirectory.appendingPathComponent("outage-gateway.log").path
+        )
+        defer { gateway.signal(SIGKILL) }
+        let worker = try Self.startWorker(
+            "outage-worker",
+            extra: ["DATABASE_URL": server.url, "METRICS_PORT": "\(metricsPort)", "WORKER_RETRY_BASE_SECONDS": "0.5"]
+        )
+        defer { worker.signal(SIGKILL) }
+        let ready = await TestServices.eventually(timeout: .seconds(60), every: .milliseconds(200)) {
+            let gatewayReady = await Self.get(port: gatewayPort, "/readyz").status
+            let workerReady = await Self.get(port: metricsPort, "/readyz").status
+            return gatewayReady == 200 && workerReady == 200
+        }
+        #expect(ready, "both ready: \(Self.log(of: "outage-worker"))")
+
+        // Before the outage: a delivery is accepted and ingested, and the worker's metrics count it.
+        let before = OrderFactory.order(lines: [OrderFactory.line(1, variant: variant, quantity: 1)])
+        #expect(try await Self.deliver(before, shop: business.shop, gatewayPort: gatewayPort) == 200)
+        #expect(try await TestServices.eventually(timeout: .seconds(30)) { try await BusinessFixture.stock(of: variant.id, on: postgres) == 19 })
+        let counted = await TestServices.eventually(timeout: .seconds(10)) {
+            let metrics = await Self.get(port: metricsPort, "/metrics").body
+            return metrics.split(separator: "\n").contains { line in
+                line.hasPrefix("jobs_total{") && line.contains(#"queue="ecommerce-orders""#) && line.contains(#"outcome="succeeded""#)
+                    && line.hasSuffix(" 1")
+            }
+        }
+        let metrics = await Self.get(port: metricsPort, "/metrics").body
+        #expect(counted, "jobs_total counts the ingested order: \(metrics.prefix(2000))")
+
+        try await server.stop()
+        let notReady = await TestServices.eventually(timeout: .seconds(30), every: .milliseconds(200)) {
+            let gatewayReady = await Self.get(port: gatewayPort, "/readyz")
+            let workerReady = await Self.get(port: metricsPort, "/readyz")
+            return gatewayReady.status == 503 && workerReady.status == 503 && gatewayReady.body.contains("postgres")
+        }
+        #expect(notReady, "both say they are not ready")
+        #expect(await Self.get(port: gatewayPort, "/healthz").status == 200, "the process itself is alive")
+        // The gateway cannot tell whose order this is: 503, so that Shopify delivers it again.
+        let refused = OrderFactory.order(lines: [OrderFactory.line(1, variant: variant, quantity: 2)])
+        let asked = ContinuousClock.now
+        #expect(try await Self.deliver(refused, shop: business.shop, gatewayPort: gatewayPort) == 503)
+        #expect(asked.duration(to: .now) < .seconds(5), "answered within Shopify's 5 s, not left waiting for the database")
+        // An order accepted before the outage meets a worker without its database: claimed, and then it waits for
+        // a connection or for its retry, but it is neither lost nor buried.
+        let waiting = OrderFactory.order(lines: [OrderFactory.line(1, variant: variant, quantity: 3)])
+        try await Self.enqueue(waiting, for: business, redis: redis)
+        let queue = RedisJobQueue(redis: redis)
+        let taken = try await TestServices.eventually(timeout: .seconds(30), every: .milliseconds(100)) {
+            let stats = try await queue.stats(queue: EcommerceQueue.orders)
+            return stats.ready == 0 && stats.inflight + stats.delayed == 1
+        }
+        #expect(taken, "the worker took the job")
+        for _ in 0..<10 {
+            try await Task.sleep(for: .milliseconds(500))
+            let stats = try await queue.stats(queue: EcommerceQueue.orders)
+            #expect(stats.dead == 0 && stats.ready + stats.inflight + stats.delayed == 1, "\(stats)")
+        }
+
+        try await server.startAgain()
+        let recovered = await TestServices.eventually(timeout: .seconds(60), every: .milliseconds(200)) {
+            let gatewayReady = await Self.get(port: gatewayPort, "/readyz").status
+            let workerReady = await Self.get(port: metricsPort, "/readyz").status
+            return gatewayReady == 200 && workerReady == 200
+        }
+        #expect(recovered, "both ready again")
+        // Shopify's redelivery is accepted now; both orders are ingested once.
+        #expect(try await Self.deliver(refused, shop: business.shop, gatewayPort: gatewayPort) == 200)
+        let ingested = try await TestServices.eventually(timeout: .seconds(60), every: .milliseconds(200)) {
+            try await BusinessFixture.stock(of: variant.id, on: postgres) == 14
+        }
+        let stock = try await BusinessFixture.stock(of: variant.id, on: postgres)
+        #expect(ingested, "20 − 1 − 2 − 3, not \(stock)")
+        #expect(try await BusinessFixture.movements(of: variant.id, on: postgres).sorted() == [-3, -2, -1])
+        let stats = try await queue.stats(queue: EcommerceQueue.orders)
+        #expect(stats.ready + stats.inflight + stats.delayed + stats.dead == 0, "\(stats)")
+        #expect(await worker.stop(SIGTERM) == .exited(0))
+        #expect(await gateway.stop(SIGTERM) == .exited(0))
     }
 }

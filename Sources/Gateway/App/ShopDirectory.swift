@@ -16,13 +16,17 @@ final class ShopDirectory: Sendable {
 
     private let store: ConnectionStore
     private let ttl: Duration
+    /// How long a lookup may wait for PostgreSQL: past it the delivery is answered 503 (Shopify delivers it again)
+    /// rather than left waiting while the database is away.
+    private let lookupTimeout: Duration
     private let cache = Mutex<[String: Entry]>([:])
     /// Bounds memory whatever the number of shops.
     private let maxEntries = 100_000
 
-    init(store: ConnectionStore, ttl: Duration) {
+    init(store: ConnectionStore, ttl: Duration, lookupTimeout: Duration = .seconds(2)) {
         self.store = store
         self.ttl = ttl
+        self.lookupTimeout = lookupTimeout
     }
 
     /// The remembered answer for `shop` while it is fresh: `.some(nil)` for a shop known to have no connection,
@@ -35,7 +39,8 @@ final class ShopDirectory: Sendable {
     func connection(forShop shop: String, logger: Logger) async throws -> ShopConnection? {
         if let cached = self.cachedConnection(forShop: shop) { return cached }
         let now = ContinuousClock.now
-        let connection = try await self.store.connection(forShop: shop, logger: logger)
+        let store = self.store
+        let connection = try await withTimeout(self.lookupTimeout) { try await store.connection(forShop: shop, logger: logger) }
         self.cache.withLock { cache in
             if cache.count >= self.maxEntries { cache.removeAll(keepingCapacity: true) }
             cache[shop] = Entry(connection: connection, expires: now + self.ttl)

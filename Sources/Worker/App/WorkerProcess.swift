@@ -27,8 +27,27 @@ public struct WorkerProcess: Sendable {
     public let syncLogRetention: SyncLogRetention
     /// Brings sync runs whose jobs died or were lost to a final status.
     public let syncRunSweeper: SyncRunSweeper
+    /// `INVENTORY_RELAY` and `POLL_SCHEDULER`: whether ``services`` holds the relay and the scheduler.
+    let runsInventoryRelay: Bool
+    let runsPollScheduler: Bool
+
+    /// What a worker process runs, in start order: the job processor's end shuts the whole group down.
+    public var services: [ServiceGroupConfiguration.ServiceConfiguration] {
+        var services: [ServiceGroupConfiguration.ServiceConfiguration] = [
+            .init(service: self.postgres),
+            .init(service: self.jobWorker, successTerminationBehavior: .gracefullyShutdownGroup),
+            .init(service: self.metricsServer),
+            .init(service: self.syncLogRetention),
+            .init(service: self.syncRunSweeper),
+        ]
+        if self.runsInventoryRelay { services.append(.init(service: self.inventoryRelay)) }
+        if self.runsPollScheduler { services.append(.init(service: self.pollScheduler)) }
+        return services
+    }
 
     public init(configuration: WorkerConfiguration, metricsRegistry: PrometheusCollectorRegistry, logger: Logger) {
+        self.runsInventoryRelay = configuration.inventoryRelay
+        self.runsPollScheduler = configuration.pollScheduler
         self.postgres = PostgresClient(configuration: configuration.common.database, backgroundLogger: logger)
         self.redis = RedisClient(configuration: configuration.common.redis)
         let queue = RedisJobQueue(redis: self.redis)

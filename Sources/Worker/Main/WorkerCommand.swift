@@ -74,17 +74,8 @@ struct Run: AsyncParsableCommand {
 
         try await migrate(configuration: configuration, logger: logger)
         let process = WorkerProcess(configuration: configuration, metricsRegistry: registry, logger: logger)
-        var services: [ServiceGroupConfiguration.ServiceConfiguration] = [
-            .init(service: process.postgres),
-            .init(service: process.jobWorker, successTerminationBehavior: .gracefullyShutdownGroup),
-            .init(service: process.metricsServer),
-            .init(service: process.syncLogRetention),
-            .init(service: process.syncRunSweeper),
-        ]
-        if configuration.inventoryRelay { services.append(.init(service: process.inventoryRelay)) }
-        if configuration.pollScheduler { services.append(.init(service: process.pollScheduler)) }
         var groupConfiguration = ServiceGroupConfiguration(
-            services: services,
+            services: process.services,
             gracefulShutdownSignals: [.sigterm, .sigint],
             logger: logger
         )
