@@ -2,7 +2,7 @@
 # The product push benchmark (not a test). Pushes PRODUCTS (2,000) products × 3 variants to the Shopify simulator
 # set to a RESTORE_RATE (100) points/s bucket of BUCKET (1,000) points, with 1, 2 and 4 worker processes
 # (concurrency 4 each), a fresh shop and catalog per run, and prints for each:
-#   points/s charged by the simulator ÷ restore rate (bar ≥ 0.9), share of requests throttled (bar ≤ 1 %),
+#   points/s charged by the simulator beyond the bucket it starts with ÷ restore rate (bar ≥ 0.9), share of requests throttled (bar ≤ 1 %),
 #   failed products (bar 0) and wall time.
 # The push is started through the gateway (POST /ecommerce/sync/products with an admin JWT) and followed through
 # GET /ecommerce/sync/logs/{id}, as an operator would. Everything talks to 127.0.0.1 only.
@@ -86,15 +86,19 @@ SQL
   stats=$(curl -sf "http://127.0.0.1:$SIMULATOR_PORT/_control/shops/$shop/stats")
   for pid in "${worker_pids[@]}"; do kill -TERM "$pid"; wait "$pid" 2>/dev/null || true; done
 
-  line=$(python3 - "$log" "$stats" "$started" "$finished" "$RESTORE_RATE" "$workers" <<'PY'
+  line=$(python3 - "$log" "$stats" "$started" "$finished" "$RESTORE_RATE" "$workers" "$BUCKET" <<'PY'
 import json, sys
 log, stats = json.loads(sys.argv[1]), json.loads(sys.argv[2])
-started, finished, rate, workers = float(sys.argv[3]), float(sys.argv[4]), float(sys.argv[5]), sys.argv[6]
+started, finished, rate, workers, bucket = float(sys.argv[3]), float(sys.argv[4]), float(sys.argv[5]), sys.argv[6], float(sys.argv[7])
 wall = finished - started
-points_per_second = stats["pointsCharged"] / wall
+# The shop's bucket starts full: its BUCKET points are spent without waiting for any restore. Only what was charged
+# beyond them measures how well the push keeps up with the restore rate.
+points_per_second = (stats["pointsCharged"] - bucket) / wall
+with_bucket = stats["pointsCharged"] / wall
 throttled = stats["throttled"] / max(stats["requests"], 1)
 print(f"{workers} worker(s): status {log['status']}, pushed {log['processed']}/{log['total']}, failed {log['failed']} (bar 0) | "
-      f"points/s {points_per_second:.1f} = {points_per_second / rate:.2f} x restore rate (bar >= 0.90) | "
+      f"points/s beyond the full bucket {points_per_second:.1f} = {points_per_second / rate:.2f} x restore rate (bar >= 0.90; "
+      f"{with_bucket / rate:.2f} counting the bucket) | "
       f"throttled {stats['throttled']}/{stats['requests']} = {100 * throttled:.2f} % (bar <= 1 %) | wall {wall:.1f} s")
 PY
 )

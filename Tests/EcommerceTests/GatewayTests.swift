@@ -361,7 +361,9 @@ struct GatewayTests {
             }
             #expect(try await deliver() == #"{"ok":true}"#)
             let cachedAt = ContinuousClock.now
-            #expect(try await ConnectionStore(client: postgres).markUninstalled(businessId: business.id, shop: business.shop, logger: TestServices.logger))
+            #expect(
+                try await ConnectionStore(client: postgres).markUninstalled(businessId: business.id, shop: business.shop, logger: TestServices.logger)
+            )
             // Within the TTL the gateway has not asked again: it still takes the shop for connected.
             #expect(try await deliver() == #"{"ok":true}"#, "answered from the cache")
             #expect(cachedAt.duration(to: .now) < .seconds(6), "the check above ran within the TTL")

@@ -1,10 +1,10 @@
-import NIOCore
-import NIOHTTP1
 import AsyncHTTPClient
 import Crypto
 import EcommerceJobs
 import Foundation
 import JobQueue
+import NIOCore
+import NIOHTTP1
 import PostgresNIO
 import RedisClient
 import Shopify
@@ -362,7 +362,9 @@ struct WorkerProcessTests {
         return Int(try await HTTPClient.shared.execute(request, timeout: .seconds(10)).status.code)
     }
 
-    @Test("PostgreSQL down and back: /readyz says so; the gateway answers 503 at once for what it cannot place; the worker's job waits, never buried; both recover; /metrics counts the jobs")
+    @Test(
+        "PostgreSQL down and back: /readyz says so; the gateway answers 503 at once for what it cannot place; the worker's job waits, never buried; both recover; /metrics counts the jobs"
+    )
     func postgresDownAndBack() async throws {
         let redis = TestServices.redis(.processes)
         defer { redis.shutdown() }

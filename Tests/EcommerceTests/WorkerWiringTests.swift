@@ -138,14 +138,25 @@ struct WorkerWiringTests {
 
                     // A sale in Shopify, no webhook: only the scheduler's poll can bring it in, and its token is revoked.
                     try await self.revokeAccessToken(fixture, postgres: postgres)
-                    let placed = harness.simulator.placeOrder(shop: fixture.shop, lines: [.init(variantId: variants[1].shopifyVariantId, quantity: 2)])
+                    let placed = harness.simulator.placeOrder(
+                        shop: fixture.shop,
+                        lines: [.init(variantId: variants[1].shopifyVariantId, quantity: 2)]
+                    )
                     _ = try #require(placed)
                     let ingested = try await TestServices.eventually(timeout: .seconds(60), every: .milliseconds(200)) {
                         try await BusinessFixture.stock(of: variants[1].variant, on: postgres) == 5
                     }
                     #expect(ingested, "the scheduled poll ingested the order: 7 − 2")
-                    #expect(harness.simulator.stats(of: fixture.shop)?.tokenRefreshes == refreshesBefore + 1, "the poll's 401 refreshed the token once")
-                    let polls = try await SyncLogStore(client: postgres).runs(businessId: fixture.businessId, kind: "poll", limit: 50, logger: self.logger)
+                    #expect(
+                        harness.simulator.stats(of: fixture.shop)?.tokenRefreshes == refreshesBefore + 1,
+                        "the poll's 401 refreshed the token once"
+                    )
+                    let polls = try await SyncLogStore(client: postgres).runs(
+                        businessId: fixture.businessId,
+                        kind: "poll",
+                        limit: 50,
+                        logger: self.logger
+                    )
                     #expect(polls.contains { $0.status == "completed" && $0.details.ingested == 1 }, "\(polls.map(\.status))")
 
                     // An order-change notice is processed into the sync log, not only queued.
@@ -159,8 +170,13 @@ struct WorkerWiringTests {
                         )
                     )
                     let noted = try await TestServices.eventually(timeout: .seconds(30), every: .milliseconds(100)) {
-                        try await SyncLogStore(client: postgres).runs(businessId: fixture.businessId, kind: "order_change", limit: 5, logger: self.logger)
-                            .contains { $0.status == "noted" }
+                        try await SyncLogStore(client: postgres).runs(
+                            businessId: fixture.businessId,
+                            kind: "order_change",
+                            limit: 5,
+                            logger: self.logger
+                        )
+                        .contains { $0.status == "noted" }
                     }
                     #expect(noted, "the refund notice is in the sync log")
 
@@ -219,7 +235,10 @@ struct WorkerWiringTests {
                         harness.simulator.available(shop: fixture.shop, inventoryItemId: variants[0].itemId, locationId: fixture.locationId) == 3
                     }
                     #expect(pushed, "Shopify has FlowPOS's 3")
-                    #expect(harness.simulator.stats(of: fixture.shop)?.tokenRefreshes == refreshesBefore + 1, "the push's 401 refreshed the token once")
+                    #expect(
+                        harness.simulator.stats(of: fixture.shop)?.tokenRefreshes == refreshesBefore + 1,
+                        "the push's 401 refreshed the token once"
+                    )
                     let queue = RedisJobQueue(redis: redis)
                     let stats = try await queue.stats(queue: EcommerceQueue.inventory)
                     #expect(stats.dead == 0, "\(stats)")
