@@ -100,7 +100,10 @@ struct HostileConnectionTests {
                 try await Task.sleep(for: .seconds(1))
             }
             let median = latencies.sorted()[latencies.count / 2]
-            #expect(median < .milliseconds(100), "delivery latencies beside 1,000 trickling connections: \(latencies)")
+            // A delivery queued behind trickling heads would wait for their 2 s read timeout; one served beside
+            // them takes milliseconds. Under a second tells the two apart even on a loaded two-core machine (what
+            // the latency is worth is the foundation benchmark's to say, not a test's).
+            #expect(median < .seconds(1), "delivery latencies beside 1,000 trickling connections: \(latencies)")
             // Each began its request 3 s ago; the read timeout is 2 s.
             let deadline = ContinuousClock.now + .seconds(Self.idleSeconds + 5)
             var open = trickle.openCount()
@@ -128,7 +131,8 @@ struct HostileConnectionTests {
             #expect(await silent.closedByPeer())
             #expect(await routed.closedByPeer())
             let waited = ContinuousClock.now - started
-            #expect(waited > .seconds(Self.idleSeconds - 1) && waited < .seconds(Self.idleSeconds + 3), "closed after \(waited)")
+            // Not before the timeout; after it with room for a stalled machine.
+            #expect(waited > .seconds(Self.idleSeconds - 1) && waited < .seconds(Self.idleSeconds + 10), "closed after \(waited)")
         }
     }
 

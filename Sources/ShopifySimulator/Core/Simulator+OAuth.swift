@@ -46,6 +46,17 @@ extension ShopifySimulator {
         return .success(components.string ?? redirect)
     }
 
+    /// Every access token of the shop stops working at once (as when Shopify revokes an app's tokens); refresh
+    /// tokens stay valid, so a client holding one can get a new access token. Returns how many were revoked.
+    @discardableResult
+    public func revokeAccessTokens(shop domain: String) -> Int {
+        self.state.withLock { state in
+            guard let revoked = state.shops[domain]?.accessTokens.count else { return 0 }
+            state.shops[domain]?.accessTokens.removeAll()
+            return revoked
+        }
+    }
+
     /// `POST /admin/oauth/access_token`: exchanges a code (or a refresh token) for an access token.
     public func exchangeToken(shop domain: String, form: [String: String]) -> Result<[String: Any], OAuthRefusal> {
         guard form["client_id"] == self.apiKey, form["client_secret"] == self.apiSecret else {
