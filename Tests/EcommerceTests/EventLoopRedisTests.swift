@@ -64,7 +64,7 @@ struct EventLoopRedisTests {
         let server = try ScratchRedis()
         defer { Task { await server.stop() } }
         let probe = RedisClient(configuration: RedisConfiguration(host: "127.0.0.1", port: server.port))
-        #expect(await TestServices.eventually(timeout: .seconds(10), every: .milliseconds(50)) { (try? await probe.ping()) != nil })
+        #expect(await TestServices.eventually(timeout: .seconds(30), every: .milliseconds(50)) { (try? await probe.ping()) != nil })
         probe.shutdown()
         var configuration = RedisConfiguration(host: "127.0.0.1", port: server.port)
         configuration.commandTimeout = .milliseconds(500)
@@ -86,7 +86,7 @@ struct EventLoopRedisTests {
         let down = await Self.send(redis, [["PING"]], on: loop)
         #expect(throws: RedisError.self) { try down.get() }
         try server.start()
-        let recovered = await TestServices.eventually(timeout: .seconds(10), every: .milliseconds(100)) {
+        let recovered = await TestServices.eventually(timeout: .seconds(30), every: .milliseconds(100)) {
             (try? await Self.send(redis, [["PING"]], on: loop).get()) != nil
         }
         #expect(recovered)

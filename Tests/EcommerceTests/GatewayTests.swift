@@ -471,7 +471,7 @@ struct GatewayTests {
         defer { Task { await redisServer.stop() } }
         // redis-server takes a moment to listen, longer when the machine is busy with the other suites.
         let probe = RedisClient(configuration: RedisConfiguration(host: "127.0.0.1", port: redisServer.port, database: 0))
-        let listening = await TestServices.eventually(timeout: .seconds(10), every: .milliseconds(50)) { (try? await probe.ping()) != nil }
+        let listening = await TestServices.eventually(timeout: .seconds(30), every: .milliseconds(50)) { (try? await probe.ping()) != nil }
         probe.shutdown()
         #expect(listening)
         try await self.withGateway(carrier: carrier, redisURL: "redis://127.0.0.1:\(redisServer.port)") { client, postgres, redis in
@@ -487,7 +487,7 @@ struct GatewayTests {
             try await client.execute(uri: "/readyz", method: .get) { #expect($0.status == .serviceUnavailable) }
 
             try redisServer.start()
-            let recovered = await TestServices.eventually(timeout: .seconds(5), every: .milliseconds(100)) {
+            let recovered = await TestServices.eventually(timeout: .seconds(30), every: .milliseconds(100)) {
                 (try? await Self.post(client, body: body, headers: Self.headers(body: body, shop: business.shop)).0) == .ok
             }
             #expect(recovered)

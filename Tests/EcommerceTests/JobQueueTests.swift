@@ -228,7 +228,7 @@ struct JobQueueTests {
         let group = ServiceGroup(configuration: .init(services: [worker], logger: self.logger))
         try await withThrowingTaskGroup(of: Void.self) { tasks in
             tasks.addTask { try await group.run() }
-            let holding = try await TestServices.eventually(timeout: .seconds(5)) {
+            let holding = try await TestServices.eventually(timeout: .seconds(30)) {
                 let stats = try await queue.stats(queue: name)
                 return stats.inflight == 3 && stats.ready == 2
             }
@@ -258,7 +258,7 @@ struct JobQueueTests {
         }
         let job = try encodedEcho(1, maxAttempts: 3)
         try await queue.enqueue(raw: job.bytes, id: job.id, queue: name, dedupeKey: nil)
-        let buried = try await runWorkers([worker], timeout: .seconds(20)) {
+        let buried = try await runWorkers([worker], timeout: .seconds(30)) {
             try await queue.stats(queue: name).dead == 1
         }
         #expect(buried)
@@ -297,7 +297,7 @@ struct JobQueueTests {
             if count <= 5 { throw JobRetryLater(after: .milliseconds(10), reason: "THROTTLED") }
         }
         try await queue.enqueueEcho(1, to: name, maxAttempts: 2)
-        let finished = try await runWorkers([worker], timeout: .seconds(20)) {
+        let finished = try await runWorkers([worker], timeout: .seconds(30)) {
             let stats = try await queue.stats(queue: name)
             return runs.withLock { $0.count } == 6 && stats.inflight == 0 && stats.delayed == 0
         }
@@ -328,7 +328,7 @@ struct JobQueueTests {
         // A good envelope whose id is not its first member: the claim script reads it the slow way.
         let idNotFirst = #"{"kind":"test.echo","id":"late-id","attempt":0,"maxAttempts":3,"enqueuedAt":"2026-11-27T10:00:00Z","payload":{"value":2}}"#
         try await queue.enqueue(raw: Array(idNotFirst.utf8), id: "late-id", queue: name, dedupeKey: nil)
-        let settled = try await runWorkers([worker], timeout: .seconds(10)) {
+        let settled = try await runWorkers([worker], timeout: .seconds(30)) {
             let stats = try await queue.stats(queue: name)
             return stats.dead == garbage.count && stats.ready == 0 && stats.inflight == 0
         }
@@ -542,7 +542,7 @@ struct JobQueueTests {
         var configuration = JobWorkerConfiguration(queues: [slow, fast], concurrency: 4)
         configuration.groupLimit = QueueGroupLimit(queues: [slow], maxInFlight: 3)
         let worker = JobWorker(queue: queue, registry: registry, configuration: configuration, logger: self.logger)
-        let done = try await runWorkers([worker], timeout: .seconds(20)) {
+        let done = try await runWorkers([worker], timeout: .seconds(30)) {
             // While the slow jobs hold their slots, fast jobs keep arriving and must keep getting through.
             if fastDone.load(ordering: .sequentiallyConsistent) < 5 {
                 try await queue.enqueueEcho(100 + fastDone.load(ordering: .sequentiallyConsistent), to: fast)
@@ -586,7 +586,7 @@ struct JobQueueTests {
         configuration.backoff = RetryBackoff(base: .milliseconds(20), cap: .milliseconds(50))
         configuration.maintenanceInterval = .milliseconds(50)
         let worker = JobWorker(queue: queue, registry: registry, configuration: configuration, logger: self.logger)
-        let done = try await runWorkers([worker], timeout: .seconds(20)) {
+        let done = try await runWorkers([worker], timeout: .seconds(30)) {
             if others.load(ordering: .sequentiallyConsistent) < 3 {
                 try await queue.enqueueEcho(1, to: name)
             }

@@ -53,7 +53,7 @@ struct JobWorkerTests {
         let worker = self.worker(queue, queues: [name], prefetch: prefetch) { envelope, _ in
             runs.withLock { $0[envelope.payload.value, default: 0] += 1 }
         }
-        let done = try await runWorkers([worker], timeout: .seconds(20)) {
+        let done = try await runWorkers([worker], timeout: .seconds(30)) {
             let stats = queue.stats(queue: name)
             return runs.withLock { $0.count } == 300 && stats.ready == 0 && stats.inflight == 0
         }
@@ -71,7 +71,7 @@ struct JobWorkerTests {
             attempts.withLock { $0.append(envelope.attempt) }
             throw PermanentlyBroken()
         }
-        let buried = try await runWorkers([worker], timeout: .seconds(10)) { queue.stats(queue: name).dead == 1 }
+        let buried = try await runWorkers([worker], timeout: .seconds(30)) { queue.stats(queue: name).dead == 1 }
         #expect(buried)
         #expect(attempts.withLock { $0 } == [0, 1, 2])
         let letter = try #require(queue.deadLetters(queue: name).first)
@@ -92,7 +92,7 @@ struct JobWorkerTests {
             if envelope.payload.value == 1 { throw PermanentJobError(code: "refused", message: "no") }
             if count < 4 { throw JobRetryLater(after: .milliseconds(10), reason: "throttled") }
         }
-        let settled = try await runWorkers([worker], timeout: .seconds(10)) {
+        let settled = try await runWorkers([worker], timeout: .seconds(30)) {
             let stats = queue.stats(queue: name)
             return stats.dead == 1 && stats.ready == 0 && stats.inflight == 0 && stats.delayed == 0 && runs.withLock { $0[0]?.count } == 4
         }
@@ -119,7 +119,7 @@ struct JobWorkerTests {
         var configuration = JobWorkerConfiguration(queues: [name], concurrency: 1)
         configuration.maintenanceInterval = .milliseconds(20)
         let worker = JobWorker(queue: queue, registry: registry, configuration: configuration, logger: self.logger)
-        let done = try await runWorkers([worker], timeout: .seconds(10)) {
+        let done = try await runWorkers([worker], timeout: .seconds(30)) {
             let stats = queue.stats(queue: name)
             return attempts.withLock { $0.count } == 3 && stats.ready == 0 && stats.inflight == 0 && stats.delayed == 0
         }
@@ -138,7 +138,7 @@ struct JobWorkerTests {
             if envelope.payload.value == 0 { try await Task.sleep(for: .seconds(3600)) }
             _ = finished.withLock { $0.insert(envelope.payload.value) }
         }
-        let done = try await runWorkers([worker], timeout: .seconds(10)) {
+        let done = try await runWorkers([worker], timeout: .seconds(30)) {
             queue.stats(queue: name).dead == 1 && finished.withLock { $0 } == [1, 2]
         }
         #expect(done, "\(queue.stats(queue: name))")
@@ -160,7 +160,7 @@ struct JobWorkerTests {
         let group = ServiceGroup(configuration: .init(services: [worker], logger: self.logger))
         try await withThrowingTaskGroup(of: Void.self) { tasks in
             tasks.addTask { try await group.run() }
-            let holding = try await TestServices.eventually(timeout: .seconds(5)) { queue.stats(queue: name).inflight == 3 }
+            let holding = try await TestServices.eventually(timeout: .seconds(30)) { queue.stats(queue: name).inflight == 3 }
             #expect(holding, "one running, two held")
             await group.triggerGracefulShutdown()
             try await tasks.waitForAll()

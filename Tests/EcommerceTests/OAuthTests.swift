@@ -238,7 +238,7 @@ struct OAuthTests {
                     configuration: JobWorkerConfiguration(queues: [EcommerceQueue.shopEvents], concurrency: 1),
                     logger: self.logger
                 )
-                let handled = try await runWorkers([worker], timeout: .seconds(20)) {
+                let handled = try await runWorkers([worker], timeout: .seconds(30)) {
                     let stats = try await queue.stats(queue: EcommerceQueue.shopEvents)
                     return stats.ready + stats.inflight + stats.delayed + stats.dead == 0
                 }

@@ -108,7 +108,7 @@ struct PollTests {
                     configuration: JobWorkerConfiguration(queues: [EcommerceQueue.polling], concurrency: 2),
                     logger: self.logger
                 )
-                let done = try await runWorkers([worker], timeout: .seconds(20)) {
+                let done = try await runWorkers([worker], timeout: .seconds(30)) {
                     let runs = try await syncLogs.runs(businessId: fixture.businessId, kind: "poll", limit: 10, logger: self.logger)
                     return runs.count > before && runs[0].status != "running"
                 }
@@ -156,7 +156,7 @@ struct PollTests {
                 configuration: JobWorkerConfiguration(queues: [EcommerceQueue.polling], concurrency: 1),
                 logger: self.logger
             )
-            let failed = try await runWorkers([worker], timeout: .seconds(10)) {
+            let failed = try await runWorkers([worker], timeout: .seconds(30)) {
                 try await syncLogs.runs(businessId: fixture.businessId, kind: "poll", limit: 1, logger: self.logger).first?.status == "failed"
             }
             #expect(failed)
@@ -190,7 +190,7 @@ struct PollTests {
             #expect(held, "the slot's poll finished without running, the requested one deferred")
             #expect(try await syncLogs.runs(businessId: fixture.businessId, kind: "poll", limit: 50, logger: self.logger).count == runsBefore)
             try await running.release()
-            let ranAfter = try await runWorkers([worker], timeout: .seconds(20)) {
+            let ranAfter = try await runWorkers([worker], timeout: .seconds(30)) {
                 let runs = try await syncLogs.runs(businessId: fixture.businessId, kind: "poll", limit: 50, logger: self.logger)
                 return runs.count == runsBefore + 1 && runs[0].status == "completed"
             }
@@ -228,7 +228,7 @@ struct PollTests {
                 configuration: JobWorkerConfiguration(queues: [EcommerceQueue.polling], concurrency: 1),
                 logger: self.logger
             )
-            let ended = try await runWorkers([worker], timeout: .seconds(20)) {
+            let ended = try await runWorkers([worker], timeout: .seconds(30)) {
                 let run = try await syncLogs.runs(businessId: fixture.businessId, kind: "poll", limit: 1, logger: self.logger).first
                 return run.map { $0.status != "running" } ?? false
             }
@@ -299,7 +299,7 @@ struct PollTests {
                 logger: self.logger
             )
             let syncLogs = SyncLogStore(client: postgres)
-            let failed = try await runWorkers([worker], timeout: .seconds(10)) {
+            let failed = try await runWorkers([worker], timeout: .seconds(30)) {
                 try await syncLogs.runs(businessId: fixture.businessId, kind: "poll", limit: 1, logger: self.logger).first?.status == "failed"
             }
             #expect(failed)
@@ -391,7 +391,7 @@ struct PollTests {
                     logger: self.logger
                 )
                 // Done means done: not waiting for a retry in the delayed set, nor in dead letters.
-                let drained = try await runWorkers([worker], timeout: .seconds(10)) {
+                let drained = try await runWorkers([worker], timeout: .seconds(30)) {
                     let stats = try await queue.stats(queue: EcommerceQueue.polling)
                     return stats.ready == 0 && stats.inflight == 0 && stats.delayed == 0
                 }

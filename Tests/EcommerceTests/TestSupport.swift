@@ -457,7 +457,7 @@ struct PrivateRedisServer: Sendable {
                 environment: [:]
             )
             let probe = RedisClient(configuration: RedisConfiguration(host: "127.0.0.1", port: port, database: 0))
-            let up = await TestServices.eventually(timeout: .seconds(10)) {
+            let up = await TestServices.eventually(timeout: .seconds(30)) {
                 // It exits at once when the port is taken.
                 if await process.waitForExit(timeout: .zero) != nil { return true }
                 return (try? await probe.send(["PING"]).text) == "PONG"

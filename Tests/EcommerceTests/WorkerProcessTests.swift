@@ -410,7 +410,7 @@ struct WorkerProcessTests {
         let before = OrderFactory.order(lines: [OrderFactory.line(1, variant: variant, quantity: 1)])
         #expect(try await Self.deliver(before, shop: business.shop, gatewayPort: gatewayPort) == 200)
         #expect(try await TestServices.eventually(timeout: .seconds(30)) { try await BusinessFixture.stock(of: variant.id, on: postgres) == 19 })
-        let counted = await TestServices.eventually(timeout: .seconds(10)) {
+        let counted = await TestServices.eventually(timeout: .seconds(30)) {
             let metrics = await Self.get(port: metricsPort, "/metrics").body
             return metrics.split(separator: "\n").contains { line in
                 line.hasPrefix("jobs_total{") && line.contains(#"queue="ecommerce-orders""#) && line.contains(#"outcome="succeeded""#)
