@@ -49,7 +49,7 @@ struct HostileConnectionTests {
     }
 
     @Test(
-        "64 MiB of a never-ending query string, header name or header value gets the connection closed, and the gateway's memory stays put",
+        "a never-ending query string, header name or header value gets the connection closed, and the gateway's memory stays put",
         arguments: [
             ("query string", "POST /ecommerce/webhooks/shopify?", "a"),
             ("header name", "POST /ecommerce/webhooks/shopify HTTP/1.1\r\nX-", "n"),
@@ -67,10 +67,13 @@ struct HostileConnectionTests {
             defer { connection.close() }
             connection.send(start)
             let chunk = [UInt8](repeating: Array(filler.utf8)[0], count: 64 * 1024)
-            let total = 64 << 20
-            let (sent, refused) = await connection.sendUntilRefused(chunk, total: total)
+            // Bounded by time, not bytes: once a parser has refused the head, NIO discards what still arrives until
+            // the connection's close completes, and on a loaded machine that may take long enough for tens of MiB
+            // to be read and dropped (seen beside a release build). What must hold is that it closes, soon, and
+            // that memory stays put whatever was sent.
+            let (sent, refused) = await connection.sendUntilRefused(chunk, total: 1 << 40, limit: .seconds(30))
             let after = try Self.residentKiB(gateway.pid)
-            #expect(refused, "\(shape): the gateway took \(sent) bytes without closing")
+            #expect(refused, "\(shape): the gateway took \(sent) bytes in 30 s without closing")
             #expect(await connection.closedByPeer(), "\(shape)")
             #expect(after - before < 4 * 1024, "\(shape): resident memory grew from \(before) KiB to \(after) KiB")
             try await Self.get(port: port, path: "/healthz")

@@ -142,13 +142,12 @@ struct WorkerWiringTests {
                         harness.simulator.stats(of: fixture.shop)?.tokenRefreshes == refreshesBefore + 1,
                         "the poll's 401 refreshed the token once"
                     )
-                    let polls = try await SyncLogStore(client: postgres).runs(
-                        businessId: fixture.businessId,
-                        kind: "poll",
-                        limit: 50,
-                        logger: self.logger
-                    )
-                    #expect(polls.contains { $0.status == "completed" && $0.details.ingested == 1 }, "\(polls.map(\.status))")
+                    // The stock commits before the poll's run is closed: wait for the run too.
+                    let pollCompleted = try await TestServices.eventually(timeout: .seconds(30), every: .milliseconds(100)) {
+                        try await SyncLogStore(client: postgres).runs(businessId: fixture.businessId, kind: "poll", limit: 50, logger: self.logger)
+                            .contains { $0.status == "completed" && $0.details.ingested == 1 }
+                    }
+                    #expect(pollCompleted, "a poll run completed with the order ingested")
 
                     // An order-change notice is processed into the sync log, not only queued.
                     let queue = RedisJobQueue(redis: redis)
