@@ -219,11 +219,12 @@ struct JobQueueTests {
             try await queue.enqueueEcho(value, to: name)
         }
         let ran = Mutex<[Int]>([])
-        // One slot and two held jobs; a lease of 3 s that only the heartbeat (every 600 ms) keeps, while the one job
-        // runs for 9 s. A stall of a second on a loaded machine still leaves the heartbeat two chances.
-        let worker = self.makeWorker(redis, queue: name, concurrency: 1, prefetch: 2, lease: .seconds(3)) { envelope, _ in
+        // One slot and two held jobs; a lease of 8 s that only the heartbeat (every 1.6 s) keeps, while the one job
+        // runs for 30 s. Beside a release build the test process was seen stalled for more than 3 s; this leaves
+        // the heartbeat several chances within a lease.
+        let worker = self.makeWorker(redis, queue: name, concurrency: 1, prefetch: 2, lease: .seconds(8)) { envelope, _ in
             ran.withLock { $0.append(envelope.payload.value) }
-            try await Task.sleep(for: .seconds(9))
+            try await Task.sleep(for: .seconds(30))
         }
         let group = ServiceGroup(configuration: .init(services: [worker], logger: self.logger))
         try await withThrowingTaskGroup(of: Void.self) { tasks in
@@ -233,7 +234,7 @@ struct JobQueueTests {
                 return stats.inflight == 3 && stats.ready == 2
             }
             #expect(holding, "one running and two held, all claimed")
-            try await Task.sleep(for: .seconds(4.5))  // past the lease: only renewals keep the held jobs claimed
+            try await Task.sleep(for: .seconds(12))  // past the lease: only renewals keep the held jobs claimed
             let stats = try await queue.stats(queue: name)
             #expect(stats.inflight == 3 && stats.ready == 2, "held jobs were not recovered: \(stats)")
             await group.triggerGracefulShutdown()

@@ -178,7 +178,9 @@ struct JobWorkerTests {
         let name = uniqueQueue()
         try self.put(0..<60, in: name, on: memory)
         let runs = Mutex<[Int: Int]>([:])
-        let worker = self.worker(memory, queues: [name], lease: .seconds(2), maxRecoveries: 0) { envelope, _ in
+        // A lost claim is handed back a second after it; a lease of 10 s is what a stalled machine may not beat
+        // (with 2 s, a test run beside a release build saw leases expire first and jobs quarantined).
+        let worker = self.worker(memory, queues: [name], lease: .seconds(10), maxRecoveries: 0) { envelope, _ in
             runs.withLock { $0[envelope.payload.value, default: 0] += 1 }
         }
         let done = try await runWorkers([worker], timeout: .seconds(30)) {
