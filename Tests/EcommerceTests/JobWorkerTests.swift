@@ -134,7 +134,8 @@ struct JobWorkerTests {
         let name = uniqueQueue()
         try self.put(0..<3, maxAttempts: 1, in: name, on: queue)
         let finished = Mutex<Set<Int>>([])
-        let worker = self.worker(queue, queues: [name], concurrency: 1, jobTimeout: .milliseconds(200)) { envelope, _ in
+        // A timeout of 5 s: the jobs that return at once must not be timed out by a stalled test process.
+        let worker = self.worker(queue, queues: [name], concurrency: 1, jobTimeout: .seconds(5)) { envelope, _ in
             if envelope.payload.value == 0 { try await Task.sleep(for: .seconds(3600)) }
             _ = finished.withLock { $0.insert(envelope.payload.value) }
         }

@@ -7,6 +7,7 @@ import HummingbirdTesting
 import JobQueue
 import Logging
 import NIOFoundationCompat
+import NIOHTTP1
 import Operations
 import PostgresNIO
 import ProcessEnvironment
@@ -68,15 +69,13 @@ struct OAuthTests {
 
     /// Starts an install and lets the simulated merchant approve it; returns the callback's path and query.
     func approvedCallback(_ client: some TestClientProtocol, business: UUID, shop: String, harness: SimulatorHarness) async throws -> String {
-        let authorizeURL = try await client.execute(
+        let (status, _, body) = try await SocketClient(client).execute(
             uri: "/ecommerce/oauth/install?shop=\(shop)",
-            method: .get,
-            headers: [.authorization: "Bearer \(TestJWT.merchant(business))"]
-        ) { response in
-            #expect(response.status == .ok)
-            let body = try JSONSerialization.jsonObject(with: Data(buffer: response.body)) as? [String: Any]
-            return try #require(body?["authorizeUrl"] as? String)
-        }
+            headers: ["Authorization": "Bearer \(TestJWT.merchant(business))"]
+        )
+        #expect(status == .ok)
+        let answer = try JSONSerialization.jsonObject(with: Data(body.utf8)) as? [String: Any]
+        let authorizeURL = try #require(answer?["authorizeUrl"] as? String)
         let components = try #require(URLComponents(string: authorizeURL))
         #expect(components.path == "/shops/\(shop)/admin/oauth/authorize")
         var query: [String: String] = [:]
@@ -89,7 +88,8 @@ struct OAuthTests {
     }
 
     func get(_ client: some TestClientProtocol, _ uri: String) async throws -> (HTTPResponse.Status, String, String?) {
-        try await client.execute(uri: uri, method: .get) { ($0.status, String(buffer: $0.body), $0.headers[.location]) }
+        let (status, headers, body) = try await SocketClient(client).execute(uri: uri)
+        return (status, body, headers.first(name: "Location"))
     }
 
     @Test("install → approve → callback: connected with a sealed token, its location, the webhooks and a first poll")

@@ -1,5 +1,10 @@
+import AsyncHTTPClient
 import Foundation
+import HTTPTypes
+import HummingbirdTesting
 import Logging
+import NIOCore
+import NIOHTTP1
 import Operations
 import PostgresNIO
 import ProcessEnvironment
@@ -477,5 +482,36 @@ struct PrivateRedisServer: Sendable {
             _ = waitpid(server.process.pid, nil, 0)
         }
         return try await body(client)
+    }
+}
+
+/// Requests to a live test server over a real socket, with a patient deadline.
+///
+/// Hummingbird's live test client gives up after 20 s without a byte. A gateway in the test process shares its
+/// cooperative threads with every suite running beside it, and beside a release build one request of a long flow
+/// (an OAuth callback: token exchange, webhook subscriptions, a first poll) was seen to take longer. Redirects are
+/// not followed: the callback's 302 is what is tested.
+struct SocketClient: Sendable {
+    static let http = HTTPClient(
+        eventLoopGroup: HTTPClient.defaultEventLoopGroup,
+        configuration: HTTPClient.Configuration(redirectConfiguration: .disallow)
+    )
+    let port: Int
+
+    init(_ client: some TestClientProtocol) {
+        self.port = client.port ?? 0
+    }
+
+    func execute(
+        uri: String,
+        method: NIOHTTP1.HTTPMethod = .GET,
+        headers: [String: String] = [:]
+    ) async throws -> (HTTPResponse.Status, HTTPHeaders, String) {
+        var request = HTTPClientRequest(url: "http://127.0.0.1:\(self.port)\(uri)")
+        request.method = method
+        for (name, value) in headers { request.headers.add(name: name, value: value) }
+        let response = try await Self.http.execute(request, timeout: .seconds(120))
+        let body = try await response.body.collect(upTo: 16 << 20)
+        return (HTTPResponse.Status(code: Int(response.status.code)), response.headers, String(buffer: body))
     }
 }
