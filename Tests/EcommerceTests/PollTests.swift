@@ -205,8 +205,11 @@ struct PollTests {
             // and waiting is longer than the client's inline wait.
             harness.simulator.settings.restoreRate = 1
             let drain = try JSONSerialization.data(withJSONObject: ["query": "query { orders(first: 250) { edges { node { id } } } }"])
-            for _ in 0..<4 {
-                _ = harness.simulator.graphQL(shop: fixture.shop, version: "2026-10", accessToken: fixture.accessToken, body: drain)
+            // Then small reads until they are refused too: what is left in the bucket is a few points, so that even a
+            // test process stalled for a minute (refilling 60 points) leaves the poll's page short.
+            let sip = try JSONSerialization.data(withJSONObject: ["query": "query { orders(first: 5) { edges { node { id } } } }"])
+            for body in Array(repeating: drain, count: 4) + Array(repeating: sip, count: 100) {
+                _ = harness.simulator.graphQL(shop: fixture.shop, version: "2026-10", accessToken: fixture.accessToken, body: body)
             }
             let queue = RedisJobQueue(redis: redis)
             let handlers = EcommerceHandlers(
