@@ -613,15 +613,18 @@ struct JobQueueTests {
     @Test("Redis errors surface; after SCRIPT FLUSH (as after a Redis restart) the queue's scripts are loaded again on demand")
     func redisErrorsSurfaceAndNoScriptReloads() async throws {
         // SCRIPT FLUSH empties the whole server's script cache: on a server of its own, not the one every suite shares.
-        try await PrivateRedisServer.with { redis in
-            await #expect(throws: RedisError.self) { try await redis.send(["NOSUCHCOMMAND"]).orThrow() }
-            let queue = RedisJobQueue(redis: redis)
-            let name = uniqueQueue()
-            try await queue.enqueueEcho(1, to: name)
-            #expect(try await queue.stats(queue: name).ready == 1)
-            #expect(try await redis.send(["SCRIPT", "FLUSH"]).text == "OK")
-            try await queue.enqueueEcho(2, to: name)
-            #expect(try await queue.stats(queue: name).ready == 2, "the scripts ran again after the flush")
-        }
+        let server = try ScratchRedis()
+        defer { Task { await server.stop() } }
+        let redis = RedisClient(configuration: RedisConfiguration(host: "127.0.0.1", port: server.port))
+        defer { redis.shutdown() }
+        #expect(await TestServices.eventually(timeout: .seconds(30), every: .milliseconds(50)) { (try? await redis.send(["PING"]).text) == "PONG" })
+        await #expect(throws: RedisError.self) { try await redis.send(["NOSUCHCOMMAND"]).orThrow() }
+        let queue = RedisJobQueue(redis: redis)
+        let name = uniqueQueue()
+        try await queue.enqueueEcho(1, to: name)
+        #expect(try await queue.stats(queue: name).ready == 1)
+        #expect(try await redis.send(["SCRIPT", "FLUSH"]).text == "OK")
+        try await queue.enqueueEcho(2, to: name)
+        #expect(try await queue.stats(queue: name).ready == 2, "the scripts ran again after the flush")
     }
 }

@@ -446,45 +446,6 @@ struct PrivatePostgresServer: Sendable {
     }
 }
 
-/// A Redis server of one test's own, for what acts on the whole server (`SCRIPT FLUSH`, a restart): no AOF, no
-/// snapshots, on a free port below 32768.
-struct PrivateRedisServer: Sendable {
-    let process: ChildProcess
-    let port: Int
-
-    static func with<Result: Sendable>(_ body: (RedisClient) async throws -> Result) async throws -> Result {
-        var server: PrivateRedisServer?
-        for _ in 0..<5 where server == nil {
-            let port = Int.random(in: 20_000..<30_000)
-            let process = try ChildProcess.spawn(
-                "/usr/bin/redis-server",
-                ["--bind", "127.0.0.1", "--port", "\(port)", "--save", "", "--appendonly", "no"],
-                environment: [:]
-            )
-            let probe = RedisClient(configuration: RedisConfiguration(host: "127.0.0.1", port: port, database: 0))
-            let up = await TestServices.eventually(timeout: .seconds(30)) {
-                // It exits at once when the port is taken.
-                if await process.waitForExit(timeout: .zero) != nil { return true }
-                return (try? await probe.send(["PING"]).text) == "PONG"
-            }
-            probe.shutdown()
-            if up, await process.waitForExit(timeout: .zero) == nil {
-                server = PrivateRedisServer(process: process, port: port)
-            } else {
-                await process.stop(SIGKILL)
-            }
-        }
-        guard let server else { throw ChildProcessError(reason: "redis-server did not start") }
-        let client = RedisClient(configuration: RedisConfiguration(host: "127.0.0.1", port: server.port, database: 0))
-        defer {
-            client.shutdown()
-            server.process.signal(SIGKILL)
-            _ = waitpid(server.process.pid, nil, 0)
-        }
-        return try await body(client)
-    }
-}
-
 /// Requests to a live test server over a real socket, with a patient deadline.
 ///
 /// Hummingbird's live test client gives up after 20 s without a byte. A gateway in the test process shares its
