@@ -96,8 +96,8 @@ struct JobQueueDriverConformanceTests {
         envelope.attempt = 1
         let bumped = Array(try JobCoding.encoder().encode(envelope))
         #expect(try await queue.driver.retry(jobs[0], workerId: "w2", envelope: bumped, after: .zero) == false)
-        // Due in 3 s: the check right after cannot be beaten by a stalled machine, and the promotion is waited for.
-        #expect(try await queue.driver.retry(jobs[0], workerId: "w1", envelope: bumped, after: .seconds(3)) == true)
+        // Due in 6 s: the check right after cannot be beaten by a stalled machine, and the promotion is waited for.
+        #expect(try await queue.driver.retry(jobs[0], workerId: "w1", envelope: bumped, after: .seconds(6)) == true)
         #expect(try await queue.driver.maintain(queue: name, maxRecoveries: 3).promoted == 0, "not due yet")
         var promoted = 0
         let due = try await TestServices.eventually(timeout: .seconds(30), every: .milliseconds(100)) {
@@ -134,8 +134,8 @@ struct JobQueueDriverConformanceTests {
         defer { queue.close() }
         let name = uniqueQueue()
         try await queue.put([1, 2], in: name)
-        // Leases of 3 s, renewed at once: a stall of a second cannot let one expire before its renewal.
-        let jobs = try await queue.claim(name, by: "w1", max: 2, lease: .seconds(3)).jobs
+        // Leases of 6 s, renewed at once: a stalled test process cannot let one expire before its renewal.
+        let jobs = try await queue.claim(name, by: "w1", max: 2, lease: .seconds(6)).jobs
         #expect(try await queue.driver.extendLeases(queue: name, jobIds: jobs.map(\.id), workerId: "w2", lease: .seconds(30)) == 0)
         #expect(try await queue.driver.extendLeases(queue: name, jobIds: [jobs[1].id], workerId: "w1", lease: .seconds(30)) == 1)
         /// Maintenance passes until one recovers or quarantines something; their sum.

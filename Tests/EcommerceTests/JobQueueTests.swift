@@ -353,7 +353,7 @@ struct JobQueueTests {
         for recovery in 1...3 {
             // A worker claims and "dies" (never renews, never acks). The lease is long enough that the check right
             // after the claim is not beaten by a machine stalled for a second; its expiry is waited for, not slept.
-            let claimed = try await queue.claim(from: [name], workerId: "doomed-\(recovery)", max: 1, lease: .seconds(3))
+            let claimed = try await queue.claim(from: [name], workerId: "doomed-\(recovery)", max: 1, lease: .seconds(6))
             #expect(claimed.map(\.id) == [job.id])
             #expect(try await queue.maintain(queue: name, maxRecoveries: 2).recovered == 0)  // lease still valid
             var result = QueueMaintenance()
@@ -498,11 +498,12 @@ struct JobQueueTests {
         let name = uniqueQueue()
         let job = try encodedEcho(1)
         try await queue.enqueue(raw: job.bytes, id: job.id, queue: name, dedupeKey: nil)
-        // Renewed every second with a lease of 3: past the first lease twice over, and a stall of a second spares it.
-        let claimed = try await queue.claim(from: [name], workerId: "alive", max: 1, lease: .seconds(3))
+        // Renewed every 2 s with a lease of 8 s, 6 times: past the first lease, and a stall of 5 s spares it (a test
+        // process beside a release build was seen stalled for more than 3 s).
+        let claimed = try await queue.claim(from: [name], workerId: "alive", max: 1, lease: .seconds(8))
         for _ in 0..<6 {
-            try await Task.sleep(for: .seconds(1))
-            #expect(try await queue.extendLeases(queue: name, jobIds: [job.id], workerId: "alive", lease: .seconds(3)) == 1)
+            try await Task.sleep(for: .seconds(2))
+            #expect(try await queue.extendLeases(queue: name, jobIds: [job.id], workerId: "alive", lease: .seconds(8)) == 1)
             #expect(try await queue.maintain(queue: name, maxRecoveries: 3).recovered == 0)
         }
         // Renewals stop: the lease runs out, and its expiry is waited for.
@@ -583,7 +584,8 @@ struct JobQueueTests {
             }.value
         }
         var configuration = JobWorkerConfiguration(queues: [name], concurrency: 1)
-        configuration.jobTimeout = .milliseconds(300)
+        // Long enough that the jobs that return at once are not timed out by a stalled test process.
+        configuration.jobTimeout = .seconds(3)
         configuration.heartbeatInterval = .milliseconds(50)
         configuration.backoff = RetryBackoff(base: .milliseconds(20), cap: .milliseconds(50))
         configuration.maintenanceInterval = .milliseconds(50)
