@@ -130,23 +130,7 @@ enum TestServices {
     /// not share tables with the worker processes other suites start (their outbox relays take every row, say).
     @discardableResult
     static func withPrivatePostgres<Result: Sendable>(_ body: @Sendable (PostgresClient) async throws -> Result) async throws -> Result {
-        let configuration = try await createScratchDatabase("private")
-        let client = PostgresClient(configuration: configuration, backgroundLogger: logger)
-        let outcome: Swift.Result<Result, any Error>
-        do {
-            outcome = .success(
-                try await withThrowingTaskGroup(of: Void.self) { group in
-                    group.addTask { await client.run() }
-                    defer { group.cancelAll() }
-                    try await Migrator(client: client).migrate(logger: logger)
-                    return try await body(client)
-                }
-            )
-        } catch {
-            outcome = .failure(error)
-        }
-        try await dropScratchDatabase(configuration)
-        return try outcome.get()
+        try await withScratchDatabase("private") { configuration in try await withPostgres(configuration: configuration, body) }
     }
 
     /// Runs `services` while `body` runs, then cancels them.

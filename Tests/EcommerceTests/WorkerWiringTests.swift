@@ -105,135 +105,150 @@ struct WorkerWiringTests {
         return mapped
     }
 
-    @Test("the scheduler's poll ingests a Shopify order on its own, through a token Shopify revoked, which it refreshes; notices and shop events run")
-    func schedulerPollsAndShopEvents() async throws {
-        try await TestServices.withScratchDatabase("wiring") { database in try await self.runWiring(database) }
+    /// What a test of the deployed worker works with: a catalog of 2 products pushed through the products queue by
+    /// the running `WorkerProcess`, its 2 mappings, and the token refreshes the simulator had counted by then.
+    struct Deployed: Sendable {
+        var postgres: PostgresClient
+        var redis: RedisClient
+        var harness: SimulatorHarness
+        var fixture: CatalogFixture
+        var variants: [(variant: UUID, shopifyVariantId: Int64, itemId: Int64)]
+        var refreshesBefore: Int
     }
 
-    func runWiring(_ database: PostgresClient.Configuration) async throws {
-        try await TestServices.withPostgres(configuration: database) { postgres in
-            try await SimulatorHarness.run(settings: SimulatorSettings(bucketSize: 1000, restoreRate: 10_000, expiringTokens: true)) { harness in
-                let fixture = try await self.connectedCatalog(postgres: postgres, harness: harness)
-                // Polls every 2 s; no relay, so that only the poll calls Shopify after the push.
-                try await self.withWorkerProcess(
-                    harness: harness,
-                    database: database,
-                    environment: ["POLL_INTERVAL_SECONDS": "2", "POLL_OVERLAP_SECONDS": "60", "INVENTORY_RELAY": "off"]
-                ) { redis in
-                    let run = try #require(try await self.pushCatalog(fixture, postgres: postgres, redis: redis))
-                    #expect(run.status == "completed" && run.processed == 2, "\(run)")
-                    let variants = try await self.mappings(fixture, postgres: postgres)
-                    #expect(variants.count == 2)
-                    let refreshesBefore = harness.simulator.stats(of: fixture.shop)?.tokenRefreshes ?? 0
-
-                    // A sale in Shopify, no webhook: only the scheduler's poll can bring it in, and Shopify has revoked
-                    // the access token (the refresh token stays good). A poll already running meets the revocation too.
-                    #expect(harness.simulator.revokeAccessTokens(shop: fixture.shop) > 0)
-                    let placed = harness.simulator.placeOrder(
-                        shop: fixture.shop,
-                        lines: [.init(variantId: variants[1].shopifyVariantId, quantity: 2)]
-                    )
-                    _ = try #require(placed)
-                    let ingested = try await TestServices.eventually(timeout: .seconds(60), every: .milliseconds(200)) {
-                        try await BusinessFixture.stock(of: variants[1].variant, on: postgres) == 5
-                    }
-                    #expect(ingested, "the scheduled poll ingested the order: 7 − 2")
-                    #expect(
-                        harness.simulator.stats(of: fixture.shop)?.tokenRefreshes == refreshesBefore + 1,
-                        "the poll's 401 refreshed the token once"
-                    )
-                    // The stock commits before the poll's run is closed: wait for the run too.
-                    let pollCompleted = try await TestServices.eventually(timeout: .seconds(30), every: .milliseconds(100)) {
-                        try await SyncLogStore(client: postgres).runs(businessId: fixture.businessId, kind: "poll", limit: 50, logger: self.logger)
-                            .contains { $0.status == "completed" && $0.details.ingested == 1 }
-                    }
-                    #expect(pollCompleted, "a poll run completed with the order ingested")
-
-                    // An order-change notice is processed into the sync log, not only queued.
-                    let queue = RedisJobQueue(redis: redis)
-                    try await queue.enqueue(
-                        OrderChangeNoticeJob.self,
-                        OrderChangeNoticeJob.envelope(
-                            .init(topic: "refunds/create", webhookId: "wiring-refund", change: ShopifyOrderChange(orderId: 4242, changeId: 77)),
-                            businessId: fixture.businessId,
-                            shop: fixture.shop
-                        )
-                    )
-                    let noted = try await TestServices.eventually(timeout: .seconds(30), every: .milliseconds(100)) {
-                        try await SyncLogStore(client: postgres).runs(
-                            businessId: fixture.businessId,
-                            kind: "order_change",
-                            limit: 5,
-                            logger: self.logger
-                        )
-                        .contains { $0.status == "noted" }
-                    }
-                    #expect(noted, "the refund notice is in the sync log")
-
-                    // Shop events: the privacy topics are acknowledged, app/uninstalled ends the connection, and
-                    // shop/redact then deletes the module's data of the shop.
-                    for topic in ["customers/data_request", "customers/redact", "app/uninstalled", "shop/redact"] {
-                        try await queue.enqueue(
-                            ShopEventJob.self,
-                            ShopEventJob.envelope(
-                                .init(topic: topic, webhookId: "wiring-\(topic)", triggeredAt: nil),
-                                businessId: fixture.businessId,
-                                shop: fixture.shop
+    /// Runs `body` beside a `WorkerProcess` configured with `environment`, on a scratch database, with a catalog
+    /// connected through expiring tokens and pushed.
+    func withDeployedWorker(environment: [String: String], _ body: @Sendable (Deployed) async throws -> Void) async throws {
+        try await TestServices.withScratchDatabase("wiring") { database in
+            try await TestServices.withPostgres(configuration: database) { postgres in
+                try await SimulatorHarness.run(settings: SimulatorSettings(bucketSize: 1000, restoreRate: 10_000, expiringTokens: true)) { harness in
+                    let fixture = try await self.connectedCatalog(postgres: postgres, harness: harness)
+                    try await self.withWorkerProcess(harness: harness, database: database, environment: environment) { redis in
+                        let run = try #require(try await self.pushCatalog(fixture, postgres: postgres, redis: redis))
+                        #expect(run.status == "completed" && run.processed == 2, "\(run)")
+                        let variants = try await self.mappings(fixture, postgres: postgres)
+                        #expect(variants.count == 2)
+                        let refreshes = harness.simulator.stats(of: fixture.shop)?.tokenRefreshes ?? 0
+                        try await body(
+                            Deployed(
+                                postgres: postgres,
+                                redis: redis,
+                                harness: harness,
+                                fixture: fixture,
+                                variants: variants,
+                                refreshesBefore: refreshes
                             )
                         )
-                        let handled = try await TestServices.eventually(timeout: .seconds(30), every: .milliseconds(100)) {
-                            let stats = try await queue.stats(queue: EcommerceQueue.shopEvents)
-                            return stats.ready + stats.inflight + stats.delayed == 0
-                        }
-                        #expect(handled, "\(topic) was handled")
-                        #expect(try await queue.stats(queue: EcommerceQueue.shopEvents).dead == 0, "\(topic) is not a dead letter")
-                        if topic == "app/uninstalled" {
-                            let account = try await ConnectionStore(client: postgres).account(businessId: fixture.businessId, logger: self.logger)
-                            #expect(account?.status == .uninstalled && account?.sealedAccessToken == nil)
-                        }
                     }
-                    #expect(try await ConnectionStore(client: postgres).account(businessId: fixture.businessId, logger: self.logger) == nil)
-                    #expect(try await self.mappings(fixture, postgres: postgres).isEmpty, "shop/redact deleted the mappings")
                 }
             }
         }
     }
 
-    @Test("the relay turns a FlowPOS stock change into an inventory push on its own, through a token Shopify revoked, which it refreshes")
-    func relayPushesThroughARevokedToken() async throws {
-        try await TestServices.withScratchDatabase("wiring") { database in try await self.runRelay(database) }
-    }
+    @Test("the scheduler's poll ingests a Shopify order on its own, through a token Shopify revoked, which it refreshes; notices and shop events run")
+    func schedulerPollsAndShopEvents() async throws {
+        // Polls every 2 s; no relay, so that only the poll calls Shopify after the push.
+        try await self.withDeployedWorker(environment: ["POLL_INTERVAL_SECONDS": "2", "POLL_OVERLAP_SECONDS": "60", "INVENTORY_RELAY": "off"]) {
+            deployed in
+            let (postgres, redis, harness, fixture, variants, refreshesBefore) = (
+                deployed.postgres, deployed.redis, deployed.harness, deployed.fixture, deployed.variants, deployed.refreshesBefore
+            )
 
-    func runRelay(_ database: PostgresClient.Configuration) async throws {
-        try await TestServices.withPostgres(configuration: database) { postgres in
-            try await SimulatorHarness.run(settings: SimulatorSettings(bucketSize: 1000, restoreRate: 10_000, expiringTokens: true)) { harness in
-                let fixture = try await self.connectedCatalog(postgres: postgres, harness: harness)
-                // No scheduler: only the relay's pushes call Shopify after the product push.
-                try await self.withWorkerProcess(harness: harness, database: database, environment: ["POLL_SCHEDULER": "off"]) { redis in
-                    let run = try #require(try await self.pushCatalog(fixture, postgres: postgres, redis: redis))
-                    #expect(run.status == "completed" && run.processed == 2, "\(run)")
-                    let variants = try await self.mappings(fixture, postgres: postgres)
-                    #expect(variants.count == 2)
-                    let refreshesBefore = harness.simulator.stats(of: fixture.shop)?.tokenRefreshes ?? 0
-                    #expect(harness.simulator.revokeAccessTokens(shop: fixture.shop) > 0)
+            // A sale in Shopify, no webhook: only the scheduler's poll can bring it in, and Shopify has revoked
+            // the access token (the refresh token stays good). A poll already running meets the revocation too.
+            #expect(harness.simulator.revokeAccessTokens(shop: fixture.shop) > 0)
+            let placed = harness.simulator.placeOrder(
+                shop: fixture.shop,
+                lines: [.init(variantId: variants[1].shopifyVariantId, quantity: 2)]
+            )
+            _ = try #require(placed)
+            let ingested = try await TestServices.eventually(timeout: .seconds(60), every: .milliseconds(200)) {
+                try await BusinessFixture.stock(of: variants[1].variant, on: postgres) == 5
+            }
+            #expect(ingested, "the scheduled poll ingested the order: 7 − 2")
+            #expect(
+                harness.simulator.stats(of: fixture.shop)?.tokenRefreshes == refreshesBefore + 1,
+                "the poll's 401 refreshed the token once"
+            )
+            // The stock commits before the poll's run is closed: wait for the run too.
+            let pollCompleted = try await TestServices.eventually(timeout: .seconds(30), every: .milliseconds(100)) {
+                try await SyncLogStore(client: postgres).runs(businessId: fixture.businessId, kind: "poll", limit: 50, logger: self.logger)
+                    .contains { $0.status == "completed" && $0.details.ingested == 1 }
+            }
+            #expect(pollCompleted, "a poll run completed with the order ingested")
 
-                    try await postgres.query(
-                        "UPDATE stock_levels SET quantity = 3, updated_at = now() WHERE variant_id = \(variants[0].variant)",
-                        logger: self.logger
+            // An order-change notice is processed into the sync log, not only queued.
+            let queue = RedisJobQueue(redis: redis)
+            try await queue.enqueue(
+                OrderChangeNoticeJob.self,
+                OrderChangeNoticeJob.envelope(
+                    .init(topic: "refunds/create", webhookId: "wiring-refund", change: ShopifyOrderChange(orderId: 4242, changeId: 77)),
+                    businessId: fixture.businessId,
+                    shop: fixture.shop
+                )
+            )
+            let noted = try await TestServices.eventually(timeout: .seconds(30), every: .milliseconds(100)) {
+                try await SyncLogStore(client: postgres).runs(
+                    businessId: fixture.businessId,
+                    kind: "order_change",
+                    limit: 5,
+                    logger: self.logger
+                )
+                .contains { $0.status == "noted" }
+            }
+            #expect(noted, "the refund notice is in the sync log")
+
+            // Shop events: the privacy topics are acknowledged, app/uninstalled ends the connection, and
+            // shop/redact then deletes the module's data of the shop.
+            for topic in ["customers/data_request", "customers/redact", "app/uninstalled", "shop/redact"] {
+                try await queue.enqueue(
+                    ShopEventJob.self,
+                    ShopEventJob.envelope(
+                        .init(topic: topic, webhookId: "wiring-\(topic)", triggeredAt: nil),
+                        businessId: fixture.businessId,
+                        shop: fixture.shop
                     )
-                    let pushed = try await TestServices.eventually(timeout: .seconds(60), every: .milliseconds(200)) {
-                        harness.simulator.available(shop: fixture.shop, inventoryItemId: variants[0].itemId, locationId: fixture.locationId) == 3
-                    }
-                    #expect(pushed, "Shopify has FlowPOS's 3")
-                    #expect(
-                        harness.simulator.stats(of: fixture.shop)?.tokenRefreshes == refreshesBefore + 1,
-                        "the push's 401 refreshed the token once"
-                    )
-                    let queue = RedisJobQueue(redis: redis)
-                    let stats = try await queue.stats(queue: EcommerceQueue.inventory)
-                    #expect(stats.dead == 0, "\(stats)")
+                )
+                let handled = try await TestServices.eventually(timeout: .seconds(30), every: .milliseconds(100)) {
+                    let stats = try await queue.stats(queue: EcommerceQueue.shopEvents)
+                    return stats.ready + stats.inflight + stats.delayed == 0
+                }
+                #expect(handled, "\(topic) was handled")
+                #expect(try await queue.stats(queue: EcommerceQueue.shopEvents).dead == 0, "\(topic) is not a dead letter")
+                if topic == "app/uninstalled" {
+                    let account = try await ConnectionStore(client: postgres).account(businessId: fixture.businessId, logger: self.logger)
+                    #expect(account?.status == .uninstalled && account?.sealedAccessToken == nil)
                 }
             }
+            #expect(try await ConnectionStore(client: postgres).account(businessId: fixture.businessId, logger: self.logger) == nil)
+            #expect(try await self.mappings(fixture, postgres: postgres).isEmpty, "shop/redact deleted the mappings")
+        }
+    }
+
+    @Test("the relay turns a FlowPOS stock change into an inventory push on its own, through a token Shopify revoked, which it refreshes")
+    func relayPushesThroughARevokedToken() async throws {
+        // No scheduler: only the relay's pushes call Shopify after the product push.
+        try await self.withDeployedWorker(environment: ["POLL_SCHEDULER": "off"]) { deployed in
+            let (postgres, redis, harness, fixture, variants, refreshesBefore) = (
+                deployed.postgres, deployed.redis, deployed.harness, deployed.fixture, deployed.variants, deployed.refreshesBefore
+            )
+            #expect(harness.simulator.revokeAccessTokens(shop: fixture.shop) > 0)
+
+            try await postgres.query(
+                "UPDATE stock_levels SET quantity = 3, updated_at = now() WHERE variant_id = \(variants[0].variant)",
+                logger: self.logger
+            )
+            let pushed = try await TestServices.eventually(timeout: .seconds(60), every: .milliseconds(200)) {
+                harness.simulator.available(shop: fixture.shop, inventoryItemId: variants[0].itemId, locationId: fixture.locationId) == 3
+            }
+            #expect(pushed, "Shopify has FlowPOS's 3")
+            #expect(
+                harness.simulator.stats(of: fixture.shop)?.tokenRefreshes == refreshesBefore + 1,
+                "the push's 401 refreshed the token once"
+            )
+            let queue = RedisJobQueue(redis: redis)
+            let stats = try await queue.stats(queue: EcommerceQueue.inventory)
+            #expect(stats.dead == 0, "\(stats)")
         }
     }
 }
