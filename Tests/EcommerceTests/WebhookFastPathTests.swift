@@ -208,7 +208,7 @@ final class RawConnection: @unchecked Sendable {
     /// Sends `chunk` again and again until `total` bytes are sent, a send fails (the server closed, or stopped
     /// reading for 5 s) or `limit` has passed; returns how many bytes were sent and whether a send failed.
     func sendUntilRefused(_ chunk: [UInt8], total: Int, limit: Duration = .seconds(30)) async -> (sent: Int, refused: Bool) {
-        await self.offThePool { connection in
+        await self.onThreadOfItsOwn { connection in
             let deadline = ContinuousClock.now + limit
             var sent = 0
             while sent < total, ContinuousClock.now < deadline {
@@ -222,17 +222,21 @@ final class RawConnection: @unchecked Sendable {
 
     /// Reads until `count` complete responses (by `Content-Length`) have arrived, or a read times out.
     func responses(_ count: Int) async -> [Response] {
-        await self.offThePool { $0.readResponses(count) }
+        await self.onThreadOfItsOwn { $0.readResponses(count) }
     }
 
     /// True when the server has closed the connection (a read returns end of file).
     func closedByPeer() async -> Bool {
-        await self.offThePool { $0.isClosedByPeer() }
+        await self.onThreadOfItsOwn { $0.isClosedByPeer() }
     }
 
-    private func offThePool<Value: Sendable>(_ read: @escaping @Sendable (RawConnection) -> Value) async -> Value {
+    /// Runs a blocking socket call on a thread of its own. Not on Dispatch's global queue: on two cores that pool
+    /// is a few threads wide, and other suites' blocking reads can hold it for many seconds, which a test timing a
+    /// close would count against the server.
+    private func onThreadOfItsOwn<Value: Sendable>(_ read: @escaping @Sendable (RawConnection) -> Value) async -> Value {
         await withCheckedContinuation { continuation in
-            DispatchQueue.global().async { continuation.resume(returning: read(self)) }
+            let thread = Thread { continuation.resume(returning: read(self)) }
+            thread.start()
         }
     }
 
