@@ -184,7 +184,11 @@ public struct JSONScanner {
             // Accumulate negatively so that Int64.min fits.
             let (shifted, overflow1) = value.multipliedReportingOverflow(by: 10)
             let (next, overflow2) = shifted.subtractingReportingOverflow(digit)
-            guard !overflow1 && !overflow2 else { throw self.error("integer out of range") }
+            guard !overflow1 && !overflow2 else {
+                // Out of range, unless an exponent or a fraction follows (`18446744073709551615e-2`).
+                self.index = start
+                return try self.readIntegralNumber()
+            }
             value = next
             self.index += 1
         }
@@ -209,7 +213,8 @@ public struct JSONScanner {
     /// and the damaged-bodies test hold it to): its `Double` must be whole and in
     /// range (`1.5`, `1e19` and `9223372036854775807.0` are refused); below 2^53 the value is that `Double`
     /// (`4097997947843424.9` is 4097997947843425), above it the text's exact value truncated toward zero
-    /// (`63054418464716251.9` is 63054418464716251, `4459623783439565e01` is 44596237834395650).
+    /// (`63054418464716251.9` is 63054418464716251, `4459623783439565e01` is 44596237834395650), provided its
+    /// significant digits fit in 64 bits (`86655031176643920.4689539` is refused).
     @usableFromInline
     mutating func readIntegralNumber() throws(JSONScanError) -> Int64 {
         let start = self.index
@@ -236,6 +241,20 @@ public struct JSONScanner {
         // The digits without the point; the value is digits × 10^exponent.
         var digits = Array(text.filter { $0 != UInt8(ascii: ".") })
         if let point = text.firstIndex(of: UInt8(ascii: ".")) { exponent -= text.endIndex - point - 1 }
+        // JSONDecoder reads these through Decimal, whose significant digits (trailing zeros dropped) must fit in 64
+        // unsigned bits before the exponent applies: `86655031176643920.4689539` is refused, `…920.000000` is not.
+        while digits.last == UInt8(ascii: "0") {
+            digits.removeLast()
+            exponent += 1
+        }
+        digits = Array(digits.drop { $0 == UInt8(ascii: "0") })
+        var significand: UInt64 = 0
+        for digit in digits {
+            let (shifted, overflow1) = significand.multipliedReportingOverflow(by: 10)
+            let (next, overflow2) = shifted.addingReportingOverflow(UInt64(digit - UInt8(ascii: "0")))
+            guard !overflow1 && !overflow2 else { throw self.error("integer out of range") }
+            significand = next
+        }
         if exponent < 0 { digits.removeLast(min(digits.count, -exponent)) }  // truncated toward zero
         digits = Array(digits.drop { $0 == UInt8(ascii: "0") })
         if digits.isEmpty { return 0 }
