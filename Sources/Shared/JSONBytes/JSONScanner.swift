@@ -248,15 +248,8 @@ public struct JSONScanner {
             exponent += 1
         }
         digits = Array(digits.drop { $0 == UInt8(ascii: "0") })
-        var significand: UInt64 = 0
-        for digit in digits {
-            let (shifted, overflow1) = significand.multipliedReportingOverflow(by: 10)
-            let (next, overflow2) = shifted.addingReportingOverflow(UInt64(digit - UInt8(ascii: "0")))
-            guard !overflow1 && !overflow2 else { throw self.error("integer out of range") }
-            significand = next
-        }
+        guard digits.isEmpty || UInt64(String(decoding: digits, as: UTF8.self)) != nil else { throw self.error("integer out of range") }
         if exponent < 0 { digits.removeLast(min(digits.count, -exponent)) }  // truncated toward zero
-        digits = Array(digits.drop { $0 == UInt8(ascii: "0") })
         if digits.isEmpty { return 0 }
         let zeros = max(0, exponent)
         guard digits.count + zeros <= 19 else { throw self.error("integer out of range") }
