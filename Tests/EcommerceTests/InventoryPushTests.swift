@@ -236,7 +236,14 @@ struct InventoryPushTests {
                 var violations: [Moment] = []
                 var samples = 0
                 while !Task.isCancelled {
-                    let now = try await moment()
+                    let now: Moment
+                    do {
+                        now = try await moment()
+                    } catch {
+                        // Cancelled in the middle of a query (PostgresNIO throws CancellationError): the watch is over.
+                        if Task.isCancelled { break }
+                        throw error
+                    }
                     samples += 1
                     if let shown = now.shopify, shown > now.flowpos - (now.ingested ? 0 : 2) { violations.append(now) }
                     try? await Task.sleep(for: .milliseconds(10))

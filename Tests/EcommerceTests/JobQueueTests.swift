@@ -219,13 +219,14 @@ struct JobQueueTests {
             try await queue.enqueueEcho(value, to: name)
         }
         let ran = Mutex<[Int]>([])
-        // One slot and two held jobs; a lease of 8 s that only the heartbeat (every 1.6 s) keeps, while the one job
-        // runs for 20 s. Beside a release build the test process was seen stalled for more than 3 s; this leaves
-        // the heartbeat several chances within a lease. (Shutdown comes at 12 s; the job ends 8 s later, well
-        // within the 20 s grace, and so runs to its end.)
+        let mayFinish = Atomic<Bool>(false)
+        // One slot and two held jobs; a lease of 8 s that only the heartbeat (every 1.6 s) keeps. Beside a release
+        // build the test process was seen stalled for more than 3 s; this leaves the heartbeat several chances
+        // within a lease. The running job ends when the test says so (not after a fixed time, which a stalled
+        // process could stretch past the shutdown grace), with a bound of its own.
         let worker = self.makeWorker(redis, queue: name, concurrency: 1, prefetch: 2, lease: .seconds(8)) { envelope, _ in
             ran.withLock { $0.append(envelope.payload.value) }
-            try await Task.sleep(for: .seconds(20))
+            _ = await TestServices.eventually(timeout: .seconds(60)) { mayFinish.load(ordering: .relaxed) }
         }
         let group = ServiceGroup(configuration: .init(services: [worker], logger: self.logger))
         try await withThrowingTaskGroup(of: Void.self) { tasks in
@@ -239,6 +240,14 @@ struct JobQueueTests {
             let stats = try await queue.stats(queue: name)
             #expect(stats.inflight == 3 && stats.ready == 2, "held jobs were not recovered: \(stats)")
             await group.triggerGracefulShutdown()
+            // The held jobs go back at once; the running one stays claimed until it ends (the grace is 20 s).
+            _ = try await TestServices.eventually(timeout: .seconds(15)) {
+                let stats = try await queue.stats(queue: name)
+                return stats.inflight == 1 && stats.ready == 4
+            }
+            let during = try await queue.stats(queue: name)  // the running job cannot end before `mayFinish`
+            #expect(during.inflight == 1 && during.ready == 4, "held jobs handed back while the running one runs: \(during)")
+            mayFinish.store(true, ordering: .relaxed)
             try await tasks.waitForAll()
         }
         #expect(ran.withLock { $0 } == [0], "only the first job ran, to its end")
