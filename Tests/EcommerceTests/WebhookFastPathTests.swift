@@ -227,7 +227,13 @@ final class RawConnection: @unchecked Sendable {
 
     /// True when the server has closed the connection (a read returns end of file).
     func closedByPeer() async -> Bool {
-        await self.onThreadOfItsOwn { $0.isClosedByPeer() }
+        await self.closedAt() != nil
+    }
+
+    /// When the server closed the connection, taken on the reading thread as the read returned end of file (so a
+    /// test task that resumes late does not count its own wait); nil if the connection failed otherwise.
+    func closedAt() async -> ContinuousClock.Instant? {
+        await self.onThreadOfItsOwn { $0.isClosedByPeer() ? ContinuousClock.now : nil }
     }
 
     /// Runs a blocking socket call on a thread of its own. Not on Dispatch's global queue: on two cores that pool
