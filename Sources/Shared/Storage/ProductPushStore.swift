@@ -19,6 +19,9 @@ public struct CatalogProduct: Sendable, Equatable {
         public var price: String
         public var quantity: Int
         public var shopifyVariantId: Int64?
+        /// The variant's movements waiting in the outbox, read with `quantity` (one snapshot): `quantity` already
+        /// holds them, so a push that creates the variant with it hands these to ``ProductMapping/includedMovements``.
+        public var waitingMovements: [Int64] = []
     }
 }
 
@@ -32,6 +35,9 @@ public struct ProductMapping: Sendable, Equatable {
     /// The quantity Shopify was given when the variant was created there (the inventory push's first baseline);
     /// nil keeps what is known.
     public var shopifyQuantity: Int?
+    /// Outbox movements that `shopifyQuantity` already holds: removed with the mapping, so that the inventory push
+    /// does not send them again (Shopify would count them twice).
+    public var includedMovements: [Int64] = []
 
     public init(
         variantId: UUID,
@@ -39,7 +45,8 @@ public struct ProductMapping: Sendable, Equatable {
         shopifyProductId: Int64,
         shopifyVariantId: Int64,
         shopifyInventoryItemId: Int64,
-        shopifyQuantity: Int? = nil
+        shopifyQuantity: Int? = nil,
+        includedMovements: [Int64] = []
     ) {
         self.variantId = variantId
         self.productId = productId
@@ -47,6 +54,7 @@ public struct ProductMapping: Sendable, Equatable {
         self.shopifyVariantId = shopifyVariantId
         self.shopifyInventoryItemId = shopifyInventoryItemId
         self.shopifyQuantity = shopifyQuantity
+        self.includedMovements = includedMovements
     }
 }
 
@@ -117,7 +125,8 @@ public struct ProductPushStore: Sendable {
         let rows = try await self.client.query(
             """
             SELECT p.id, p.name, p.description, p.status = 'active', v.id, v.title, v.sku, v.barcode, v.price::text,
-                   COALESCE(s.quantity, 0), m.shopify_variant_id
+                   COALESCE(s.quantity, 0), m.shopify_variant_id,
+                   ARRAY(SELECT o.id FROM ecommerce_inventory_outbox o WHERE o.variant_id = v.id AND o.batch IS NULL ORDER BY o.id)
             FROM products p
             LEFT JOIN variants v ON v.product_id = p.id
             LEFT JOIN stock_levels s ON s.variant_id = v.id
@@ -128,8 +137,8 @@ public struct ProductPushStore: Sendable {
             logger: logger
         )
         var products: [CatalogProduct] = []
-        for try await (id, name, description, active, variantId, title, sku, barcode, price, quantity, shopifyVariantId) in rows.decode(
-            (UUID, String, String?, Bool, UUID?, String?, String?, String?, String?, Int, Int64?).self
+        for try await (id, name, description, active, variantId, title, sku, barcode, price, quantity, shopifyVariantId, waiting) in rows.decode(
+            (UUID, String, String?, Bool, UUID?, String?, String?, String?, String?, Int, Int64?, [Int64]).self
         ) {
             if products.last?.id != id {
                 products.append(CatalogProduct(id: id, name: name, description: description, active: active, variants: []))
@@ -143,7 +152,8 @@ public struct ProductPushStore: Sendable {
                         barcode: barcode,
                         price: price ?? "0",
                         quantity: quantity,
-                        shopifyVariantId: shopifyVariantId
+                        shopifyVariantId: shopifyVariantId,
+                        waitingMovements: waiting
                     )
                 )
             }
@@ -151,11 +161,26 @@ public struct ProductPushStore: Sendable {
         return products
     }
 
-    /// Records (or moves) the Shopify ids of a product's variants. (An unknown quantity travels as -1: PostgresNIO
-    /// binds no arrays of optionals; quantities given to Shopify at creation are never negative.)
+    /// Records (or moves) the Shopify ids of a product's variants, and removes the outbox movements their
+    /// creation quantity holds, in one transaction. (An unknown quantity travels as -1: PostgresNIO binds no arrays of
+    /// optionals; quantities given to Shopify at creation are never negative.)
     public func saveMappings(businessId: UUID, _ mappings: [ProductMapping], logger: Logger) async throws {
         guard !mappings.isEmpty else { return }
-        try await self.client.query(
+        let included = mappings.flatMap(\.includedMovements)
+        try await self.client.withTransaction(logger: logger) { connection in
+            try await self.saveMappings(businessId: businessId, mappings, on: connection, logger: logger)
+            // Not a batch being pushed (a variant being created has none); the relay may have dropped some already.
+            if !included.isEmpty {
+                try await connection.query(
+                    "DELETE FROM ecommerce_inventory_outbox WHERE business_id = \(businessId) AND id = ANY(\(included)::bigint[]) AND batch IS NULL",
+                    logger: logger
+                )
+            }
+        }
+    }
+
+    private func saveMappings(businessId: UUID, _ mappings: [ProductMapping], on connection: PostgresConnection, logger: Logger) async throws {
+        try await connection.query(
             """
             INSERT INTO ecommerce_product_mapping
                 (business_id, variant_id, product_id, shopify_product_id, shopify_variant_id, shopify_inventory_item_id, shopify_quantity,

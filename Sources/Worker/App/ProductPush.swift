@@ -78,7 +78,8 @@ struct ProductPush: Sendable {
                     shopifyProductId: result.productId,
                     shopifyVariantId: pushed.variantId,
                     shopifyInventoryItemId: pushed.inventoryItemId,
-                    shopifyQuantity: input.initialQuantity
+                    shopifyQuantity: input.initialQuantity,
+                    includedMovements: input.initialQuantity == nil ? [] : variant.waitingMovements
                 )
             )
         }
