@@ -142,13 +142,24 @@ let package = Package(
             path: "Sources/Shared/Operations",
             swiftSettings: swiftSettings
         ),
+        // The troubleshooting checklist as code: the doctor of one business (and, next, an order's trace).
+        .target(
+            name: "Diagnostics",
+            dependencies: [
+                "EcommerceJobs", "JobQueue", "RedisClient", "Shopify", "ShopifyAdmin", "Storage",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            path: "Sources/Shared/Diagnostics",
+            swiftSettings: swiftSettings
+        ),
         // The gateway: webhook intake, OAuth, admin and ops routes.
         .target(
             name: "GatewayApp",
             dependencies: [
                 .product(name: "HummingbirdCore", package: "hummingbird"),
                 "ProcessEnvironment", "EcommerceJobs", "Storage", "Shopify", "RedisClient", "JobQueue", "Operations", "ShopifyAdmin",
-                "JSONBytes",
+                "JSONBytes", "Diagnostics",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -203,6 +214,7 @@ let package = Package(
             dependencies: [
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
                 "WorkerApp", "ProcessEnvironment", "Storage", "Shopify", "EcommerceJobs", "JobQueue", "RedisClient", "Operations",
+                "Diagnostics", "ShopifyAdmin", .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "Metrics", package: "swift-metrics"),
@@ -287,7 +299,7 @@ let package = Package(
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 "GatewayApp", "WorkerApp", "EcommerceJobs", "JobQueue", "JobQueueTesting", "JSONBytes", "RedisClient", "Storage", "Shopify",
-                "ProcessEnvironment", "Operations", "ShopifyAdmin", "ShopifySimulatorCore",
+                "ProcessEnvironment", "Operations", "Diagnostics", "ShopifyAdmin", "ShopifySimulatorCore",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
             ],

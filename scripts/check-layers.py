@@ -18,7 +18,7 @@ LAYERS = [
     ["RedisClient", "Shopify", "Storage"],
     ["JobQueue", "ShopifyAdmin"],
     ["EcommerceJobs"],
-    ["Operations"],
+    ["Operations", "Diagnostics"],
     ["GatewayApp", "WorkerApp"],
     ["Gateway", "Worker"],
 ]

@@ -30,6 +30,15 @@ enum DashboardAssets {
           <section id="connections"><h2>Connections and poll lag</h2><p class="schedule"></p><div class="body"></div></section>
           <section id="sync-runs"><h2>Sync runs</h2><div class="body"></div></section>
           <section id="dead-letters"><h2>Dead letters <span class="count"></span></h2><div class="body"></div></section>
+          <section id="doctor">
+            <h2>Doctor</h2>
+            <form id="doctor-form">
+              <label for="doctor-business">Business</label>
+              <input id="doctor-business" name="business" placeholder="business id (or Doctor on a connection above)" required>
+              <button type="submit">Run the checklist</button>
+            </form>
+            <div class="body"></div>
+          </section>
         </main>
         </body>
         </html>
@@ -58,6 +67,14 @@ enum DashboardAssets {
         form#sign-in { background: #fff; border: 1px solid #dde1e6; border-radius: 6px; padding: 1rem; max-width: 32rem; }
         form#sign-in input { width: 100%; box-sizing: border-box; margin: 0.5rem 0; padding: 0.4rem; }
         button { cursor: pointer; }
+        #doctor-form input { width: 22rem; padding: 0.3rem; }
+        .finding { border-left: 4px solid #dde1e6; padding: 0.25rem 0.75rem; margin: 0.5rem 0; }
+        .finding.ok { border-color: #1a7f37; }
+        .finding.warning { border-color: #9a6700; }
+        .finding.failing { border-color: #b3261e; }
+        .finding h3 { font-size: 0.95rem; margin: 0.2rem 0; }
+        .finding ul { margin: 0.2rem 0; padding-left: 1.2rem; font-size: 0.9rem; }
+        .finding .action { font-size: 0.9rem; }
         """
 
     static let script = """
@@ -152,9 +169,15 @@ enum DashboardAssets {
           if (schedule.nextDue) summary.appendChild(element("span", ` · next poll due ${time(schedule.nextDue)}`, "muted"));
           const body = section.querySelector(".body");
           if (connections.length === 0) { body.replaceChildren(element("p", "No connection yet.", "muted")); return; }
-          body.replaceChildren(table(["Shop", "Business", "Status", "Last synced", "Poll lag"],
-            connections.map((c) => [c.shop, c.businessId, element("span", c.status, c.status === "active" ? "good" : "muted"), time(c.lastSyncedAt),
-              element("span", duration(c.lagSeconds), c.status === "active" && (c.lagSeconds === null || c.lagSeconds > 1800) ? "warn" : "")]),
+          body.replaceChildren(table(["Shop", "Business", "Status", "Last synced", "Poll lag", ""],
+            connections.map((c) => {
+              const button = element("button", "Doctor");
+              button.type = "button";
+              button.dataset.business = c.businessId.toLowerCase();
+              button.addEventListener("click", () => doctor(c.businessId, false));
+              return [c.shop, c.businessId, element("span", c.status, c.status === "active" ? "good" : "muted"), time(c.lastSyncedAt),
+                element("span", duration(c.lagSeconds), c.status === "active" && (c.lagSeconds === null || c.lagSeconds > 1800) ? "warn" : ""), button];
+            }),
             [4]));
         }
 
@@ -217,6 +240,46 @@ enum DashboardAssets {
           await refresh();
         }
 
+        const verdictClass = { ok: "good", warning: "warn", failing: "bad" };
+
+        // The checklist for one business: each step with its verdict, evidence and what to do; a fix button when a
+        // webhook subscription is missing. Not refreshed with the overview: it asks Shopify, so it runs on request.
+        async function doctor(businessId, fix) {
+          const body = $("#doctor .body");
+          $("#doctor-business").value = businessId;
+          body.replaceChildren(element("p", fix ? "Fixing…" : "Running the checklist…", "muted"));
+          try {
+            const path = `/ops/api/businesses/${encodeURIComponent(businessId)}/doctor`;
+            const report = await api(fix ? `${path}/fix` : path, fix ? { method: "POST" } : {});
+            const heading = element("p");
+            heading.append(element("span", `${report.shop || businessId}: `), element("span", report.verdict, verdictClass[report.verdict]),
+              element("span", ` · ${time(report.generatedAt)}`, "muted"));
+            const nodes = [heading];
+            report.fixed.forEach((line) => nodes.push(element("p", `Fixed: ${line}`, "good")));
+            report.findings.forEach((finding) => {
+              const block = element("div", null, `finding ${finding.verdict}`);
+              block.dataset.check = finding.check;
+              const title = element("h3");
+              title.append(element("span", `${finding.verdict.toUpperCase()} `, verdictClass[finding.verdict]), element("span", finding.title));
+              const evidence = element("ul");
+              finding.evidence.forEach((line) => evidence.appendChild(element("li", line)));
+              block.append(title, evidence);
+              if (finding.action) block.appendChild(element("p", `→ ${finding.action}`, "action"));
+              if (finding.check === "webhook_subscriptions" && finding.verdict === "failing") {
+                const button = element("button", "Re-create the missing subscriptions");
+                button.type = "button";
+                button.addEventListener("click", () => doctor(businessId, true));
+                block.appendChild(button);
+              }
+              nodes.push(block);
+            });
+            body.replaceChildren(...nodes);
+            $("#doctor").dataset.state = "done";
+          } catch (error) {
+            if (error.message !== "unauthorized") body.replaceChildren(element("p", `The doctor could not run: ${error.message}`, "bad"));
+          }
+        }
+
         async function refresh() {
           clearTimeout(timer);
           try {
@@ -269,6 +332,7 @@ enum DashboardAssets {
         document.addEventListener("DOMContentLoaded", () => {
           $("#sign-in").addEventListener("submit", (event) => { event.preventDefault(); signIn($("#token").value); });
           $("#sign-out").addEventListener("click", () => signOut("Signed out."));
+          $("#doctor-form").addEventListener("submit", (event) => { event.preventDefault(); doctor($("#doctor-business").value.trim(), false); });
           if (!tokenFromFragment()) { if (token()) signIn(token()); else signOut(); }
         });
         """

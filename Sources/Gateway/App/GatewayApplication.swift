@@ -1,4 +1,5 @@
 import AsyncHTTPClient
+import Diagnostics
 import EcommerceJobs
 import Foundation
 import HTTPTypes
@@ -83,7 +84,20 @@ public func buildGatewayApplication(
     OpsDashboardController(
         authenticator: authenticator,
         reports: OpsReports(redis: redis, postgres: postgres),
-        queue: RedisJobQueue(redis: redis)
+        queue: RedisJobQueue(redis: redis),
+        doctor: BusinessDoctor(
+            postgres: postgres,
+            redis: redis,
+            shopify: configuration.oauth.map {
+                BusinessDoctor.ShopifyAccess(
+                    client: ShopifyAdminClient(configuration: $0.shopify, http: HTTPClient.shared, budget: ShopifyCostBudget(redis: redis)),
+                    cipher: $0.tokenCipher
+                )
+            },
+            neededScopes: configuration.oauth?.scopes ?? ShopifyAccessScopes.needed,
+            publicBaseURL: configuration.oauth?.publicBaseURL,
+            pollInterval: configuration.pollInterval
+        )
     ).addRoutes(to: router)
     let queueTruth = QueueTruthMetrics(
         queue: RedisJobQueue(redis: redis),

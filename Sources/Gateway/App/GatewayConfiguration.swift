@@ -1,6 +1,7 @@
 import Foundation
 import Operations
 import ProcessEnvironment
+import Shopify
 import ShopifyAdmin
 import Storage
 
@@ -90,8 +91,7 @@ public struct OAuthConfiguration: Sendable {
 
     init(apiKey: String, environment: Environment) throws(ConfigurationError) {
         self.apiKey = apiKey
-        self.scopes = (environment.optional("SHOPIFY_SCOPES") ?? "write_products,write_inventory,read_locations,read_orders")
-            .split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+        self.scopes = environment.optional("SHOPIFY_SCOPES").map(ShopifyAccessScopes.parse) ?? ShopifyAccessScopes.needed
         func url(_ name: String) throws(ConfigurationError) -> String {
             let value = try environment.required(name)
             guard let url = URL(string: value), ["http", "https"].contains(url.scheme ?? ""), url.host != nil else {

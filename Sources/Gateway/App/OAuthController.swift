@@ -29,9 +29,6 @@ struct OAuthController: Sendable {
     /// How old a callback's `timestamp` may be.
     var maxCallbackAge: TimeInterval = 600
 
-    /// The webhooks every connection subscribes to.
-    static let topics = ["orders/create", "orders/updated", "orders/cancelled", "orders/edited", "refunds/create", "app/uninstalled"]
-
     var redirectURI: String { "\(self.configuration.publicBaseURL)/ecommerce/oauth/callback" }
 
     func addRoutes(to router: Router<some RequestContext>) {
@@ -43,6 +40,9 @@ struct OAuthController: Sendable {
                 return try await self.callback(request, logger: context.logger)
             } catch let refusal as CallbackRefusal {
                 context.logger.warning("OAuth callback refused", metadata: ["error": "\(refusal.code)", "reason": "\(refusal.message)"])
+                // For the doctor of the shop's business; the refusal is answered whether or not this is written.
+                let shop = request.uri.queryParameters.get("shop").map { String($0.prefix(255)) } ?? ""
+                try? await OperatorJournal(redis: self.queue.redis).recordOAuthRefusal(.init(shop: shop, code: refusal.code))
                 return .error(refusal.status, code: refusal.code, message: refusal.message)
             }
         }
@@ -113,7 +113,7 @@ struct OAuthController: Sendable {
             logger.warning("OAuth token exchange failed", metadata: ["shop": "\(shop)", "cause": "\(error)"])
             throw CallbackRefusal(status: .badGateway, code: "token_exchange_failed", message: "Shopify did not exchange the code")
         }
-        let missing = Set(self.configuration.scopes).subtracting(Self.impliedScopes(grant.scopes))
+        let missing = Set(self.configuration.scopes).subtracting(ShopifyAccessScopes.implied(grant.scopes))
         guard missing.isEmpty else {
             throw CallbackRefusal(code: "scopes_not_granted", message: "missing scopes: \(missing.sorted().joined(separator: ","))")
         }
@@ -163,8 +163,8 @@ struct OAuthController: Sendable {
             try await self.connections.saveLocation(businessId: businessId, locationId: location.id, logger: logger)
         }
         let existing = Set(try await self.shopify.webhookSubscriptions(as: credentials, logger: logger).map { "\($0.topic) \($0.uri)" })
-        let uri = "\(self.configuration.publicBaseURL)/ecommerce/webhooks/shopify"
-        for topic in Self.topics.map(ShopifyAdminClient.subscriptionTopic) where !existing.contains("\(topic) \(uri)") {
+        let uri = WebhookTopic.callbackURL(publicBaseURL: self.configuration.publicBaseURL)
+        for topic in WebhookTopic.subscribed.map({ ShopifyAdminClient.subscriptionTopic($0.rawValue) }) where !existing.contains("\(topic) \(uri)") {
             try await self.shopify.createWebhookSubscription(topic: topic, uri: uri, as: credentials, logger: logger)
         }
         _ = try await self.schedule.reconcile(adding: [businessId])
@@ -175,13 +175,6 @@ struct OAuthController: Sendable {
             dedupeKey: OrderPollJob.requestKey(businessId: businessId)
         )
         try await self.queue.enqueue(OrderPollJob.self, poll, dedupeWindow: self.schedule.interval)
-    }
-
-    /// Shopify grants `write_x` without listing `read_x`: a write scope implies its read scope.
-    static func impliedScopes(_ granted: [String]) -> Set<String> {
-        var scopes = Set(granted)
-        for scope in granted where scope.hasPrefix("write_") { scopes.insert("read_" + scope.dropFirst("write_".count)) }
-        return scopes
     }
 
     /// The OAuth query HMAC: hex HMAC-SHA256 over the parameters without `hmac`, sorted, as `key=value` joined by `&`.

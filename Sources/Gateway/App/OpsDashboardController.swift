@@ -1,3 +1,4 @@
+import Diagnostics
 import EcommerceJobs
 import Foundation
 import HTTPTypes
@@ -18,6 +19,7 @@ struct OpsDashboardController: Sendable {
     let authenticator: AdminAuthenticator
     let reports: OpsReports
     let queue: RedisJobQueue
+    let doctor: BusinessDoctor
     /// The overview's schedule comparison, read at most every 30 s whatever the number of open dashboards.
     let schedule = SharedScheduleReport(maxAge: .seconds(30))
 
@@ -70,6 +72,24 @@ struct OpsDashboardController: Sendable {
                 }
             }
         }
+        // The doctor of one business: an operator's, or the merchant's own (`fix` is the operator's only).
+        router.get("/ops/api/businesses/:id/doctor") { request, context -> Response in
+            let principal = try await self.authenticator.authenticate(request)
+            guard let businessId = context.parameters.get("id").flatMap(UUID.init(uuidString:)) else {
+                return .error(.badRequest, code: "invalid_business_id", message: "the business id must be a UUID")
+            }
+            guard self.authenticator.mayAccess(principal, businessId: businessId) else { throw AdminAuthError.forbidden }
+            return try await self.examine(businessId, fix: false, logger: context.logger)
+        }
+        router.post("/ops/api/businesses/:id/doctor/fix") { request, context in
+            try await self.asOperator(request) {
+                guard let businessId = context.parameters.get("id").flatMap(UUID.init(uuidString:)) else {
+                    return .error(.badRequest, code: "invalid_business_id", message: "the business id must be a UUID")
+                }
+                context.logger.notice("doctor run with fixes from the dashboard", metadata: ["business.id": "\(businessId)"])
+                return try await self.examine(businessId, fix: true, logger: context.logger)
+            }
+        }
         router.post("/ops/api/dead-letters/:queue/:id/retry") { request, context in
             try await self.asOperator(request) {
                 guard let queue = context.parameters.get("queue"), EcommerceQueue.all.contains(queue), let id = context.parameters.get("id") else {
@@ -81,6 +101,15 @@ struct OpsDashboardController: Sendable {
                 context.logger.notice("dead letter retried from the dashboard", metadata: ["queue": "\(queue)", "job.id": "\(id)"])
                 return .json(["retried": id])
             }
+        }
+    }
+
+    private func examine(_ businessId: UUID, fix: Bool, logger: Logger) async throws -> Response {
+        do {
+            return .json(try await self.doctor.examine(businessId: businessId, fix: fix, logger: logger), headers: [.cacheControl: "no-store"])
+        } catch {
+            logger.error("doctor failed", metadata: ["business.id": "\(businessId)", "error": "\(error)"])
+            return .error(.serviceUnavailable, code: "unavailable", message: "Redis or PostgreSQL did not answer", headers: [.retryAfter: "5"])
         }
     }
 

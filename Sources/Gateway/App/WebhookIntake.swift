@@ -13,6 +13,7 @@ import Operations
 import RedisClient
 import Shopify
 import Storage
+import Synchronization
 
 /// `POST /ecommerce/webhooks/shopify`: verify, resolve the shop, enqueue, answer fast (DESIGN §5).
 ///
@@ -32,6 +33,18 @@ struct WebhookIntake: Sendable {
     let maxBodyBytes: Int
     let metrics: WebhookMetrics
     let logger: Logger
+    /// Refused deliveries written to the operator's journal per second, at most (a flood of forgeries costs Redis
+    /// no more than this; the metrics count every one).
+    let refusalRecords = RateBudget(perSecond: 50)
+
+    /// Accepted deliveries go in with their enqueue; refused ones on their own (see ``OperatorJournal``).
+    var journal: OperatorJournal { OperatorJournal(redis: self.queue.redis) }
+
+    /// Leaves a refused delivery in the operator's journal, within ``refusalRecords``; never waits.
+    func journalRefusal(shop: String, topic: String, code: String) {
+        guard self.refusalRecords.take() else { return }
+        self.journal.recordWebhookRefusal(.init(shop: String(shop.prefix(255)), topic: topic.isEmpty ? nil : String(topic.prefix(100)), code: code))
+    }
 
     /// The router's route for the deliveries ``WebhookChannelHandler`` leaves to the HTTP pipeline (a chunked body,
     /// `Expect: 100-continue`, HTTP/1.0): the same intake, carried by Hummingbird.
@@ -87,6 +100,7 @@ struct WebhookIntake: Sendable {
         let bytes = Array(body.readableBytesView)
         guard self.verifier.isValid(body: bytes, signature: signature) else {
             logger.notice("webhook with an invalid signature", metadata: ["shop": "\(shopHeader)", "topic": "\(topicName)"])
+            self.journalRefusal(shop: shopHeader, topic: topicName, code: "invalid_signature")
             return answer(.error(.unauthorized, code: "invalid_signature", message: "the HMAC does not match the body"), "unauthorized")
         }
 
@@ -105,9 +119,15 @@ struct WebhookIntake: Sendable {
         )
 
         @Sendable func accept(_ connection: ShopConnection?) -> EventLoopFuture<WebhookReply> {
-            guard let connection else { return reject("unknown_shop") }
+            guard let connection else {
+                self.journalRefusal(shop: shop.value, topic: topicName, code: "unknown_shop")
+                return reject("unknown_shop")
+            }
             // Lifecycle topics must reach an uninstalled shop too (`shop/redact` comes 48 hours after uninstall).
-            if topic.body != .shopLifecycle && connection.status != .active { return reject("shop_not_connected") }
+            if topic.body != .shopLifecycle && connection.status != .active {
+                self.journalRefusal(shop: shop.value, topic: topicName, code: "shop_not_connected")
+                return reject("shop_not_connected")
+            }
             let job: EncodedJob
             do {
                 job = try Self.makeJob(topic: topic, body: bytes, shop: shop, businessId: connection.businessId, delivery: delivery)
@@ -116,7 +136,15 @@ struct WebhookIntake: Sendable {
             }
             let started = ContinuousClock.now
             let answered = eventLoop.makePromise(of: WebhookReply.self)
-            self.queue.enqueue(raw: job.bytes, id: job.id, queue: job.queue, dedupeKey: job.dedupeKey) { result in
+            let record = OperatorJournal.deliveryRecord(
+                shop: shop.value,
+                topic: topic.rawValue,
+                webhookId: delivery.webhookId,
+                eventId: delivery.eventId,
+                orderId: job.orderId,
+                jobId: job.id
+            )
+            self.queue.enqueue(raw: job.bytes, id: job.id, queue: job.queue, dedupeKey: job.dedupeKey, record: record) { result in
                 switch result {
                 case .success(let enqueued):
                     self.metrics.enqueueDuration.record(duration: ContinuousClock.now - started)
@@ -147,6 +175,8 @@ struct WebhookIntake: Sendable {
         var queue: String
         var dedupeKey: String
         var bytes: [UInt8]
+        /// The order the delivery is about, for the journal.
+        var orderId: Int64? = nil
     }
 
     /// The job a verified delivery becomes. Parsing into typed payloads both validates the body and drops what
@@ -164,7 +194,13 @@ struct WebhookIntake: Sendable {
                 shop: shop.value,
                 dedupeKey: dedupeKey
             )
-            return EncodedJob(id: envelope.id, queue: OrderIngestJob.queue, dedupeKey: dedupeKey, bytes: Self.encode(envelope, capacity: body.count))
+            return EncodedJob(
+                id: envelope.id,
+                queue: OrderIngestJob.queue,
+                dedupeKey: dedupeKey,
+                bytes: Self.encode(envelope, capacity: body.count),
+                orderId: order.id
+            )
         case .orderChange:
             let change = try ShopifyOrderChange(topic: topic, webhookBody: body)
             let envelope = OrderChangeNoticeJob.envelope(
@@ -173,7 +209,13 @@ struct WebhookIntake: Sendable {
                 shop: shop.value,
                 dedupeKey: dedupeKey
             )
-            return EncodedJob(id: envelope.id, queue: OrderChangeNoticeJob.queue, dedupeKey: dedupeKey, bytes: Self.encode(envelope, capacity: 512))
+            return EncodedJob(
+                id: envelope.id,
+                queue: OrderChangeNoticeJob.queue,
+                dedupeKey: dedupeKey,
+                bytes: Self.encode(envelope, capacity: 512),
+                orderId: change.orderId
+            )
         case .shopLifecycle:
             // The body must at least be a JSON object; its content (customer data for the privacy topics) is not kept.
             try JSONScanner.parse(body) { scanner throws(JSONScanError) in
@@ -349,5 +391,26 @@ struct WebhookMetrics: Sendable {
 
     func count(topic: WebhookTopic?, result: String) {
         self.counters[topic]?[result]?.increment()
+    }
+}
+
+/// A number of events allowed per second, shared by every thread: for work that a flood must not multiply.
+final class RateBudget: Sendable {
+    private let perSecond: Int
+    private let used = Mutex<(second: Int64, count: Int)>((0, 0))
+
+    init(perSecond: Int) {
+        self.perSecond = perSecond
+    }
+
+    /// Whether one more fits in the current second (and counts it if so).
+    func take() -> Bool {
+        let second = Int64(Date().timeIntervalSince1970)
+        return self.used.withLock { used in
+            if used.second != second { used = (second, 0) }
+            guard used.count < self.perSecond else { return false }
+            used.count += 1
+            return true
+        }
     }
 }

@@ -11,14 +11,28 @@ enum QueueScripts {
     /// Dedupe keys are counted by when they expire, in buckets of this many seconds (see ``countDedupe``).
     static let dedupeBucketSeconds = 600
 
-    /// KEYS: ready, dedupe key, dedupe counts. ARGV: envelope, job id, dedupe ttl (s). Returns 1 if enqueued, 0 if a
-    /// duplicate. The key is counted in its expiry's bucket (`EXPIRETIME`, so that ``forgetDedupe`` finds the same one).
+    /// KEYS: ready, dedupe key, dedupe counts, and for an ``EnqueueRecord`` its list and its latest-entry hash. ARGV:
+    /// envelope, job id, dedupe ttl (s), and for a record its open JSON object, cap, retention (s) and hash field
+    /// (empty: none). Returns 1 if enqueued, 0 if a duplicate. The key is counted in its expiry's bucket
+    /// (`EXPIRETIME`, so that ``forgetDedupe`` finds the same one). The record gets the outcome appended and closed.
     static let enqueueIfNew = RedisScript(
         """
-        if redis.call('SET', KEYS[2], ARGV[2], 'NX', 'EX', ARGV[3]) == false then return 0 end
-        redis.call('HINCRBY', KEYS[3], math.floor(redis.call('EXPIRETIME', KEYS[2]) / \(dedupeBucketSeconds)), 1)
-        redis.call('LPUSH', KEYS[1], ARGV[1])
-        return 1
+        local enqueued = redis.call('SET', KEYS[2], ARGV[2], 'NX', 'EX', ARGV[3]) ~= false
+        if enqueued then
+          redis.call('HINCRBY', KEYS[3], math.floor(redis.call('EXPIRETIME', KEYS[2]) / \(dedupeBucketSeconds)), 1)
+          redis.call('LPUSH', KEYS[1], ARGV[1])
+        end
+        if #KEYS > 3 then
+          local entry = ARGV[4] .. ',"outcome":"' .. (enqueued and 'enqueued' or 'duplicate') .. '"}'
+          redis.call('LPUSH', KEYS[4], entry)
+          redis.call('LTRIM', KEYS[4], 0, tonumber(ARGV[5]) - 1)
+          redis.call('EXPIRE', KEYS[4], ARGV[6])
+          if ARGV[7] ~= '' then
+            redis.call('HSET', KEYS[5], ARGV[7], entry)
+            redis.call('EXPIRE', KEYS[5], ARGV[6])
+          end
+        end
+        return enqueued and 1 or 0
         """
     )
 

@@ -64,12 +64,15 @@ public struct RedisJobQueue: Sendable {
 
     /// Like ``enqueue(raw:id:queue:dedupeKey:dedupeWindow:)``, for callers that are not async (the gateway's webhook
     /// path, on an event loop: see ``RedisClient/send(commands:completion:)``). `completion` must not block.
+    ///
+    /// A `record` (only with a `dedupeKey`) is written by the same script, with the outcome: see ``EnqueueRecord``.
     public func enqueue(
         raw: [UInt8],
         id: String,
         queue: String,
         dedupeKey: String?,
         dedupeWindow: Duration? = nil,
+        record: EnqueueRecord? = nil,
         completion: @escaping @Sendable (Result<EnqueueResult, RedisError>) -> Void
     ) {
         guard let dedupeKey else {
@@ -78,13 +81,19 @@ public struct RedisJobQueue: Sendable {
             }
             return
         }
-        self.redis.run(
-            QueueScripts.enqueueIfNew,
-            keys: [queue, self.dedupePrefix + dedupeKey, self.dedupeCountsKey],
-            arguments: [
-                RedisArgument(bytes: raw), RedisArgument(id), RedisArgument(max(1, Int((dedupeWindow ?? self.dedupeWindow).components.seconds))),
+        var keys = [queue, self.dedupePrefix + dedupeKey, self.dedupeCountsKey]
+        var arguments = [
+            RedisArgument(bytes: raw), RedisArgument(id), RedisArgument(max(1, Int((dedupeWindow ?? self.dedupeWindow).components.seconds))),
+        ]
+        if let record {
+            keys += [record.list, record.latest?.hash ?? record.list]
+            arguments += [
+                RedisArgument(bytes: record.openObject), RedisArgument(max(1, record.cap)),
+                RedisArgument(max(1, Int(record.retention.components.seconds))),
+                RedisArgument(record.latest?.field ?? ""),
             ]
-        ) { result in
+        }
+        self.redis.run(QueueScripts.enqueueIfNew, keys: keys, arguments: arguments) { result in
             completion(result.map { $0.int == 1 ? .enqueued : .duplicate })
         }
     }

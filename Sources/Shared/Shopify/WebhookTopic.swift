@@ -30,3 +30,13 @@ public enum WebhookTopic: String, Sendable, CaseIterable {
         }
     }
 }
+
+extension WebhookTopic {
+    /// The topics every connection subscribes to through the Admin API. The privacy topics (`customers/*`,
+    /// `shop/redact`) are configured in the app's settings, not per shop; `orders/paid` is not needed (an order
+    /// that is paid is also updated).
+    public static let subscribed: [WebhookTopic] = [.ordersCreate, .ordersUpdated, .ordersCancelled, .ordersEdited, .refundsCreate, .appUninstalled]
+
+    /// The address Shopify delivers to, under the gateway's public base URL.
+    public static func callbackURL(publicBaseURL: String) -> String { "\(publicBaseURL)/ecommerce/webhooks/shopify" }
+}

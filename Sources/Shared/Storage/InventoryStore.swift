@@ -184,4 +184,62 @@ public struct InventoryStore: Sendable {
             logger: logger
         )
     }
+
+    /// How much of the business's catalog Shopify has: variants, variants mapped to a Shopify variant, and the
+    /// first `sampleLimit` SKUs (or ids) of the unmapped ones.
+    public func mappingSummary(businessId: UUID, sampleLimit: Int, logger: Logger) async throws -> MappingSummary {
+        var summary = MappingSummary(variants: 0, mapped: 0, unmappedSample: [])
+        let counts = try await self.client.query(
+            """
+            SELECT count(*)::int, count(m.shopify_variant_id)::int FROM variants v
+            LEFT JOIN ecommerce_product_mapping m ON m.business_id = v.business_id AND m.variant_id = v.id
+            WHERE v.business_id = \(businessId)
+            """,
+            logger: logger
+        )
+        for try await (variants, mapped) in counts.decode((Int, Int).self) { (summary.variants, summary.mapped) = (variants, mapped) }
+        let unmapped = try await self.client.query(
+            """
+            SELECT COALESCE(v.sku, v.id::text) FROM variants v
+            LEFT JOIN ecommerce_product_mapping m ON m.business_id = v.business_id AND m.variant_id = v.id
+            WHERE v.business_id = \(businessId) AND m.shopify_variant_id IS NULL
+            ORDER BY v.sku NULLS LAST, v.id LIMIT \(sampleLimit)
+            """,
+            logger: logger
+        )
+        for try await sku in unmapped.decode(String.self) { summary.unmappedSample.append(sku) }
+        return summary
+    }
+
+    /// The business's movements still in the outbox: the oldest not yet relayed to a push job, and the oldest
+    /// relayed whose push has not confirmed it, with how many of each.
+    public func outboxBacklog(businessId: UUID, logger: Logger) async throws -> OutboxBacklog {
+        let rows = try await self.client.query(
+            """
+            SELECT count(*) FILTER (WHERE NOT relayed)::int, min(created_at) FILTER (WHERE NOT relayed),
+                   count(*) FILTER (WHERE relayed)::int, min(created_at) FILTER (WHERE relayed)
+            FROM ecommerce_inventory_outbox WHERE business_id = \(businessId)
+            """,
+            logger: logger
+        )
+        for try await (unrelayed, oldestUnrelayed, waiting, oldestWaiting) in rows.decode((Int, Date?, Int, Date?).self) {
+            return OutboxBacklog(unrelayed: unrelayed, oldestUnrelayed: oldestUnrelayed, awaitingPush: waiting, oldestAwaitingPush: oldestWaiting)
+        }
+        return OutboxBacklog(unrelayed: 0, oldestUnrelayed: nil, awaitingPush: 0, oldestAwaitingPush: nil)
+    }
+}
+
+/// See ``InventoryStore/mappingSummary(businessId:sampleLimit:logger:)``.
+public struct MappingSummary: Sendable, Equatable {
+    public var variants: Int
+    public var mapped: Int
+    public var unmappedSample: [String]
+}
+
+/// See ``InventoryStore/outboxBacklog(businessId:logger:)``.
+public struct OutboxBacklog: Sendable, Equatable {
+    public var unrelayed: Int
+    public var oldestUnrelayed: Date?
+    public var awaitingPush: Int
+    public var oldestAwaitingPush: Date?
 }

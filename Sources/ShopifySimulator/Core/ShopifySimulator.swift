@@ -283,6 +283,8 @@ public final class ShopifySimulator: Sendable {
             return .success(Self.order(arguments, in: shop))
         case "refund":
             return .success(Self.refund(arguments, in: shop))
+        case "shop":
+            return .success(["id": "gid://shopify/Shop/\(shop.locations.first?.id ?? 1)", "name": shop.domain, "myshopifyDomain": shop.domain])
         case "locations":
             return .success(shop.locations.map { ["id": "gid://shopify/Location/\($0.id)", "name": $0.name, "isActive": $0.isActive] })
         default:

@@ -30,6 +30,18 @@ extension ShopifySimulator {
         ]
     }
 
+    /// Removes the shop's subscriptions of a topic (GraphQL form, e.g. `ORDERS_CREATE`), as Shopify does after a
+    /// subscription's deliveries kept failing (control API). Returns how many were removed.
+    @discardableResult
+    public func removeWebhookSubscriptions(shop domain: String, topic: String) -> Int {
+        self.state.withLock { state in
+            guard let subscriptions = state.shops[domain]?.subscriptions else { return 0 }
+            let removed = subscriptions.filter { $0.value.topic == topic }.map(\.key)
+            for id in removed { state.shops[domain]?.subscriptions.removeValue(forKey: id) }
+            return removed.count
+        }
+    }
+
     /// The app's subscriptions, oldest first (a connection, sliced by the selection).
     static func webhookSubscriptions(in shop: SimulatedShop) -> [Any] {
         shop.subscriptions.sorted { $0.key < $1.key }.map {

@@ -62,6 +62,11 @@ struct InventoryPush: Sendable {
                         metadata: ["movements": "\(batch.movements)"]
                     )
                 }
+                // For the doctor (the business's last pushes); the push is done whether or not this is written.
+                try? await OperatorJournal(redis: self.queue.redis).recordInventoryPush(
+                    businessId: businessId,
+                    .init(variantId: variantId, delta: batch.delta, movements: batch.movements, outcome: stocked ? "applied" : "not_stocked")
+                )
             }
             try await self.inventory.closeBatch(batch, variantId: variantId, logger: logger)
             logger.debug("stock movements pushed", metadata: ["batch": "\(batch.id)", "movements": "\(batch.movements)", "delta": "\(batch.delta)"])

@@ -1,0 +1,177 @@
+import Foundation
+import JSONBytes
+import JobQueue
+import RedisClient
+
+/// What the gateway and the workers leave in Redis for the operator's questions (the doctor, an order's trace):
+/// each shop's webhook deliveries and the latest one per topic, the deliveries and OAuth callbacks refused, and each
+/// business's inventory pushes. Every list is capped and expires a week after its last write, so the journal's
+/// memory is bounded by the number of shops, not by traffic; entries are JSON objects with `at` (ms since the epoch).
+///
+/// Refusals come from callers nobody verified (a forged delivery names any shop it likes): they go to one list for
+/// all shops, not to a list per claimed shop, so that forged names cannot create keys.
+public struct OperatorJournal: Sendable {
+    /// Deliveries kept per shop (the newest).
+    public static let deliveriesPerShop = 2000
+    /// Refused deliveries and refused OAuth callbacks kept, each list for all shops together.
+    public static let refusalsKept = 1000
+    /// Inventory pushes kept per business.
+    public static let inventoryPushesPerBusiness = 50
+    public static let retention: Duration = .seconds(7 * 24 * 3600)
+
+    let redis: RedisClient
+
+    public init(redis: RedisClient) {
+        self.redis = redis
+    }
+
+    static func deliveriesKey(shop: String) -> String { "ecommerce:journal:deliveries:\(shop)" }
+    static func latestKey(shop: String) -> String { "ecommerce:journal:latest-delivery:\(shop)" }
+    static let webhookRefusalsKey = "ecommerce:journal:webhook-refusals"
+    static let oauthRefusalsKey = "ecommerce:journal:oauth-refusals"
+    static func inventoryPushesKey(businessId: UUID) -> String { "ecommerce:journal:inventory-pushes:\(businessId.uuidString.lowercased())" }
+
+    /// A webhook delivery the gateway accepted: what it was, and whether its job was enqueued or was a duplicate.
+    public struct Delivery: Codable, Sendable, Equatable {
+        public var at: Int64
+        public var topic: String
+        public var webhookId: String?
+        public var eventId: String?
+        /// The order it is about (order topics, refunds, edits).
+        public var orderId: Int64?
+        public var jobId: String
+        /// `enqueued` or `duplicate`.
+        public var outcome: String
+    }
+
+    /// A webhook delivery or an OAuth callback refused, with the code it was answered with.
+    public struct Refusal: Codable, Sendable, Equatable {
+        public var at: Int64
+        /// As the request named it (unverified for a bad signature).
+        public var shop: String
+        public var topic: String?
+        public var code: String
+
+        public init(at: Date = Date(), shop: String, topic: String? = nil, code: String) {
+            self.at = Int64(at.timeIntervalSince1970 * 1000)
+            self.shop = shop
+            self.topic = topic
+            self.code = code
+        }
+    }
+
+    /// One inventory push of a variant: the delta sent and what Shopify made of it.
+    public struct InventoryPush: Codable, Sendable, Equatable {
+        public var at: Int64
+        public var variantId: UUID
+        public var delta: Int
+        public var movements: Int
+        /// `applied`, or `not_stocked` (the item is not stocked at the location).
+        public var outcome: String
+
+        public init(at: Date = Date(), variantId: UUID, delta: Int, movements: Int, outcome: String) {
+            self.at = Int64(at.timeIntervalSince1970 * 1000)
+            self.variantId = variantId
+            self.delta = delta
+            self.movements = movements
+            self.outcome = outcome
+        }
+    }
+
+    // MARK: Writing
+
+    /// The record of an accepted delivery, for the enqueue's own script to write (see ``EnqueueRecord``).
+    public static func deliveryRecord(
+        shop: String,
+        topic: String,
+        webhookId: String?,
+        eventId: String?,
+        orderId: Int64?,
+        jobId: String,
+        at: Date = Date()
+    ) -> EnqueueRecord {
+        var writer = JSONWriter(capacity: 256)
+        writer.object { object in
+            object.field("at", Int64(at.timeIntervalSince1970 * 1000))
+            object.field("topic", topic)
+            object.field("webhookId", webhookId)
+            object.field("eventId", eventId)
+            object.field("orderId", orderId)
+            object.field("jobId", jobId)
+        }
+        var open = writer.bytes
+        open.removeLast()  // the closing brace: the script appends the outcome and closes the object
+        return EnqueueRecord(
+            list: Self.deliveriesKey(shop: shop),
+            cap: Self.deliveriesPerShop,
+            retention: Self.retention,
+            openObject: open,
+            latest: .init(hash: Self.latestKey(shop: shop), field: topic)
+        )
+    }
+
+    /// Records a refused delivery without waiting for Redis (the gateway's webhook path); a failure is dropped.
+    public func recordWebhookRefusal(_ refusal: Refusal) {
+        self.redis.send(commands: Self.capped(Self.webhookRefusalsKey, refusal, cap: Self.refusalsKept)) { _ in }
+    }
+
+    public func recordOAuthRefusal(_ refusal: Refusal) async throws(RedisError) {
+        _ = try await self.redis.send(commands: Self.capped(Self.oauthRefusalsKey, refusal, cap: Self.refusalsKept))
+    }
+
+    public func recordInventoryPush(businessId: UUID, _ push: InventoryPush) async throws(RedisError) {
+        _ = try await self.redis.send(
+            commands: Self.capped(Self.inventoryPushesKey(businessId: businessId), push, cap: Self.inventoryPushesPerBusiness)
+        )
+    }
+
+    private static func capped(_ key: String, _ entry: some Encodable, cap: Int) -> [[RedisArgument]] {
+        let bytes = (try? JSONEncoder().encode(entry)).map(Array.init) ?? Array("{}".utf8)
+        return [
+            ["LPUSH", RedisArgument(key), RedisArgument(bytes: bytes)],
+            ["LTRIM", RedisArgument(key), "0", RedisArgument(cap - 1)],
+            ["EXPIRE", RedisArgument(key), RedisArgument(Int(Self.retention.components.seconds))],
+        ]
+    }
+
+    // MARK: Reading
+
+    /// The shop's deliveries, newest first (at most ``deliveriesPerShop``).
+    public func deliveries(shop: String, limit: Int = OperatorJournal.deliveriesPerShop) async throws -> [Delivery] {
+        try await self.entries(Self.deliveriesKey(shop: shop), limit: limit)
+    }
+
+    /// The latest delivery of each topic the shop has sent, by topic.
+    public func latestDeliveries(shop: String) async throws -> [String: Delivery] {
+        let reply = try await self.redis.send(["HGETALL", RedisArgument(Self.latestKey(shop: shop))]).orThrow().elements
+        var latest: [String: Delivery] = [:]
+        for index in stride(from: 0, to: reply.count - 1, by: 2) {
+            guard let topic = reply[index].text, let text = reply[index + 1].text,
+                let delivery = try? JSONDecoder().decode(Delivery.self, from: Data(text.utf8))
+            else { continue }
+            latest[topic] = delivery
+        }
+        return latest
+    }
+
+    /// Refused deliveries of every shop, newest first.
+    public func webhookRefusals(limit: Int = OperatorJournal.refusalsKept) async throws -> [Refusal] {
+        try await self.entries(Self.webhookRefusalsKey, limit: limit)
+    }
+
+    /// Refused OAuth callbacks of every shop, newest first.
+    public func oauthRefusals(limit: Int = OperatorJournal.refusalsKept) async throws -> [Refusal] {
+        try await self.entries(Self.oauthRefusalsKey, limit: limit)
+    }
+
+    /// The business's inventory pushes, newest first.
+    public func inventoryPushes(businessId: UUID, limit: Int = OperatorJournal.inventoryPushesPerBusiness) async throws -> [InventoryPush] {
+        try await self.entries(Self.inventoryPushesKey(businessId: businessId), limit: limit)
+    }
+
+    /// A list's entries that decode (a malformed one is skipped, not fatal).
+    private func entries<Entry: Decodable>(_ key: String, limit: Int) async throws -> [Entry] {
+        let reply = try await self.redis.send(["LRANGE", RedisArgument(key), "0", RedisArgument(max(0, limit - 1))]).orThrow().elements
+        return reply.compactMap { $0.text.flatMap { try? JSONDecoder().decode(Entry.self, from: Data($0.utf8)) } }
+    }
+}

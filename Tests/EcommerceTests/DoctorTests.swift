@@ -1,0 +1,281 @@
+import Diagnostics
+import EcommerceJobs
+import Foundation
+import HTTPTypes
+import Hummingbird
+import HummingbirdTesting
+import NIOFoundationCompat
+import PostgresNIO
+import RedisClient
+import Shopify
+import ShopifyAdmin
+import ShopifySimulatorCore
+import Storage
+import Testing
+
+/// The doctor of one business, against a gateway whose Shopify is the simulator: healthy, then each fault it names
+/// produced for real (a revoked token, a deleted subscription, a forged delivery, an unmapped SKU, a stopped relay,
+/// a stale poll), and `--fix`. Part of the gateway suite: it shares its flushed Redis database.
+extension GatewayTests {
+    static let doctorBaseURL = "https://gateway.example"
+
+    /// Runs `body` against a gateway with OAuth configured against a simulator (the doctor's Shopify), and a
+    /// business as a healthy connection leaves it (see ``healthyBusiness(postgres:redis:harness:)``).
+    func withDoctor(
+        _ body: @Sendable (any TestClientProtocol, PostgresClient, RedisClient, SimulatorHarness, CatalogFixture) async throws -> Void
+    ) async throws {
+        try await SimulatorHarness.run { harness in
+            let environment = [
+                "SHOPIFY_API_KEY": harness.simulator.apiKey,
+                "PUBLIC_BASE_URL": Self.doctorBaseURL,
+                "APP_REDIRECT_URL": "https://app.example/shopify/done",
+                "TOKEN_ENCRYPTION_KEYS": CatalogFixture.cipherSpecification,
+                "SHOPIFY_ADMIN_BASE_URL": harness.baseURLTemplate,
+            ]
+            try await self.withGateway(environment: environment) { client, postgres, redis in
+                let fixture = try await self.healthyBusiness(postgres: postgres, redis: redis, harness: harness)
+                try await body(client, postgres, redis, harness, fixture)
+            }
+        }
+    }
+
+    /// Connected with every scope the app asks for, its catalog pushed (mapped, 7 on both sides, nothing waiting),
+    /// subscribed to every topic at the gateway's public URL, in the poll schedule and polled just now.
+    func healthyBusiness(postgres: PostgresClient, redis: RedisClient, harness: SimulatorHarness) async throws -> CatalogFixture {
+        let logger = TestServices.logger
+        let fixture = try await CatalogFixture.create(on: postgres, simulator: harness.simulator, products: 1, variants: 2)
+        let run = try await ProductPushTests().push(fixture, postgres: postgres, redis: redis, harness: harness)
+        #expect(run.status == "completed")
+        let connections = ConnectionStore(client: postgres)
+        try await connections.saveAccessToken(
+            businessId: fixture.businessId,
+            sealed: try CatalogFixture.cipher.seal(fixture.accessToken, context: fixture.businessId.uuidString.lowercased()),
+            scopes: ShopifyAccessScopes.needed.joined(separator: ","),
+            logger: logger
+        )
+        let credentials = ShopifyCredentials(shop: fixture.shop, accessToken: fixture.accessToken)
+        for topic in WebhookTopic.subscribed {
+            try await harness.client().createWebhookSubscription(
+                topic: ShopifyAdminClient.subscriptionTopic(topic.rawValue),
+                uri: WebhookTopic.callbackURL(publicBaseURL: Self.doctorBaseURL),
+                as: credentials,
+                logger: logger
+            )
+        }
+        _ = try await PollSchedule(redis: redis, interval: .seconds(900)).reconcile(adding: [fixture.businessId])
+        try await connections.advanceLastSynced(businessId: fixture.businessId, to: Date(), logger: logger)
+        return fixture
+    }
+
+    /// What `ecommerce-worker doctor` needs to see what the gateway's doctor sees.
+    func doctorCommandEnvironment(_ harness: SimulatorHarness) -> [String: String] {
+        [
+            "REDIS_URL": TestServices.redisURL(.gateway),
+            "TOKEN_ENCRYPTION_KEYS": CatalogFixture.cipherSpecification,
+            "SHOPIFY_ADMIN_BASE_URL": harness.baseURLTemplate,
+            "PUBLIC_BASE_URL": Self.doctorBaseURL,
+        ]
+    }
+
+    /// The gateway's doctor report, as JSON decodes it.
+    func doctorReport(_ client: some TestClientProtocol, _ businessId: UUID, token: String = TestJWT.ops()) async throws -> DoctorReport {
+        try await client.execute(
+            uri: "/ops/api/businesses/\(businessId.uuidString.lowercased())/doctor",
+            method: .get,
+            headers: [.authorization: "Bearer \(token)"]
+        ) { response in
+            #expect(response.status == .ok, "\(String(buffer: response.body))")
+            let decoder = JSONDecoder()
+            decoder.dateDecodingStrategy = .iso8601
+            return try decoder.decode(DoctorReport.self, from: Data(buffer: response.body))
+        }
+    }
+
+    /// The doctor as the gateway has it, with thresholds a test can reach in seconds.
+    func quickDoctor(
+        postgres: PostgresClient,
+        redis: RedisClient,
+        harness: SimulatorHarness,
+        pollInterval: Duration = .seconds(900)
+    ) -> BusinessDoctor {
+        var doctor = BusinessDoctor(
+            postgres: postgres,
+            redis: redis,
+            shopify: .init(client: harness.client(), cipher: CatalogFixture.cipher),
+            neededScopes: ShopifyAccessScopes.needed,
+            publicBaseURL: Self.doctorBaseURL,
+            pollInterval: pollInterval
+        )
+        doctor.thresholds.relayDelay = .seconds(1)
+        return doctor
+    }
+
+    @Test("the doctor of a healthy business: every step ok, with its evidence, through the ops API and for the merchant itself")
+    func doctorHealthy() async throws {
+        try await self.withDoctor { client, _, redis, harness, fixture in
+            // A delivery through the gateway: the journal keeps it, in the enqueue's own round trip.
+            // Delivered twice (Shopify's retry): both are journaled, the second as the duplicate it was.
+            let order = OrderFactory.order(lines: [])
+            let body = OrderFactory.webhookBody(order)
+            let headers = Self.headers(body: body, shop: fixture.shop)
+            for _ in 0..<2 {
+                let (status, _, _) = try await Self.post(client, body: body, headers: headers)
+                #expect(status == .ok)
+            }
+            let journal = try await OperatorJournal(redis: redis).deliveries(shop: fixture.shop)
+            #expect(
+                journal.map(\.outcome) == ["duplicate", "enqueued"] && journal.allSatisfy { $0.orderId == order.id && $0.topic == "orders/create" }
+            )
+            #expect(journal.first?.webhookId == headers[HTTPField.Name("X-Shopify-Webhook-Id")!])
+
+            let report = try await self.doctorReport(client, fixture.businessId)
+            #expect(report.verdict == .ok, "\(report.text)")
+            let checks = [
+                "connection", "scopes", "token", "oauth_callbacks", "webhook_subscriptions", "webhook_deliveries", "mappings", "stock_relay",
+                "inventory_pushes", "drift", "polling",
+            ]
+            #expect(report.findings.map(\.check) == checks)
+            #expect(report.findings.allSatisfy { $0.verdict == .ok && !$0.evidence.isEmpty && $0.action == nil }, "\(report.text)")
+            #expect(report.finding("token")?.evidence.contains { $0.contains("Shopify accepts it") } == true)
+            #expect(report.finding("webhook_deliveries")?.evidence.contains { $0.hasPrefix("orders/create: last delivery") } == true)
+            #expect(report.finding("mappings")?.evidence == ["2 of 2 variants are in Shopify"])
+            #expect(report.finding("drift")?.evidence.allSatisfy { $0.hasSuffix("FlowPOS 7, Shopify 7") } == true)
+
+            // The merchant may read its own; another business's token may not; nor fix anything.
+            #expect(try await self.doctorReport(client, fixture.businessId, token: TestJWT.merchant(fixture.businessId)).verdict == .ok)
+            let path = "/ops/api/businesses/\(fixture.businessId.uuidString.lowercased())/doctor"
+            let (other, _) = try await self.get(client, path, token: TestJWT.merchant(UUID()))
+            #expect(other == .forbidden)
+            let (none, _) = try await self.get(client, path, token: nil)
+            #expect(none == .unauthorized)
+            let (malformed, refusal) = try await self.get(client, "/ops/api/businesses/not-a-uuid/doctor", token: TestJWT.ops())
+            #expect(malformed == .badRequest && refusal["error"] as? String == "invalid_business_id")
+            let (fixByMerchant, _) = try await self.post(client, path + "/fix", token: TestJWT.merchant(fixture.businessId))
+            #expect(fixByMerchant == .forbidden)
+            // The same report from the worker's command, for scripts: JSON, exit 0 when all is ok.
+            let printed = try await WorkerProcessTests.command(
+                ["doctor", "--business", fixture.businessId.uuidString, "--json"],
+                extra: self.doctorCommandEnvironment(harness)
+            )
+            let decoder = JSONDecoder()
+            decoder.dateDecodingStrategy = .iso8601
+            let fromCommand = try decoder.decode(DoctorReport.self, from: Data(printed.utf8))
+            #expect(fromCommand.verdict == .ok && fromCommand.findings.map(\.check) == checks, "\(fromCommand.text)")
+            // A business without a connection: one failing step that says how to connect.
+            let unknown = try await self.doctorReport(client, UUID())
+            #expect(unknown.verdict == .failing && unknown.findings.map(\.check) == ["connection"])
+        }
+    }
+
+    @Test(
+        "the doctor names each fault produced for real: a deleted subscription (fixed), a forged delivery, an unmapped SKU, a stopped relay, a stale poll, a revoked token"
+    )
+    func doctorFaults() async throws {
+        try await self.withDoctor { client, postgres, redis, harness, fixture in
+            let logger = TestServices.logger
+            let business = fixture.businessId
+            let doctor = self.quickDoctor(postgres: postgres, redis: redis, harness: harness)
+
+            // Shopify deleted a subscription (as it does after failed deliveries): failing, until --fix re-creates it.
+            #expect(harness.simulator.removeWebhookSubscriptions(shop: fixture.shop, topic: "ORDERS_CREATE") == 1)
+            var report = try await self.doctorReport(client, business)
+            var finding = try #require(report.finding("webhook_subscriptions"))
+            #expect(finding.verdict == .failing && finding.evidence.contains("orders/create: not subscribed"), "\(report.text)")
+            #expect(finding.action?.contains("--fix") == true)
+            let (fixed, fixedBody) = try await self.post(
+                client,
+                "/ops/api/businesses/\(business.uuidString.lowercased())/doctor/fix",
+                token: TestJWT.ops()
+            )
+            #expect(fixed == .ok)
+            #expect((fixedBody["fixed"] as? [String])?.first?.contains("ORDERS_CREATE") == true, "\(fixedBody)")
+            report = try await self.doctorReport(client, business)
+            #expect(report.finding("webhook_subscriptions")?.verdict == .ok, "\(report.text)")
+
+            // A delivery for the shop with a bad signature: refused 401, and the doctor points at the secret.
+            let body = OrderFactory.webhookBody(OrderFactory.order(lines: []))
+            let (forged, _, _) = try await Self.post(
+                client,
+                body: body,
+                headers: Self.headers(body: body, shop: fixture.shop, secret: "not-the-secret")
+            )
+            #expect(forged == .unauthorized)
+            // Written without holding up the answer: it lands a moment later.
+            let journaled = try await TestServices.eventually(timeout: .seconds(10)) {
+                try await OperatorJournal(redis: redis).webhookRefusals().contains { $0.shop == fixture.shop && $0.code == "invalid_signature" }
+            }
+            #expect(journaled)
+            report = try await self.doctorReport(client, business)
+            finding = try #require(report.finding("webhook_deliveries"))
+            #expect(finding.verdict == .failing && finding.evidence.contains { $0.contains("refused with invalid_signature") }, "\(report.text)")
+            #expect(finding.action?.contains("SHOPIFY_API_SECRET") == true)
+            _ = try await redis.send(["DEL", "ecommerce:journal:webhook-refusals"])
+
+            // A FlowPOS variant that was never pushed: a warning naming its SKU.
+            try await postgres.query(
+                """
+                INSERT INTO variants (id, product_id, business_id, title, sku, price)
+                SELECT gen_random_uuid(), id, business_id, 'New', 'DOCTOR-NEW-SKU', 10 FROM products WHERE business_id = \(business) LIMIT 1
+                """,
+                logger: logger
+            )
+            report = try await doctor.examine(businessId: business, logger: logger)
+            finding = try #require(report.finding("mappings"))
+            #expect(
+                finding.verdict == .warning && finding.evidence == ["2 of 3 variants are in Shopify", "not in Shopify: DOCTOR-NEW-SKU"],
+                "\(report.text)"
+            )
+            try await postgres.query("DELETE FROM variants WHERE sku = 'DOCTOR-NEW-SKU' AND business_id = \(business)", logger: logger)
+
+            // A stock change with no relay running: failing once it waits past the threshold (1 s here).
+            let variant = try #require(
+                try await postgres.query("SELECT variant_id FROM ecommerce_product_mapping WHERE business_id = \(business) LIMIT 1", logger: logger)
+                    .decode(UUID.self).first { _ in true }
+            )
+            try await postgres.query("UPDATE stock_levels SET quantity = 9 WHERE variant_id = \(variant)", logger: logger)
+            report = try await doctor.examine(businessId: business, logger: logger)
+            #expect(report.finding("stock_relay")?.verdict == .ok, "a change just made is not late: \(report.text)")
+            try await Task.sleep(for: .milliseconds(1500))
+            report = try await doctor.examine(businessId: business, logger: logger)
+            finding = try #require(report.finding("stock_relay"))
+            #expect(finding.verdict == .failing && finding.action?.contains("ecommerce-worker workers") == true, "\(report.text)")
+            // The waiting movement is left out of the drift sample (Shopify has not been told yet).
+            #expect(report.finding("drift")?.verdict == .ok, "\(report.text)")
+            try await postgres.query("UPDATE stock_levels SET quantity = 7 WHERE variant_id = \(variant)", logger: logger)
+            try await postgres.query("DELETE FROM ecommerce_inventory_outbox WHERE business_id = \(business)", logger: logger)
+
+            // No poll for a while (an interval of 3 s here): past two intervals a warning, past four failing. The
+            // warning's window is 6 s wide, room for a stalled test process.
+            let pollDoctor = self.quickDoctor(postgres: postgres, redis: redis, harness: harness, pollInterval: .seconds(3))
+            try await ConnectionStore(client: postgres).advanceLastSynced(businessId: business, to: Date(), logger: logger)
+            report = try await pollDoctor.examine(businessId: business, logger: logger)
+            #expect(report.finding("polling")?.verdict == .ok, "\(report.text)")
+            try await Task.sleep(for: .milliseconds(6500))
+            report = try await pollDoctor.examine(businessId: business, logger: logger)
+            #expect(report.finding("polling")?.verdict == .warning, "\(report.text)")
+            try await Task.sleep(for: .milliseconds(6000))
+            report = try await pollDoctor.examine(businessId: business, logger: logger)
+            #expect(report.finding("polling")?.verdict == .failing, "\(report.text)")
+            // And a business the schedule lost.
+            _ = try await redis.send(["ZREM", RedisArgument(PollSchedule.key), RedisArgument(business.uuidString.lowercased())])
+            report = try await doctor.examine(businessId: business, logger: logger)
+            finding = try #require(report.finding("polling"))
+            #expect(finding.verdict == .failing && finding.evidence.contains("not in the poll schedule"), "\(report.text)")
+
+            // Shopify revoked the token: failing, and the steps that need Shopify say why they did not run.
+            #expect(harness.simulator.revokeAccessTokens(shop: fixture.shop) > 0)
+            report = try await self.doctorReport(client, business)
+            finding = try #require(report.finding("token"))
+            #expect(finding.verdict == .failing && finding.evidence.contains { $0.contains("Shopify refused it") }, "\(report.text)")
+            #expect(finding.action?.contains("reconnect the shop") == true)
+            #expect(report.finding("webhook_subscriptions")?.verdict == .warning)
+            // The command says so to people, and exits 2.
+            let printed = try await WorkerProcessTests.command(
+                ["doctor", "--business", business.uuidString],
+                extra: self.doctorCommandEnvironment(harness),
+                expect: .exited(2)
+            )
+            #expect(printed.contains("[FAILING] Access token") && printed.contains("→ the token was revoked"), "\(printed)")
+        }
+    }
+}
