@@ -4,6 +4,7 @@ import Foundation
 import HTTPTypes
 import Hummingbird
 import HummingbirdTesting
+import JobQueue
 import NIOFoundationCompat
 import PostgresNIO
 import RedisClient
@@ -12,6 +13,8 @@ import ShopifyAdmin
 import ShopifySimulatorCore
 import Storage
 import Testing
+
+@testable import WorkerApp
 
 /// The doctor of one business, against a gateway whose Shopify is the simulator: healthy, then each fault it names
 /// produced for real (a revoked token, a deleted subscription, a forged delivery, an unmapped SKU, a stopped relay,
@@ -276,6 +279,125 @@ extension GatewayTests {
                 expect: .exited(2)
             )
             #expect(printed.contains("[FAILING] Access token") && printed.contains("→ the token was revoked"), "\(printed)")
+        }
+    }
+
+    /// The worker side for the trace: order ingestion and polls, journaling outcomes as a deployed worker does.
+    func orderWorkers(postgres: PostgresClient, redis: RedisClient, harness: SimulatorHarness) -> [JobWorker] {
+        let queue = RedisJobQueue(redis: redis)
+        let handlers = EcommerceHandlers(postgres: postgres, queue: queue, shopify: harness.client(redis: redis), tokenCipher: CatalogFixture.cipher)
+        var configuration = JobWorkerConfiguration(queues: [EcommerceQueue.orders, EcommerceQueue.polling], concurrency: 2)
+        configuration.maintenanceInterval = .milliseconds(50)
+        let journal = OperatorJournal(redis: redis)
+        configuration.onSettled = { journal.recordSettlement($0) }
+        return [JobWorker(queue: queue, registry: handlers.registry(), configuration: configuration, logger: TestServices.logger)]
+    }
+
+    @Test("an order's trace: delivered twice, an update dropped and caught by a poll, then edited; every step in order, from the API and the command")
+    func orderTrace() async throws {
+        try await self.withDoctor { client, postgres, redis, harness, fixture in
+            let logger = TestServices.logger
+            let business = fixture.businessId
+            let mapped = try await postgres.query(
+                "SELECT variant_id, shopify_variant_id FROM ecommerce_product_mapping WHERE business_id = \(business) ORDER BY variant_id LIMIT 1",
+                logger: logger
+            ).decode((UUID, Int64).self).reduce(into: [(UUID, Int64)]()) { $0.append($1) }
+            let (variant, shopifyVariant) = try #require(mapped.first)
+            let placed = try #require(harness.simulator.placeOrder(shop: fixture.shop, lines: [.init(variantId: shopifyVariant, quantity: 2)]))
+            let order = try JSONDecoder().decode(ShopifyOrder.self, from: placed)
+            let body = String(decoding: placed, as: UTF8.self)
+            let headers = Self.headers(body: body, topic: "orders/create", shop: fixture.shop)
+            let queue = RedisJobQueue(redis: redis)
+            // 1. orders/create, and Shopify's retry of it (both before any worker runs, so the steps' order is fixed).
+            for _ in 0..<2 { #expect(try await Self.post(client, body: body, headers: headers).0 == .ok) }
+            try await TestServices.whileRunning(self.orderWorkers(postgres: postgres, redis: redis, harness: harness)) {
+                let ingested = try await TestServices.eventually(timeout: .seconds(30)) {
+                    try await BusinessFixture.stock(of: variant, on: postgres) == 5
+                }
+                #expect(ingested, "7 − 2")
+                // 2. One unit refunded and restocked in Shopify; its orders/updated never arrives; a poll reads it.
+                _ = try #require(
+                    harness.simulator.changeOrder(
+                        shop: fixture.shop,
+                        orderId: order.id,
+                        .refund(lineItemId: order.lineItems[0].id, quantity: 1, restock: true)
+                    )
+                )
+                try await queue.enqueue(
+                    OrderPollJob.self,
+                    OrderPollJob.envelope(
+                        .init(slot: nil),
+                        businessId: business,
+                        shop: fixture.shop,
+                        dedupeKey: OrderPollJob.requestKey(businessId: business)
+                    )
+                )
+                let polled = try await TestServices.eventually(timeout: .seconds(30)) {
+                    try await BusinessFixture.stock(of: variant, on: postgres) == 6
+                }
+                #expect(polled, "the restocked unit back: 6")
+                // 3. orders/edited: a notice, which changes no stock by itself.
+                let edit = #"{"order_edit": {"id": 91, "order_id": \#(order.id), "committed_at": "2026-12-04T10:00:00Z"}}"#
+                #expect(
+                    try await Self.post(client, body: edit, headers: Self.headers(body: edit, topic: "orders/edited", shop: fixture.shop)).0 == .ok
+                )
+                let noted = try await TestServices.eventually(timeout: .seconds(30)) {
+                    try await OrderHistoryStore(client: postgres).events(businessId: business, orderId: order.id, logger: logger).contains {
+                        $0.kind == "order_change"
+                    }
+                }
+                #expect(noted)
+                // Its job's outcome is journaled just after the notice is recorded.
+                _ = try await TestServices.eventually(timeout: .seconds(10)) {
+                    try await OperatorJournal(redis: redis).jobOutcomes(businessId: business).count >= 2
+                }
+            }
+
+            let decoder = JSONDecoder()
+            decoder.dateDecodingStrategy = .iso8601
+            let trace = try await client.execute(
+                uri: "/ops/api/businesses/\(business.uuidString.lowercased())/orders/\(order.id)/trace",
+                method: .get,
+                headers: [.authorization: "Bearer \(TestJWT.merchant(business))"]
+            ) { response in
+                #expect(response.status == .ok, "\(String(buffer: response.body))")
+                return try decoder.decode(OrderTrace.self, from: Data(buffer: response.body))
+            }
+            let kinds = trace.steps.map(\.kind)
+            #expect(
+                kinds == [
+                    "delivery", "delivery", "ingestion", "stock_movement", "job", "ingestion", "stock_movement", "delivery", "change_notice", "job",
+                ],
+                "\(trace.text)"
+            )
+            let summaries = trace.steps.map(\.summary)
+            #expect(summaries[0].hasPrefix("orders/create") && summaries[0].hasSuffix("enqueued"), "\(trace.text)")
+            #expect(summaries[1].hasSuffix("a duplicate: no job"))
+            #expect(summaries[2].contains("from webhook") && summaries[3].contains("-2 → 5"), "\(trace.text)")
+            #expect(summaries[4].contains("orders.ingest") && summaries[4].hasSuffix("succeeded"), "\(trace.text)")
+            #expect(summaries[5].contains("from poll (poll:") && summaries[6].contains("+1 → 6"), "\(trace.text)")
+            #expect(summaries[7].hasPrefix("orders/edited") && summaries[8].contains("orders/edited noted"), "\(trace.text)")
+            #expect(trace.record?.source == "webhook" && trace.lines.map(\.appliedQuantity) == [1], "\(trace.text)")
+            #expect(trace.jobs.count == 2 && trace.jobs.allSatisfy { $0.state == "not_held" })
+
+            // The command prints the same steps; another business's token sees nothing of it.
+            let printed = try await WorkerProcessTests.command(
+                ["trace", "order", "--business", business.uuidString, String(order.id)],
+                extra: self.doctorCommandEnvironment(harness)
+            )
+            #expect(printed.contains("a duplicate: no job") && printed.contains("orders/edited noted"), "\(printed)")
+            let (other, _) = try await self.get(
+                client,
+                "/ops/api/businesses/\(business.uuidString.lowercased())/orders/\(order.id)/trace",
+                token: TestJWT.merchant(UUID())
+            )
+            #expect(other == .forbidden)
+            let (malformed, _) = try await self.get(
+                client,
+                "/ops/api/businesses/\(business.uuidString.lowercased())/orders/-4/trace",
+                token: TestJWT.ops()
+            )
+            #expect(malformed == .badRequest)
         }
     }
 }

@@ -431,6 +431,8 @@ struct WorkerProcessTests {
         }
         let metrics = await Self.get(port: metricsPort, "/metrics").body
         #expect(counted, "jobs_total counts the ingested order: \(metrics.prefix(2000))")
+        // And the webhook's lag from the gateway to the stock commit, as a histogram.
+        #expect(metrics.contains(#"ecommerce_order_ingest_lag_seconds_count{source="webhook"} 1"#), "\(metrics.prefix(3000))")
 
         try await server.stop()
         let notReady = await TestServices.eventually(timeout: .seconds(30), every: .milliseconds(200)) {

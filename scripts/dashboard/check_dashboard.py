@@ -24,6 +24,7 @@ from websockets.sync.client import connect  # noqa: E402
 ARTIFACTS = os.path.join(ROOT, "test-artifacts")
 SHOP = "dashboard-shop.myshopify.com"
 BUSINESS = str(uuid.UUID("00000000-0000-4000-8000-00000000da5b"))
+ORDER: dict = {}  # the order prepare() places
 
 
 class Browser:
@@ -125,6 +126,11 @@ def prepare(system: System) -> None:
     assert products["status"] == "partial" and products["failed"] == 1, products
     collections = system.push("collections", BUSINESS, show_progress=False)
     assert collections["status"] == "completed", collections
+    # A customer's order, delivered by the simulator's webhook and ingested: the order search finds it.
+    variants = system.shop_variants(SHOP)
+    order = system.place_order(SHOP, [(variants["DASH-1"], 2)])
+    ORDER["id"] = order["id"]
+    wait_until("the order ingested", lambda: system.stock(BUSINESS).get("DASH-1") == 38, 60)
     system.inject_poison("poison-dashboard-1", BUSINESS, SHOP)
     wait_until("the poison job in the dead letters", lambda: system.redis("HEXISTS", "ecommerce-orders:dead", "poison-dashboard-1") == "1", 30)
 
@@ -208,6 +214,17 @@ def check(system: System, browser: Browser) -> None:
     expect(finding("mappings").endswith(" warning") and "not in Shopify: DASH-" in doctor, "the refused product's variants named as unmapped", doctor)
     expect("POST /ecommerce/sync/products" in doctor, "what to do about them", doctor)
     say(f"  screenshot: {browser.screenshot('ops-doctor.png')}")
+
+    say("dashboard: an order found by the search box")
+    browser.type("#trace-order", str(ORDER["id"]))
+    browser.click("#trace-form button[type=submit]")
+    wait_until("the order's trace", lambda: browser.evaluate("document.querySelector('#trace').dataset.state") == "done", 30, 0.3)
+    found = browser.text("#trace")
+    kinds = browser.evaluate("[...document.querySelectorAll('#trace li')].map((n) => n.dataset.kind)")
+    expect(kinds[:4] == ["delivery", "ingestion", "stock_movement", "job"], "the delivery, its ingestion, the stock movement and the job, in order", found)
+    expect("orders/create" in found and "from webhook" in found and "-2 → 38" in found, "what each step says", found)
+    expect("2 applied" in found, "the quantity applied to the line", found)
+    say(f"  screenshot: {browser.screenshot('ops-order-trace.png')}")
 
 
 def main() -> int:

@@ -37,6 +37,12 @@ enum DashboardAssets {
               <input id="doctor-business" name="business" placeholder="business id (or Doctor on a connection above)" required>
               <button type="submit">Run the checklist</button>
             </form>
+            <form id="trace-form">
+              <label for="trace-order">Order</label>
+              <input id="trace-order" name="order" inputmode="numeric" placeholder="Shopify order id, e.g. 5801234567890" required>
+              <button type="submit">Find it</button>
+            </form>
+            <div id="trace" class="trace"></div>
             <div class="body"></div>
           </section>
         </main>
@@ -67,7 +73,10 @@ enum DashboardAssets {
         form#sign-in { background: #fff; border: 1px solid #dde1e6; border-radius: 6px; padding: 1rem; max-width: 32rem; }
         form#sign-in input { width: 100%; box-sizing: border-box; margin: 0.5rem 0; padding: 0.4rem; }
         button { cursor: pointer; }
-        #doctor-form input { width: 22rem; padding: 0.3rem; }
+        #doctor-form input, #trace-form input { width: 22rem; padding: 0.3rem; }
+        #trace-form { margin-top: 0.5rem; }
+        .trace ol { font-size: 0.9rem; padding-left: 1.2rem; }
+        .trace .kind { display: inline-block; min-width: 8rem; color: #59636e; }
         .finding { border-left: 4px solid #dde1e6; padding: 0.25rem 0.75rem; margin: 0.5rem 0; }
         .finding.ok { border-color: #1a7f37; }
         .finding.warning { border-color: #9a6700; }
@@ -280,6 +289,36 @@ enum DashboardAssets {
           }
         }
 
+        // Every step of one order of the business named in the doctor's field.
+        async function trace(businessId, orderId) {
+          const node = $("#trace");
+          node.replaceChildren(element("p", "Looking…", "muted"));
+          try {
+            const found = await api(`/ops/api/businesses/${encodeURIComponent(businessId)}/orders/${encodeURIComponent(orderId)}/trace`);
+            const nodes = [];
+            const record = found.record;
+            nodes.push(element("p", record
+              ? `Order ${found.orderId}${record.name ? ` (${record.name})` : ""}: ingested ${time(record.firstIngestedAt)} from ${record.source}, version ${record.version}${record.cancelled ? ", cancelled" : ""}`
+              : `Order ${found.orderId}: not ingested`, record ? "good" : "warn"));
+            found.lines.forEach((line) => nodes.push(element("p", `Line ${line.lineItemId} (${line.sku || "no SKU"}): ${line.appliedQuantity} applied`, "muted")));
+            const steps = element("ol");
+            found.steps.forEach((step) => {
+              const item = element("li");
+              item.dataset.kind = step.kind;
+              item.append(element("span", time(step.at), "muted"), " ", element("span", step.kind.replace("_", " "), "kind"), " ", element("span", step.summary));
+              steps.appendChild(item);
+            });
+            if (found.steps.length === 0) nodes.push(element("p", "Nothing recorded for this order.", "warn"));
+            nodes.push(steps);
+            found.jobs.filter((job) => job.state !== "not_held").forEach((job) => nodes.push(element("p", `Now: job ${job.jobId} ${job.state}${job.worker ? ` by ${job.worker}` : ""}${job.error ? `: ${job.error}` : ""}`, job.state === "dead" ? "bad" : "")));
+            found.notes.forEach((note) => nodes.push(element("p", note, "muted")));
+            node.replaceChildren(...nodes);
+            node.dataset.state = "done";
+          } catch (error) {
+            if (error.message !== "unauthorized") node.replaceChildren(element("p", `The trace could not be read: ${error.message}`, "bad"));
+          }
+        }
+
         async function refresh() {
           clearTimeout(timer);
           try {
@@ -333,6 +372,12 @@ enum DashboardAssets {
           $("#sign-in").addEventListener("submit", (event) => { event.preventDefault(); signIn($("#token").value); });
           $("#sign-out").addEventListener("click", () => signOut("Signed out."));
           $("#doctor-form").addEventListener("submit", (event) => { event.preventDefault(); doctor($("#doctor-business").value.trim(), false); });
+          $("#trace-form").addEventListener("submit", (event) => {
+            event.preventDefault();
+            const business = $("#doctor-business").value.trim();
+            if (!business) { $("#trace").replaceChildren(element("p", "Name the business first (the Business field above).", "warn")); return; }
+            trace(business, $("#trace-order").value.trim());
+          });
           if (!tokenFromFragment()) { if (token()) signIn(token()); else signOut(); }
         });
         """

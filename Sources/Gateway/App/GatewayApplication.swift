@@ -97,7 +97,8 @@ public func buildGatewayApplication(
             neededScopes: configuration.oauth?.scopes ?? ShopifyAccessScopes.needed,
             publicBaseURL: configuration.oauth?.publicBaseURL,
             pollInterval: configuration.pollInterval
-        )
+        ),
+        tracer: OrderTracer(postgres: postgres, redis: redis)
     ).addRoutes(to: router)
     let queueTruth = QueueTruthMetrics(
         queue: RedisJobQueue(redis: redis),

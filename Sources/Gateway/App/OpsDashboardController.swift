@@ -10,7 +10,10 @@ import RedisClient
 
 /// The ops dashboard: `GET /ops` serves a page (no data in it) whose script asks for an ops token and then reads
 /// `GET /ops/api/overview` every few seconds; `GET /ops/api/dead-letters/{queue}?cursor=&limit=` pages through a
-/// queue's dead letters; `POST /ops/api/dead-letters/{queue}/{id}/retry` puts a dead letter back on its queue. The API takes `Authorization: Bearer <JWT>` with `role: "ops"`; a merchant token gets 403.
+/// queue's dead letters; `POST /ops/api/dead-letters/{queue}/{id}/retry` puts a dead letter back on its queue. The API
+/// takes `Authorization: Bearer <JWT>` with `role: "ops"`; a merchant token gets 403, except for its own business's
+/// `GET /ops/api/businesses/{id}/doctor` (the checklist; `POST …/doctor/fix` is ops only) and
+/// `GET /ops/api/businesses/{id}/orders/{orderId}/trace` (an order's trace).
 ///
 /// The token travels in a header, never in a cookie, so there is nothing for another site to ride on (no CSRF); the
 /// page renders every value as text (no markup from data) and the Content-Security-Policy allows only this origin's
@@ -20,6 +23,7 @@ struct OpsDashboardController: Sendable {
     let reports: OpsReports
     let queue: RedisJobQueue
     let doctor: BusinessDoctor
+    let tracer: OrderTracer
     /// The overview's schedule comparison, read at most every 30 s whatever the number of open dashboards.
     let schedule = SharedScheduleReport(maxAge: .seconds(30))
 
@@ -80,6 +84,24 @@ struct OpsDashboardController: Sendable {
             }
             guard self.authenticator.mayAccess(principal, businessId: businessId) else { throw AdminAuthError.forbidden }
             return try await self.examine(businessId, fix: false, logger: context.logger)
+        }
+        // An order's trace: an operator's, or the merchant's own.
+        router.get("/ops/api/businesses/:id/orders/:order/trace") { request, context -> Response in
+            let principal = try await self.authenticator.authenticate(request)
+            guard let businessId = context.parameters.get("id").flatMap(UUID.init(uuidString:)) else {
+                return .error(.badRequest, code: "invalid_business_id", message: "the business id must be a UUID")
+            }
+            guard let orderId = context.parameters.get("order").flatMap({ Int64($0) }), orderId > 0 else {
+                return .error(.badRequest, code: "invalid_order_id", message: "the order id is Shopify's number for it")
+            }
+            guard self.authenticator.mayAccess(principal, businessId: businessId) else { throw AdminAuthError.forbidden }
+            do {
+                let trace = try await self.tracer.trace(businessId: businessId, orderId: orderId, logger: context.logger)
+                return .json(trace, headers: [.cacheControl: "no-store"])
+            } catch {
+                context.logger.error("order trace failed", metadata: ["business.id": "\(businessId)", "error": "\(error)"])
+                return .error(.serviceUnavailable, code: "unavailable", message: "Redis or PostgreSQL did not answer", headers: [.retryAfter: "5"])
+            }
         }
         router.post("/ops/api/businesses/:id/doctor/fix") { request, context in
             try await self.asOperator(request) {

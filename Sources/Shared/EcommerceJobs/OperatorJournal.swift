@@ -5,7 +5,7 @@ import RedisClient
 
 /// What the gateway and the workers leave in Redis for the operator's questions (the doctor, an order's trace):
 /// each shop's webhook deliveries and the latest one per topic, the deliveries and OAuth callbacks refused, and each
-/// business's inventory pushes. Every list is capped and expires a week after its last write, so the journal's
+/// business's job outcomes and inventory pushes. Every list is capped and expires a week after its last write, so the journal's
 /// memory is bounded by the number of shops, not by traffic; entries are JSON objects with `at` (ms since the epoch).
 ///
 /// Refusals come from callers nobody verified (a forged delivery names any shop it likes): they go to one list for
@@ -17,6 +17,8 @@ public struct OperatorJournal: Sendable {
     public static let refusalsKept = 1000
     /// Inventory pushes kept per business.
     public static let inventoryPushesPerBusiness = 50
+    /// Job outcomes kept per business (the newest).
+    public static let jobsPerBusiness = 5000
     public static let retention: Duration = .seconds(7 * 24 * 3600)
 
     let redis: RedisClient
@@ -29,6 +31,7 @@ public struct OperatorJournal: Sendable {
     static func latestKey(shop: String) -> String { "ecommerce:journal:latest-delivery:\(shop)" }
     static let webhookRefusalsKey = "ecommerce:journal:webhook-refusals"
     static let oauthRefusalsKey = "ecommerce:journal:oauth-refusals"
+    static func jobsKey(businessId: UUID) -> String { "ecommerce:journal:jobs:\(businessId.uuidString.lowercased())" }
     static func inventoryPushesKey(businessId: UUID) -> String { "ecommerce:journal:inventory-pushes:\(businessId.uuidString.lowercased())" }
 
     /// A webhook delivery the gateway accepted: what it was, and whether its job was enqueued or was a duplicate.
@@ -78,7 +81,36 @@ public struct OperatorJournal: Sendable {
         }
     }
 
+    /// A job's outcome as its worker recorded it in the queue.
+    public struct JobOutcome: Codable, Sendable, Equatable {
+        public var at: Int64
+        public var jobId: String
+        public var kind: String
+        public var queue: String
+        /// The attempt that ended (1 for the first run).
+        public var attempt: Int
+        /// `succeeded`, `retrying`, `deferred` or `dead`.
+        public var outcome: String
+        public var error: String?
+    }
+
     // MARK: Writing
+
+    /// For ``JobWorkerConfiguration/onSettled``: every outcome of a business's job goes to its journal, without
+    /// waiting for Redis (a failure is dropped; the queue has the outcome itself).
+    public func recordSettlement(_ settlement: JobSettlement) {
+        guard let businessId = settlement.header.businessId else { return }
+        let entry = JobOutcome(
+            at: Int64(Date().timeIntervalSince1970 * 1000),
+            jobId: settlement.header.id,
+            kind: settlement.header.kind,
+            queue: settlement.queue,
+            attempt: settlement.header.attempt + 1,
+            outcome: settlement.outcome.rawValue,
+            error: settlement.error.map { String($0.prefix(500)) }
+        )
+        self.redis.send(commands: Self.capped(Self.jobsKey(businessId: businessId), entry, cap: Self.jobsPerBusiness)) { _ in }
+    }
 
     /// The record of an accepted delivery, for the enqueue's own script to write (see ``EnqueueRecord``).
     public static func deliveryRecord(
@@ -162,6 +194,11 @@ public struct OperatorJournal: Sendable {
     /// Refused OAuth callbacks of every shop, newest first.
     public func oauthRefusals(limit: Int = OperatorJournal.refusalsKept) async throws -> [Refusal] {
         try await self.entries(Self.oauthRefusalsKey, limit: limit)
+    }
+
+    /// The business's job outcomes, newest first.
+    public func jobOutcomes(businessId: UUID, limit: Int = OperatorJournal.jobsPerBusiness) async throws -> [JobOutcome] {
+        try await self.entries(Self.jobsKey(businessId: businessId), limit: limit)
     }
 
     /// The business's inventory pushes, newest first.

@@ -78,6 +78,7 @@ extension JobWorker {
     /// wakes it at once.
     func settle(_ job: ClaimedJob, outcome: JobOutcome, logger: Logger) async {
         if case .succeeded = outcome {} else { self.slotFreedSignal.yield() }
+        var settlement = JobSettlement(header: job.header, queue: job.queue, outcome: .succeeded, error: nil)
         for attempt in 1...3 {
             do {
                 switch outcome {
@@ -88,19 +89,25 @@ extension JobWorker {
                     logger.debug("job succeeded")
                 case .retryLater(let later):
                     try await self.queue.retry(job, workerId: self.id, envelope: job.envelope, after: later.delay)
+                    settlement.outcome = .deferred
+                    settlement.error = later.reason
                     logger.info("job deferred without spending an attempt", metadata: ["reason": "\(later.reason)", "delay": "\(later.delay)"])
                 case .failed(let error, let permanent):
                     let failures = job.header.attempt + 1
                     let envelope = Self.bumpAttempt(job.envelope, to: failures)
                     if permanent || failures >= job.header.maxAttempts {
                         try await self.queue.bury(job, workerId: self.id, envelope: envelope, attempt: failures, error: error)
+                        settlement.outcome = .dead
                         logger.error("job moved to dead letters", metadata: ["error": "\(error)", "attempt": "\(failures)"])
                     } else {
                         let delay = self.configuration.backoff.delay(afterFailures: failures)
                         try await self.queue.retry(job, workerId: self.id, envelope: envelope, after: delay)
+                        settlement.outcome = .retrying
                         logger.warning("job failed; retrying", metadata: ["error": "\(error)", "attempt": "\(failures)", "delay": "\(delay)"])
                     }
                 }
+                if case .failed(let error, _) = outcome { settlement.error = error }
+                self.configuration.onSettled?(settlement)
                 break
             } catch {
                 logger.error("recording the job's outcome failed", metadata: ["error": "\(error)", "try": "\(attempt)"])

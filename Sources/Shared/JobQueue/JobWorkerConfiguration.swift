@@ -32,6 +32,9 @@ public struct JobWorkerConfiguration: Sendable {
     /// At most this many jobs of these queues in flight at once, so that the other queues always find a free slot
     /// (nil: no limit). Jobs that wait on a shared rate limit can otherwise take every slot.
     public var groupLimit: QueueGroupLimit?
+    /// Told of every job's outcome once it is recorded in the queue (for a journal an operator reads). Called on the
+    /// job's task: it must not block, and its failures are its own.
+    public var onSettled: (@Sendable (JobSettlement) -> Void)?
 
     public init(queues: [String], concurrency: Int) {
         self.queues = queues
@@ -48,4 +51,23 @@ public struct QueueGroupLimit: Sendable, Equatable {
         self.queues = queues
         self.maxInFlight = max(1, maxInFlight)
     }
+}
+
+/// A job's outcome as recorded in the queue: see ``JobWorkerConfiguration/onSettled``.
+public struct JobSettlement: Sendable {
+    public enum Outcome: String, Sendable {
+        case succeeded
+        /// Failed; tried again after a backoff.
+        case retrying
+        /// Handed back to run later without spending an attempt (``JobRetryLater``).
+        case deferred
+        /// Failed for good: in dead letters.
+        case dead
+    }
+
+    public var header: JobHeader
+    public var queue: String
+    public var outcome: Outcome
+    /// The failure (or the deferral's reason).
+    public var error: String?
 }

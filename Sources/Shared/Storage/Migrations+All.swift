@@ -144,7 +144,7 @@ extension Migrations {
 public enum Migrations {
     public static let all: [Migration] = [
         foundation, orderVersion, productPush, inventoryOutbox, collectionPush, oauthState, recentRuns, quietOutbox, installs,
-        stockMovements,
+        stockMovements, orderHistory,
     ]
 
     /// A version per ingested order, bumped by every write of its state: ingestion compares and sets it instead
@@ -316,6 +316,18 @@ public enum Migrations {
             END
             $$
             """,
+        ]
+    )
+
+    /// An order's trace finds its ingestions and change notices in the sync log by order id.
+    static let orderHistory = Migration(
+        version: 11,
+        name: "sync_log_by_order",
+        statements: [
+            """
+            CREATE INDEX ecommerce_sync_log_order ON ecommerce_sync_log (business_id, (details->>'orderId'), started_at)
+            WHERE kind IN ('order_ingest', 'order_change')
+            """
         ]
     )
 }

@@ -2,6 +2,7 @@ import EcommerceJobs
 import Foundation
 import JobQueue
 import Logging
+import Metrics
 import PostgresNIO
 import Shopify
 import ShopifyAdmin
@@ -121,8 +122,15 @@ public struct EcommerceHandlers: Sendable {
                 metadata: ["order.id": "\(payload.order.id)", "lines": "\(result.unmappedLineIds)"]
             )
         }
+        if payload.source == .webhook && result.outcome == .applied {
+            // From the delivery's arrival at the gateway (the envelope's time) to its stock commit.
+            Self.ingestLag.recordSeconds(max(0, Date().timeIntervalSince(envelope.enqueuedAt)))
+        }
         context.logger.debug("order ingested", metadata: ["order.id": "\(payload.order.id)", "outcome": "\(result.outcome.rawValue)"])
     }
+
+    /// `ecommerce_order_ingest_lag_seconds`: how long a webhook's order took from the gateway to FlowPOS's stock.
+    static let ingestLag = Timer(label: "ecommerce_order_ingest_lag_seconds", dimensions: [("source", "webhook")])
 
     func noteOrderChange(_ envelope: JobEnvelope<OrderChangeNoticeJob.Payload>, context: JobContext) async throws {
         struct Details: Encodable {

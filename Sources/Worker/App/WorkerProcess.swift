@@ -104,6 +104,9 @@ public struct WorkerProcess: Sendable {
         if !Set(workerConfiguration.queues).isSubset(of: EcommerceQueue.callingShopify) {
             workerConfiguration.groupLimit = QueueGroupLimit(queues: EcommerceQueue.callingShopify, maxInFlight: configuration.shopifyConcurrency)
         }
+        // Every outcome of a business's job into the operator's journal (an order's trace reads it).
+        let journal = OperatorJournal(redis: self.redis)
+        workerConfiguration.onSettled = { journal.recordSettlement($0) }
         self.jobWorker = JobWorker(queue: queue, registry: registry, configuration: workerConfiguration, logger: logger)
 
         let router = Router()

@@ -51,3 +51,31 @@ struct Doctor: AsyncParsableCommand {
         }
     }
 }
+
+/// `ecommerce-worker trace order --business ID ORDER_ID [--json]`: every step of one Shopify order (see
+/// ``OrderTrace``).
+struct Trace: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Traces what the system did with something.", subcommands: [Order.self])
+
+    struct Order: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Every delivery, job, ingestion and stock movement of one Shopify order, in time order."
+        )
+        @Option(help: "The business id.") var business: String
+        @Argument(help: "The Shopify order id (the number, as in the admin's URL).") var orderId: Int64
+        @OptionGroup var options: OpsOptions
+
+        func validate() throws {
+            guard UUID(uuidString: self.business) != nil else { throw ValidationError("--business must be a business id (a UUID)") }
+            guard self.orderId > 0 else { throw ValidationError("the order id is a positive number") }
+        }
+
+        func run() async throws {
+            let (businessId, orderId) = (UUID(uuidString: self.business)!, self.orderId)
+            let trace = try await withServices { redis, postgres, logger in
+                try await OrderTracer(postgres: postgres, redis: redis).trace(businessId: businessId, orderId: orderId, logger: logger)
+            }
+            if self.options.json { try output(trace, json: true, header: [], rows: []) } else { print(trace.text) }
+        }
+    }
+}
