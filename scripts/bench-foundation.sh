@@ -10,7 +10,7 @@
 # In (a) the gateway runs twice per round: with Redis's AOF fsynced every second (`appendfsync everysec`, the
 # default: a Redis crash may lose up to a second of accepted webhooks, which polling recovers) and at every write
 # (`always`: nothing acknowledged is lost); see REDIS_APPENDFSYNC in scripts/services.sh.
-# ROUNDS (default 3) repeats (a) and (b); medians are printed. Results also go to bench-results/. A wrk run with any
+# ROUNDS (default 3) repeats (a) and (b); medians are printed. GATEWAY_ONLY=1 runs (a) alone. Results also go to bench-results/. A wrk run with any
 # non-2xx answer or socket error, or a gateway run that enqueued fewer jobs than it answered, is invalid: the
 # script says so and exits 1 (wrk's requests/s counts those answers too).
 # Everything talks to 127.0.0.1 only. Bars: gateway ≥ 0.3× nginx with p99 ≤ 20 ms; ingestion ≥ 0.7× pgbench;
@@ -125,6 +125,13 @@ nginx_p99=$(field p99_ms < "$work/nginx.txt" | median)
 kill -TERM "$gateway"; wait "$gateway" 2>/dev/null || true
 kill "$(cat "$work/nginx.pid")"; rm -f "$work/nginx.pid"
 redis-cli -p $redis_port flushall >/dev/null
+gateway_report="(a) gateway   $gateway_rps req/s, p99 $gateway_p99 ms | nginx $nginx_rps req/s, p99 $nginx_p99 ms | ratio $(awk -v a="$gateway_rps" -v b="$nginx_rps" 'BEGIN { printf "%.2f", a / b }') (bar >= 0.30, p99 <= 20 ms)"
+if [ "${GATEWAY_ONLY:-0}" = 1 ]; then  # (a) alone: an A/B of two commits' gateways
+  echo "gateway benchmark, $(date -u +%Y-%m-%dT%H:%MZ), $(git rev-parse --short HEAD), medians of $ROUNDS rounds"
+  echo "$gateway_report"
+  [ -z "$invalid" ] || { echo "bench-foundation: invalid runs:$invalid" >&2; exit 1; }
+  exit 0
+fi
 
 # (b) ingestion vs pgbench --------------------------------------------------------------------------------------
 : > "$work/worker-rss.txt"
@@ -181,7 +188,7 @@ applied=$(psql "$psql_url" -tAc "SELECT count(*) FROM ecommerce_ingested_order W
 
 report=$(cat <<TXT
 foundation benchmark, $(date -u +%Y-%m-%dT%H:%MZ), $(nproc) cores, medians of $ROUNDS rounds
-(a) gateway   $gateway_rps req/s, p99 $gateway_p99 ms | nginx $nginx_rps req/s, p99 $nginx_p99 ms | ratio $(awk -v a="$gateway_rps" -v b="$nginx_rps" 'BEGIN { printf "%.2f", a / b }') (bar >= 0.30, p99 <= 20 ms)
+$gateway_report
     gateway with appendfsync always $always_rps req/s, p99 $always_p99 ms | $(awk -v a="$always_rps" -v b="$gateway_rps" 'BEGIN { printf "%.2f", a / b }') x everysec, $(awk -v a="$always_rps" -v b="$nginx_rps" 'BEGIN { printf "%.2f", a / b }') x nginx
 (b) ingestion 1 worker x4 $one orders/s | 2 workers x4 $two orders/s | pgbench 4 clients $pg tps | ratio 1 worker $(awk -v a="$one" -v b="$pg" 'BEGIN { printf "%.2f", a / b }'), 2 workers $(awk -v a="$two" -v b="$pg" 'BEGIN { printf "%.2f", a / b }') (bar >= 0.70)
     1 worker x4 also relaying its stock changes (INVENTORY_RELAY=on; not in the baseline) $relaying orders/s, ratio $(awk -v a="$relaying" -v b="$pg" 'BEGIN { printf "%.2f", a / b }')
