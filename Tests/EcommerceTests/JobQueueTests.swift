@@ -209,6 +209,33 @@ struct JobQueueTests {
         #expect(stats.dead == 0 && stats.delayed == 0)
     }
 
+    @Test("an enqueue's record lands in its capped list with the outcome, trimmed a tenth past the cap, with an expiry")
+    func enqueueRecords() async throws {
+        let redis = TestServices.redis()
+        defer { redis.shutdown() }
+        let queue = RedisJobQueue(redis: redis)
+        let name = uniqueQueue()
+        let list = "\(name):journal"
+        defer { Task { _ = try? await redis.send(["DEL", RedisArgument(list)]) } }
+        func enqueue(_ value: Int, key: String) async throws -> EnqueueResult {
+            let job = try encodedEcho(value)
+            let record = EnqueueRecord(list: list, cap: 100, retention: .seconds(3600), openObject: Array(#"{"value":\#(value)"#.utf8))
+            return try await withCheckedThrowingContinuation { continuation in
+                queue.enqueue(raw: job.bytes, id: job.id, queue: name, dedupeKey: key, record: record) { continuation.resume(with: $0) }
+            }
+        }
+        #expect(try await enqueue(0, key: "\(name)-0") == .enqueued)
+        #expect(try await enqueue(0, key: "\(name)-0") == .duplicate)
+        let first = try await redis.send(["LRANGE", RedisArgument(list), "0", "-1"]).elements.compactMap(\.text)
+        #expect(first == [#"{"value":0,"outcome":"duplicate"}"#, #"{"value":0,"outcome":"enqueued"}"#])
+        #expect(try await redis.send(["TTL", RedisArgument(list)]).int.map { $0 > 3500 } == true, "an expiry from its creation")
+        for value in 1...300 { _ = try await enqueue(value, key: "\(name)-\(value)") }
+        let length = try #require(try await redis.send(["LLEN", RedisArgument(list)]).int)
+        #expect((100...110).contains(length), "\(length) entries for a cap of 100")
+        #expect(try await redis.send(["LINDEX", RedisArgument(list), "0"]).text == #"{"value":300,"outcome":"enqueued"}"#)
+        #expect(try await queue.stats(queue: name).ready == 301, "every job enqueued, whatever the record")
+    }
+
     @Test("held jobs keep their leases while they wait, and go back to the queue on shutdown while the running job finishes")
     func heldJobsAreLeasedAndHandedBack() async throws {
         let redis = TestServices.redis()

@@ -4,21 +4,24 @@ import JobQueue
 import RedisClient
 
 /// What the gateway and the workers leave in Redis for the operator's questions (the doctor, an order's trace):
-/// each shop's webhook deliveries and the latest one per topic, the deliveries and OAuth callbacks refused, and each
-/// business's job outcomes and inventory pushes. Every list is capped and expires a week after its last write, so the journal's
-/// memory is bounded by the number of shops, not by traffic; entries are JSON objects with `at` (ms since the epoch).
+/// each shop's webhook deliveries, the deliveries and OAuth callbacks refused, and each business's job outcomes and
+/// inventory pushes. Every list is capped (trimmed when a tenth past its cap) and expires a week after it was created
+/// or last trimmed, so the journal's memory is bounded by the businesses with recent traffic, not by traffic: about
+/// 70 KB of deliveries per shop and 200 KB of job outcomes per business. Entries are JSON objects with `at` (ms since
+/// the epoch).
 ///
 /// Refusals come from callers nobody verified (a forged delivery names any shop it likes): they go to one list for
 /// all shops, not to a list per claimed shop, so that forged names cannot create keys.
 public struct OperatorJournal: Sendable {
-    /// Deliveries kept per shop (the newest).
-    public static let deliveriesPerShop = 2000
+    /// Deliveries kept per shop (the newest). Older orders' deliveries are found through their ingestions' webhook
+    /// references in PostgreSQL.
+    public static let deliveriesPerShop = 300
     /// Refused deliveries and refused OAuth callbacks kept, each list for all shops together.
     public static let refusalsKept = 1000
     /// Inventory pushes kept per business.
     public static let inventoryPushesPerBusiness = 50
     /// Job outcomes kept per business (the newest).
-    public static let jobsPerBusiness = 5000
+    public static let jobsPerBusiness = 1000
     public static let retention: Duration = .seconds(7 * 24 * 3600)
 
     let redis: RedisClient
@@ -28,7 +31,6 @@ public struct OperatorJournal: Sendable {
     }
 
     static func deliveriesKey(shop: String) -> String { "ecommerce:journal:deliveries:\(shop)" }
-    static func latestKey(shop: String) -> String { "ecommerce:journal:latest-delivery:\(shop)" }
     static let webhookRefusalsKey = "ecommerce:journal:webhook-refusals"
     static let oauthRefusalsKey = "ecommerce:journal:oauth-refusals"
     static func jobsKey(businessId: UUID) -> String { "ecommerce:journal:jobs:\(businessId.uuidString.lowercased())" }
@@ -109,7 +111,7 @@ public struct OperatorJournal: Sendable {
             outcome: settlement.outcome.rawValue,
             error: settlement.error.map { String($0.prefix(500)) }
         )
-        self.redis.send(commands: Self.capped(Self.jobsKey(businessId: businessId), entry, cap: Self.jobsPerBusiness)) { _ in }
+        self.push(entry, to: Self.jobsKey(businessId: businessId), cap: Self.jobsPerBusiness) { _ in }
     }
 
     /// The record of an accepted delivery, for the enqueue's own script to write (see ``EnqueueRecord``).
@@ -133,56 +135,67 @@ public struct OperatorJournal: Sendable {
         }
         var open = writer.bytes
         open.removeLast()  // the closing brace: the script appends the outcome and closes the object
-        return EnqueueRecord(
-            list: Self.deliveriesKey(shop: shop),
-            cap: Self.deliveriesPerShop,
-            retention: Self.retention,
-            openObject: open,
-            latest: .init(hash: Self.latestKey(shop: shop), field: topic)
-        )
+        return EnqueueRecord(list: Self.deliveriesKey(shop: shop), cap: Self.deliveriesPerShop, retention: Self.retention, openObject: open)
     }
 
     /// Records a refused delivery without waiting for Redis (the gateway's webhook path); a failure is dropped.
     public func recordWebhookRefusal(_ refusal: Refusal) {
-        self.redis.send(commands: Self.capped(Self.webhookRefusalsKey, refusal, cap: Self.refusalsKept)) { _ in }
+        self.push(refusal, to: Self.webhookRefusalsKey, cap: Self.refusalsKept) { _ in }
     }
 
     public func recordOAuthRefusal(_ refusal: Refusal) async throws(RedisError) {
-        _ = try await self.redis.send(commands: Self.capped(Self.oauthRefusalsKey, refusal, cap: Self.refusalsKept))
+        try await self.push(refusal, to: Self.oauthRefusalsKey, cap: Self.refusalsKept)
     }
 
     public func recordInventoryPush(businessId: UUID, _ push: InventoryPush) async throws(RedisError) {
-        _ = try await self.redis.send(
-            commands: Self.capped(Self.inventoryPushesKey(businessId: businessId), push, cap: Self.inventoryPushesPerBusiness)
+        try await self.push(push, to: Self.inventoryPushesKey(businessId: businessId), cap: Self.inventoryPushesPerBusiness)
+    }
+
+    /// KEYS: the list. ARGV: the entry, cap, retention (s). The same trimming as the enqueue's record (see
+    /// ``EnqueueRecord``): only when the list is new or a tenth past its cap.
+    static let pushCapped = RedisScript(
+        """
+        local cap = tonumber(ARGV[2])
+        local length = redis.call('LPUSH', KEYS[1], ARGV[1])
+        if length == 1 or length > cap + math.ceil(cap / 10) then
+          redis.call('LTRIM', KEYS[1], 0, cap - 1)
+          redis.call('EXPIRE', KEYS[1], ARGV[3])
+        end
+        return length
+        """
+    )
+
+    private func push(
+        _ entry: some Encodable,
+        to key: String,
+        cap: Int,
+        completion: @escaping @Sendable (Result<RedisValue, RedisError>) -> Void
+    ) {
+        let bytes = (try? JSONEncoder().encode(entry)).map(Array.init) ?? Array("{}".utf8)
+        self.redis.run(
+            Self.pushCapped,
+            keys: [key],
+            arguments: [RedisArgument(bytes: bytes), RedisArgument(cap), RedisArgument(Int(Self.retention.components.seconds))],
+            completion: completion
         )
     }
 
-    private static func capped(_ key: String, _ entry: some Encodable, cap: Int) -> [[RedisArgument]] {
-        let bytes = (try? JSONEncoder().encode(entry)).map(Array.init) ?? Array("{}".utf8)
-        return [
-            ["LPUSH", RedisArgument(key), RedisArgument(bytes: bytes)],
-            ["LTRIM", RedisArgument(key), "0", RedisArgument(cap - 1)],
-            ["EXPIRE", RedisArgument(key), RedisArgument(Int(Self.retention.components.seconds))],
-        ]
+    private func push(_ entry: some Encodable, to key: String, cap: Int) async throws(RedisError) {
+        let result = await withCheckedContinuation { continuation in self.push(entry, to: key, cap: cap) { continuation.resume(returning: $0) } }
+        _ = try result.get()
     }
 
     // MARK: Reading
 
-    /// The shop's deliveries, newest first (at most ``deliveriesPerShop``).
-    public func deliveries(shop: String, limit: Int = OperatorJournal.deliveriesPerShop) async throws -> [Delivery] {
+    /// The shop's deliveries, newest first (``deliveriesPerShop``, and up to a tenth more between trims).
+    public func deliveries(shop: String, limit: Int = OperatorJournal.deliveriesPerShop * 11 / 10) async throws -> [Delivery] {
         try await self.entries(Self.deliveriesKey(shop: shop), limit: limit)
     }
 
-    /// The latest delivery of each topic the shop has sent, by topic.
+    /// The latest delivery of each topic among the shop's journaled deliveries, by topic.
     public func latestDeliveries(shop: String) async throws -> [String: Delivery] {
-        let reply = try await self.redis.send(["HGETALL", RedisArgument(Self.latestKey(shop: shop))]).orThrow().elements
         var latest: [String: Delivery] = [:]
-        for index in stride(from: 0, to: reply.count - 1, by: 2) {
-            guard let topic = reply[index].text, let text = reply[index + 1].text,
-                let delivery = try? JSONDecoder().decode(Delivery.self, from: Data(text.utf8))
-            else { continue }
-            latest[topic] = delivery
-        }
+        for delivery in try await self.deliveries(shop: shop) where latest[delivery.topic] == nil { latest[delivery.topic] = delivery }
         return latest
     }
 

@@ -11,10 +11,11 @@ enum QueueScripts {
     /// Dedupe keys are counted by when they expire, in buckets of this many seconds (see ``countDedupe``).
     static let dedupeBucketSeconds = 600
 
-    /// KEYS: ready, dedupe key, dedupe counts, and for an ``EnqueueRecord`` its list and its latest-entry hash. ARGV:
-    /// envelope, job id, dedupe ttl (s), and for a record its open JSON object, cap, retention (s) and hash field
-    /// (empty: none). Returns 1 if enqueued, 0 if a duplicate. The key is counted in its expiry's bucket
-    /// (`EXPIRETIME`, so that ``forgetDedupe`` finds the same one). The record gets the outcome appended and closed.
+    /// KEYS: ready, dedupe key, dedupe counts, and for an ``EnqueueRecord`` its list. ARGV: envelope, job id, dedupe
+    /// ttl (s), and for a record its open JSON object, cap and retention (s). Returns 1 if enqueued, 0 if a duplicate.
+    /// The key is counted in its expiry's bucket (`EXPIRETIME`, so that ``forgetDedupe`` finds the same one). The
+    /// record gets the outcome appended and closed; the list is trimmed and its expiry set only when it is new or a
+    /// tenth past its cap (see ``EnqueueRecord``).
     static let enqueueIfNew = RedisScript(
         """
         local enqueued = redis.call('SET', KEYS[2], ARGV[2], 'NX', 'EX', ARGV[3]) ~= false
@@ -23,13 +24,11 @@ enum QueueScripts {
           redis.call('LPUSH', KEYS[1], ARGV[1])
         end
         if #KEYS > 3 then
-          local entry = ARGV[4] .. ',"outcome":"' .. (enqueued and 'enqueued' or 'duplicate') .. '"}'
-          redis.call('LPUSH', KEYS[4], entry)
-          redis.call('LTRIM', KEYS[4], 0, tonumber(ARGV[5]) - 1)
-          redis.call('EXPIRE', KEYS[4], ARGV[6])
-          if ARGV[7] ~= '' then
-            redis.call('HSET', KEYS[5], ARGV[7], entry)
-            redis.call('EXPIRE', KEYS[5], ARGV[6])
+          local cap = tonumber(ARGV[5])
+          local length = redis.call('LPUSH', KEYS[4], ARGV[4] .. ',"outcome":"' .. (enqueued and 'enqueued' or 'duplicate') .. '"}')
+          if length == 1 or length > cap + math.ceil(cap / 10) then
+            redis.call('LTRIM', KEYS[4], 0, cap - 1)
+            redis.call('EXPIRE', KEYS[4], ARGV[6])
           end
         end
         return enqueued and 1 or 0

@@ -86,11 +86,10 @@ public struct RedisJobQueue: Sendable {
             RedisArgument(bytes: raw), RedisArgument(id), RedisArgument(max(1, Int((dedupeWindow ?? self.dedupeWindow).components.seconds))),
         ]
         if let record {
-            keys += [record.list, record.latest?.hash ?? record.list]
+            keys.append(record.list)
             arguments += [
                 RedisArgument(bytes: record.openObject), RedisArgument(max(1, record.cap)),
                 RedisArgument(max(1, Int(record.retention.components.seconds))),
-                RedisArgument(record.latest?.field ?? ""),
             ]
         }
         self.redis.run(QueueScripts.enqueueIfNew, keys: keys, arguments: arguments) { result in
