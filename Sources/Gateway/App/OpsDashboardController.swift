@@ -45,13 +45,7 @@ struct OpsDashboardController: Sendable {
                     let schedule = try await self.schedule.report(from: self.reports, logger: context.logger)
                     return .json(try await self.reports.overview(schedule: schedule, logger: context.logger), headers: [.cacheControl: "no-store"])
                 } catch {
-                    context.logger.error("ops overview failed", metadata: ["error": "\(error)"])
-                    return .error(
-                        .serviceUnavailable,
-                        code: "unavailable",
-                        message: "Redis or PostgreSQL did not answer",
-                        headers: [.retryAfter: "5"]
-                    )
+                    return Self.unavailable("ops overview failed", error: error, logger: context.logger)
                 }
             }
         }
@@ -78,19 +72,13 @@ struct OpsDashboardController: Sendable {
         }
         // The doctor of one business: an operator's, or the merchant's own (`fix` is the operator's only).
         router.get("/ops/api/businesses/:id/doctor") { request, context -> Response in
-            let principal = try await self.authenticator.authenticate(request)
-            guard let businessId = context.parameters.get("id").flatMap(UUID.init(uuidString:)) else {
-                return .error(.badRequest, code: "invalid_business_id", message: "the business id must be a UUID")
-            }
+            let (principal, businessId) = try await self.requestedBusiness(request, context)
             guard self.authenticator.mayAccess(principal, businessId: businessId) else { throw AdminAuthError.forbidden }
             return try await self.examine(businessId, fix: false, logger: context.logger)
         }
         // An order's trace: an operator's, or the merchant's own.
         router.get("/ops/api/businesses/:id/orders/:order/trace") { request, context -> Response in
-            let principal = try await self.authenticator.authenticate(request)
-            guard let businessId = context.parameters.get("id").flatMap(UUID.init(uuidString:)) else {
-                return .error(.badRequest, code: "invalid_business_id", message: "the business id must be a UUID")
-            }
+            let (principal, businessId) = try await self.requestedBusiness(request, context)
             guard let orderId = context.parameters.get("order").flatMap({ Int64($0) }), orderId > 0 else {
                 return .error(.badRequest, code: "invalid_order_id", message: "the order id is Shopify's number for it")
             }
@@ -99,15 +87,12 @@ struct OpsDashboardController: Sendable {
                 let trace = try await self.tracer.trace(businessId: businessId, orderId: orderId, logger: context.logger)
                 return .json(trace, headers: [.cacheControl: "no-store"])
             } catch {
-                context.logger.error("order trace failed", metadata: ["business.id": "\(businessId)", "error": "\(error)"])
-                return .error(.serviceUnavailable, code: "unavailable", message: "Redis or PostgreSQL did not answer", headers: [.retryAfter: "5"])
+                return Self.unavailable("order trace failed", error: error, businessId: businessId, logger: context.logger)
             }
         }
         router.post("/ops/api/businesses/:id/doctor/fix") { request, context in
             try await self.asOperator(request) {
-                guard let businessId = context.parameters.get("id").flatMap(UUID.init(uuidString:)) else {
-                    return .error(.badRequest, code: "invalid_business_id", message: "the business id must be a UUID")
-                }
+                let businessId = try Self.businessId(in: context)
                 context.logger.notice("doctor run with fixes from the dashboard", metadata: ["business.id": "\(businessId)"])
                 return try await self.examine(businessId, fix: true, logger: context.logger)
             }
@@ -130,9 +115,30 @@ struct OpsDashboardController: Sendable {
         do {
             return .json(try await self.doctor.examine(businessId: businessId, fix: fix, logger: logger), headers: [.cacheControl: "no-store"])
         } catch {
-            logger.error("doctor failed", metadata: ["business.id": "\(businessId)", "error": "\(error)"])
-            return .error(.serviceUnavailable, code: "unavailable", message: "Redis or PostgreSQL did not answer", headers: [.retryAfter: "5"])
+            return Self.unavailable("doctor failed", error: error, businessId: businessId, logger: logger)
         }
+    }
+
+    /// Who asks, and the business of the route's `:id` (400 when it is not a UUID); whether the principal may see it
+    /// is each route's to check.
+    private func requestedBusiness(_ request: Request, _ context: some RequestContext) async throws -> (AdminPrincipal, UUID) {
+        let principal = try await self.authenticator.authenticate(request)
+        return (principal, try Self.businessId(in: context))
+    }
+
+    private static func businessId(in context: some RequestContext) throws(AdminAuthError) -> UUID {
+        guard let businessId = context.parameters.get("id").flatMap(UUID.init(uuidString:)) else {
+            throw AdminAuthError(status: .badRequest, code: "invalid_business_id", message: "the business id must be a UUID")
+        }
+        return businessId
+    }
+
+    /// The answer when Redis or PostgreSQL did not: 503 with `Retry-After`, the cause in the log.
+    private static func unavailable(_ failure: String, error: any Error, businessId: UUID? = nil, logger: Logger) -> Response {
+        var metadata: Logger.Metadata = ["error": "\(error)"]
+        if let businessId { metadata["business.id"] = "\(businessId)" }
+        logger.error("\(failure)", metadata: metadata)
+        return .error(.serviceUnavailable, code: "unavailable", message: "Redis or PostgreSQL did not answer", headers: [.retryAfter: "5"])
     }
 
     private static func asset(_ text: String, type: String) -> Response {

@@ -209,7 +209,7 @@ public struct BusinessDoctor: Sendable {
     // MARK: OAuth and webhooks
 
     func oauthFinding(_ account: ConnectionStore.Account, journal: OperatorJournal) async throws -> DoctorFinding {
-        let since = Self.millis(Date() - self.thresholds.oauthWindow.seconds)
+        let since = OperatorJournal.millis(Date() - self.thresholds.oauthWindow.timeInterval)
         let refusals = try await journal.oauthRefusals().filter { $0.shop == account.shop && $0.at >= since }
         guard !refusals.isEmpty else {
             return DoctorFinding(
@@ -312,7 +312,7 @@ public struct BusinessDoctor: Sendable {
             "\(topic): last delivery \(Self.describe(millis: delivery.at)) (\(delivery.outcome))"
         }
         if evidence.isEmpty { evidence.append("no delivery recorded for the shop in the last \(Self.describe(OperatorJournal.retention))") }
-        let since = Self.millis(Date() - self.thresholds.refusalWindow.seconds)
+        let since = OperatorJournal.millis(Date() - self.thresholds.refusalWindow.timeInterval)
         let refusals = try await journal.webhookRefusals().filter { $0.shop == account.shop && $0.at >= since }
         let byCode = Dictionary(grouping: refusals, by: \.code).mapValues(\.count)
         for (code, count) in byCode.sorted(by: { $0.key < $1.key }) {
@@ -369,14 +369,14 @@ public struct BusinessDoctor: Sendable {
         var action: String?
         if let oldest = backlog.oldestUnrelayed {
             evidence.append("\(backlog.unrelayed) stock change(s) wait for the relay, the oldest since \(Self.describe(oldest))")
-            if -oldest.timeIntervalSinceNow > self.thresholds.relayDelay.seconds {
+            if -oldest.timeIntervalSinceNow > self.thresholds.relayDelay.timeInterval {
                 verdict = .failing
                 action = "no relay takes stock changes: are workers running (ecommerce-worker workers), with the relay on (INVENTORY_RELAY)?"
             }
         }
         if let oldest = backlog.oldestAwaitingPush {
             evidence.append("\(backlog.awaitingPush) relayed change(s) wait for their push, the oldest since \(Self.describe(oldest))")
-            if -oldest.timeIntervalSinceNow > self.thresholds.pushDelay.seconds && verdict == .ok {
+            if -oldest.timeIntervalSinceNow > self.thresholds.pushDelay.timeInterval && verdict == .ok {
                 verdict = .warning
                 action = "pushes are slow or failing: read ecommerce-inventory's queue and dead letters (ecommerce-worker queues, dead list)"
             }
@@ -479,7 +479,7 @@ public struct BusinessDoctor: Sendable {
             verdict = .failing
             actions.append("the scheduler adds active connections on its next reconcile; read ecommerce-worker schedule status")
         }
-        let interval = self.pollInterval.seconds
+        let interval = self.pollInterval.timeInterval
         if let synced = account.lastSyncedAt {
             let behind = -synced.timeIntervalSinceNow
             evidence.append("orders read up to \(Self.describe(synced))")
@@ -514,9 +514,7 @@ public struct BusinessDoctor: Sendable {
 
     // MARK: Formatting
 
-    static func millis(_ date: Date) -> Int64 { Int64(date.timeIntervalSince1970 * 1000) }
-
-    static func describe(millis: Int64) -> String { Self.describe(Date(timeIntervalSince1970: Double(millis) / 1000)) }
+    static func describe(millis: Int64) -> String { Self.describe(OperatorJournal.date(millis: millis)) }
 
     /// A time as the ISO 8601 instant and how long ago (or ahead) it is.
     static func describe(_ date: Date) -> String {
@@ -536,5 +534,5 @@ public struct BusinessDoctor: Sendable {
 
 extension Duration {
     /// The duration in seconds, as a `TimeInterval`.
-    var seconds: TimeInterval { Double(self.components.seconds) + Double(self.components.attoseconds) / 1e18 }
+    var timeInterval: TimeInterval { Double(self.components.seconds) + Double(self.components.attoseconds) / 1e18 }
 }

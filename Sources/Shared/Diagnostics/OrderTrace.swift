@@ -91,13 +91,19 @@ public struct OrderTracer: Sendable {
         if let shop = account?.shop {
             let deliveries = try await journal.deliveries(shop: shop)
             if deliveries.count >= OperatorJournal.deliveriesPerShop, let oldest = deliveries.last {
-                notes.append("the journal holds the shop's last \(deliveries.count) deliveries, since \(OrderTrace.format(Self.date(oldest.at)))")
+                notes.append(
+                    "the journal holds the shop's last \(deliveries.count) deliveries, since \(OrderTrace.format(OperatorJournal.date(millis: oldest.at)))"
+                )
             }
             for delivery in deliveries.reversed() where delivery.orderId == orderId {
                 let answer = delivery.outcome == "enqueued" ? "job \(delivery.jobId) enqueued" : "a duplicate: no job"
                 let ids = [delivery.webhookId.map { "webhook \($0)" }, delivery.eventId.map { "event \($0)" }].compactMap { $0 }
                 steps.append(
-                    .init(at: Self.date(delivery.at), kind: "delivery", summary: "\(delivery.topic) (\(ids.joined(separator: ", "))): \(answer)")
+                    .init(
+                        at: OperatorJournal.date(millis: delivery.at),
+                        kind: "delivery",
+                        summary: "\(delivery.topic) (\(ids.joined(separator: ", "))): \(answer)"
+                    )
                 )
                 if delivery.outcome == "enqueued" { jobIds.append(delivery.jobId) }
             }
@@ -109,7 +115,7 @@ public struct OrderTracer: Sendable {
             let error = outcome.error.map { ": \($0)" } ?? ""
             steps.append(
                 .init(
-                    at: Self.date(outcome.at),
+                    at: OperatorJournal.date(millis: outcome.at),
                     kind: "job",
                     summary: "\(outcome.kind) \(outcome.jobId), attempt \(outcome.attempt): \(outcome.outcome)\(error)"
                 )
@@ -151,9 +157,9 @@ public struct OrderTracer: Sendable {
     /// Where each job is: claimed (and by whom) or dead, in any of the queues.
     func states(of jobIds: [String]) async throws -> [OrderTrace.JobState] {
         var states: [OrderTrace.JobState] = []
+        let queue = RedisJobQueue(redis: self.redis)
         for id in jobIds {
             var state = OrderTrace.JobState(jobId: id, state: "not_held")
-            let queue = RedisJobQueue(redis: self.redis)
             for name in EcommerceQueue.all {
                 if let owner = try await self.redis.send(["HGET", RedisArgument(QueueKeys(queue: name).owners), RedisArgument(id)]).orThrow().text {
                     state = .init(jobId: id, state: "running", worker: owner)
@@ -182,6 +188,4 @@ public struct OrderTracer: Sendable {
             summary: "from \(source)\(reference): \(outcome) (\(event.status)), Shopify updated_at \(updatedAt)"
         )
     }
-
-    static func date(_ millis: Int64) -> Date { Date(timeIntervalSince1970: Double(millis) / 1000) }
 }

@@ -5,8 +5,8 @@ import RedisClient
 
 /// What the gateway and the workers leave in Redis for the operator's questions (the doctor, an order's trace):
 /// each shop's webhook deliveries, the deliveries and OAuth callbacks refused, and each business's job outcomes and
-/// inventory pushes. Every list is capped (trimmed when a tenth past its cap) and expires a week after it was created
-/// or last trimmed, so the journal's memory is bounded by the businesses with recent traffic, not by traffic: about
+/// inventory pushes. Every list is a ``CappedList`` (trimmed when a tenth past its cap) and expires a week after it
+/// was created or last trimmed, so the journal's memory is bounded by the businesses with recent traffic, not by traffic: about
 /// 70 KB of deliveries per shop and 200 KB of job outcomes per business. Entries are JSON objects with `at` (ms since
 /// the epoch).
 ///
@@ -29,6 +29,12 @@ public struct OperatorJournal: Sendable {
     public init(redis: RedisClient) {
         self.redis = redis
     }
+
+    /// An instant as the journal's entries write it: milliseconds since the epoch.
+    public static func millis(_ date: Date = Date()) -> Int64 { Int64(date.timeIntervalSince1970 * 1000) }
+
+    /// The instant of an entry's `at`.
+    public static func date(millis: Int64) -> Date { Date(timeIntervalSince1970: Double(millis) / 1000) }
 
     static func deliveriesKey(shop: String) -> String { "ecommerce:journal:deliveries:\(shop)" }
     static let webhookRefusalsKey = "ecommerce:journal:webhook-refusals"
@@ -58,7 +64,7 @@ public struct OperatorJournal: Sendable {
         public var code: String
 
         public init(at: Date = Date(), shop: String, topic: String? = nil, code: String) {
-            self.at = Int64(at.timeIntervalSince1970 * 1000)
+            self.at = OperatorJournal.millis(at)
             self.shop = shop
             self.topic = topic
             self.code = code
@@ -75,7 +81,7 @@ public struct OperatorJournal: Sendable {
         public var outcome: String
 
         public init(at: Date = Date(), variantId: UUID, delta: Int, movements: Int, outcome: String) {
-            self.at = Int64(at.timeIntervalSince1970 * 1000)
+            self.at = OperatorJournal.millis(at)
             self.variantId = variantId
             self.delta = delta
             self.movements = movements
@@ -103,7 +109,7 @@ public struct OperatorJournal: Sendable {
     public func recordSettlement(_ settlement: JobSettlement) {
         guard let businessId = settlement.header.businessId else { return }
         let entry = JobOutcome(
-            at: Int64(Date().timeIntervalSince1970 * 1000),
+            at: Self.millis(),
             jobId: settlement.header.id,
             kind: settlement.header.kind,
             queue: settlement.queue,
@@ -126,7 +132,7 @@ public struct OperatorJournal: Sendable {
     ) -> EnqueueRecord {
         var writer = JSONWriter(capacity: 256)
         writer.object { object in
-            object.field("at", Int64(at.timeIntervalSince1970 * 1000))
+            object.field("at", Self.millis(at))
             object.field("topic", topic)
             object.field("webhookId", webhookId)
             object.field("eventId", eventId)
@@ -151,20 +157,6 @@ public struct OperatorJournal: Sendable {
         try await self.push(push, to: Self.inventoryPushesKey(businessId: businessId), cap: Self.inventoryPushesPerBusiness)
     }
 
-    /// KEYS: the list. ARGV: the entry, cap, retention (s). The same trimming as the enqueue's record (see
-    /// ``EnqueueRecord``): only when the list is new or a tenth past its cap.
-    static let pushCapped = RedisScript(
-        """
-        local cap = tonumber(ARGV[2])
-        local length = redis.call('LPUSH', KEYS[1], ARGV[1])
-        if length == 1 or length > cap + math.ceil(cap / 10) then
-          redis.call('LTRIM', KEYS[1], 0, cap - 1)
-          redis.call('EXPIRE', KEYS[1], ARGV[3])
-        end
-        return length
-        """
-    )
-
     private func push(
         _ entry: some Encodable,
         to key: String,
@@ -172,12 +164,7 @@ public struct OperatorJournal: Sendable {
         completion: @escaping @Sendable (Result<RedisValue, RedisError>) -> Void
     ) {
         let bytes = (try? JSONEncoder().encode(entry)).map(Array.init) ?? Array("{}".utf8)
-        self.redis.run(
-            Self.pushCapped,
-            keys: [key],
-            arguments: [RedisArgument(bytes: bytes), RedisArgument(cap), RedisArgument(Int(Self.retention.components.seconds))],
-            completion: completion
-        )
+        CappedList.push(bytes, to: key, cap: cap, retention: Self.retention, on: self.redis, completion: completion)
     }
 
     private func push(_ entry: some Encodable, to key: String, cap: Int) async throws(RedisError) {

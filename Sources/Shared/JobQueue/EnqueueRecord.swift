@@ -4,9 +4,7 @@
 /// The entry is `openObject` with `,"outcome":"enqueued"}` or `,"outcome":"duplicate"}` appended: a JSON object
 /// whose closing brace the script writes.
 ///
-/// The list is trimmed to `cap` entries and its expiry set to `retention` when it is created and whenever it has
-/// grown a tenth past `cap`, not on every write: on the webhook path each extra command costs throughput. So it holds
-/// between `cap` and 1.1 × `cap` entries, and expires `retention` after its creation or its last trim.
+/// The list is a ``CappedList``: trimmed to `cap` and given `retention` only when new or a tenth past `cap`.
 public struct EnqueueRecord: Sendable, Equatable {
     /// The list, newest first.
     public var list: String

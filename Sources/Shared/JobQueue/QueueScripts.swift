@@ -11,11 +11,13 @@ enum QueueScripts {
     /// Dedupe keys are counted by when they expire, in buckets of this many seconds (see ``countDedupe``).
     static let dedupeBucketSeconds = 600
 
+    /// An ``EnqueueRecord``'s entry (Lua): its open object with the outcome appended, closed.
+    private static let recordEntry = #"ARGV[4] .. ',"outcome":"' .. (enqueued and 'enqueued' or 'duplicate') .. '"}'"#
+
     /// KEYS: ready, dedupe key, dedupe counts, and for an ``EnqueueRecord`` its list. ARGV: envelope, job id, dedupe
     /// ttl (s), and for a record its open JSON object, cap and retention (s). Returns 1 if enqueued, 0 if a duplicate.
     /// The key is counted in its expiry's bucket (`EXPIRETIME`, so that ``forgetDedupe`` finds the same one). The
-    /// record gets the outcome appended and closed; the list is trimmed and its expiry set only when it is new or a
-    /// tenth past its cap (see ``EnqueueRecord``).
+    /// record gets the outcome appended and closed, and goes to its list by ``CappedList``'s rule.
     static let enqueueIfNew = RedisScript(
         """
         local enqueued = redis.call('SET', KEYS[2], ARGV[2], 'NX', 'EX', ARGV[3]) ~= false
@@ -24,12 +26,7 @@ enum QueueScripts {
           redis.call('LPUSH', KEYS[1], ARGV[1])
         end
         if #KEYS > 3 then
-          local cap = tonumber(ARGV[5])
-          local length = redis.call('LPUSH', KEYS[4], ARGV[4] .. ',"outcome":"' .. (enqueued and 'enqueued' or 'duplicate') .. '"}')
-          if length == 1 or length > cap + math.ceil(cap / 10) then
-            redis.call('LTRIM', KEYS[4], 0, cap - 1)
-            redis.call('EXPIRE', KEYS[4], ARGV[6])
-          end
+        \(CappedList.luaPush(list: "KEYS[4]", entry: recordEntry, cap: "tonumber(ARGV[5])", retention: "ARGV[6]"))
         end
         return enqueued and 1 or 0
         """

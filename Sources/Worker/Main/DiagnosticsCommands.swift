@@ -1,3 +1,5 @@
+// The diagnostics commands: `doctor` and `trace order` (the Diagnostics module's checklist and order trace).
+
 import ArgumentParser
 import AsyncHTTPClient
 import Diagnostics
