@@ -247,11 +247,12 @@ struct JobQueueTests {
         }
         let ran = Mutex<[Int]>([])
         let mayFinish = Atomic<Bool>(false)
-        // One slot and two held jobs; a lease of 8 s that only the heartbeat (every 1.6 s) keeps. Beside a release
-        // build the test process was seen stalled for more than 3 s; this leaves the heartbeat several chances
-        // within a lease. The running job ends when the test says so (not after a fixed time, which a stalled
-        // process could stretch past the shutdown grace), with a bound of its own.
-        let worker = self.makeWorker(redis, queue: name, concurrency: 1, prefetch: 2, lease: .seconds(8)) { envelope, _ in
+        // One slot and two held jobs; a lease of 20 s that only the heartbeat (every 4 s) keeps. A stalled test process
+        // stalls the heartbeat too, and on resuming the maintenance (every 50 ms) comes first: CI once saw all three
+        // recovered with a lease of 8 s. This lease tolerates a stall of 16 s, and the stall gauge below says in the
+        // failure how long the process stood still. The running job ends when the test says so (not after a fixed
+        // time, which a stalled process could stretch past the shutdown grace), with a bound of its own.
+        let worker = self.makeWorker(redis, queue: name, concurrency: 1, prefetch: 2, lease: .seconds(20)) { envelope, _ in
             ran.withLock { $0.append(envelope.payload.value) }
             _ = await TestServices.eventually(timeout: .seconds(60)) { mayFinish.load(ordering: .relaxed) }
         }
@@ -263,9 +264,23 @@ struct JobQueueTests {
                 return stats.inflight == 3 && stats.ready == 2
             }
             #expect(holding, "one running and two held, all claimed")
-            try await Task.sleep(for: .seconds(12))  // past the lease: only renewals keep the held jobs claimed
+            let longestStall = Mutex<Duration>(.zero)
+            let gauge = Task {
+                var last = ContinuousClock.now
+                while !Task.isCancelled {
+                    try? await Task.sleep(for: .milliseconds(100))
+                    let now = ContinuousClock.now
+                    longestStall.withLock { $0 = max($0, now - last - .milliseconds(100)) }
+                    last = now
+                }
+            }
+            try await Task.sleep(for: .seconds(24))  // past the lease: only renewals keep the held jobs claimed
+            gauge.cancel()
             let stats = try await queue.stats(queue: name)
-            #expect(stats.inflight == 3 && stats.ready == 2, "held jobs were not recovered: \(stats)")
+            #expect(
+                stats.inflight == 3 && stats.ready == 2,
+                "held jobs were not recovered: \(stats); the test process stood still for up to \(longestStall.withLock { $0 })"
+            )
             await group.triggerGracefulShutdown()
             // The held jobs go back at once; the running one stays claimed until it ends (the grace is 20 s).
             _ = try await TestServices.eventually(timeout: .seconds(15)) {
