@@ -123,7 +123,10 @@ let package = Package(
         // The job contract: kinds, queues and payloads shared by the gateway and the worker.
         .target(
             name: "EcommerceJobs",
-            dependencies: ["JobQueue", "JSONBytes", "Shopify", "RedisClient", .product(name: "Logging", package: "swift-log")],
+            dependencies: [
+                "JobQueue", "JSONBytes", "Shopify", "RedisClient", .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
             path: "Sources/Shared/EcommerceJobs",
             swiftSettings: swiftSettings
         ),

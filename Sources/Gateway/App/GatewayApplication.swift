@@ -32,6 +32,8 @@ public func buildGatewayApplication(
     router.add(middleware: RequestIdMiddleware())
     let authenticator = AdminAuthenticator(secret: configuration.jwtSecret, audience: configuration.jwtAudience, issuer: configuration.jwtIssuer)
     // Webhooks are served ahead of the router, from the connection's bytes (see WebhookChannelHandler).
+    // Webhooks by answer per minute, for the dashboard's charts (flushed to Redis every few seconds).
+    let activity = ActivityCounters(redis: redis, logger: logger)
     var webhookQueue = RedisJobQueue(redis: redis)
     webhookQueue.dedupeWindow = configuration.webhookDedupeWindow
     let webhooks = WebhookIntake(
@@ -39,7 +41,7 @@ public func buildGatewayApplication(
         shops: ShopDirectory(store: ConnectionStore(client: postgres), ttl: configuration.shopCacheTTL),
         queue: webhookQueue,
         maxBodyBytes: configuration.maxWebhookBodyBytes,
-        metrics: WebhookMetrics(),
+        metrics: WebhookMetrics(activity: activity),
         logger: logger
     )
     webhooks.addRoutes(to: router)
@@ -98,7 +100,8 @@ public func buildGatewayApplication(
             publicBaseURL: configuration.oauth?.publicBaseURL,
             pollInterval: configuration.pollInterval
         ),
-        tracer: OrderTracer(postgres: postgres, redis: redis)
+        tracer: OrderTracer(postgres: postgres, redis: redis),
+        redis: redis
     ).addRoutes(to: router)
     let queueTruth = QueueTruthMetrics(
         queue: RedisJobQueue(redis: redis),
@@ -109,7 +112,7 @@ public func buildGatewayApplication(
     let health = HealthController(redis: redis, postgres: postgres, metricsRegistry: metricsRegistry) { logger in
         await queueTruth.refreshIfDue(logger: logger)
     }
-    var services: [any Service] = [postgres]
+    var services: [any Service] = [postgres, activity]
     if let metricsPort = configuration.metricsPort {
         // Metrics on a port of their own (not exposed to the internet); the public port keeps /healthz and /readyz.
         let metricsRouter = Router()

@@ -9,7 +9,8 @@ import Operations
 import RedisClient
 
 /// The ops dashboard: `GET /ops` serves a page (no data in it) whose script asks for an ops token and then reads
-/// `GET /ops/api/overview` every few seconds; `GET /ops/api/dead-letters/{queue}?cursor=&limit=` pages through a
+/// `GET /ops/api/overview` and `GET /ops/api/activity?minutes=` (the charts' per-minute counts) every few seconds;
+/// `GET /ops/api/dead-letters/{queue}?cursor=&limit=` pages through a
 /// queue's dead letters; `POST /ops/api/dead-letters/{queue}/{id}/retry` puts a dead letter back on its queue. The API
 /// takes `Authorization: Bearer <JWT>` with `role: "ops"`; a merchant token gets 403, except for its own business's
 /// `GET /ops/api/businesses/{id}/doctor` (the checklist; `POST …/doctor/fix` is ops only) and
@@ -24,6 +25,8 @@ struct OpsDashboardController: Sendable {
     let queue: RedisJobQueue
     let doctor: BusinessDoctor
     let tracer: OrderTracer
+    /// Where the activity charts' counts are.
+    let redis: RedisClient
     /// The overview's schedule comparison, read at most every 30 s whatever the number of open dashboards.
     let schedule = SharedScheduleReport(maxAge: .seconds(30))
 
@@ -46,6 +49,19 @@ struct OpsDashboardController: Sendable {
                     return .json(try await self.reports.overview(schedule: schedule, logger: context.logger), headers: [.cacheControl: "no-store"])
                 } catch {
                     return Self.unavailable("ops overview failed", error: error, logger: context.logger)
+                }
+            }
+        }
+        router.get("/ops/api/activity") { request, context in
+            try await self.asOperator(request) {
+                let minutes = request.uri.queryParameters.get("minutes").map { Int($0) } ?? 60
+                guard let minutes, (1...120).contains(minutes) else {
+                    return .error(.badRequest, code: "invalid_minutes", message: "minutes must be 1…120")
+                }
+                do {
+                    return .json(try await ActivityCounters.report(redis: self.redis, minutes: minutes), headers: [.cacheControl: "no-store"])
+                } catch {
+                    return Self.unavailable("activity report failed", error: error, logger: context.logger)
                 }
             }
         }

@@ -377,8 +377,12 @@ struct WebhookMetrics: Sendable {
     /// By topic (nil: a topic we do not take), then result.
     private let counters: [WebhookTopic?: [String: Counter]]
     let enqueueDuration = Timer(label: "webhook_enqueue_duration_seconds")
+    /// The dashboard's per-minute counts, by result (made once: the webhook path builds no strings for them).
+    private let activity: ActivityCounters?
+    private let activityFields = Dictionary(uniqueKeysWithValues: Self.results.map { ($0, ActivityField.webhook(answer: $0)) })
 
-    init() {
+    init(activity: ActivityCounters? = nil) {
+        self.activity = activity
         var counters: [WebhookTopic?: [String: Counter]] = [:]
         for topic in WebhookTopic.allCases.map(Optional.some) + [nil] {
             for result in Self.results {
@@ -391,6 +395,7 @@ struct WebhookMetrics: Sendable {
 
     func count(topic: WebhookTopic?, result: String) {
         self.counters[topic]?[result]?.increment()
+        if let activity = self.activity, let field = self.activityFields[result] { activity.add(field) }
     }
 }
 

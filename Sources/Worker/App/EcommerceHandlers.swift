@@ -19,6 +19,8 @@ public struct EcommerceHandlers: Sendable {
     let collectionPush: CollectionPush
     let orderPoll: OrderPoll
     let accounts: ShopifyAccounts
+    /// The dashboard's per-minute counts (the ingestion lag); none in tests that do not read them.
+    let activity: ActivityCounters?
 
     public init(
         postgres: PostgresClient,
@@ -27,8 +29,10 @@ public struct EcommerceHandlers: Sendable {
         tokenCipher: TokenCipher?,
         pollOverlap: Duration = .seconds(300),
         pollPageSize: Int = ShopifyAdminClient.maxOrdersPerPage,
-        tokenRefresh: ShopifyOAuthClient? = nil
+        tokenRefresh: ShopifyOAuthClient? = nil,
+        activity: ActivityCounters? = nil
     ) {
+        self.activity = activity
         self.ingestor = OrderIngestor(client: postgres)
         self.connections = ConnectionStore(client: postgres)
         self.syncLogs = SyncLogStore(client: postgres)
@@ -124,7 +128,9 @@ public struct EcommerceHandlers: Sendable {
         }
         if payload.source == .webhook && result.outcome == .applied {
             // From the delivery's arrival at the gateway (the envelope's time) to its stock commit.
-            Self.ingestLag.recordSeconds(max(0, Date().timeIntervalSince(envelope.enqueuedAt)))
+            let lag = max(0, Date().timeIntervalSince(envelope.enqueuedAt))
+            Self.ingestLag.recordSeconds(lag)
+            self.activity?.add(.ingestLag(seconds: lag))
         }
         context.logger.debug("order ingested", metadata: ["order.id": "\(payload.order.id)", "outcome": "\(result.outcome.rawValue)"])
     }

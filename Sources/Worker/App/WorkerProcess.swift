@@ -12,8 +12,8 @@ import ServiceLifecycle
 import ShopifyAdmin
 import Storage
 
-/// The services of a worker process, in start order: the PostgreSQL client, the job processor, the stock-change
-/// relay, the sync log retention and run sweeper, and a small HTTP server for `/healthz`, `/readyz` and `/metrics` on `METRICS_PORT`.
+/// The services of a worker process, in start order: the PostgreSQL client, the dashboard's activity counts, the job
+/// processor, the stock-change relay, the sync log retention and run sweeper, and a small HTTP server for `/healthz`, `/readyz` and `/metrics` on `METRICS_PORT`.
 public struct WorkerProcess: Sendable {
     public let postgres: PostgresClient
     public let redis: RedisClient
@@ -27,6 +27,8 @@ public struct WorkerProcess: Sendable {
     public let syncLogRetention: SyncLogRetention
     /// Brings sync runs whose jobs died or were lost to a final status.
     public let syncRunSweeper: SyncRunSweeper
+    /// Jobs per queue and outcome, and the ingestion lag, per minute for the dashboard's charts.
+    public let activity: ActivityCounters
     /// `INVENTORY_RELAY` and `POLL_SCHEDULER`: whether ``services`` holds the relay and the scheduler.
     let runsInventoryRelay: Bool
     let runsPollScheduler: Bool
@@ -35,6 +37,8 @@ public struct WorkerProcess: Sendable {
     public var services: [ServiceGroupConfiguration.ServiceConfiguration] {
         var services: [ServiceGroupConfiguration.ServiceConfiguration] = [
             .init(service: self.postgres),
+            // Before the job processor: shutdown goes in reverse order, so its last flush comes after the last job.
+            .init(service: self.activity),
             .init(service: self.jobWorker, successTerminationBehavior: .gracefullyShutdownGroup),
             .init(service: self.metricsServer),
             .init(service: self.syncLogRetention),
@@ -51,6 +55,8 @@ public struct WorkerProcess: Sendable {
         self.postgres = PostgresClient(configuration: configuration.common.database, backgroundLogger: logger)
         self.redis = RedisClient(configuration: configuration.common.redis)
         let queue = RedisJobQueue(redis: self.redis)
+        let activity = ActivityCounters(redis: self.redis, logger: logger)
+        self.activity = activity
         let shopify = ShopifyAdminClient(
             configuration: configuration.shopify,
             http: HTTPClient.shared,
@@ -65,7 +71,8 @@ public struct WorkerProcess: Sendable {
             pollPageSize: configuration.pollPageSize,
             tokenRefresh: configuration.appCredentials.map {
                 ShopifyOAuthClient(configuration: configuration.shopify, apiKey: $0.apiKey, apiSecret: $0.apiSecret, http: HTTPClient.shared)
-            }
+            },
+            activity: activity
         )
         self.syncLogRetention = SyncLogRetention(syncLogs: SyncLogStore(client: self.postgres), age: configuration.syncLogRetention, logger: logger)
         self.syncRunSweeper = SyncRunSweeper(
@@ -104,9 +111,13 @@ public struct WorkerProcess: Sendable {
         if !Set(workerConfiguration.queues).isSubset(of: EcommerceQueue.callingShopify) {
             workerConfiguration.groupLimit = QueueGroupLimit(queues: EcommerceQueue.callingShopify, maxInFlight: configuration.shopifyConcurrency)
         }
-        // Every outcome of a business's job into the operator's journal (an order's trace reads it).
+        // Every outcome of a business's job into the operator's journal (an order's trace reads it), and into the
+        // dashboard's per-minute counts.
         let journal = OperatorJournal(redis: self.redis)
-        workerConfiguration.onSettled = { journal.recordSettlement($0) }
+        workerConfiguration.onSettled = { settlement in
+            journal.recordSettlement(settlement)
+            activity.add(.job(queue: settlement.queue, outcome: settlement.outcome))
+        }
         self.jobWorker = JobWorker(queue: queue, registry: registry, configuration: workerConfiguration, logger: logger)
 
         let router = Router()
