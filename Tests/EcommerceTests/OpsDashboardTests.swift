@@ -61,6 +61,41 @@ extension GatewayTests {
         }
     }
 
+    @Test("the activity charts count the gateway's own answers per minute; only an operator reads them; minutes are 1…120")
+    func activityCharts() async throws {
+        try await self.withGateway { client, postgres, _ in
+            let business = try await BusinessFixture.create(on: postgres, stock: [("A", 5, 11)])
+            for (id, times) in [("activity-1", 2), ("activity-2", 1)] {
+                let order = OrderFactory.order(lines: [OrderFactory.line(1, variant: business.variants[0], quantity: 1)])
+                let body = OrderFactory.webhookBody(order)
+                for _ in 0..<times {
+                    #expect(try await Self.post(client, body: body, headers: Self.headers(body: body, shop: business.shop, webhookId: id)).0 == .ok)
+                }
+            }
+            let forged = Self.headers(body: "{}", shop: business.shop, secret: "not-the-secret")
+            #expect(try await Self.post(client, body: "{}", headers: forged).0 == .unauthorized)
+
+            // The gateway flushes its counts every 5 s; the minute may turn meanwhile, so the hour's sums are compared.
+            func totals() async throws -> [String: Int] {
+                let (status, body) = try await self.get(client, "/ops/api/activity?minutes=60", token: TestJWT.ops())
+                #expect(status == .ok && (body["minutes"] as? [Any])?.count == 60)
+                let webhooks = body["webhooks"] as? [[String: Any]] ?? []
+                return Dictionary(uniqueKeysWithValues: webhooks.map { ($0["name"] as? String ?? "", ($0["counts"] as? [Int] ?? []).reduce(0, +)) })
+            }
+            let expected = ["accepted": 2, "duplicate": 1, "unauthorized": 1]
+            let counted = try await TestServices.eventually(timeout: .seconds(30), every: .milliseconds(500)) { try await totals() == expected }
+            let seen = try await totals()
+            #expect(counted, "\(seen)")
+
+            #expect(try await self.get(client, "/ops/api/activity", token: nil).0 == .unauthorized)
+            #expect(try await self.get(client, "/ops/api/activity", token: TestJWT.merchant(business.id)).0 == .forbidden)
+            for bad in ["0", "121", "abc", "-5"] {
+                let (status, body) = try await self.get(client, "/ops/api/activity?minutes=\(bad)", token: TestJWT.ops())
+                #expect(status == .badRequest && body["error"] as? String == "invalid_minutes", "\(bad)")
+            }
+        }
+    }
+
     @Test("the ops overview reads queues, schedule and dead letters from Redis; a retry puts the letter back once")
     func dashboardOverviewAndRetry() async throws {
         try await self.withGateway { client, _, redis in

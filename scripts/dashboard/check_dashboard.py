@@ -3,7 +3,7 @@ system (its own Redis and PostgreSQL, the simulator, a gateway and a worker, a b
 a finished product push, a partly refused one and a dead letter), signs in by typing a token, reads what the page
 shows, clicks a dead letter's Retry button, and keeps screenshots in test-artifacts/.
 
-  check_dashboard.py BIN_DIR       (run by scripts/test-dashboard.sh, which scripts/test.sh calls)
+  check_dashboard.py BIN_DIR       (run by scripts/test.sh)
 
 Exits non-zero with the failed expectation. Chromium is driven over the DevTools protocol (websockets from PyPI).
 """
@@ -91,10 +91,16 @@ class Browser:
         self.click(selector)
         self.call("Input.insertText", text=text)
 
-    def screenshot(self, name: str) -> str:
+    def screenshot(self, name: str, selector: str | None = None) -> str:
+        """The whole page, or only the element `selector` names."""
         os.makedirs(ARTIFACTS, exist_ok=True)
         path = os.path.join(ARTIFACTS, name)
-        data = self.call("Page.captureScreenshot", format="png", captureBeyondViewport=True)["data"]
+        options = {}
+        if selector:
+            box = self.evaluate(f"(() => {{ const r = document.querySelector({json.dumps(selector)}).getBoundingClientRect(); "
+                                "return {x: r.x + scrollX, y: r.y + scrollY, width: r.width, height: r.height}; })()")
+            options["clip"] = {**box, "scale": 1}
+        data = self.call("Page.captureScreenshot", format="png", captureBeyondViewport=True, **options)["data"]
         with open(path, "wb") as file:
             file.write(base64.b64decode(data))
         return path
@@ -131,6 +137,11 @@ def prepare(system: System) -> None:
     order = system.place_order(SHOP, [(variants["DASH-1"], 2)])
     ORDER["id"] = order["id"]
     wait_until("the order ingested", lambda: system.stock(BUSINESS).get("DASH-1") == 38, 60)
+    # Another, each of its webhooks delivered twice: the charts show duplicates beside the accepted deliveries.
+    system.set_webhook_faults(drop=0, duplicate=1.0)
+    system.place_order(SHOP, [(variants["DASH-2"], 1)])
+    wait_until("the second order ingested", lambda: system.stock(BUSINESS).get("DASH-2") == 39, 60)
+    system.set_webhook_faults(drop=0, duplicate=0)
     system.inject_poison("poison-dashboard-1", BUSINESS, SHOP)
     wait_until("the poison job in the dead letters", lambda: system.redis("HEXISTS", "ecommerce-orders:dead", "poison-dashboard-1") == "1", 30)
 
@@ -225,6 +236,33 @@ def check(system: System, browser: Browser) -> None:
     expect("orders/create" in found and "from webhook" in found and "-2 → 38" in found, "what each step says", found)
     expect("2 applied" in found, "the quantity applied to the line", found)
     say(f"  screenshot: {browser.screenshot('ops-order-trace.png')}")
+
+    say("dashboard: the charts of the last hour, from this check's own traffic")
+    forged = http("POST", f"http://127.0.0.1:{system.gateway_port}/ecommerce/webhooks/shopify", body=b'{"id": 1}',
+                  headers={"Content-Type": "application/json", "X-Shopify-Topic": "orders/create", "X-Shopify-Shop-Domain": SHOP,
+                           "X-Shopify-Hmac-Sha256": base64.b64encode(b"not the signature").decode()})
+    expect(forged.status == 401, "a forged delivery refused (401)", str(forged.status))
+
+    def legend(chart: str) -> str:
+        return browser.text(f"#chart-{chart} .legend")
+
+    def points(chart: str) -> int:
+        return int(browser.evaluate(f"(document.querySelector('#chart-{chart} svg') || {{dataset: {{}}}}).dataset.points || '0'"))
+
+    # The gateway's and the worker's counts reach Redis within their flush interval (5 s); the page redraws every 5 s.
+    wait_until("the forged delivery in the webhooks chart", lambda: "unauthorized (1)" in legend("webhooks"), 30, 0.5)
+    webhooks = legend("webhooks")
+    expect("accepted" in webhooks and "duplicate" in webhooks and "unauthorized (1)" in webhooks,
+           "webhooks by answer: accepted, duplicate, and the forged one", webhooks)
+    series = browser.evaluate("[...document.querySelectorAll('#chart-webhooks path.series')].map((n) => n.dataset.series)")
+    expect(set(series) >= {"accepted", "duplicate", "unauthorized"} and points("webhooks") > 0, "a line per answer", str(series))
+    jobs = legend("jobs")
+    expect("orders" in jobs and "/ 1 failed" in jobs, "jobs per queue: the orders completed, and the poison job's failure", jobs)
+    expect(browser.evaluate("document.querySelectorAll('#chart-jobs path.series.dashed').length") > 0, "failed jobs drawn dashed")
+    lag = legend("lag")
+    expect("p50" in lag and "p99" in lag and "webhook orders" in lag and points("lag") > 0, "the ingestion lag's p50 and p99 drawn", lag)
+    expect(browser.evaluate("document.querySelectorAll('script:not([src])').length") == 0, "no inline script (the CSP is unchanged)")
+    say(f"  screenshot: {browser.screenshot('ops-charts.png', '#activity')}")
 
 
 def main() -> int:

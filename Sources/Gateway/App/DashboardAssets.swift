@@ -1,5 +1,5 @@
 /// The ops dashboard's page, script and style sheet, served as they are. The page holds no data: the script reads
-/// `/ops/api/overview` with the operator's token and renders every value with `textContent`, never as markup.
+/// `/ops/api/overview` and `/ops/api/activity` (the charts, drawn as inline SVG) with the operator's token and renders every value with `textContent`, never as markup.
 enum DashboardAssets {
     static let html = """
         <!doctype html>
@@ -25,6 +25,14 @@ enum DashboardAssets {
           <p class="muted">The token stays in this tab (session storage) and is sent only to this gateway.</p>
         </form>
         <main id="overview" hidden>
+          <section id="activity">
+            <h2>The last hour <span class="muted">per minute</span></h2>
+            <div class="charts">
+              <figure id="chart-webhooks"><figcaption>Webhooks received, by answer</figcaption><div class="plot"></div><div class="legend"></div></figure>
+              <figure id="chart-jobs"><figcaption>Jobs completed (solid) and failed (dashed), by queue</figcaption><div class="plot"></div><div class="legend"></div></figure>
+              <figure id="chart-lag"><figcaption>Ingestion lag, webhook to stock commit (s)</figcaption><div class="plot"></div><div class="legend"></div></figure>
+            </div>
+          </section>
           <section id="workers"><h2>Workers <span class="count"></span></h2><div class="body"></div></section>
           <section id="queues"><h2>Queues</h2><div class="body"></div></section>
           <section id="connections"><h2>Connections and poll lag</h2><p class="schedule"></p><div class="body"></div></section>
@@ -84,6 +92,16 @@ enum DashboardAssets {
         .finding h3 { font-size: 0.95rem; margin: 0.2rem 0; }
         .finding ul { margin: 0.2rem 0; padding-left: 1.2rem; font-size: 0.9rem; }
         .finding .action { font-size: 0.9rem; }
+        .charts { display: grid; grid-template-columns: repeat(auto-fit, minmax(340px, 1fr)); gap: 1rem; }
+        figure { margin: 0; }
+        figcaption { font-size: 0.9rem; color: #59636e; margin-bottom: 0.25rem; }
+        .plot svg { width: 100%; height: auto; display: block; background: #fbfcfd; border: 1px solid #eceff2; border-radius: 4px; }
+        .plot .axis { stroke: #c9d1d9; stroke-width: 1; }
+        .plot .tick { fill: #6b7580; font-size: 10px; }
+        .plot .series { fill: none; stroke-width: 1.6; stroke-linejoin: round; }
+        .plot .series.dashed { stroke-dasharray: 4 3; }
+        .legend { font-size: 0.8rem; color: #59636e; display: flex; flex-wrap: wrap; gap: 0.25rem 0.75rem; margin-top: 0.25rem; }
+        .legend svg { vertical-align: middle; margin-right: 0.2rem; }
         """
 
     static let script = """
@@ -319,10 +337,106 @@ enum DashboardAssets {
           }
         }
 
+        // Charts: inline SVG built with the DOM (no markup from data), colours as SVG attributes (no inline style).
+        const svgNS = "http://www.w3.org/2000/svg";
+        const palette = ["#0969da", "#1a7f37", "#b3261e", "#9a6700", "#8250df", "#bf3989", "#1b7c83", "#57606a", "#fb8500", "#6e7781"];
+        const answerColour = { accepted: "#1a7f37", duplicate: "#0969da", unauthorized: "#b3261e", queue_unavailable: "#9a6700", database_unavailable: "#bf3989" };
+
+        function svg(tag, attributes) {
+          const node = document.createElementNS(svgNS, tag);
+          Object.entries(attributes || {}).forEach(([name, value]) => node.setAttribute(name, String(value)));
+          return node;
+        }
+
+        function niceMax(value) {
+          if (!(value > 0)) return 1;
+          const step = Math.pow(10, Math.floor(Math.log10(value)));
+          return [1, 2, 5, 10].map((m) => m * step).find((m) => m >= value);
+        }
+
+        // One line per series over the minutes; a null value breaks its line. `data-points` counts the values drawn.
+        function lineChart(figure, minutes, series, format) {
+          const width = 360, height = 150, left = 36, right = 8, top = 8, bottom = 18;
+          const values = series.flatMap((s) => s.values.filter((v) => v !== null));
+          const max = niceMax(Math.max(0, ...values));
+          const x = (index) => left + (minutes.length <= 1 ? 0 : index * (width - left - right) / (minutes.length - 1));
+          const y = (value) => top + (height - top - bottom) * (1 - value / max);
+          const chart = svg("svg", { viewBox: `0 0 ${width} ${height}`, role: "img" });
+          chart.append(svg("line", { x1: left, y1: y(0), x2: width - right, y2: y(0), class: "axis" }),
+            svg("line", { x1: left, y1: top, x2: left, y2: y(0), class: "axis" }));
+          [[max, top + 4], [0, y(0)]].forEach(([value, at]) => {
+            const label = svg("text", { x: left - 4, y: at, "text-anchor": "end", class: "tick" });
+            label.textContent = format(value);
+            chart.appendChild(label);
+          });
+          [[0, "start", `−${minutes.length} min`], [minutes.length - 1, "end", "now"]].forEach(([index, anchor, text]) => {
+            const label = svg("text", { x: x(index), y: height - 4, "text-anchor": anchor, class: "tick" });
+            label.textContent = text;
+            chart.appendChild(label);
+          });
+          let points = 0;
+          series.forEach((s) => {
+            const segments = [];
+            let broken = true;
+            s.values.forEach((value, index) => {
+              if (value === null) { broken = true; return; }
+              points += 1;
+              segments.push(`${broken ? "M" : "L"}${x(index).toFixed(1)},${y(value).toFixed(1)}`);
+              broken = false;
+            });
+            if (segments.length === 0) return;
+            const line = svg("path", { d: segments.join(" "), class: `series${s.dashed ? " dashed" : ""}`, stroke: s.colour });
+            line.dataset.series = s.name;
+            const tip = svg("title");
+            tip.textContent = s.name;
+            line.appendChild(tip);
+            chart.appendChild(line);
+            // A dot per value, so that a minute alone between gaps shows too.
+            s.values.forEach((value, index) => {
+              if (value !== null && value > 0) chart.appendChild(svg("circle", { cx: x(index).toFixed(1), cy: y(value).toFixed(1), r: 1.6, fill: s.colour }));
+            });
+          });
+          chart.dataset.points = String(points);
+          chart.dataset.max = String(Math.max(0, ...values));
+          figure.querySelector(".plot").replaceChildren(chart);
+          const legend = figure.querySelector(".legend");
+          legend.replaceChildren(...series.filter((s) => !s.hideInLegend).map((s) => {
+            const item = element("span");
+            const swatch = svg("svg", { width: 14, height: 8 });
+            swatch.appendChild(svg("line", { x1: 0, y1: 4, x2: 14, y2: 4, stroke: s.colour, "stroke-width": 2, "stroke-dasharray": s.dashed ? "4 3" : "none" }));
+            item.append(swatch, element("span", s.legend || s.name));
+            return item;
+          }));
+          if (series.length === 0) legend.replaceChildren(element("span", "nothing in the last hour"));
+        }
+
+        function renderActivity(activity) {
+          const minutes = activity.minutes;
+          lineChart($("#chart-webhooks"), minutes, activity.webhooks.map((w, index) => ({
+            name: w.name, values: w.counts, colour: answerColour[w.name] || palette[(index + 4) % palette.length],
+            legend: `${w.name.replace(/_/g, " ")} (${w.counts.reduce((a, b) => a + b, 0)})`,
+          })), (v) => String(v));
+          lineChart($("#chart-jobs"), minutes, activity.jobs.flatMap((q, index) => {
+            const colour = palette[index % palette.length];
+            const total = (values) => values.reduce((a, b) => a + b, 0);
+            return [
+              { name: `${q.queue} completed`, values: q.completed, colour, legend: `${q.queue.replace("ecommerce-", "")} ${total(q.completed)} / ${total(q.failed)} failed` },
+              { name: `${q.queue} failed`, values: q.failed, colour, dashed: true, hideInLegend: true },
+            ];
+          }), (v) => String(v));
+          const lag = activity.ingestLag;
+          const ingested = lag.count.reduce((a, b) => a + b, 0);
+          lineChart($("#chart-lag"), minutes, ingested === 0 ? [] : [
+            { name: "p50", values: lag.p50, colour: "#0969da", legend: "p50" },
+            { name: "p99", values: lag.p99, colour: "#b3261e", legend: `p99 · ${ingested} webhook orders` },
+          ], (v) => (v >= 10 ? v.toFixed(0) : v.toFixed(v >= 1 ? 1 : 2)));
+        }
+
         async function refresh() {
           clearTimeout(timer);
           try {
-            const overview = await api("/ops/api/overview");
+            const [overview, activity] = await Promise.all([api("/ops/api/overview"), api("/ops/api/activity?minutes=60")]);
+            renderActivity(activity);
             const now = Date.parse(overview.generatedAt);
             const shops = new Map(overview.connections.map((c) => [c.businessId, c.shop]));
             renderWorkers(overview.workers, now);

@@ -79,7 +79,8 @@ public final class ActivityCounters: Service, Sendable {
         }
         for minute in taken.keys.sorted() {
             guard let fields = taken[minute], !fields.isEmpty else { continue }
-            let arguments = [RedisArgument(Int(Self.retention.components.seconds))] + fields.flatMap { [RedisArgument($0.key), RedisArgument($0.value)] }
+            let arguments =
+                [RedisArgument(Int(Self.retention.components.seconds))] + fields.flatMap { [RedisArgument($0.key), RedisArgument($0.value)] }
             do {
                 _ = try await self.redis.run(Self.addScript, keys: [Self.key(minute: minute)], arguments: arguments)
                 taken[minute] = nil
@@ -205,10 +206,12 @@ public struct ActivityReport: Encodable, Sendable {
         let names = Set(counts.flatMap(\.keys))
         let answers = names.compactMap { $0.hasPrefix("webhook|") ? String($0.dropFirst("webhook|".count)) : nil }.sorted()
         self.webhooks = answers.map { Series(name: $0, counts: series("webhook|\($0)")) }
-        let queues = Set(names.compactMap { name -> String? in
-            let parts = name.split(separator: "|")
-            return parts.count == 3 && parts[0] == "job" ? String(parts[1]) : nil
-        })
+        let queues = Set(
+            names.compactMap { name -> String? in
+                let parts = name.split(separator: "|")
+                return parts.count == 3 && parts[0] == "job" ? String(parts[1]) : nil
+            }
+        )
         self.jobs = queues.sorted().map { queue in
             func outcome(_ outcome: JobSettlement.Outcome) -> [Int] { series(ActivityField.job(queue: queue, outcome: outcome).name) }
             let dead = outcome(.dead)
