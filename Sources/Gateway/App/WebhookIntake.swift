@@ -14,6 +14,7 @@ import RedisClient
 import Shopify
 import Storage
 import Synchronization
+import Tracing
 
 /// `POST /ecommerce/webhooks/shopify`: verify, resolve the shop, enqueue, answer fast (DESIGN §5).
 ///
@@ -78,13 +79,35 @@ struct WebhookIntake: Sendable {
     }
 
     /// Answers one complete delivery. The future succeeds on `eventLoop` with the reply (it never fails).
+    ///
+    /// With a tracer, the delivery gets a span (the root of its trace) whose context its job carries to the worker.
+    /// Its name and attributes come from the headers before anything is verified: bounded in length, and the name
+    /// is a topic we take or just `webhook`.
     func receive(_ headers: WebhookHeaders, body: ByteBuffer, on eventLoop: any EventLoop) -> EventLoopFuture<WebhookReply> {
+        guard JobTracing.isActive else { return self.receive(headers, body: body, on: eventLoop, span: nil) }
+        let topic = headers.topic.flatMap(WebhookTopic.init(rawValue:))
+        let span = InstrumentationSystem.tracer.startSpan(topic.map { "webhook \($0.rawValue)" } ?? "webhook", context: .topLevel, ofKind: .server)
+        span.attributes["shopify.topic"] = headers.topic.map { String($0.prefix(100)) }
+        span.attributes["shopify.shop"] = headers.shop.map { String($0.prefix(255)) }
+        span.attributes["shopify.webhook_id"] = headers.webhookId.map { String($0.prefix(100)) }
+        span.attributes["shopify.event_id"] = headers.eventId.map { String($0.prefix(100)) }
+        return self.receive(headers, body: body, on: eventLoop, span: span).map { reply in
+            span.attributes["http.response.status_code"] = Int(reply.status.code)
+            if reply.status.code >= 500 { span.setStatus(SpanStatus(code: .error)) }
+            span.end()
+            return reply
+        }
+    }
+
+    private func receive(_ headers: WebhookHeaders, body: ByteBuffer, on eventLoop: any EventLoop, span: (any Span)?) -> EventLoopFuture<WebhookReply>
+    {
         let topicName = headers.topic ?? ""
         let topic = WebhookTopic(rawValue: topicName)
         let logger = RequestLogger(logger: self.logger, requestId: headers.requestId ?? headers.webhookId)
         /// `reply`, counted under `result`.
         @Sendable func counted(_ reply: WebhookReply, _ result: String) -> WebhookReply {
             self.metrics.count(topic: topic, result: result)
+            span?.attributes["webhook.answer"] = result
             return reply
         }
         @Sendable func answer(_ reply: WebhookReply, _ result: String) -> EventLoopFuture<WebhookReply> {
@@ -130,7 +153,16 @@ struct WebhookIntake: Sendable {
             }
             let job: EncodedJob
             do {
-                job = try Self.makeJob(topic: topic, body: bytes, shop: shop, businessId: connection.businessId, delivery: delivery)
+                job = try Self.makeJob(
+                    topic: topic,
+                    body: bytes,
+                    shop: shop,
+                    businessId: connection.businessId,
+                    delivery: delivery,
+                    traceContext: span.flatMap { JobTracing.carrier(of: $0.context) }
+                )
+                span?.attributes["shopify.order_id"] = job.orderId
+                span?.attributes["flowpos.business_id"] = connection.businessId.lowercasedString
             } catch {
                 return reject("invalid_payload")
             }
@@ -181,7 +213,14 @@ struct WebhookIntake: Sendable {
 
     /// The job a verified delivery becomes. Parsing into typed payloads both validates the body and drops what
     /// we must not keep (customer data).
-    static func makeJob(topic: WebhookTopic, body: [UInt8], shop: ShopDomain, businessId: UUID, delivery: WebhookDelivery) throws -> EncodedJob {
+    static func makeJob(
+        topic: WebhookTopic,
+        body: [UInt8],
+        shop: ShopDomain,
+        businessId: UUID,
+        delivery: WebhookDelivery,
+        traceContext: [String: String]? = nil
+    ) throws -> EncodedJob {
         let dedupeKey = "webhook:\(shop.value):\(delivery.dedupeKey(body: body))"
         let webhookId = delivery.webhookId
         switch topic.body {
@@ -192,7 +231,8 @@ struct WebhookIntake: Sendable {
                 .init(source: .webhook, topic: topic.rawValue, webhookId: webhookId, order: order),
                 businessId: businessId,
                 shop: shop.value,
-                dedupeKey: dedupeKey
+                dedupeKey: dedupeKey,
+                traceContext: traceContext
             )
             return EncodedJob(
                 id: envelope.id,
@@ -207,7 +247,8 @@ struct WebhookIntake: Sendable {
                 .init(topic: topic.rawValue, webhookId: webhookId, change: change),
                 businessId: businessId,
                 shop: shop.value,
-                dedupeKey: dedupeKey
+                dedupeKey: dedupeKey,
+                traceContext: traceContext
             )
             return EncodedJob(
                 id: envelope.id,
@@ -225,7 +266,8 @@ struct WebhookIntake: Sendable {
                 .init(topic: topic.rawValue, webhookId: webhookId, triggeredAt: delivery.triggeredAt),
                 businessId: businessId,
                 shop: shop.value,
-                dedupeKey: dedupeKey
+                dedupeKey: dedupeKey,
+                traceContext: traceContext
             )
             return EncodedJob(
                 id: envelope.id,

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Foundation
 import GatewayApp
 import Hummingbird
 import Logging
@@ -8,6 +9,8 @@ import PostgresNIO
 import ProcessEnvironment
 import Prometheus
 import RedisClient
+import ServiceLifecycle
+import UnixSignals
 
 /// `ecommerce-gateway`: configuration from the environment → build the application → run until SIGTERM.
 @main
@@ -43,7 +46,16 @@ struct GatewayCommand: AsyncParsableCommand {
         let redis = RedisClient(configuration: configuration.common.redis)
         defer { redis.shutdown() }
         let postgres = PostgresClient(configuration: configuration.common.database, backgroundLogger: logger)
+        let tracing = try TracingSetup.bootstrap(serviceName: "ecommerce-gateway", environment: ProcessInfo.processInfo.environment, logger: logger)
         let app = buildGatewayApplication(configuration: configuration, redis: redis, postgres: postgres, metricsRegistry: registry, logger: logger)
-        try await app.runService()
+        guard let tracing else { return try await app.runService() }
+        // The exporter first: it stops last, after the server's last spans.
+        try await ServiceGroup(
+            configuration: .init(
+                services: [.init(service: tracing), .init(service: app, successTerminationBehavior: .gracefullyShutdownGroup)],
+                gracefulShutdownSignals: [.sigterm, .sigint],
+                logger: logger
+            )
+        ).run()
     }
 }

@@ -104,6 +104,22 @@ public struct JSONWriter {
         self.object(members)
     }
 
+    /// A member holding an object of strings, its keys sorted (so that a document reads the same each time); nothing
+    /// when nil.
+    @inlinable
+    public mutating func field(_ key: StaticString, strings members: [String: String]?) {
+        guard let members else { return }
+        self.key(key)
+        self.storage.append(UInt8(ascii: "{"))
+        for (index, name) in members.keys.sorted().enumerated() {
+            if index > 0 { self.storage.append(UInt8(ascii: ",")) }
+            self.string(name)
+            self.storage.append(UInt8(ascii: ":"))
+            self.string(members[name]!)
+        }
+        self.storage.append(UInt8(ascii: "}"))
+    }
+
     /// A member holding a date as RFC 3339 in UTC with whole seconds: what `JSONEncoder`'s `.iso8601` writes.
     @inlinable
     public mutating func field(_ key: StaticString, date: Date) {

@@ -15,8 +15,9 @@ public protocol JobDefinition: Sendable {
 
 /// The JSON document that travels through Redis for every job: its header and its payload.
 ///
-/// `{"id", "kind", "businessId", "shop", "attempt", "maxAttempts", "enqueuedAt", "dedupeKey", "payload"}`. The header's
-/// fields read as the envelope's own (`envelope.id`, `envelope.attempt`); they are defined once, in ``JobHeader``.
+/// `{"id", "kind", "businessId", "shop", "attempt", "maxAttempts", "enqueuedAt", "dedupeKey", "traceContext", "payload"}`.
+/// The header's fields read as the envelope's own (`envelope.id`, `envelope.attempt`); they are defined once, in
+/// ``JobHeader``.
 @dynamicMemberLookup
 public struct JobEnvelope<Payload: Codable & Sendable>: Sendable {
     public var header: JobHeader
@@ -31,6 +32,7 @@ public struct JobEnvelope<Payload: Codable & Sendable>: Sendable {
         maxAttempts: Int,
         enqueuedAt: Date = Date(),
         dedupeKey: String? = nil,
+        traceContext: [String: String]? = nil,
         payload: Payload
     ) {
         let header = JobHeader(
@@ -41,7 +43,8 @@ public struct JobEnvelope<Payload: Codable & Sendable>: Sendable {
             attempt: attempt,
             maxAttempts: maxAttempts,
             enqueuedAt: enqueuedAt,
-            dedupeKey: dedupeKey
+            dedupeKey: dedupeKey,
+            traceContext: traceContext
         )
         self.init(header: header, payload: payload)
     }
@@ -71,9 +74,18 @@ extension JobDefinition {
         _ payload: Payload,
         businessId: UUID? = nil,
         shop: String? = nil,
-        dedupeKey: String? = nil
+        dedupeKey: String? = nil,
+        traceContext: [String: String]? = nil
     ) -> JobEnvelope<Payload> {
-        JobEnvelope(kind: Self.kind, businessId: businessId, shop: shop, maxAttempts: Self.maxAttempts, dedupeKey: dedupeKey, payload: payload)
+        JobEnvelope(
+            kind: Self.kind,
+            businessId: businessId,
+            shop: shop,
+            maxAttempts: Self.maxAttempts,
+            dedupeKey: dedupeKey,
+            traceContext: traceContext,
+            payload: payload
+        )
     }
 }
 
@@ -87,6 +99,9 @@ public struct JobHeader: Sendable, Equatable {
     public var maxAttempts: Int
     public var enqueuedAt: Date
     public var dedupeKey: String?
+    /// The trace the job continues, as the tracer that enqueued it propagates one: W3C `traceparent` (and
+    /// `tracestate`) with OpenTelemetry. Nil when tracing is off; a worker then starts a trace of its own.
+    public var traceContext: [String: String]? = nil
 }
 
 extension JobHeader {
@@ -100,7 +115,7 @@ extension JobHeader {
 
 /// The envelope's keys, in the order they are written.
 enum EnvelopeKey: String, CodingKey {
-    case id, kind, businessId, shop, attempt, maxAttempts, enqueuedAt, dedupeKey, payload
+    case id, kind, businessId, shop, attempt, maxAttempts, enqueuedAt, dedupeKey, traceContext, payload
 }
 
 extension KeyedDecodingContainer<EnvelopeKey> {
@@ -111,6 +126,17 @@ extension KeyedDecodingContainer<EnvelopeKey> {
             throw DecodingError.dataCorruptedError(forKey: .businessId, in: self, debugDescription: "businessId is not a UUID")
         }
         return id
+    }
+}
+
+extension KeyedDecodingContainer<EnvelopeKey> {
+    /// `traceContext`: at most 8 string fields, as ``JobHeader/init(scanning:)`` reads it.
+    func traceContext() throws -> [String: String]? {
+        guard let fields = try self.decodeIfPresent([String: String].self, forKey: .traceContext) else { return nil }
+        guard fields.count <= 8 else {
+            throw DecodingError.dataCorruptedError(forKey: .traceContext, in: self, debugDescription: "traceContext has more than 8 fields")
+        }
+        return fields
     }
 }
 
@@ -141,6 +167,7 @@ extension JobHeader: Codable {
         try container.encode(self.maxAttempts, forKey: .maxAttempts)
         try container.encode(self.enqueuedAt, forKey: .enqueuedAt)
         try container.encodeIfPresent(self.dedupeKey, forKey: .dedupeKey)
+        try container.encodeIfPresent(self.traceContext, forKey: .traceContext)
     }
 
     public init(from decoder: any Decoder) throws {
@@ -153,7 +180,8 @@ extension JobHeader: Codable {
             attempt: try container.decode(Int.self, forKey: .attempt),
             maxAttempts: try container.decode(Int.self, forKey: .maxAttempts),
             enqueuedAt: try container.decode(Date.self, forKey: .enqueuedAt),
-            dedupeKey: try container.decodeIfPresent(String.self, forKey: .dedupeKey)
+            dedupeKey: try container.decodeIfPresent(String.self, forKey: .dedupeKey),
+            traceContext: try container.traceContext()
         )
     }
 }
@@ -189,6 +217,7 @@ extension JobEnvelope: JSONWritable where Payload: JSONWritable {
             writer.field("maxAttempts", header.maxAttempts)
             writer.field("enqueuedAt", date: header.enqueuedAt)
             writer.field("dedupeKey", header.dedupeKey)
+            writer.field("traceContext", strings: header.traceContext)
             writer.field("payload", self.payload)
         }
     }
@@ -241,6 +270,7 @@ private struct EnvelopeFields {
     var maxAttempts: Int?
     var enqueuedAt: Date?
     var dedupeKey: String?
+    var traceContext: [String: String]?
     /// A bit per field already read: a key given twice keeps its first value, as in JSONDecoder.
     var seen: UInt32 = 0
 
@@ -264,6 +294,18 @@ private struct EnvelopeFields {
         case "enqueuedAt": try scanner.once(6, &seen) { scanner throws(JSONScanError) in self.enqueuedAt = try scanner.readDate() }
         case "dedupeKey":
             try scanner.once(7, &seen) { scanner throws(JSONScanError) in self.dedupeKey = try scanner.readNull() ? nil : scanner.readString() }
+        case "traceContext":
+            try scanner.once(9, &seen) { scanner throws(JSONScanError) in
+                guard !(try scanner.readNull()) else { return }
+                var fields: [String: String] = [:]
+                try scanner.readObject { scanner, key throws(JSONScanError) in
+                    // Propagation fields are a few short strings (`traceparent` is 55 bytes); more is not a trace.
+                    guard fields.count < 8 else { throw scanner.error("traceContext has more than 8 fields") }
+                    let name = key.description
+                    if fields[name] == nil { fields[name] = try scanner.readString() } else { try scanner.skipValue() }
+                }
+                self.traceContext = fields
+            }
         default: return false
         }
         return true
@@ -283,7 +325,8 @@ private struct EnvelopeFields {
             attempt: attempt,
             maxAttempts: maxAttempts,
             enqueuedAt: enqueuedAt,
-            dedupeKey: self.dedupeKey
+            dedupeKey: self.dedupeKey,
+            traceContext: self.traceContext
         )
     }
 }

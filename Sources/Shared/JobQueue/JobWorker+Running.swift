@@ -4,6 +4,7 @@ import Logging
 import Metrics
 import ServiceLifecycle
 import Synchronization
+import Tracing
 
 /// Running one job: its handler, under the job's metadata, and recording its outcome.
 extension JobWorker {
@@ -38,7 +39,9 @@ extension JobWorker {
         let outcome: JobOutcome
         if let handler = self.registry.handler(for: job.header.kind) {
             do {
-                try await handler(job.envelope, JobContext(logger: logger, header: job.header, queue: job.queue))
+                try await self.traced(job) {
+                    try await handler(job.envelope, JobContext(logger: logger, header: job.header, queue: job.queue))
+                }
                 outcome = .succeeded
             } catch let later as JobRetryLater {
                 outcome = .retryLater(later)
@@ -63,6 +66,23 @@ extension JobWorker {
         }
         self.metrics.duration[job.queue]?.record(duration: ContinuousClock.now - started)
         await self.settle(job, outcome: outcome, logger: logger)
+    }
+
+    /// Runs `body` in the job's span, continuing the trace its envelope carries (the gateway's delivery, say), with
+    /// what an operator filters on. A handler's spans (PostgreSQL, Shopify) are its children. Without a tracer, just
+    /// `body`.
+    func traced(_ job: ClaimedJob, _ body: () async throws -> Void) async throws {
+        guard JobTracing.isActive else { return try await body() }
+        let header = job.header
+        try await withSpan("job \(header.kind)", context: JobTracing.context(of: header), ofKind: .consumer) { span in
+            span.attributes["job.id"] = header.id
+            span.attributes["job.kind"] = header.kind
+            span.attributes["job.queue"] = job.queue
+            span.attributes["job.attempt"] = header.attempt
+            if let business = header.businessId { span.attributes["flowpos.business_id"] = business.lowercasedString }
+            if let shop = header.shop { span.attributes["shopify.shop"] = shop }
+            try await body()
+        }
     }
 
     enum JobOutcome {

@@ -7,6 +7,7 @@ import Logging
 import Metrics
 import NIOCore
 import NIOHTTP1
+import Tracing
 
 /// Where and how the Admin API is reached.
 public struct ShopifyAdminConfiguration: Sendable {
@@ -220,10 +221,28 @@ public struct ShopifyAdminClient: Sendable {
     }
 
     /// Sends one operation and returns its `data`, waiting for the shop's budget first and through throttling.
+    ///
+    /// In a span of its own (a child of the job's), with the shop, the operation and the cost charged.
     public func send<Response>(
         _ operation: GraphQLOperation<Response>,
         as credentials: ShopifyCredentials,
         logger: Logger
+    ) async throws
+        -> Response
+    {
+        try await withSpan("shopify graphql \(operation.name)", ofKind: .client) { span in
+            span.attributes["shopify.shop"] = credentials.shop
+            span.attributes["graphql.operation.name"] = operation.name
+            span.attributes["shopify.cost.requested"] = operation.expectedCost
+            return try await self.send(operation, as: credentials, logger: logger, span: span)
+        }
+    }
+
+    private func send<Response>(
+        _ operation: GraphQLOperation<Response>,
+        as credentials: ShopifyCredentials,
+        logger: Logger,
+        span: any Span
     ) async throws
         -> Response
     {
@@ -303,10 +322,12 @@ public struct ShopifyAdminClient: Sendable {
                 } else {
                     wait = 1
                 }
+                span.addEvent(SpanEvent(name: "throttled", attributes: ["wait_seconds": .double(wait)]))
                 try await self.pause(.milliseconds(Int64(wait * 1000)), since: started, reason: "THROTTLED")
                 continue
             }
             let charged = reported?.actualQueryCost ?? reported?.requestedQueryCost ?? cost
+            span.attributes["shopify.cost.charged"] = charged
             try? await self.budget?.settle(shop: credentials.shop, reserved: cost, charged: charged, status: reported?.throttleStatus)
             if !errors.isEmpty {
                 self.metrics.count(operation.name, "graphql_error")

@@ -2,6 +2,7 @@ import Foundation
 import JSONBytes
 import Logging
 import PostgresNIO
+import Tracing
 
 /// One state of an ecommerce order as ingestion applies it: what each line takes from stock now, and the version
 /// (`updatedAt`) that orders the states.
@@ -96,10 +97,20 @@ public struct OrderIngestor: Sendable {
         logger: Logger
     ) async throws -> OrderIngestionResult {
         let event = Event(syncLogId: UUID.random(), businessId: businessId, order: order, source: source, reference: reference)
-        for _ in 0..<self.maxRounds {
-            if let result = try await self.apply(event, logger: logger) { return result }
+        // One span for the statement and its rounds (a child of the job's when it runs in one).
+        return try await withSpan("postgresql ingest order", ofKind: .client) { span in
+            span.attributes["db.system.name"] = "postgresql"
+            span.attributes["db.operation.name"] = "ingest order"
+            span.attributes["shopify.order_id"] = order.orderId
+            for round in 1...max(1, self.maxRounds) {
+                if let result = try await self.apply(event, logger: logger) {
+                    span.attributes["flowpos.ingest.outcome"] = result.outcome.rawValue
+                    span.attributes["flowpos.ingest.rounds"] = round
+                    return result
+                }
+            }
+            throw OrderIngestionError.contention(orderId: order.orderId, rounds: self.maxRounds)
         }
-        throw OrderIngestionError.contention(orderId: order.orderId, rounds: self.maxRounds)
     }
 
     /// One order event, as the statement takes it.

@@ -5,6 +5,7 @@ import Logging
 import PostgresNIO
 import ServiceLifecycle
 import Storage
+import Tracing
 
 /// Moves stock changes from the outbox to `ecommerce-inventory` jobs, one pending job per variant.
 ///
@@ -55,17 +56,25 @@ public struct InventoryOutboxRelay: Service {
     @discardableResult
     public func relayBatch() async throws -> Int {
         try await self.inventory.relayOutbox(limit: self.batchSize, logger: self.logger) { changes in
-            for change in changes where change.mapped {
-                let job = InventoryPushJob.envelope(
-                    .init(variantId: change.variantId),
-                    businessId: change.businessId,
-                    dedupeKey: InventoryPushJob.dedupeKey(variantId: change.variantId)
-                )
-                // A pending push of the variant will read the latest quantity: one is enough.
-                try await self.queue.enqueue(InventoryPushJob.self, job, dedupeWindow: .seconds(3600))
+            // A span for a batch that relays something (not for every empty sweep); the pushes continue its trace.
+            guard !changes.isEmpty else { return }
+            try await withSpan("inventory relay", ofKind: .producer) { span in
+                span.attributes["flowpos.relay.changes"] = changes.count
+                let traceContext = JobTracing.isActive ? JobTracing.carrier(of: span.context) : nil
+                for change in changes where change.mapped {
+                    let job = InventoryPushJob.envelope(
+                        .init(variantId: change.variantId),
+                        businessId: change.businessId,
+                        dedupeKey: InventoryPushJob.dedupeKey(variantId: change.variantId),
+                        traceContext: traceContext
+                    )
+                    // A pending push of the variant will read the latest quantity: one is enough.
+                    try await self.queue.enqueue(InventoryPushJob.self, job, dedupeWindow: .seconds(3600))
+                }
+                let unmapped = changes.count { !$0.mapped }
+                span.attributes["flowpos.relay.unmapped"] = unmapped
+                if unmapped > 0 { self.logger.debug("stock changes of variants not in Shopify skipped", metadata: ["count": "\(unmapped)"]) }
             }
-            let unmapped = changes.count { !$0.mapped }
-            if unmapped > 0 { self.logger.debug("stock changes of variants not in Shopify skipped", metadata: ["count": "\(unmapped)"]) }
         }
     }
 }

@@ -74,9 +74,11 @@ struct Run: AsyncParsableCommand {
         MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))
 
         try await migrate(configuration: configuration, logger: logger)
+        let tracing = try TracingSetup.bootstrap(serviceName: "ecommerce-worker", environment: ProcessInfo.processInfo.environment, logger: logger)
         let process = WorkerProcess(configuration: configuration, metricsRegistry: registry, logger: logger)
         var groupConfiguration = ServiceGroupConfiguration(
-            services: process.services,
+            // The exporter first: it stops last, after the last job's spans.
+            services: (tracing.map { [.init(service: $0)] } ?? []) + process.services,
             gracefulShutdownSignals: [.sigterm, .sigint],
             logger: logger
         )
