@@ -4,6 +4,7 @@
 # (scripts/check-layers.py) and the format, runs
 # `swift test`, runs each fuzz target for a short smoke (scripts/fuzz.sh; FUZZ_SECONDS, 20), checks the ops
 # dashboard in headless Chromium against a running system (its own services, "ui"; screenshots in test-artifacts/),
+# checks the OTLP export of a delivery's trace from a running gateway and worker to a receiver (services "trace"),
 # and stops the services again whatever happened.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -11,7 +12,7 @@ scripts/install-deps.sh
 scripts/services.sh stop test  # leftovers of an interrupted run
 # Every run starts from a new PostgreSQL cluster and an empty Redis: no test can lean on rows an earlier run left.
 rm -rf .local/test
-trap 'scripts/services.sh stop test; scripts/services.sh stop ui' EXIT
+trap 'scripts/services.sh stop test; scripts/services.sh stop ui; scripts/services.sh stop trace' EXIT
 scripts/services.sh start test
 export TEST_REDIS_PORT=${REDIS_PORT:-16379}
 export TEST_DATABASE_URL="postgres://postgres@127.0.0.1:${PG_PORT:-15432}/ecommerce?sslmode=disable"
@@ -31,3 +32,5 @@ echo "== fuzz (smoke)"
 scripts/fuzz.sh "${FUZZ_SECONDS:-20}"
 echo "== dashboard"
 "$(scripts/venv.sh)" scripts/dashboard/check_dashboard.py "$PWD/.build/debug"
+echo "== tracing (OTLP export)"
+"$(scripts/venv.sh)" scripts/tracing/check_tracing.py "$PWD/.build/debug"
