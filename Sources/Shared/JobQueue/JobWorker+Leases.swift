@@ -28,26 +28,32 @@ extension JobWorker {
             try? await Task.sleep(for: self.configuration.heartbeatInterval)
             self.sendWaitingAcksAlone()
             await self.abandonOverdueJobs()
-            let byQueue = self.state.withLock { state in
-                let leased = state.inFlight.values.filter { !$0.settling }.map(\.job) + state.held
-                return Dictionary(grouping: leased, by: \.queue).mapValues { $0.map(\.id) }
-            }
-            for (queue, ids) in byQueue {
-                do {
-                    let kept = try await self.queue.extendLeases(queue: queue, jobIds: ids, workerId: self.id, lease: self.configuration.lease)
-                    // A job acked while the renewal was on its way is not lost: count only jobs still running or held.
-                    let running = self.state.withLock { state in
-                        ids.count { id in state.inFlight[id].map { !$0.settling } ?? state.held.contains { $0.id == id } }
-                    }
-                    if kept < running {
-                        self.logger.warning(
-                            "leases lost: those jobs were recovered by another worker",
-                            metadata: ["queue": "\(queue)", "lost": "\(running - kept)"]
-                        )
-                    }
-                } catch {
-                    self.logger.error("extending leases failed", metadata: ["queue": "\(queue)", "error": "\(error)"])
+            await self.renewLeases()
+        }
+    }
+
+    /// Renews the leases of the jobs running (not yet settling) and held.
+    func renewLeases() async {
+        let byQueue = self.state.withLock { state in
+            state.leasesRenewedAt = .now
+            let leased = state.inFlight.values.filter { !$0.settling }.map(\.job) + state.held
+            return Dictionary(grouping: leased, by: \.queue).mapValues { $0.map(\.id) }
+        }
+        for (queue, ids) in byQueue {
+            do {
+                let kept = try await self.queue.extendLeases(queue: queue, jobIds: ids, workerId: self.id, lease: self.configuration.lease)
+                // A job acked while the renewal was on its way is not lost: count only jobs still running or held.
+                let running = self.state.withLock { state in
+                    ids.count { id in state.inFlight[id].map { !$0.settling } ?? state.held.contains { $0.id == id } }
                 }
+                if kept < running {
+                    self.logger.warning(
+                        "leases lost: those jobs were recovered by another worker",
+                        metadata: ["queue": "\(queue)", "lost": "\(running - kept)"]
+                    )
+                }
+            } catch {
+                self.logger.error("extending leases failed", metadata: ["queue": "\(queue)", "error": "\(error)"])
             }
         }
     }
@@ -86,6 +92,10 @@ extension JobWorker {
                 lastPrune = .now
                 await self.pruneDeadLetters(olderThan: retention)
             }
+            // After the process stood still (a stalled machine, a debugger), this loop may wake before the
+            // heartbeat: renew this worker's own leases first, so that it does not recover its own live jobs.
+            let renewalsLate = self.state.withLock { .now - $0.leasesRenewedAt > self.configuration.heartbeatInterval * 2 }
+            if renewalsLate { await self.renewLeases() }
             for queue in self.configuration.queues {
                 do {
                     let result = try await self.queue.maintain(queue: queue, maxRecoveries: self.configuration.maxRecoveries)

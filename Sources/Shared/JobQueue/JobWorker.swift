@@ -57,6 +57,8 @@ public final class JobWorker: Service, Sendable {
         /// Jobs abandoned after their timeout whose failure is being recorded: no longer in flight, still leased to
         /// this worker, so never taken for a claim whose reply was lost.
         var recordingAbandoned: Set<String> = []
+        /// When this worker's leases were last renewed (or it started).
+        var leasesRenewedAt = ContinuousClock.now
     }
 
     /// A worker of `configuration.queues` on `queue`, running the handlers of `registry`.
