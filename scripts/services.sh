@@ -10,7 +10,7 @@
 #
 # NAME (default "test") picks the data folder .local/NAME and, unless REDIS_PORT / PG_PORT are set, the ports:
 # test → 16379 / 15432, dev → 26379 / 25432, bench → 36379 / 35432, ui (the dashboard check) → 17379 / 17432,
-# chaos → 18379 / 18432, trace (the tracing check) → 19379 / 19432, anything else → 6379 / 5432. So a test run, a demo and the chaos suite coexist. Ports the
+# chaos → 18379 / 18432, trace (the tracing check) → 19379 / 19432, api (the API fuzz) → 21379 / 21432, anything else → 6379 / 5432. So a test run, a demo and the chaos suite coexist. Ports the
 # test command uses stay below 32768: above, in Linux's ephemeral range, a client socket may hold the port already.
 # `env` prints the REDIS_URL and DATABASE_URL to use. Services are stopped by their pid files.
 set -euo pipefail
@@ -24,6 +24,7 @@ case "$name" in
   ui) default_redis=17379 default_pg=17432 ;;
   chaos) default_redis=18379 default_pg=18432 ;;
   trace) default_redis=19379 default_pg=19432 ;;
+  api) default_redis=21379 default_pg=21432 ;;
   *) default_redis=6379 default_pg=5432 ;;
 esac
 REDIS_PORT=${REDIS_PORT:-$default_redis}

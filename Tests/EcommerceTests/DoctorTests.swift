@@ -26,6 +26,7 @@ extension GatewayTests {
     /// Runs `body` against a gateway with OAuth configured against a simulator (the doctor's Shopify), and a
     /// business as a healthy connection leaves it (see ``healthyBusiness(postgres:redis:harness:)``).
     func withDoctor(
+        doctorMinInterval: Int = 0,
         _ body: @Sendable (any TestClientProtocol, PostgresClient, RedisClient, SimulatorHarness, CatalogFixture) async throws -> Void
     ) async throws {
         try await SimulatorHarness.run { harness in
@@ -35,6 +36,7 @@ extension GatewayTests {
                 "APP_REDIRECT_URL": "https://app.example/shopify/done",
                 "TOKEN_ENCRYPTION_KEYS": CatalogFixture.cipherSpecification,
                 "SHOPIFY_ADMIN_BASE_URL": harness.baseURLTemplate,
+                "DOCTOR_MIN_INTERVAL_SECONDS": String(doctorMinInterval),
             ]
             try await self.withGateway(environment: environment) { client, postgres, redis in
                 let fixture = try await self.healthyBusiness(postgres: postgres, redis: redis, harness: harness)

@@ -37,6 +37,8 @@ struct GatewayTests {
                     "SHOP_CACHE_TTL_SECONDS": "0",
                     "JWT_SECRET": jwtSecret,
                     "PRODUCT_PUSH_PAGE_SIZE": "7",
+                    // The doctor tests run it several times in a row; its own test sets an interval.
+                    "DOCTOR_MIN_INTERVAL_SECONDS": "0",
                 ].merging(extra) { _, new in new }
             )
         )
@@ -98,7 +100,8 @@ struct GatewayTests {
         )
         try await app.test(carrier.setup) { client in
             try await Migrator(client: postgres).migrate(logger: TestServices.logger)
-            try await body(carrier == .routerOverSocket ? PaddedClient.overflowingFastPath(client) : client, postgres, redis)
+            let checked = ContractCheckedClient(client: client)
+            try await body(carrier == .routerOverSocket ? PaddedClient.overflowingFastPath(checked) : checked, postgres, redis)
         }
     }
 

@@ -62,7 +62,7 @@ struct OAuthTests {
             // Over a real socket, as Shopify's redirect and the merchant's browser reach it.
             try await app.test(.live) { client in
                 try await Migrator(client: postgres).migrate(logger: self.logger)
-                try await body(client, postgres, redis, harness)
+                try await body(ContractCheckedClient(client: client), postgres, redis, harness)
             }
         }
     }

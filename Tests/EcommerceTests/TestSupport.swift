@@ -12,6 +12,7 @@ import RedisClient
 import ServiceLifecycle
 import Shopify
 import Storage
+import Testing
 
 /// The Redis and PostgreSQL that `scripts/test.sh` starts (override with TEST_REDIS_URL / TEST_DATABASE_URL).
 enum TestServices {
@@ -465,6 +466,7 @@ struct SocketClient: Sendable {
         for (name, value) in headers { request.headers.add(name: name, value: value) }
         let response = try await Self.http.execute(request, timeout: .seconds(120))
         let body = try await response.body.collect(upTo: 16 << 20)
+        OpenAPIContract.check(method: method.rawValue, uri: uri, status: Int(response.status.code), body: String(buffer: body))
         return (HTTPResponse.Status(code: Int(response.status.code)), response.headers, String(buffer: body))
     }
 }

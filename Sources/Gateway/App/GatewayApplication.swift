@@ -28,6 +28,36 @@ public func buildGatewayApplication(
     metricsRegistry: PrometheusCollectorRegistry,
     logger: Logger
 ) -> some ApplicationProtocol {
+    let routes = buildGatewayRoutes(configuration: configuration, redis: redis, postgres: postgres, metricsRegistry: metricsRegistry, logger: logger)
+    return Application(
+        router: routes.router,
+        server: .http1(
+            webhooks: routes.webhooks,
+            timeouts: HTTPTimeouts(idle: TimeAmount(configuration.idleTimeout), read: TimeAmount(configuration.readTimeout))
+        ),
+        configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "ecommerce-gateway"),
+        services: routes.services,
+        logger: logger
+    )
+}
+
+/// The gateway's router (every route but the webhook fast path's, which ``WebhookIntake`` also serves through it),
+/// the intake for the fast path, and the services the routes need.
+public struct GatewayRoutes {
+    public let router: Router<BasicRequestContext>
+    let webhooks: WebhookIntake
+    let services: [any Service]
+}
+
+/// The routes of ``buildGatewayApplication(configuration:redis:postgres:metricsRegistry:logger:)``; the route coverage
+/// test compares them with the OpenAPI document.
+public func buildGatewayRoutes(
+    configuration: GatewayConfiguration,
+    redis: RedisClient,
+    postgres: PostgresClient,
+    metricsRegistry: PrometheusCollectorRegistry,
+    logger: Logger
+) -> GatewayRoutes {
     let router = Router()
     router.add(middleware: RequestIdMiddleware())
     let authenticator = AdminAuthenticator(secret: configuration.jwtSecret, audience: configuration.jwtAudience, issuer: configuration.jwtIssuer)
@@ -100,6 +130,7 @@ public func buildGatewayApplication(
             publicBaseURL: configuration.oauth?.publicBaseURL,
             pollInterval: configuration.pollInterval
         ),
+        doctorAdmission: DoctorAdmission(minInterval: configuration.doctorMinInterval),
         tracer: OrderTracer(postgres: postgres, redis: redis),
         redis: redis
     ).addRoutes(to: router)
@@ -128,16 +159,8 @@ public func buildGatewayApplication(
     } else {
         health.addRoutes(to: router)
     }
-    return Application(
-        router: router,
-        server: .http1(
-            webhooks: webhooks,
-            timeouts: HTTPTimeouts(idle: TimeAmount(configuration.idleTimeout), read: TimeAmount(configuration.readTimeout))
-        ),
-        configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "ecommerce-gateway"),
-        services: services,
-        logger: logger
-    )
+    OpenAPIDocument.addRoute(to: router)
+    return GatewayRoutes(router: router, webhooks: webhooks, services: services)
 }
 
 /// Puts a `request.id` on the request's logger (from `X-Request-Id` when the caller sent one).

@@ -40,6 +40,10 @@ public struct GatewayConfiguration: Sendable {
     /// `METRICS_REFRESH_SECONDS` (5): the queue and poll-lag gauges are read from Redis and PostgreSQL at most this
     /// often, however often `/metrics` is scraped.
     public var metricsRefreshInterval: Duration
+    /// `DOCTOR_MIN_INTERVAL_SECONDS` (5): a business's doctor runs at most once this often per gateway (its fix
+    /// likewise); a request sooner gets 429 with Retry-After. Each run spends the shop's Shopify budget, which its
+    /// pushes and polls need.
+    public var doctorMinInterval: Duration
     /// `POLL_INTERVAL_SECONDS` (900): a new connection joins the poll schedule with it.
     public var pollInterval: Duration
     /// `WEBHOOK_DEDUPE_HOURS` (48): how long a webhook's event id keeps a second delivery of it out of the queue
@@ -67,6 +71,7 @@ public struct GatewayConfiguration: Sendable {
         }
         self.metricsHost = environment.optional("GATEWAY_METRICS_HOST") ?? "0.0.0.0"
         self.metricsRefreshInterval = try environment.seconds("METRICS_REFRESH_SECONDS", default: 5, range: 0...300)
+        self.doctorMinInterval = try environment.seconds("DOCTOR_MIN_INTERVAL_SECONDS", default: 5, range: 0...3600)
         self.webhookDedupeWindow = .seconds(3600 * (try environment.int("WEBHOOK_DEDUPE_HOURS", default: 48, range: 1...720)))
         self.oauth = try environment.optional("SHOPIFY_API_KEY").map { apiKey throws(ConfigurationError) in
             try OAuthConfiguration(apiKey: apiKey, environment: environment)

@@ -24,6 +24,8 @@ struct OpsDashboardController: Sendable {
     let reports: OpsReports
     let queue: RedisJobQueue
     let doctor: BusinessDoctor
+    /// At most one doctor run (and one fix) per business per interval: each spends the shop's Shopify budget.
+    let doctorAdmission: DoctorAdmission
     let tracer: OrderTracer
     /// Where the activity charts' counts are.
     let redis: RedisClient
@@ -128,6 +130,15 @@ struct OpsDashboardController: Sendable {
     }
 
     private func examine(_ businessId: UUID, fix: Bool, logger: Logger) async throws -> Response {
+        if let wait = self.doctorAdmission.admit(businessId, fix: fix) {
+            let seconds = max(1, Int((Double(wait.components.seconds) + Double(wait.components.attoseconds) / 1e18).rounded(.up)))
+            return .error(
+                .tooManyRequests,
+                code: "doctor_busy",
+                message: "the doctor of this business ran moments ago; run it again in \(seconds) s",
+                headers: [.retryAfter: String(seconds)]
+            )
+        }
         do {
             return .json(try await self.doctor.examine(businessId: businessId, fix: fix, logger: logger), headers: [.cacheControl: "no-store"])
         } catch {

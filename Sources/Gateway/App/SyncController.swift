@@ -38,9 +38,14 @@ struct SyncController: Sendable {
             let principal = try await self.authenticator.authenticate(request)
             let query = request.uri.queryParameters
             let businessId = try self.authenticator.business(for: principal, requested: query.get("businessId"))
-            let limit = query.get("limit").flatMap(Int.init) ?? 20
-            guard (1...500).contains(limit) else { return .error(.badRequest, code: "invalid_limit", message: "limit must be 1…500") }
-            let runs = try await self.syncLogs.runs(businessId: businessId, kind: query.get("kind"), limit: limit, logger: context.logger)
+            // A limit that is not a number is refused like one out of range, not read as the default.
+            let limit = query.get("limit").map { Int($0) } ?? 20
+            guard let limit, (1...500).contains(limit) else { return .error(.badRequest, code: "invalid_limit", message: "limit must be 1…500") }
+            let kind = query.get("kind")
+            if let kind, !SyncLogStore.kinds.contains(kind) {
+                return .error(.badRequest, code: "invalid_kind", message: "kind must be one of \(SyncLogStore.kinds.sorted().joined(separator: ", "))")
+            }
+            let runs = try await self.syncLogs.runs(businessId: businessId, kind: kind, limit: limit, logger: context.logger)
             return .json(["logs": runs])
         }
         router.get("/ecommerce/sync/logs/:id") { request, context -> Response in

@@ -6,6 +6,9 @@ import PostgresNIO
 public struct SyncLogStore: Sendable {
     let client: PostgresClient
 
+    /// Every kind of row the log holds: the runs (pushes, reconciliations, polls) and the order events.
+    public static let kinds: Set<String> = ["product_push", "collection_push", "inventory_reconcile", "poll", "order_ingest", "order_change"]
+
     public init(client: PostgresClient) {
         self.client = client
     }

@@ -1,0 +1,55 @@
+import Foundation
+import GatewayApp
+import HTTPTypes
+import Hummingbird
+import HummingbirdTesting
+import Testing
+
+/// What schemathesis found on its first runs against the gateway (scripts/openapi/fuzz_gateway.py), each pinned here.
+extension GatewayTests {
+    @Test(
+        "the sync log list refuses a limit that is not a number and a kind it does not know (one with a NUL byte was a 500 from PostgreSQL)",
+        arguments: [
+            ("limit=null", "invalid_limit"), ("limit=1.5", "invalid_limit"), ("limit=0", "invalid_limit"), ("limit=501", "invalid_limit"),
+            ("kind=%00poll", "invalid_kind"), ("kind=pol", "invalid_kind"), ("kind=", "invalid_kind"),
+        ]
+    )
+    func syncLogListRefusesBadQueries(query: String, code: String) async throws {
+        try await self.withGateway { client, postgres, _ in
+            let business = try await BusinessFixture.create(on: postgres, stock: [("F", 1, nil)])
+            let (status, body) = try await self.get(client, "/ecommerce/sync/logs?\(query)", token: TestJWT.merchant(business.id))
+            #expect(status == .badRequest && body["error"] as? String == code, "\(body)")
+            // Every kind the log holds is one the list takes.
+            for kind in ["product_push", "collection_push", "inventory_reconcile", "poll", "order_ingest", "order_change"] {
+                #expect(try await self.get(client, "/ecommerce/sync/logs?kind=\(kind)", token: TestJWT.merchant(business.id)).0 == .ok)
+            }
+        }
+    }
+
+    @Test("a business's doctor runs at most once per DOCTOR_MIN_INTERVAL_SECONDS: sooner is a 429 with Retry-After, whoever asks; a fix counts apart")
+    func doctorRunsAtMostOncePerInterval() async throws {
+        // The fuzz asked in a loop: every run spent the shop's Shopify budget, answers waited for its throttle (5–10 s).
+        try await self.withDoctor(doctorMinInterval: 3) { client, _, _, _, fixture in
+            let path = "/ops/api/businesses/\(fixture.businessId.uuidString.lowercased())/doctor"
+            let (first, report) = try await self.get(client, path, token: TestJWT.ops())
+            #expect(first == .ok && report["findings"] != nil)
+            for token in [TestJWT.ops(), TestJWT.merchant(fixture.businessId)] {
+                try await client.execute(uri: path, method: .get, headers: [.authorization: "Bearer \(token)"]) { response in
+                    #expect(response.status == .tooManyRequests)
+                    let retryAfter = try #require(response.headers[.retryAfter].flatMap { Int($0) })
+                    #expect((1...3).contains(retryAfter))
+                    #expect(String(buffer: response.body).contains("\"doctor_busy\""))
+                }
+            }
+            // The fix that the run just called for may follow at once; a second fix may not.
+            let (fix, _) = try await self.post(client, path + "/fix", token: TestJWT.ops())
+            #expect(fix == .ok)
+            let (again, refusal) = try await self.post(client, path + "/fix", token: TestJWT.ops())
+            #expect(again == .tooManyRequests && refusal["error"] as? String == "doctor_busy")
+            // Another business is not held back by this one.
+            #expect(try await self.get(client, "/ops/api/businesses/\(UUID())/doctor", token: TestJWT.ops()).0 == .ok)
+            try await Task.sleep(for: .seconds(3.2))
+            #expect(try await self.get(client, path, token: TestJWT.ops()).0 == .ok)
+        }
+    }
+}
