@@ -185,6 +185,30 @@ extension GatewayTests {
         }
     }
 
+    @Test("the doctor answers at once while a push holds the shop's rate limit: its Shopify steps are warnings naming the limit")
+    func doctorThrottled() async throws {
+        try await self.withDoctor { client, _, redis, _, fixture in
+            // The shop's bucket as a long push leaves it: empty, and slow to refill (half a point a second), so that
+            // each of the doctor's calls would wait seconds, under the workers' 30 s inline wait but past a person's.
+            let drain = """
+                local t = redis.call('TIME')
+                local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+                redis.call('HSET', KEYS[1], 'available', '0', 'max', '1000', 'rate', '0.5', 'at', tostring(now))
+                return 1
+                """
+            _ = try await redis.send(["EVAL", RedisArgument(drain), "1", RedisArgument(ShopifyCostBudget.key(shop: fixture.shop))]).orThrow()
+            let started = ContinuousClock.now
+            let report = try await self.doctorReport(client, fixture.businessId)
+            let elapsed = started.duration(to: .now)
+            #expect(elapsed < .seconds(10), "the doctor waited \(elapsed) for the rate limit")
+            for check in ["token", "webhook_subscriptions", "drift"] {
+                let finding = try #require(report.finding(check))
+                #expect(finding.verdict == .warning, "\(check): \(report.text)")
+                #expect(finding.evidence.contains { $0.contains("Shopify rate limit") }, "\(check): \(report.text)")
+            }
+        }
+    }
+
     @Test(
         "the doctor names each fault produced for real: a deleted subscription (fixed), a forged delivery, an unmapped SKU, a stopped relay, a stale poll, a revoked token"
     )

@@ -143,4 +143,3 @@ struct ContractCheckedClient: TestClientProtocol {
 
     var port: Int? { self.client.port }
 }
-

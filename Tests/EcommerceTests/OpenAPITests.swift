@@ -17,7 +17,10 @@ extension GatewayTests {
                 #expect(response.status == .ok)
                 #expect(response.headers[.contentType] == "application/json")
                 let served = String(buffer: response.body)
-                let committed = try String(contentsOf: URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../../docs/openapi.json"), encoding: .utf8)
+                let committed = try String(
+                    contentsOf: URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../../docs/openapi.json"),
+                    encoding: .utf8
+                )
                 // The Swift literal holds the file without its final newline.
                 #expect(served + "\n" == committed, "the served document differs from docs/openapi.json: run scripts/openapi/write_document.py")
                 let document = try #require(try JSONSerialization.jsonObject(with: Data(served.utf8)) as? [String: Any])

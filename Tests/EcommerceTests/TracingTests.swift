@@ -87,7 +87,7 @@ extension GatewayTests {
                     dedupeKey: OrderPollJob.requestKey(businessId: business)
                 )
                 try await RedisJobQueue(redis: redis).enqueue(OrderPollJob.self, poll)
-                let polled = try await TestServices.eventually(timeout: .seconds(30)) {
+                let polled = await TestServices.eventually(timeout: .seconds(30)) {
                     tracer.finishedSpans.contains { $0.operationName == "job orders.poll" && $0[attribute: "job.id"] == .string(poll.id) }
                 }
                 #expect(polled)

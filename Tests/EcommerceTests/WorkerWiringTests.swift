@@ -238,7 +238,7 @@ struct WorkerWiringTests {
                 "UPDATE stock_levels SET quantity = 3, updated_at = now() WHERE variant_id = \(variants[0].variant)",
                 logger: self.logger
             )
-            let pushed = try await TestServices.eventually(timeout: .seconds(60), every: .milliseconds(200)) {
+            let pushed = await TestServices.eventually(timeout: .seconds(60), every: .milliseconds(200)) {
                 harness.simulator.available(shop: fixture.shop, inventoryItemId: variants[0].itemId, locationId: fixture.locationId) == 3
             }
             #expect(pushed, "Shopify has FlowPOS's 3")

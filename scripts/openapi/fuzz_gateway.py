@@ -23,13 +23,14 @@ import time
 import uuid
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
-from ecommerce import ROOT, System, fresh_services, http, say, services  # noqa: E402
+from ecommerce import ROOT, System, fresh_services, http, say, services, wait_until  # noqa: E402
 from openapi_spec_validator import validate  # noqa: E402
 
 OWN_SHOP, OTHER_SHOP = "fuzz-own.myshopify.com", "fuzz-other.myshopify.com"
 OWN = str(uuid.UUID("00000000-0000-4000-8000-00000000f0a1"))
 OTHER = str(uuid.UUID("00000000-0000-4000-8000-00000000f0b2"))
 REPORTS = os.path.join(ROOT, "test-artifacts", "openapi-fuzz")
+DEAD_LETTERS = 5  # poison jobs buried before the run, for the dead-letter retry operation to find
 CHECKS = ",".join(
     [
         "not_a_server_error",
@@ -55,6 +56,11 @@ def prepare(system: System) -> dict[str, list[str]]:
         system.seed_catalog(business, products=3, stock=10, prefix=prefix)
         system.push("products", business, show_progress=False)
         runs[business] = [row[0] for row in system.sql(f"SELECT id FROM ecommerce_sync_log WHERE business_id = '{business}' ORDER BY started_at")]
+    # Dead letters for the retry operation to find (a random id never names one): each retry puts the poison job
+    # back on its queue and the worker buries it again, so they stay findable through the whole run.
+    for number in range(DEAD_LETTERS):
+        system.inject_poison(f"poison-fuzz-{number}", OWN, OWN_SHOP)
+    wait_until("the poison jobs in the dead letters", lambda: int(system.redis("HLEN", "ecommerce-orders:dead")) == DEAD_LETTERS, 30)
     return runs
 
 
@@ -86,6 +92,7 @@ def fuzz(system: System, role: str, token: str, runs: dict[str, list[str]], exam
         "FUZZ_OTHER_SHOP": OTHER_SHOP,
         "FUZZ_OWN_RUNS": ",".join(runs[OWN]),
         "FUZZ_OTHER_RUNS": ",".join(runs[OTHER]),
+        "FUZZ_DEAD_LETTERS": ",".join(f"poison-fuzz-{number}" for number in range(DEAD_LETTERS)),
     }
     argv = [
         schemathesis, "run", f"http://127.0.0.1:{system.gateway_port}/openapi.json",
@@ -104,7 +111,8 @@ def fuzz(system: System, role: str, token: str, runs: dict[str, list[str]], exam
     ]
     say(f"openapi: schemathesis with a {role}'s token, {examples} examples per operation, seed {seed}")
     started = time.monotonic()
-    code = subprocess.run(argv, env=environment, cwd=ROOT).returncode
+    # cwd: schemathesis keeps a .schemathesis cache in its working directory; keep it with the reports.
+    code = subprocess.run(argv, env=environment, cwd=report).returncode
     return code, time.monotonic() - started
 
 

@@ -6,7 +6,8 @@ mixed with real ones: the fuzzing token's own business and another business (wit
 a 2xx to a request naming it, or a 2xx body holding its id, its shop or one of its sync logs.
 
 The script passes what exists through the environment: FUZZ_ROLE (merchant | ops), FUZZ_OWN_BUSINESS,
-FUZZ_OTHER_BUSINESS, FUZZ_OTHER_SHOP, FUZZ_OWN_RUNS and FUZZ_OTHER_RUNS (comma-separated sync-log ids).
+FUZZ_OTHER_BUSINESS, FUZZ_OTHER_SHOP, FUZZ_OWN_RUNS and FUZZ_OTHER_RUNS (comma-separated sync-log ids) and
+FUZZ_DEAD_LETTERS (ids of poison jobs buried on ecommerce-orders, for the retry operation).
 """
 
 import os
@@ -21,6 +22,7 @@ OTHER = os.environ["FUZZ_OTHER_BUSINESS"]
 OTHER_SHOP = os.environ["FUZZ_OTHER_SHOP"]
 OWN_RUNS = [run for run in os.environ.get("FUZZ_OWN_RUNS", "").split(",") if run]
 OTHER_RUNS = [run for run in os.environ.get("FUZZ_OTHER_RUNS", "").split(",") if run]
+DEAD_LETTERS = [job for job in os.environ.get("FUZZ_DEAD_LETTERS", "").split(",") if job]
 
 
 def _path(context) -> str:
@@ -38,10 +40,14 @@ def flatmap_query(context, query):
 
 @schemathesis.hook
 def flatmap_path_parameters(context, path_parameters):
-    """A business path's `{id}` as generated, own or other; a sync log's `{id}` as generated, one of each business's."""
+    """A business path's `{id}` as generated, own or other; a sync log's `{id}` as generated, one of each business's;
+    a dead letter's `{queue}`/`{id}` as generated or one of the buried poison jobs."""
     if path_parameters is None or "id" not in path_parameters:
         return strategies.just(path_parameters)
     path = _path(context)
+    if path == "/ops/api/dead-letters/{queue}/{id}/retry":
+        buried = [{**path_parameters, "queue": "ecommerce-orders", "id": job} for job in DEAD_LETTERS]
+        return strategies.sampled_from([path_parameters, *buried])
     if path.startswith("/ops/api/businesses/"):
         choices = [path_parameters["id"], OWN, OTHER]
     elif path == "/ecommerce/sync/logs/{id}":

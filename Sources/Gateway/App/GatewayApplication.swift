@@ -122,7 +122,11 @@ public func buildGatewayRoutes(
             redis: redis,
             shopify: configuration.oauth.map {
                 BusinessDoctor.ShopifyAccess(
-                    client: ShopifyAdminClient(configuration: $0.shopify, http: HTTPClient.shared, budget: ShopifyCostBudget(redis: redis)),
+                    client: ShopifyAdminClient(
+                        configuration: BusinessDoctor.ShopifyAccess.configuration($0.shopify),
+                        http: HTTPClient.shared,
+                        budget: ShopifyCostBudget(redis: redis)
+                    ),
                     cipher: $0.tokenCipher
                 )
             },

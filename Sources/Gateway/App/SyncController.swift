@@ -43,7 +43,11 @@ struct SyncController: Sendable {
             guard let limit, (1...500).contains(limit) else { return .error(.badRequest, code: "invalid_limit", message: "limit must be 1…500") }
             let kind = query.get("kind")
             if let kind, !SyncLogStore.kinds.contains(kind) {
-                return .error(.badRequest, code: "invalid_kind", message: "kind must be one of \(SyncLogStore.kinds.sorted().joined(separator: ", "))")
+                return .error(
+                    .badRequest,
+                    code: "invalid_kind",
+                    message: "kind must be one of \(SyncLogStore.kinds.sorted().joined(separator: ", "))"
+                )
             }
             let runs = try await self.syncLogs.runs(businessId: businessId, kind: kind, limit: limit, logger: context.logger)
             return .json(["logs": runs])

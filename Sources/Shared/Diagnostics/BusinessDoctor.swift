@@ -25,7 +25,19 @@ public struct BusinessDoctor: Sendable {
             self.client = client
             self.cipher = cipher
         }
+
+        /// `configuration` with its inline wait cut to ``BusinessDoctor/maxThrottleWait``: the client for the doctor.
+        public static func configuration(_ configuration: ShopifyAdminConfiguration) -> ShopifyAdminConfiguration {
+            var configuration = configuration
+            configuration.maxInlineWait = min(configuration.maxInlineWait, BusinessDoctor.maxThrottleWait)
+            return configuration
+        }
     }
+
+    /// The longest one of the doctor's Shopify calls waits for the shop's rate limit. A running push may hold the
+    /// shop's whole budget for minutes; the doctor answers a person (or a page), so a step whose call would wait
+    /// longer says so as a warning instead (the API fuzz saw 6–10 s answers with the workers' 30 s).
+    public static let maxThrottleWait: Duration = .milliseconds(500)
 
     /// When a step turns from ok to warning (or failing).
     public struct Thresholds: Sendable {
@@ -200,6 +212,10 @@ public struct BusinessDoctor: Sendable {
                         : "the token was revoked (the app uninstalled, or the token rotated): reconnect the shop (GET /ecommerce/oauth/install)"
                 ), nil
             )
+        } catch let throttled as ShopifyThrottled {
+            // Not refused, only not asked: the later steps still try the token (and say so when they are throttled too).
+            evidence.append("Shopify could not be asked: \(throttled)")
+            return (finding(.warning, evidence, "a push is using the shop's rate limit: run the doctor again in a minute"), credentials)
         } catch {
             evidence.append("Shopify could not be asked: \(error)")
             return (finding(.warning, evidence, "try again; if Shopify stays away, check the network to it"), nil)
@@ -437,6 +453,7 @@ public struct BusinessDoctor: Sendable {
         }
         var evidence: [String] = []
         var drifted = 0
+        var unasked = 0
         for item in sample {
             do {
                 let shown = try await shopify.client.available(
@@ -449,9 +466,24 @@ public struct BusinessDoctor: Sendable {
                 evidence.append(
                     "variant \(item.variantId.uuidString.lowercased()): FlowPOS \(item.quantity), Shopify \(shown.map(String.init) ?? "not stocked")"
                 )
+            } catch let throttled as ShopifyThrottled {
+                // The budget will not come back within this run: the remaining samples would each wait and fail alike.
+                evidence.append("Shopify could not be asked (\(throttled)); the remaining samples were not compared")
+                unasked += 1
+                break
             } catch {
                 evidence.append("variant \(item.variantId.uuidString.lowercased()): Shopify could not be asked: \(error)")
+                unasked += 1
             }
+        }
+        if drifted == 0 && unasked > 0 {
+            return DoctorFinding(
+                check: "drift",
+                title: title,
+                verdict: .warning,
+                evidence: evidence,
+                action: "not every sample could be compared: run the doctor again in a minute"
+            )
         }
         guard drifted > 0 else { return DoctorFinding(check: "drift", title: title, verdict: .ok, evidence: evidence) }
         return DoctorFinding(

@@ -30,7 +30,11 @@ struct Doctor: AsyncParsableCommand {
         let businessId = UUID(uuidString: self.business)!
         let fix = self.fix
         let report = try await withServices { redis, postgres, logger in
-            let client = ShopifyAdminClient(configuration: configuration.shopify, http: HTTPClient.shared, budget: ShopifyCostBudget(redis: redis))
+            let client = ShopifyAdminClient(
+                configuration: BusinessDoctor.ShopifyAccess.configuration(configuration.shopify),
+                http: HTTPClient.shared,
+                budget: ShopifyCostBudget(redis: redis)
+            )
             let doctor = BusinessDoctor(
                 postgres: postgres,
                 redis: redis,
