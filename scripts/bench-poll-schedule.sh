@@ -58,7 +58,7 @@ memory=$(redis-cli -p $redis_port memory usage ecommerce:poll-schedule samples 0
 for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
 wait 2>/dev/null || true
 pids=()
-redis-cli -p $redis_port --raw lrange ecommerce-polling 0 -1 > "$work/jobs.txt"
+redis-cli -p $redis_port --raw zrange ecommerce-polling:ready 0 -1 > "$work/jobs.txt"
 
 report=$( {
   echo "poll schedule benchmark, $(date -u +%Y-%m-%dT%H:%MZ), $(nproc) cores, $WORKERS workers"

@@ -172,7 +172,7 @@ struct InventoryPushTests {
             try await self.setStock(unmapped.variants[0].id, to: 2, postgres)
 
             #expect(try await self.relayOnce(postgres: postgres, redis: redis) >= 2)
-            let queued = try await redis.send(["LRANGE", RedisArgument(EcommerceQueue.inventory), "0", "-1"]).elements.compactMap(\.text).map {
+            let queued = try await redis.send(["ZRANGE", RedisArgument(EcommerceQueue.inventory + ":ready"), "0", "-1"]).elements.compactMap(\.text).map {
                 try JobCoding.decoder().decode(JobEnvelope<InventoryPushJob.Payload>.self, from: Data($0.utf8)).payload.variantId
             }
             #expect(queued.filter { $0 == variant.id }.count == 1, "one coalesced job for the changed variant")

@@ -184,7 +184,10 @@ struct JobQueueTests {
         for start in stride(from: 0, to: total, by: 500) {
             let batch = try (start..<start + 500).map { try encodedEcho($0) }
             ids += batch.map(\.id)
-            _ = try await producer.send(commands: batch.map { ["LPUSH", RedisArgument(name), RedisArgument(bytes: $0.bytes)] })
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                for job in batch { group.addTask { _ = try await queue.enqueue(raw: job.bytes, id: job.id, queue: name, dedupeKey: nil) } }
+                try await group.waitForAll()
+            }
         }
         let seen = Mutex<[String: Int]>([:])
         let redisClients = (0..<4).map { _ in TestServices.redis() }
@@ -375,6 +378,8 @@ struct JobQueueTests {
             Array(#"{"id":"x2","kind":"no.such.kind","attempt":0,"maxAttempts":3,"enqueuedAt":"2026-11-27T10:00:00Z","payload":{}}"#.utf8),
             Array(#"{"id":"x3","kind":"test.echo","attempt":0,"maxAttempts":3,"enqueuedAt":"2026-11-27T10:00:00Z","payload":{"value":"nan"}}"#.utf8),
         ]
+        // Onto the list under the queue's own name, where processes of the version before fair shares put ready
+        // jobs: maintenance moves them among the ready jobs, and the claim buries what is not an envelope.
         for raw in garbage { _ = try await redis.send(["LPUSH", RedisArgument(name), RedisArgument(bytes: raw)]) }
         let good = try encodedEcho(1)
         try await queue.enqueue(raw: good.bytes, id: good.id, queue: name, dedupeKey: nil)

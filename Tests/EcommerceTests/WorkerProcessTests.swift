@@ -309,7 +309,8 @@ struct WorkerProcessTests {
         }
         #expect(scheduled, "the schedule holds exactly the one connection")
 
-        // Two dead letters: a malformed element, and a job refused for good (an order naming a line twice).
+        // Two dead letters: a malformed element (on the list an earlier version enqueued onto, which maintenance
+        // drains), and a job refused for good (an order naming a line twice).
         _ = try await redis.send(["LPUSH", RedisArgument(EcommerceQueue.orders), "not a job"])
         let line = ShopifyOrder.LineItem(id: 1, variantId: 1, sku: "A", quantity: 1, currentQuantity: 1)
         let invalid = OrderIngestJob.envelope(

@@ -7,15 +7,25 @@ import Synchronization
 ///
 /// Never a production choice: what it holds dies with the process.
 public final class MemoryJobQueue: JobQueueDriver {
-    private struct Claim {
+    fileprivate struct Claim {
         var envelope: [UInt8]
         var owner: String
         var expiry: ContinuousClock.Instant
     }
 
-    private struct Queue {
-        /// Ready jobs, the next to claim first.
-        var ready: [[UInt8]] = []
+    /// A ready job with its fair tag (``FairShare``).
+    fileprivate struct ReadyJob {
+        var tag: Int
+        var envelope: [UInt8]
+    }
+
+    fileprivate struct Queue {
+        /// Ready jobs by fair tag, the next to claim first (equal tags in arrival order).
+        var ready: [ReadyJob] = []
+        /// The tag of the last job claimed.
+        var clock = 0
+        /// Per shop group with ready jobs, the last tag given to one of them.
+        var lastTag: [String: Int] = [:]
         var inFlight: [String: Claim] = [:]
         var delayed: [(due: ContinuousClock.Instant, envelope: [UInt8])] = []
         var dead: [String: DeadLetter] = [:]
@@ -40,9 +50,14 @@ public final class MemoryJobQueue: JobQueueDriver {
 
     // MARK: Producing and inspecting (what tests arrange and look at)
 
-    /// Adds an encoded envelope to the producing end of `queue`.
+    /// Adds an encoded envelope to `queue`, at its shop's next turn.
     public func enqueue(_ envelope: [UInt8], to queue: String) {
-        self.state.withLock { $0.queues[queue, default: Queue()].ready.append(envelope) }
+        self.state.withLock { $0.queues[queue, default: Queue()].addReady(envelope, waited: false) }
+    }
+
+    /// The ready jobs of `queue` in the order claims take them.
+    public func readyJobs(queue: String) -> [[UInt8]] {
+        self.state.withLock { $0.queues[queue]?.ready.map(\.envelope) ?? [] }
     }
 
     /// Adds a typed job to its queue.
@@ -60,7 +75,12 @@ public final class MemoryJobQueue: JobQueueDriver {
                 inflight: queue.inFlight.count,
                 delayed: queue.delayed.count,
                 dead: queue.dead.count,
-                oldestReadyAgeSeconds: 0
+                oldestReadyAgeSeconds: 0,
+                shops: Set(queue.ready.map { FairShare.group(of: $0.envelope) }).count,
+                largestBacklogs: Dictionary(grouping: queue.ready) { FairShare.group(of: $0.envelope) }
+                    .map { ShopBacklog(group: $0.key, ready: $0.value.count) }
+                    .sorted { ($0.ready, $1.group) > ($1.ready, $0.group) }
+                    .prefix(5).map { $0 }
             )
         }
     }
@@ -94,6 +114,7 @@ public final class MemoryJobQueue: JobQueueDriver {
         workerId: String,
         max: Int,
         lease: Duration,
+        shopCaps: [String: Int],
         acking finished: [ClaimedJob]
     ) async throws -> (jobs: [ClaimedJob], acked: [Bool]) {
         let (result, lost) = self.state.withLock { state in
@@ -102,11 +123,25 @@ public final class MemoryJobQueue: JobQueueDriver {
             let now = ContinuousClock.now
             for name in queues where jobs.count < max {
                 var queue = state.queues[name] ?? Queue()
-                while jobs.count < max, !queue.ready.isEmpty {
-                    let raw = queue.ready.removeFirst()
+                let cap = shopCaps[name] ?? 0
+                var running: [String: Int] = [:]
+                for claim in queue.inFlight.values { running[FairShare.group(of: claim.envelope), default: 0] += 1 }
+                // As the claim script: past the capped shops' jobs, which keep their place, within a bounded look.
+                var index = 0
+                var looked = 0
+                let budget = (max - jobs.count) * 4 + 64
+                while jobs.count < max, index < queue.ready.count, looked < budget {
+                    looked += 1
+                    let group = FairShare.group(of: queue.ready[index].envelope)
+                    if cap > 0, running[group, default: 0] >= cap {
+                        index += 1
+                        continue
+                    }
+                    let raw = queue.take(at: index)
                     do {
                         let header = try JobHeader(json: raw)
                         queue.inFlight[header.id] = Claim(envelope: raw, owner: workerId, expiry: now + lease)
+                        running[group, default: 0] += 1
                         jobs.append(ClaimedJob(queue: name, header: header, envelope: raw))
                     } catch {
                         // As the Redis driver: buried at once, under its id if it has one.
@@ -161,7 +196,7 @@ public final class MemoryJobQueue: JobQueueDriver {
     public func release(_ job: ClaimedJob, workerId: String) async throws -> Bool {
         self.state.withLock { state in
             guard let claim = Self.settle(job, workerId: workerId, in: &state, keepRecoveries: true) else { return false }
-            state.queues[job.queue, default: Queue()].ready.insert(claim.envelope, at: 0)
+            state.queues[job.queue, default: Queue()].addReady(claim.envelope, waited: true)
             return true
         }
     }
@@ -172,7 +207,7 @@ public final class MemoryJobQueue: JobQueueDriver {
             let unreceived = queue.inFlight.filter { $0.value.owner == workerId && !holding.contains($0.key) }
             for (id, claim) in unreceived {
                 queue.inFlight[id] = nil
-                queue.ready.insert(claim.envelope, at: 0)
+                queue.addReady(claim.envelope, waited: true)
             }
             state.queues[name] = queue
             return unreceived.count
@@ -197,7 +232,7 @@ public final class MemoryJobQueue: JobQueueDriver {
             let now = ContinuousClock.now
             let due = queue.delayed.filter { $0.due <= now }
             queue.delayed.removeAll { $0.due <= now }
-            queue.ready.append(contentsOf: due.map(\.envelope))
+            for job in due { queue.addReady(job.envelope, waited: false) }
             var result = QueueMaintenance()
             result.promoted = due.count
             for (id, claim) in queue.inFlight where claim.expiry <= now {
@@ -215,7 +250,7 @@ public final class MemoryJobQueue: JobQueueDriver {
                     result.quarantined += 1
                 } else {
                     queue.recoveries[id] = count
-                    queue.ready.insert(claim.envelope, at: 0)
+                    queue.addReady(claim.envelope, waited: true)
                     result.recovered += 1
                 }
             }
@@ -260,4 +295,28 @@ public final class MemoryJobQueue: JobQueueDriver {
     }
 
     private static func nowMs() -> Int64 { Int64(Date().timeIntervalSince1970 * 1000) }
+}
+
+extension MemoryJobQueue.Queue {
+    /// As ``FairShare``'s `addReady`: at the group's next tag, or at the clock for a job that has waited.
+    fileprivate mutating func addReady(_ envelope: [UInt8], waited: Bool) {
+        var tag = self.clock
+        if !waited {
+            let group = FairShare.group(of: envelope)
+            tag = Swift.max(self.lastTag[group] ?? 0, self.clock) + 1
+            self.lastTag[group] = tag
+        }
+        let position = self.ready.firstIndex { $0.tag > tag } ?? self.ready.count
+        self.ready.insert(.init(tag: tag, envelope: envelope), at: position)
+    }
+
+    /// As ``FairShare``'s `takeReady`: out of the ready jobs, the clock moved to its tag, its group's last tag
+    /// forgotten when nothing of the group is left.
+    fileprivate mutating func take(at index: Int) -> [UInt8] {
+        let job = self.ready.remove(at: index)
+        let group = FairShare.group(of: job.envelope)
+        if !self.ready.contains(where: { FairShare.group(of: $0.envelope) == group }) { self.lastTag[group] = nil }
+        self.clock = Swift.max(self.clock, job.tag)
+        return job.envelope
+    }
 }

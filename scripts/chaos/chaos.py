@@ -134,7 +134,7 @@ def run(system: System, order_count: int) -> int:
         if state["missing"] or system.stock(BUSINESS) != expected:
             return None
         # Nothing of the orders queue left to run (ready or in flight).
-        busy = int(system.redis("LLEN", "ecommerce-orders")) + int(system.redis("HLEN", "ecommerce-orders:inflight"))
+        busy = int(system.redis("ZCARD", "ecommerce-orders:ready")) + int(system.redis("HLEN", "ecommerce-orders:inflight"))
         return state if busy == 0 else None
 
     try:
@@ -227,7 +227,7 @@ def kill_redis(system: System) -> str:
         # Right after a start Redis may still be loading its AOF (an error reply, not a number): ask again.
         for _ in range(100):
             try:
-                return int(system.redis("LLEN", "ecommerce-orders")) + int(system.redis("HLEN", "ecommerce-orders:inflight"))
+                return int(system.redis("ZCARD", "ecommerce-orders:ready")) + int(system.redis("HLEN", "ecommerce-orders:inflight"))
             except ValueError:
                 time.sleep(0.1)
         return -1

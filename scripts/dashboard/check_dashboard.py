@@ -205,7 +205,7 @@ def check(system: System, browser: Browser) -> None:
     wait_until("the retry's confirmation", lambda: "is back on ecommerce-orders" in browser.text("#banner"), 10, 0.2)
     wait_until("the dead letter gone", lambda: "No dead letter." in browser.text("#dead-letters"), 10, 0.2)
     expect(True, "the dead letter leaves the list with a confirmation")
-    expect(system.redis("LRANGE", "ecommerce-orders", "0", "-1").count("poison-dashboard-1") == 1, "the job back on ecommerce-orders in Redis")
+    expect(system.redis("ZRANGE", "ecommerce-orders:ready", "0", "-1").count("poison-dashboard-1") == 1, "the job back on ecommerce-orders in Redis")
     ready = next(line for line in browser.text("#queues").splitlines() if line.startswith("ecommerce-orders")).split("\t")
     expect(ready[1].strip() == "1" and ready[4].strip() == "0", "ecommerce-orders now 1 ready, 0 dead", "\t".join(ready))
     say(f"  screenshot: {browser.screenshot('dashboard-after-retry.png')}")

@@ -296,7 +296,8 @@ class System:
 
     def inject_poison(self, job_id: str, business_id: str, shop: str) -> None:
         """Puts a poison job on ecommerce-orders: a readable envelope whose payload no handler can read, which a
-        worker buries in the dead letters at once."""
+        worker buries in the dead letters at once. It goes onto the list under the queue's own name, where versions
+        before fair shares enqueued, so that every run also sees a worker's maintenance move such jobs in."""
         envelope = {"id": job_id, "kind": "orders.ingest", "businessId": business_id, "shop": shop, "attempt": 0, "maxAttempts": 5,
                     "enqueuedAt": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "payload": {"poison": True}}
         self.redis("LPUSH", "ecommerce-orders", json.dumps(envelope))

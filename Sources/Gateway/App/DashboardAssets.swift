@@ -179,12 +179,13 @@ enum DashboardAssets {
 
         function renderQueues(queues) {
           const body = $("#queues .body");
-          body.replaceChildren(table(["Queue", "Ready", "In flight", "Delayed", "Dead", "Oldest ready"],
+          body.replaceChildren(table(["Queue", "Ready", "In flight", "Delayed", "Dead", "Oldest ready", "Shops waiting", "Largest backlogs"],
             queues.map((q) => {
               const age = element("span", q.ready > 0 ? duration(q.oldestReadyAgeSeconds) : "–", q.oldestReadyAgeSeconds > 60 ? "warn" : "");
               const dead = element("span", q.dead, q.dead > 0 ? "bad" : "");
-              return [q.queue, q.ready, q.inflight, q.delayed, dead, age];
-            }), [1, 2, 3, 4, 5]));
+              const largest = (q.largestBacklogs || []).map((b) => `${b.group || "(no shop)"}: ${b.ready}`).join(", ") || "–";
+              return [q.queue, q.ready, q.inflight, q.delayed, dead, age, q.shops ?? 0, largest];
+            }), [1, 2, 3, 4, 5, 6]));
         }
 
         function renderConnections(connections, schedule) {

@@ -9,7 +9,7 @@ import Synchronization
 
 /// Gauges read from Redis and PostgreSQL when `/metrics` is scraped, at most once per `interval` (scrapes in
 /// between, and scrapes while a refresh runs, read the gauges as they are): the queues as they are (ready,
-/// in-flight, delayed, dead, oldest ready age, crash recoveries), the dedupe keys alive, and the poll lag of active connections (now − `lastSyncedAt`,
+/// in-flight, delayed, dead, longest wait in line, shops waiting, crash recoveries), the dedupe keys alive, and the poll lag of active connections (now − `lastSyncedAt`,
 /// by bucket, and its maximum). The same whichever process would report them, so only the gateway exports them:
 /// summing over pods does not double count. Per-process metrics (job durations, Shopify budget waits) stay with
 /// the workers.
@@ -55,8 +55,13 @@ final class QueueTruthMetrics: Sendable {
             self.registry.makeGauge(
                 name: "ecommerce_queue_oldest_ready_age_seconds",
                 labels: [("queue", name)],
-                help: "How long the oldest ready job has waited"
+                help: "How long the longest-waiting of the next jobs in line has waited"
             ).set(stats.oldestReadyAgeSeconds)
+            self.registry.makeGauge(
+                name: "ecommerce_queue_shops_waiting",
+                labels: [("queue", name)],
+                help: "Shops with ready jobs in the queue, taking turns"
+            ).set(Double(stats.shops))
             if let recovered = try? await self.queue.redis.send(["HLEN", RedisArgument(QueueKeys(queue: name).recoveries)]).int {
                 self.registry.makeGauge(
                     name: "ecommerce_queue_recovered_jobs",

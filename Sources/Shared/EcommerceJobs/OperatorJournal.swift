@@ -100,6 +100,8 @@ public struct OperatorJournal: Sendable {
         /// `succeeded`, `retrying`, `deferred` or `dead`.
         public var outcome: String
         public var error: String?
+        /// How long the run held its worker slot, in milliseconds (absent in entries written before it was kept).
+        public var ranMs: Int64?
     }
 
     // MARK: Writing
@@ -115,7 +117,8 @@ public struct OperatorJournal: Sendable {
             queue: settlement.queue,
             attempt: settlement.header.attempt + 1,
             outcome: settlement.outcome.rawValue,
-            error: settlement.error.map { String($0.prefix(500)) }
+            error: settlement.error.map { String($0.prefix(500)) },
+            ranMs: settlement.ran.components.seconds * 1000 + settlement.ran.components.attoseconds / 1_000_000_000_000_000
         )
         self.push(entry, to: Self.jobsKey(businessId: businessId), cap: Self.jobsPerBusiness) { _ in }
     }

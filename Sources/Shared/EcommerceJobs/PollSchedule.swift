@@ -37,10 +37,11 @@ public struct PollSchedule: Sendable {
         return due > now ? due : due + period
     }
 
-    /// KEYS: schedule, poll queue. ARGV: interval ms, max attempts, kind, enqueuedAt, limit, dedupe prefix, dedupe
+    /// KEYS: schedule, then the poll queue's ready keys (``QueueKeys/readyKeys``). ARGV: interval ms, max attempts, kind, enqueuedAt, limit, dedupe prefix, dedupe
     /// seconds. Returns how many polls were enqueued.
     static let tickScript = RedisScript(
         """
+        \(FairShare.luaForProducers)
         local t = redis.call('TIME')
         local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
         local interval = tonumber(ARGV[1])
@@ -55,10 +56,10 @@ public struct PollSchedule: Sendable {
             local slotText = string.format('%d', slot)
             local dedupeKey = 'poll:' .. business .. ':' .. slotText
             if redis.call('SET', ARGV[6] .. dedupeKey, '1', 'NX', 'EX', ARGV[7]) then
-                redis.call('LPUSH', KEYS[2], cjson.encode({
+                addReady(KEYS[2], KEYS[3], KEYS[4], cjson.encode({
                     id = business .. '-' .. slotText, kind = ARGV[3], businessId = business, attempt = 0,
                     maxAttempts = tonumber(ARGV[2]), enqueuedAt = ARGV[4], dedupeKey = dedupeKey, payload = {slot = slot, tickedAt = now}
-                }))
+                }), false)
                 enqueued = enqueued + 1
             end
         end
@@ -71,7 +72,7 @@ public struct PollSchedule: Sendable {
     public func tick(limit: Int = 500) async throws -> Int {
         let reply = try await self.redis.run(
             Self.tickScript,
-            keys: [Self.key, OrderPollJob.queue],
+            keys: [Self.key] + QueueKeys(queue: OrderPollJob.queue).readyKeys,
             arguments: [
                 RedisArgument(Int(self.intervalMilliseconds)), RedisArgument(OrderPollJob.maxAttempts), RedisArgument(OrderPollJob.kind),
                 RedisArgument(ISO8601DateFormatter().string(from: Date())), RedisArgument(limit), RedisArgument(self.queue.dedupePrefix),

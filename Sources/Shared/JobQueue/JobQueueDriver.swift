@@ -7,8 +7,10 @@
 /// a conformance suite holds both to it.
 public protocol JobQueueDriver: Sendable {
     /// Acks `finished` (one result per job: false when that claim was lost), then claims up to `max` jobs from
-    /// `queues` in that order, each leased to `workerId` for `lease`. Elements that are not envelopes go to dead
-    /// letters at once instead of being claimed.
+    /// `queues` in that order, each leased to `workerId` for `lease`. Within a queue, the shops with ready jobs take
+    /// turns (``FairShare``: one job of each shop per turn, however many each has waiting); `shopCaps` (queue → jobs,
+    /// absent or 0 for none) passes over a shop's jobs while that many of them are claimed, by any worker. Elements
+    /// that are not envelopes go to dead letters at once instead of being claimed.
     ///
     /// - Throws: when the queue could not be reached; the claim may then have run without its answer arriving
     ///   (see ``releaseUnreceived(queue:workerId:holding:)``).
@@ -17,6 +19,7 @@ public protocol JobQueueDriver: Sendable {
         workerId: String,
         max: Int,
         lease: Duration,
+        shopCaps: [String: Int],
         acking finished: [ClaimedJob]
     ) async throws -> (jobs: [ClaimedJob], acked: [Bool])
 
@@ -33,7 +36,8 @@ public protocol JobQueueDriver: Sendable {
     @discardableResult
     func bury(_ job: ClaimedJob, workerId: String, envelope: [UInt8], attempt: Int, error: String) async throws -> Bool
 
-    /// Hands a claimed job back to the consuming end of its ready list, unfinished and without spending an attempt.
+    /// Hands a claimed job back to the ready jobs, ahead of every shop's next turn (it has had its own), unfinished
+    /// and without spending an attempt.
     @discardableResult
     func release(_ job: ClaimedJob, workerId: String) async throws -> Bool
 
@@ -73,4 +77,17 @@ public struct QueueMaintenance: Sendable, Equatable {
 
     /// A pass that did nothing (yet).
     public init() {}
+}
+
+extension JobQueueDriver {
+    /// ``claim(from:workerId:max:lease:shopCaps:acking:)`` with no per-shop cap.
+    public func claim(
+        from queues: [String],
+        workerId: String,
+        max: Int,
+        lease: Duration,
+        acking finished: [ClaimedJob]
+    ) async throws -> (jobs: [ClaimedJob], acked: [Bool]) {
+        try await self.claim(from: queues, workerId: workerId, max: max, lease: lease, shopCaps: [:], acking: finished)
+    }
 }

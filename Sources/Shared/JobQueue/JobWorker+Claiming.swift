@@ -98,6 +98,7 @@ extension JobWorker {
                     workerId: self.id,
                     max: turn.max,
                     lease: self.configuration.lease,
+                    shopCaps: self.configuration.shopCaps,
                     acking: turn.acks.map(\.job)
                 )
                 jobs = claimed.jobs

@@ -78,7 +78,7 @@ extension JobWorker {
             logger[metadataKey: "job.kind"] = "\(entry.job.header.kind)"
             logger[metadataKey: "queue"] = "\(entry.job.queue)"
             logger.error("job timed out; abandoned", metadata: ["timeout": "\(timeout)"])
-            await self.settle(entry.job, outcome: .failed("timed out after \(timeout)", permanent: false), logger: logger)
+            await self.settle(entry.job, outcome: .failed("timed out after \(timeout)", permanent: false), ran: timeout, logger: logger)
             _ = self.state.withLock { $0.recordingAbandoned.remove(entry.job.id) }
         }
     }

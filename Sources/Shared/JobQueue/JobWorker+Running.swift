@@ -64,8 +64,9 @@ extension JobWorker {
             logger.info("job handed back before it finished; its outcome is dropped")
             return
         }
-        self.metrics.duration[job.queue]?.record(duration: ContinuousClock.now - started)
-        await self.settle(job, outcome: outcome, logger: logger)
+        let ran = ContinuousClock.now - started
+        self.metrics.duration[job.queue]?.record(duration: ran)
+        await self.settle(job, outcome: outcome, ran: ran, logger: logger)
     }
 
     /// Runs `body` in the job's span, continuing the trace its envelope carries (the gateway's delivery, say), with
@@ -96,9 +97,9 @@ extension JobWorker {
     ///
     /// The slot is free from here on: an ack wakes the claim loop as it rides on its next claim, any other outcome
     /// wakes it at once.
-    func settle(_ job: ClaimedJob, outcome: JobOutcome, logger: Logger) async {
+    func settle(_ job: ClaimedJob, outcome: JobOutcome, ran: Duration, logger: Logger) async {
         if case .succeeded = outcome {} else { self.slotFreedSignal.yield() }
-        var settlement = JobSettlement(header: job.header, queue: job.queue, outcome: .succeeded, error: nil)
+        var settlement = JobSettlement(header: job.header, queue: job.queue, outcome: .succeeded, error: nil, ran: ran)
         for attempt in 1...3 {
             do {
                 switch outcome {

@@ -32,6 +32,10 @@ public struct JobWorkerConfiguration: Sendable {
     /// At most this many jobs of these queues in flight at once, so that the other queues always find a free slot
     /// (nil: no limit). Jobs that wait on a shared rate limit can otherwise take every slot.
     public var groupLimit: QueueGroupLimit?
+    /// Per queue, at most this many jobs of one shop claimed at once, by all workers together (absent or 0: no cap;
+    /// enforced by the claim script in Redis). Jobs of a shop at its cap keep their place in line while the claim
+    /// serves other shops, so one merchant's burst cannot take every worker's slots.
+    public var shopCaps: [String: Int] = [:]
     /// Told of every job's outcome once it is recorded in the queue (for a journal an operator reads). Called on the
     /// job's task: it must not block, and its failures are its own.
     public var onSettled: (@Sendable (JobSettlement) -> Void)?
@@ -70,4 +74,6 @@ public struct JobSettlement: Sendable {
     public var outcome: Outcome
     /// The failure (or the deferral's reason).
     public var error: String?
+    /// How long the handler held its slot.
+    public var ran: Duration = .zero
 }

@@ -14,19 +14,29 @@ enum QueueScripts {
     /// An ``EnqueueRecord``'s entry (Lua): its open object with the outcome appended, closed.
     private static let recordEntry = #"ARGV[4] .. ',"outcome":"' .. (enqueued and 'enqueued' or 'duplicate') .. '"}'"#
 
-    /// KEYS: ready, dedupe key, dedupe counts, and for an ``EnqueueRecord`` its list. ARGV: envelope, job id, dedupe
-    /// ttl (s), and for a record its open JSON object, cap and retention (s). Returns 1 if enqueued, 0 if a duplicate.
-    /// The key is counted in its expiry's bucket (`EXPIRETIME`, so that ``forgetDedupe`` finds the same one). The
-    /// record gets the outcome appended and closed, and goes to its list by ``CappedList``'s rule.
+    /// KEYS: ready, fair, backlog (``QueueKeys/readyKeys``). ARGV: envelope. Adds the job at its shop's next turn.
+    static let enqueue = RedisScript(
+        """
+        \(FairShare.luaForProducers)
+        addReady(KEYS[1], KEYS[2], KEYS[3], ARGV[1], false)
+        return 1
+        """
+    )
+
+    /// KEYS: ready, fair, backlog, dedupe key, dedupe counts, and for an ``EnqueueRecord`` its list. ARGV: envelope, job
+    /// id, dedupe ttl (s), and for a record its open JSON object, cap and retention (s). Returns 1 if enqueued, 0 if a
+    /// duplicate. The key is counted in its expiry's bucket (`EXPIRETIME`, so that ``forgetDedupe`` finds the same
+    /// one). The record gets the outcome appended and closed, and goes to its list by ``CappedList``'s rule.
     static let enqueueIfNew = RedisScript(
         """
-        local enqueued = redis.call('SET', KEYS[2], ARGV[2], 'NX', 'EX', ARGV[3]) ~= false
+        \(FairShare.luaForProducers)
+        local enqueued = redis.call('SET', KEYS[4], ARGV[2], 'NX', 'EX', ARGV[3]) ~= false
         if enqueued then
-          redis.call('HINCRBY', KEYS[3], math.floor(redis.call('EXPIRETIME', KEYS[2]) / \(dedupeBucketSeconds)), 1)
-          redis.call('LPUSH', KEYS[1], ARGV[1])
+          redis.call('HINCRBY', KEYS[5], math.floor(redis.call('EXPIRETIME', KEYS[4]) / \(dedupeBucketSeconds)), 1)
+          addReady(KEYS[1], KEYS[2], KEYS[3], ARGV[1], false)
         end
-        if #KEYS > 3 then
-        \(CappedList.luaPush(list: "KEYS[4]", entry: recordEntry, cap: "tonumber(ARGV[5])", retention: "ARGV[6]"))
+        if #KEYS > 5 then
+        \(CappedList.luaPush(list: "KEYS[6]", entry: recordEntry, cap: "tonumber(ARGV[5])", retention: "ARGV[6]"))
         end
         return enqueued and 1 or 0
         """
@@ -60,11 +70,13 @@ enum QueueScripts {
         """
     )
 
-    /// Lua: `ack(inflight, owners, leases, recoveries, job id, worker id)` removes a finished job if the worker still
-    /// holds its claim; returns 1, or 0 if the claim was lost.
+    /// Lua (needs ``FairShare/luaGroupOf``): `ack(inflight, owners, leases, recoveries, running, job id, worker id)`
+    /// removes a finished job if the worker still holds its claim; returns 1, or 0 if the claim was lost.
     private static let ackFunction = """
-        local function ack(inflight, owners, leases, recoveries, id, worker)
+        \(FairShare.luaLeaveRunning)
+        local function ack(inflight, owners, leases, recoveries, running, id, worker)
           if redis.call('HGET', owners, id) ~= worker then return 0 end
+          leaveRunning(running, redis.call('HGET', inflight, id))
           redis.call('HDEL', inflight, id)
           redis.call('HDEL', owners, id)
           redis.call('ZREM', leases, id)
@@ -73,51 +85,92 @@ enum QueueScripts {
         end
         """
 
+    /// Lua: `unclaim(inflight, owners, leases, running, id)` ends a claim (the caller checked its owner); returns the
+    /// envelope, or false when it was gone.
+    private static let unclaimFunction = """
+        local function unclaim(inflight, owners, leases, running, id)
+          local raw = redis.call('HGET', inflight, id)
+          leaveRunning(running, raw)
+          redis.call('HDEL', inflight, id)
+          redis.call('HDEL', owners, id)
+          redis.call('ZREM', leases, id)
+          return raw
+        end
+        """
+
+    /// How many ready jobs one claim looks at per job it may take, past the ones of shops at their cap, before it
+    /// gives up on a queue (plus ``claimScanBase``): bounds a claim's work when the head of the line is all capped.
+    static let claimScanPerJob = 4
+    static let claimScanBase = 64
+
     /// Acks the worker's finished jobs, then claims up to a number of new ones: one round trip per job for both,
     /// which is most of what a worker says to Redis.
     ///
-    /// KEYS: for each acked job, its queue's inflight, owners, leases, recoveries; then for each queue to claim
-    /// from, ready, inflight, owners, leases, dead. ARGV: worker id, lease ms, max jobs, number of acks, the acked
-    /// job ids. Returns {ack results (1, or 0 if that claim was lost), claimed: queue index (1-based), envelope,
-    /// queue index, envelope, ...}. An element that is not an envelope with an `id` goes to dead letters at once
-    /// instead of looping.
+    /// Each queue's ready jobs are taken by fair tag (``FairShare``): the shops with work take turns. A queue's
+    /// per-shop cap (0 for none) skips the jobs of a shop that has that many claimed already; they keep their place.
+    ///
+    /// KEYS: for each acked job, its queue's inflight, owners, leases, recoveries, running; then for each queue to
+    /// claim from, ready, fair, backlog, running, inflight, owners, leases, dead. ARGV: worker id, lease ms, max jobs,
+    /// number of acks, the acked job ids, then each claimed queue's per-shop cap. Returns {ack results (1, or 0 if
+    /// that claim was lost), claimed: queue index (1-based), envelope, queue index, envelope, ...}. An element that is
+    /// not an envelope with an `id` goes to dead letters at once instead of looping.
     static let claim = RedisScript(
         """
         \(now)
+        \(FairShare.luaGroupOf)
+        \(FairShare.luaTakeReady)
         \(ackFunction)
         local acks = tonumber(ARGV[4])
         local acked = {}
         for i = 1, acks do
-          local k = (i - 1) * 4
-          acked[i] = ack(KEYS[k + 1], KEYS[k + 2], KEYS[k + 3], KEYS[k + 4], ARGV[4 + i], ARGV[1])
+          local k = (i - 1) * 5
+          acked[i] = ack(KEYS[k + 1], KEYS[k + 2], KEYS[k + 3], KEYS[k + 4], KEYS[k + 5], ARGV[4 + i], ARGV[1])
         end
         local max = tonumber(ARGV[3])
         local expiry = now + tonumber(ARGV[2])
         local result = {}
         local claimed = 0
-        for q = 1, (#KEYS - acks * 4) / 5 do
-          local base = acks * 4 + (q - 1) * 5
-          while claimed < max do
-            local raw = redis.call('RPOP', KEYS[base + 1])
-            if not raw then break end
-            -- Every envelope this code writes starts with its id: reading it there cost under 1 µs of Redis's time
-            -- per claim, decoding the whole envelope with cjson about 7.
-            local id = string.match(raw, '^{"id":"([%w%-]+)","')
-            if not id then
-              local ok, job = pcall(cjson.decode, raw)
-              id = ok and type(job) == 'table' and job.id or nil
-            end
-            if type(id) ~= 'string' or id == '' then
-              local deadId = 'malformed-' .. redis.sha1hex(raw)
-              redis.call('HSET', KEYS[base + 5], deadId, cjson.encode({id = deadId, job = raw,
-                error = 'malformed envelope: not JSON with a string id', attempt = 0, failedAtMs = now}))
-            else
-              redis.call('HSET', KEYS[base + 2], id, raw)
-              redis.call('HSET', KEYS[base + 3], id, ARGV[1])
-              redis.call('ZADD', KEYS[base + 4], expiry, id)
-              result[#result + 1] = q
-              result[#result + 1] = raw
-              claimed = claimed + 1
+        for q = 1, (#KEYS - acks * 5) / 8 do
+          local base = acks * 5 + (q - 1) * 8
+          local ready, fair, backlog, running = KEYS[base + 1], KEYS[base + 2], KEYS[base + 3], KEYS[base + 4]
+          local inflight, owners, leases, dead = KEYS[base + 5], KEYS[base + 6], KEYS[base + 7], KEYS[base + 8]
+          local cap = tonumber(ARGV[4 + acks + q]) or 0
+          local clock = tonumber(redis.call('HGET', fair, '*') or '0')
+          local skipped, looked = 0, 0
+          local budget = (max - claimed) * \(claimScanPerJob) + \(claimScanBase)
+          while claimed < max and looked < budget do
+            -- The jobs skipped (capped) stay at the head: the next look starts past them.
+            local head = redis.call('ZRANGE', ready, skipped, skipped + max - claimed + 7, 'WITHSCORES')
+            if #head == 0 then break end
+            for i = 1, #head, 2 do
+              if claimed >= max or looked >= budget then break end
+              looked = looked + 1
+              local raw, tag = head[i], tonumber(head[i + 1])
+              if cap > 0 and tonumber(redis.call('HGET', running, groupOf(raw)) or '0') >= cap then
+                skipped = skipped + 1
+              else
+                clock = takeReady(ready, fair, backlog, raw, tag, clock)
+                -- Every envelope this code writes starts with its id: reading it there cost under 1 µs of Redis's
+                -- time per claim, decoding the whole envelope with cjson about 7.
+                local id = string.match(raw, '^{"id":"([%w%-]+)","')
+                if not id then
+                  local ok, job = pcall(cjson.decode, raw)
+                  id = ok and type(job) == 'table' and job.id or nil
+                end
+                if type(id) ~= 'string' or id == '' then
+                  local deadId = 'malformed-' .. redis.sha1hex(raw)
+                  redis.call('HSET', dead, deadId, cjson.encode({id = deadId, job = raw,
+                    error = 'malformed envelope: not JSON with a string id', attempt = 0, failedAtMs = now}))
+                else
+                  redis.call('HSET', inflight, id, raw)
+                  redis.call('HSET', owners, id, ARGV[1])
+                  redis.call('ZADD', leases, expiry, id)
+                  redis.call('HINCRBY', running, groupOf(raw), 1)
+                  result[#result + 1] = q
+                  result[#result + 1] = raw
+                  claimed = claimed + 1
+                end
+              end
             end
           end
         end
@@ -125,60 +178,70 @@ enum QueueScripts {
         """
     )
 
-    /// KEYS: inflight, owners, leases, recoveries. ARGV: job id, worker id. Returns 1, or 0 if the claim was lost.
+    /// KEYS: inflight, owners, leases, recoveries, running. ARGV: job id, worker id. Returns 1, or 0 if the claim was
+    /// lost.
     static let ack = RedisScript(
         """
+        \(FairShare.luaGroupOf)
         \(ackFunction)
-        return ack(KEYS[1], KEYS[2], KEYS[3], KEYS[4], ARGV[1], ARGV[2])
+        return ack(KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], ARGV[1], ARGV[2])
         """
     )
 
-    /// KEYS: inflight, owners, leases, delayed. ARGV: job id, worker id, envelope to run later, delay ms.
+    /// KEYS: inflight, owners, leases, delayed, running. ARGV: job id, worker id, envelope to run later, delay ms.
     static let retry = RedisScript(
         """
         if redis.call('HGET', KEYS[2], ARGV[1]) ~= ARGV[2] then return 0 end
         \(now)
-        redis.call('HDEL', KEYS[1], ARGV[1])
-        redis.call('HDEL', KEYS[2], ARGV[1])
-        redis.call('ZREM', KEYS[3], ARGV[1])
+        \(FairShare.luaGroupOf)
+        \(FairShare.luaLeaveRunning)
+        \(unclaimFunction)
+        unclaim(KEYS[1], KEYS[2], KEYS[3], KEYS[5], ARGV[1])
         redis.call('ZADD', KEYS[4], now + tonumber(ARGV[4]), ARGV[3])
         return 1
         """
     )
 
-    /// KEYS: inflight, owners, leases, dead, recoveries. ARGV: job id, worker id, dead-letter record (JSON).
+    /// KEYS: inflight, owners, leases, dead, recoveries, running. ARGV: job id, worker id, dead-letter record (JSON).
     static let bury = RedisScript(
         """
         if redis.call('HGET', KEYS[2], ARGV[1]) ~= ARGV[2] then return 0 end
-        redis.call('HDEL', KEYS[1], ARGV[1])
-        redis.call('HDEL', KEYS[2], ARGV[1])
-        redis.call('ZREM', KEYS[3], ARGV[1])
+        \(FairShare.luaGroupOf)
+        \(FairShare.luaLeaveRunning)
+        \(unclaimFunction)
+        unclaim(KEYS[1], KEYS[2], KEYS[3], KEYS[6], ARGV[1])
         redis.call('HSET', KEYS[4], ARGV[1], ARGV[3])
         redis.call('HDEL', KEYS[5], ARGV[1])
         return 1
         """
     )
 
-    /// Hands a claimed job back unfinished (graceful shutdown): it goes to the consuming end of the ready list.
-    /// KEYS: inflight, owners, leases, ready. ARGV: job id, worker id.
+    /// Hands a claimed job back unfinished (graceful shutdown): it goes in at the clock, ahead of every shop's next
+    /// turn, since it has had its own. KEYS: inflight, owners, leases, running, ready, fair, backlog. ARGV: job id,
+    /// worker id.
     static let release = RedisScript(
         """
         if redis.call('HGET', KEYS[2], ARGV[1]) ~= ARGV[2] then return 0 end
-        local raw = redis.call('HGET', KEYS[1], ARGV[1])
-        redis.call('HDEL', KEYS[1], ARGV[1])
-        redis.call('HDEL', KEYS[2], ARGV[1])
-        redis.call('ZREM', KEYS[3], ARGV[1])
-        if raw then redis.call('RPUSH', KEYS[4], raw) end
+        \(FairShare.luaGroupOf)
+        \(FairShare.luaAddReady)
+        \(FairShare.luaLeaveRunning)
+        \(unclaimFunction)
+        local raw = unclaim(KEYS[1], KEYS[2], KEYS[3], KEYS[4], ARGV[1])
+        if raw then addReady(KEYS[5], KEYS[6], KEYS[7], raw, true) end
         return 1
         """
     )
 
     /// Hands back the jobs a worker holds a claim on but never received (the claim's reply was lost: Redis ran it,
-    /// the connection broke before the answer arrived): back to the consuming end of the ready list, without a
-    /// recovery counted, since they never ran. KEYS: inflight, owners, leases, ready. ARGV: worker id, then the ids
-    /// the worker does hold (running or held). Returns how many were handed back.
+    /// the connection broke before the answer arrived): back in at the clock, without a recovery counted, since they
+    /// never ran. KEYS: inflight, owners, leases, running, ready, fair, backlog. ARGV: worker id, then the ids the
+    /// worker does hold (running or held). Returns how many were handed back.
     static let releaseUnreceived = RedisScript(
         """
+        \(FairShare.luaGroupOf)
+        \(FairShare.luaAddReady)
+        \(FairShare.luaLeaveRunning)
+        \(unclaimFunction)
         local keep = {}
         for i = 2, #ARGV do keep[ARGV[i]] = true end
         local owners = redis.call('HGETALL', KEYS[2])
@@ -186,12 +249,9 @@ enum QueueScripts {
         for i = 1, #owners, 2 do
           local id, owner = owners[i], owners[i + 1]
           if owner == ARGV[1] and not keep[id] then
-            local raw = redis.call('HGET', KEYS[1], id)
-            redis.call('HDEL', KEYS[1], id)
-            redis.call('HDEL', KEYS[2], id)
-            redis.call('ZREM', KEYS[3], id)
+            local raw = unclaim(KEYS[1], KEYS[2], KEYS[3], KEYS[4], id)
             if raw then
-              redis.call('RPUSH', KEYS[4], raw)
+              addReady(KEYS[5], KEYS[6], KEYS[7], raw, true)
               released = released + 1
             end
           end
@@ -215,40 +275,63 @@ enum QueueScripts {
         """
     )
 
-    /// Promotes due retries and recovers the jobs of workers whose leases expired. Safe to run from every worker.
-    /// KEYS: ready, delayed, inflight, owners, leases, dead, recoveries. ARGV: max recoveries, batch limit.
-    /// Returns {promoted, recovered, quarantined}.
+    /// Promotes due retries (each at its shop's next turn) and recovers the jobs of workers whose leases expired (at
+    /// the clock: they have waited already); moves what a process of an earlier version pushed onto the queue's
+    /// legacy list into the ready set; and recounts the claimed jobs per shop from the claims themselves when the
+    /// counts disagree with them (a count can only be off after an upgrade, but a count stuck high would hold a
+    /// shop at its cap for good). Safe to run from every worker.
+    ///
+    /// KEYS: ready, fair, backlog, running, legacy ready, delayed, inflight, owners, leases, dead, recoveries. ARGV:
+    /// max recoveries, batch limit. Returns {promoted, recovered, quarantined}.
     static let maintain = RedisScript(
         """
         \(now)
+        \(FairShare.luaGroupOf)
+        \(FairShare.luaAddReady)
+        local ready, fair, backlog, running, legacy = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
+        local delayed, inflight, owners, leases, dead, recoveries = KEYS[6], KEYS[7], KEYS[8], KEYS[9], KEYS[10], KEYS[11]
         local limit = tonumber(ARGV[2])
-        local due = redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', now, 'LIMIT', 0, limit)
+        local due = redis.call('ZRANGEBYSCORE', delayed, '-inf', now, 'LIMIT', 0, limit)
         for _, raw in ipairs(due) do
-          redis.call('ZREM', KEYS[2], raw)
-          redis.call('LPUSH', KEYS[1], raw)
+          redis.call('ZREM', delayed, raw)
+          addReady(ready, fair, backlog, raw, false)
+        end
+        if redis.call('TYPE', legacy).ok == 'list' then
+          for _ = 1, limit do
+            local raw = redis.call('RPOP', legacy)
+            if not raw then break end
+            addReady(ready, fair, backlog, raw, true)
+          end
         end
         local recovered, quarantined = 0, 0
-        local expired = redis.call('ZRANGEBYSCORE', KEYS[5], '-inf', now, 'LIMIT', 0, limit)
+        local expired = redis.call('ZRANGEBYSCORE', leases, '-inf', now, 'LIMIT', 0, limit)
         for _, id in ipairs(expired) do
-          local raw = redis.call('HGET', KEYS[3], id)
-          redis.call('ZREM', KEYS[5], id)
-          redis.call('HDEL', KEYS[3], id)
-          redis.call('HDEL', KEYS[4], id)
+          local raw = redis.call('HGET', inflight, id)
+          redis.call('ZREM', leases, id)
+          redis.call('HDEL', inflight, id)
+          redis.call('HDEL', owners, id)
           if raw then
-            local count = redis.call('HINCRBY', KEYS[7], id, 1)
+            local group = groupOf(raw)
+            if redis.call('HINCRBY', running, group, -1) <= 0 then redis.call('HDEL', running, group) end
+            local count = redis.call('HINCRBY', recoveries, id, 1)
             if count > tonumber(ARGV[1]) then
               local ok, job = pcall(cjson.decode, raw)
               local attempt = ok and type(job) == 'table' and tonumber(job.attempt) or 0
-              redis.call('HSET', KEYS[6], id, cjson.encode({id = id, job = raw, attempt = attempt, failedAtMs = now,
+              redis.call('HSET', dead, id, cjson.encode({id = id, job = raw, attempt = attempt, failedAtMs = now,
                 error = 'quarantined: its worker was lost ' .. count .. ' times while running it'}))
-              redis.call('HDEL', KEYS[7], id)
+              redis.call('HDEL', recoveries, id)
               quarantined = quarantined + 1
             else
-              -- Back to the consuming end: it has waited already.
-              redis.call('RPUSH', KEYS[1], raw)
+              addReady(ready, fair, backlog, raw, true)
               recovered = recovered + 1
             end
           end
+        end
+        local counted = 0
+        for _, value in ipairs(redis.call('HVALS', running)) do counted = counted + tonumber(value) end
+        if counted ~= redis.call('HLEN', inflight) then
+          redis.call('DEL', running)
+          for _, raw in ipairs(redis.call('HVALS', inflight)) do redis.call('HINCRBY', running, groupOf(raw), 1) end
         end
         return {#due, recovered, quarantined}
         """
@@ -275,22 +358,38 @@ enum QueueScripts {
         """
     )
 
-    /// KEYS: ready, inflight, delayed, dead. Returns {ready, inflight, delayed, dead, oldest ready envelope or false, now ms}.
+    /// How many of the next jobs in line ``stats`` looks at for the longest wait.
+    static let statsSample = 32
+
+    /// How many of the largest shop backlogs ``stats`` lists.
+    static let statsLargestBacklogs = 5
+
+    /// KEYS: ready, inflight, delayed, dead, legacy ready, backlog. Returns {ready, inflight, delayed, dead, the next
+    /// ``statsSample`` jobs in line (and the oldest on the legacy list), now ms, shop groups with ready jobs, the
+    /// ``statsLargestBacklogs`` largest: group, count, ...}.
     static let stats = RedisScript(
         """
         \(now)
-        return {redis.call('LLEN', KEYS[1]), redis.call('HLEN', KEYS[2]), redis.call('ZCARD', KEYS[3]),
-          redis.call('HLEN', KEYS[4]), redis.call('LINDEX', KEYS[1], -1), now}
+        local legacy = 0
+        local next = redis.call('ZRANGE', KEYS[1], 0, \(statsSample - 1))
+        if redis.call('TYPE', KEYS[5]).ok == 'list' then
+          legacy = redis.call('LLEN', KEYS[5])
+          next[#next + 1] = redis.call('LINDEX', KEYS[5], -1)
+        end
+        return {redis.call('ZCARD', KEYS[1]) + legacy, redis.call('HLEN', KEYS[2]), redis.call('ZCARD', KEYS[3]),
+          redis.call('HLEN', KEYS[4]), next, now, redis.call('ZCARD', KEYS[6]),
+          redis.call('ZRANGE', KEYS[6], '+inf', 1, 'BYSCORE', 'REV', 'LIMIT', 0, \(statsLargestBacklogs), 'WITHSCORES')}
         """
     )
 
-    /// Puts a dead letter back on the ready list, only if it is still the record the caller read.
-    /// KEYS: dead, ready. ARGV: job id, the record as read, the envelope to enqueue.
+    /// Puts a dead letter back among the ready jobs (at its shop's next turn), only if it is still the record the
+    /// caller read. KEYS: dead, ready, fair, backlog. ARGV: job id, the record as read, the envelope to enqueue.
     static let resurrect = RedisScript(
         """
         if redis.call('HGET', KEYS[1], ARGV[1]) ~= ARGV[2] then return 0 end
+        \(FairShare.luaForProducers)
         redis.call('HDEL', KEYS[1], ARGV[1])
-        redis.call('LPUSH', KEYS[2], ARGV[3])
+        addReady(KEYS[2], KEYS[3], KEYS[4], ARGV[3], false)
         return 1
         """
     )

@@ -14,6 +14,9 @@ public struct WorkerConfiguration: Sendable {
     /// flight at once. Those jobs wait on the shop's cost budget; the slots left keep order ingestion, which does
     /// not, from waiting behind them.
     public var shopifyConcurrency: Int
+    /// `SHOP_CONCURRENCY` (2; 0 for none): per queue that calls Shopify, at most this many jobs of one shop claimed at
+    /// once across all workers, so that one merchant's backlog leaves the other slots to the other merchants.
+    public var shopConcurrency: Int
     /// `WORKER_PREFETCH`: jobs claimed ahead of free slots and held until one frees; nil (unset) leaves it to the
     /// worker: four times `WORKER_CONCURRENCY` when none of its queues calls Shopify, else none.
     public var prefetch: Int?
@@ -94,6 +97,7 @@ public struct WorkerConfiguration: Sendable {
             default: max(1, self.concurrency - 1),
             range: 1...self.concurrency
         )
+        self.shopConcurrency = try environment.int("SHOP_CONCURRENCY", default: 2, range: 0...512)
         self.prefetch = try environment.int("WORKER_PREFETCH", range: 0...512)
         _ = try Self.eventLoops(in: environment)  // used before the configuration is read (see there); checked with the rest
         self.jobTimeout = try environment.seconds("WORKER_JOB_TIMEOUT_SECONDS", default: 300, range: 1...86_400)

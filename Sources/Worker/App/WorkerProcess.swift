@@ -107,6 +107,9 @@ public struct WorkerProcess: Sendable {
             configured: configuration.prefetch,
             concurrency: configuration.concurrency
         )
+        if configuration.shopConcurrency > 0 {
+            workerConfiguration.shopCaps = Dictionary(uniqueKeysWithValues: EcommerceQueue.callingShopify.map { ($0, configuration.shopConcurrency) })
+        }
         // Only worth a slot when this worker also serves queues outside the group (order ingestion, shop events).
         if !Set(workerConfiguration.queues).isSubset(of: EcommerceQueue.callingShopify) {
             workerConfiguration.groupLimit = QueueGroupLimit(queues: EcommerceQueue.callingShopify, maxInFlight: configuration.shopifyConcurrency)

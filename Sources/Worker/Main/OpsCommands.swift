@@ -53,7 +53,7 @@ func output(_ value: some Encodable, json: Bool, header: [String], rows: [[Strin
 }
 
 struct Queues: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Ready, in-flight, delayed and dead jobs per queue, and the oldest ready job's age.")
+    static let configuration = CommandConfiguration(abstract: "Ready, in-flight, delayed and dead jobs per queue, the longest wait in line, and the shops with the largest backlogs.")
     @OptionGroup var options: OpsOptions
 
     func run() async throws {
@@ -61,9 +61,12 @@ struct Queues: AsyncParsableCommand {
         try output(
             stats,
             json: self.options.json,
-            header: ["QUEUE", "READY", "IN-FLIGHT", "DELAYED", "DEAD", "OLDEST READY"],
+            header: ["QUEUE", "READY", "IN-FLIGHT", "DELAYED", "DEAD", "OLDEST READY", "SHOPS", "LARGEST BACKLOGS"],
             rows: stats.map {
-                [$0.queue, "\($0.ready)", "\($0.inflight)", "\($0.delayed)", "\($0.dead)", String(format: "%.1f s", $0.oldestReadyAgeSeconds)]
+                [
+                    $0.queue, "\($0.ready)", "\($0.inflight)", "\($0.delayed)", "\($0.dead)", String(format: "%.1f s", $0.oldestReadyAgeSeconds),
+                    "\($0.shops)", $0.largestBacklogs.prefix(3).map { "\($0.group.isEmpty ? "(no shop)" : $0.group):\($0.ready)" }.joined(separator: " "),
+                ]
             }
         )
     }
