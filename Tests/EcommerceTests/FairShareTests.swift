@@ -4,6 +4,7 @@ import JobQueueTesting
 import Logging
 import RedisClient
 import ShopifyAdmin
+import ShopifySimulatorCore
 import Synchronization
 import Testing
 
@@ -79,13 +80,23 @@ struct FairShareTests {
         try await self.put(1, of: shops.c, in: name, on: queue)
         #expect(try await claim("w2", 10).map(shops.name) == ["C"], "a third shop is served past the capped ones")
         // w1 finishes one job of A: the next claim (w2's) may take exactly one more of A.
-        let acked = try await queue.driver.claim(from: [name], workerId: "w1", max: 0, lease: .seconds(30), shopCaps: [name: 2], acking: [one.first { shops.name(of: $0) == "A" }!])
+        let acked = try await queue.driver.claim(
+            from: [name],
+            workerId: "w1",
+            max: 0,
+            lease: .seconds(30),
+            shopCaps: [name: 2],
+            acking: [one.first { shops.name(of: $0) == "A" }!]
+        )
         #expect(acked.acked == [true])
         #expect(try await claim("w2", 10).map(shops.name) == ["A"])
         // A release or a retry frees the slot as an ack does.
         let b = one.first { shops.name(of: $0) == "B" }!
         #expect(try await queue.driver.release(b, workerId: "w1"))
-        #expect(try await claim("w2", 10).map(shops.name) == ["B"], "one more of B (the released job or the next): the release counted it out of the cap")
+        #expect(
+            try await claim("w2", 10).map(shops.name) == ["B"],
+            "one more of B (the released job or the next): the release counted it out of the cap"
+        )
     }
 
     @Test("a released or recovered job goes ahead of every shop's next turn", arguments: Driver.allCases)
@@ -114,11 +125,19 @@ struct RedisFairShareTests {
         let name = uniqueQueue()
         let keys = QueueKeys(queue: name)
         let (a, b) = (UUID(), UUID())
-        for value in 0..<6 { let job = try encodedEcho(value, business: a); try await queue.enqueue(raw: job.bytes, id: job.id, queue: name, dedupeKey: nil) }
-        for value in 0..<2 { let job = try encodedEcho(value, business: b); try await queue.enqueue(raw: job.bytes, id: job.id, queue: name, dedupeKey: nil) }
+        for (business, count) in [(a, 6), (b, 2)] {
+            for value in 0..<count {
+                let job = try encodedEcho(value, business: business)
+                try await queue.enqueue(raw: job.bytes, id: job.id, queue: name, dedupeKey: nil)
+            }
+        }
         let stats = try await queue.stats(queue: name)
         #expect(stats.ready == 8 && stats.shops == 2)
-        #expect(stats.largestBacklogs == [ShopBacklog(group: a.uuidString.lowercased(), ready: 6), ShopBacklog(group: b.uuidString.lowercased(), ready: 2)])
+        #expect(
+            stats.largestBacklogs == [
+                ShopBacklog(group: a.uuidString.lowercased(), ready: 6), ShopBacklog(group: b.uuidString.lowercased(), ready: 2),
+            ]
+        )
         #expect(try await queue.largestBacklogs(queue: name, limit: 1).map(\.ready) == [6])
 
         let jobs = try await queue.claim(from: [name], workerId: "w1", max: 5, lease: .seconds(30))
@@ -192,12 +211,15 @@ struct EmptyBucketHandBackTests {
             // query's 12 points are 6 s away.
             let nowMs = Int64(Date().timeIntervalSince1970 * 1000)
             _ = try await redis.send(
-                ["HSET", RedisArgument(ShopifyCostBudget.key(shop: shop)), "available", "0", "max", "1000", "rate", "2", "at", RedisArgument("\(nowMs)")]
+                [
+                    "HSET", RedisArgument(ShopifyCostBudget.key(shop: shop)), "available", "0", "max", "1000", "rate", "2", "at",
+                    RedisArgument("\(nowMs)"),
+                ]
             ).orThrow()
             let client = harness.client(redis: redis, maxInlineWait: .seconds(2))
             let queue = MemoryJobQueue()
             let name = uniqueQueue()
-            try queue.enqueue(EchoJob.self, EchoJob.envelope(.init(value: 1), businessId: UUID(), shop: shop))
+            queue.enqueue(Array(try JobCoding.encoder().encode(EchoJob.envelope(.init(value: 1), businessId: UUID(), shop: shop))), to: name)
             let handled = Mutex<[(attempt: Int, seconds: Double, error: String)]>([])
             var registry = JobRegistry()
             registry.mapError = { error in JobRetryLater.retry(for: error) ?? error }
@@ -219,7 +241,7 @@ struct EmptyBucketHandBackTests {
             let deferred = try await runWorkers([worker], timeout: .seconds(30)) { queue.stats(queue: name).delayed == 1 }
             #expect(deferred, "\(queue.stats(queue: name))")
             let first = try #require(handled.withLock { $0.first })
-            #expect(first.error.contains("ShopifyThrottled") && first.seconds < 1.5, "handed back at once, not slept on: \(first)")
+            #expect(first.error.contains("cost budget is spent") && first.seconds < 1.5, "handed back at once, not slept on: \(first)")
             #expect(first.attempt == 0)
             #expect(queue.stats(queue: name).dead == 0 && queue.stats(queue: name).ready == 0)
             // It comes back with its attempts as they were, once its wait is over.

@@ -144,9 +144,11 @@ struct GatewayTests {
         var description: String { "no job in \(self.queue)" }
     }
 
-    /// The newest job of `queue`; a test that expects one fails, rather than passing silently, when it is missing.
+    /// The newest job of `queue` (the last in line: the tests' jobs are of one shop, whose turns keep their order); a
+    /// test that expects one fails, rather than passing silently, when it is missing.
     static func queuedJob(_ redis: RedisClient, _ queue: String) async throws -> [UInt8] {
-        guard case .string(let raw) = try await redis.send(["LINDEX", RedisArgument(queue), "0"]) else { throw MissingJob(queue: queue) }
+        let last = try await redis.send(["ZRANGE", RedisArgument(QueueKeys(queue: queue).ready), "-1", "-1"]).orThrow().elements.first
+        guard case .string(let raw) = last else { throw MissingJob(queue: queue) }
         return raw
     }
 

@@ -172,9 +172,10 @@ struct InventoryPushTests {
             try await self.setStock(unmapped.variants[0].id, to: 2, postgres)
 
             #expect(try await self.relayOnce(postgres: postgres, redis: redis) >= 2)
-            let queued = try await redis.send(["ZRANGE", RedisArgument(EcommerceQueue.inventory + ":ready"), "0", "-1"]).elements.compactMap(\.text).map {
-                try JobCoding.decoder().decode(JobEnvelope<InventoryPushJob.Payload>.self, from: Data($0.utf8)).payload.variantId
-            }
+            let queued = try await redis.send(["ZRANGE", RedisArgument(EcommerceQueue.inventory + ":ready"), "0", "-1"]).elements.compactMap(\.text)
+                .map {
+                    try JobCoding.decoder().decode(JobEnvelope<InventoryPushJob.Payload>.self, from: Data($0.utf8)).payload.variantId
+                }
             #expect(queued.filter { $0 == variant.id }.count == 1, "one coalesced job for the changed variant")
             #expect(!queued.contains(unmapped.variants[0].id), "no job for a variant not in Shopify")
             let writesBefore = harness.simulator.stats(of: pushed.fixture.shop)?.inventoryAdjustments ?? -1

@@ -325,9 +325,10 @@ struct PollTests {
         _ = try await schedules[0].reconcile(active: businesses)
         /// The slots enqueued so far, per business.
         @Sendable func slotsTaken() async throws -> [UUID?: [Int64]] {
-            let jobs = try await clients[0].send(["ZRANGE", RedisArgument(EcommerceQueue.polling + ":ready"), "0", "-1"]).elements.compactMap(\.text).map {
-                try JobCoding.decoder().decode(JobEnvelope<OrderPollJob.Payload>.self, from: Data($0.utf8))
-            }
+            let jobs = try await clients[0].send(["ZRANGE", RedisArgument(EcommerceQueue.polling + ":ready"), "0", "-1"]).elements.compactMap(\.text)
+                .map {
+                    try JobCoding.decoder().decode(JobEnvelope<OrderPollJob.Payload>.self, from: Data($0.utf8))
+                }
             return Dictionary(grouping: jobs) { $0.businessId }.mapValues { $0.compactMap(\.payload.slot).sorted() }
         }
         // The three tick until every business has had four slots (however long a loaded machine takes), not for a

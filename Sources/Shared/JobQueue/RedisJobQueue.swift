@@ -112,7 +112,13 @@ public struct RedisJobQueue: Sendable {
     // MARK: Consuming
 
     /// Claims up to `max` jobs, trying the queues in the order given; the claim and its lease are one step.
-    public func claim(from queues: [String], workerId: String, max: Int, lease: Duration, shopCaps: [String: Int] = [:]) async throws
+    public func claim(
+        from queues: [String],
+        workerId: String,
+        max: Int,
+        lease: Duration,
+        shopCaps: [String: Int] = [:]
+    ) async throws
         -> [ClaimedJob]
     {
         try await self.claim(from: queues, workerId: workerId, max: max, lease: lease, shopCaps: shopCaps, acking: []).jobs
@@ -256,12 +262,16 @@ public struct RedisJobQueue: Sendable {
     }
 
     /// Promotes due retries and recovers jobs whose worker stopped renewing its lease; jobs recovered more than
-    /// `maxRecoveries` times are quarantined in dead letters. Safe to run from every worker at once.
+    /// `maxRecoveries` times are quarantined in dead letters. Also moves up to `batch` jobs from the list an earlier
+    /// version enqueued onto (``QueueKeys/legacyReady``) among the ready jobs, and recounts the claimed jobs per shop
+    /// when the counts disagree with the claims. Safe to run from every worker at once.
     public func maintain(queue: String, maxRecoveries: Int, batch: Int) async throws -> QueueMaintenance {
         let keys = QueueKeys(queue: queue)
         let reply = try await self.redis.run(
             QueueScripts.maintain,
-            keys: keys.readyKeys + [keys.running, keys.legacyReady, keys.delayed, keys.inflight, keys.owners, keys.leases, keys.dead, keys.recoveries],
+            keys: keys.readyKeys + [
+                keys.running, keys.legacyReady, keys.delayed, keys.inflight, keys.owners, keys.leases, keys.dead, keys.recoveries,
+            ],
             arguments: [RedisArgument(maxRecoveries), RedisArgument(batch)]
         )
         let values = reply.elements.map { $0.int ?? 0 }
@@ -317,7 +327,10 @@ public struct RedisJobQueue: Sendable {
     /// The shop groups (``FairShare``: a business id, or a shop) with the most ready jobs in `queue`, largest first.
     public func largestBacklogs(queue: String, limit: Int = 10) async throws -> [ShopBacklog] {
         let reply = try await self.redis.send(
-            ["ZRANGE", RedisArgument(QueueKeys(queue: queue).backlog), "+inf", "1", "BYSCORE", "REV", "LIMIT", "0", RedisArgument(max(1, limit)), "WITHSCORES"]
+            [
+                "ZRANGE", RedisArgument(QueueKeys(queue: queue).backlog), "+inf", "1", "BYSCORE", "REV", "LIMIT", "0", RedisArgument(max(1, limit)),
+                "WITHSCORES",
+            ]
         ).orThrow().elements
         return Self.backlogs(reply)
     }

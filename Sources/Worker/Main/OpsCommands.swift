@@ -53,7 +53,9 @@ func output(_ value: some Encodable, json: Bool, header: [String], rows: [[Strin
 }
 
 struct Queues: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Ready, in-flight, delayed and dead jobs per queue, the longest wait in line, and the shops with the largest backlogs.")
+    static let configuration = CommandConfiguration(
+        abstract: "Ready, in-flight, delayed and dead jobs per queue, the longest wait in line, and the shops with the largest backlogs."
+    )
     @OptionGroup var options: OpsOptions
 
     func run() async throws {
@@ -65,7 +67,8 @@ struct Queues: AsyncParsableCommand {
             rows: stats.map {
                 [
                     $0.queue, "\($0.ready)", "\($0.inflight)", "\($0.delayed)", "\($0.dead)", String(format: "%.1f s", $0.oldestReadyAgeSeconds),
-                    "\($0.shops)", $0.largestBacklogs.prefix(3).map { "\($0.group.isEmpty ? "(no shop)" : $0.group):\($0.ready)" }.joined(separator: " "),
+                    "\($0.shops)",
+                    $0.largestBacklogs.prefix(3).map { "\($0.group.isEmpty ? "(no shop)" : $0.group):\($0.ready)" }.joined(separator: " "),
                 ]
             }
         )
