@@ -99,6 +99,35 @@ struct FairShareTests {
         )
     }
 
+    @Test(
+        "a shop held at its cap while the clock ran on lags far behind it: the other shops' turns are still found past its backlog",
+        arguments: Driver.allCases
+    )
+    func cappedBacklogDoesNotHideTurns(driver: Driver) async throws {
+        let queue = driver.make()
+        defer { queue.close() }
+        let name = uniqueQueue()
+        let shops = Shops()
+        func claim(_ max: Int) async throws -> [ClaimedJob] {
+            try await queue.driver.claim(from: [name], workerId: "w1", max: max, lease: .seconds(30), shopCaps: [name: 1], acking: []).jobs
+        }
+        try await self.put(200, of: shops.a, in: name, on: queue)
+        #expect(try await claim(1).map(shops.name) == ["A"])
+        // B's 150 jobs are claimed (and acked) while A stays at its cap: the clock runs 150 turns past A's next jobs.
+        try await self.put(150, of: shops.b, in: name, on: queue)
+        var taken = 0
+        while taken < 150 {
+            let jobs = try await claim(10)
+            #expect(!jobs.isEmpty && jobs.allSatisfy { shops.name(of: $0) == "B" })
+            if jobs.isEmpty { break }
+            _ = try await queue.driver.claim(from: [name], workerId: "w1", max: 0, lease: .seconds(30), shopCaps: [:], acking: jobs)
+            taken += jobs.count
+        }
+        // 199 of A's jobs wait, most of them behind the clock, more than one look passes over: C's turn is found.
+        try await self.put(1, of: shops.c, in: name, on: queue)
+        #expect(try await claim(1).map(shops.name) == ["C"])
+    }
+
     @Test("a released or recovered job goes ahead of every shop's next turn", arguments: Driver.allCases)
     func handedBackGoesFirst(driver: Driver) async throws {
         let queue = driver.make()

@@ -126,35 +126,40 @@ public final class MemoryJobQueue: JobQueueDriver {
                 let cap = shopCaps[name] ?? 0
                 var running: [String: Int] = [:]
                 for claim in queue.inFlight.values { running[FairShare.group(of: claim.envelope), default: 0] += 1 }
-                // As the claim script: past the capped shops' jobs, which keep their place, within a bounded look.
-                var index = 0
-                var looked = 0
-                let budget = (max - jobs.count) * 4 + 64
-                while jobs.count < max, index < queue.ready.count, looked < budget {
-                    looked += 1
-                    let group = FairShare.group(of: queue.ready[index].envelope)
-                    if cap > 0, running[group, default: 0] >= cap {
-                        index += 1
-                        continue
+                // As the claim script: past the capped shops' jobs, which keep their place, within a bounded look;
+                // a second look from the clock on when the first ran out of budget. True when the look did.
+                func scan(above floor: Int?, budget: Int) -> Bool {
+                    var index = queue.ready.firstIndex { floor == nil || $0.tag > floor! } ?? queue.ready.count
+                    var looked = 0
+                    while jobs.count < max, index < queue.ready.count, looked < budget {
+                        looked += 1
+                        let group = FairShare.group(of: queue.ready[index].envelope)
+                        if cap > 0, running[group, default: 0] >= cap {
+                            index += 1
+                            continue
+                        }
+                        let raw = queue.take(at: index)
+                        do {
+                            let header = try JobHeader(json: raw)
+                            queue.inFlight[header.id] = Claim(envelope: raw, owner: workerId, expiry: now + lease)
+                            running[group, default: 0] += 1
+                            jobs.append(ClaimedJob(queue: name, header: header, envelope: raw))
+                        } catch {
+                            // As the Redis driver: buried at once, under its id if it has one.
+                            let id = JobHeader.id(in: raw) ?? "malformed-\(Self.fingerprint(raw))"
+                            queue.dead[id] = DeadLetter(
+                                id: id,
+                                job: String(decoding: raw, as: UTF8.self),
+                                error: "malformed envelope: \(error)",
+                                attempt: 0,
+                                failedAtMs: Self.nowMs()
+                            )
+                        }
                     }
-                    let raw = queue.take(at: index)
-                    do {
-                        let header = try JobHeader(json: raw)
-                        queue.inFlight[header.id] = Claim(envelope: raw, owner: workerId, expiry: now + lease)
-                        running[group, default: 0] += 1
-                        jobs.append(ClaimedJob(queue: name, header: header, envelope: raw))
-                    } catch {
-                        // As the Redis driver: buried at once, under its id if it has one.
-                        let id = JobHeader.id(in: raw) ?? "malformed-\(Self.fingerprint(raw))"
-                        queue.dead[id] = DeadLetter(
-                            id: id,
-                            job: String(decoding: raw, as: UTF8.self),
-                            error: "malformed envelope: \(error)",
-                            attempt: 0,
-                            failedAtMs: Self.nowMs()
-                        )
-                    }
+                    return looked >= budget
                 }
+                let budget = (max - jobs.count) * 4 + 64
+                if scan(above: nil, budget: budget), jobs.count < max { _ = scan(above: queue.clock, budget: budget) }
                 state.queues[name] = queue
             }
             guard !jobs.isEmpty, let every = state.loseClaimAnswersEvery else { return ((jobs, acked), false) }

@@ -136,43 +136,56 @@ enum QueueScripts {
           local inflight, owners, leases, dead = KEYS[base + 5], KEYS[base + 6], KEYS[base + 7], KEYS[base + 8]
           local cap = tonumber(ARGV[4 + acks + q]) or 0
           local clock = tonumber(redis.call('HGET', fair, '*') or '0')
-          local skipped, looked = 0, 0
-          local budget = (max - claimed) * \(claimScanPerJob) + \(claimScanBase)
-          while claimed < max and looked < budget do
-            -- The jobs skipped (capped) stay at the head: the next look starts past them.
-            local head = redis.call('ZRANGE', ready, skipped, skipped + max - claimed + 7, 'WITHSCORES')
-            if #head == 0 then break end
-            for i = 1, #head, 2 do
-              if claimed >= max or looked >= budget then break end
-              looked = looked + 1
-              local raw, tag = head[i], tonumber(head[i + 1])
-              if cap > 0 and tonumber(redis.call('HGET', running, groupOf(raw)) or '0') >= cap then
-                skipped = skipped + 1
-              else
-                clock = takeReady(ready, fair, backlog, raw, tag, clock)
-                -- Every envelope this code writes starts with its id: reading it there cost under 1 µs of Redis's
-                -- time per claim, decoding the whole envelope with cjson about 7.
-                local id = string.match(raw, '^{"id":"([%w%-]+)","')
-                if not id then
-                  local ok, job = pcall(cjson.decode, raw)
-                  id = ok and type(job) == 'table' and job.id or nil
-                end
-                if type(id) ~= 'string' or id == '' then
-                  local deadId = 'malformed-' .. redis.sha1hex(raw)
-                  redis.call('HSET', dead, deadId, cjson.encode({id = deadId, job = raw,
-                    error = 'malformed envelope: not JSON with a string id', attempt = 0, failedAtMs = now}))
+          -- Looks at the ready jobs scored from `min` on, in tag order, taking what is not capped, for at most `budget`
+          -- jobs; true when it ran out of budget before it ran out of jobs.
+          local capped = {}
+          local function scan(min, budget)
+            local skipped, looked = 0, 0
+            while claimed < max and looked < budget do
+              -- The jobs skipped (capped) stay at the head: the next look starts past them.
+              local head = redis.call('ZRANGE', ready, min, '+inf', 'BYSCORE', 'LIMIT', skipped, max - claimed + 8, 'WITHSCORES')
+              if #head == 0 then return false end
+              for i = 1, #head, 2 do
+                if claimed >= max or looked >= budget then break end
+                looked = looked + 1
+                local raw, tag = head[i], tonumber(head[i + 1])
+                local group = groupOf(raw)
+                -- A shop found at its cap stays there for the rest of this claim: no need to ask again.
+                if cap > 0 and (capped[group] or tonumber(redis.call('HGET', running, group) or '0') >= cap) then
+                  capped[group] = true
+                  skipped = skipped + 1
                 else
-                  redis.call('HSET', inflight, id, raw)
-                  redis.call('HSET', owners, id, ARGV[1])
-                  redis.call('ZADD', leases, expiry, id)
-                  redis.call('HINCRBY', running, groupOf(raw), 1)
-                  result[#result + 1] = q
-                  result[#result + 1] = raw
-                  claimed = claimed + 1
+                  clock = takeReady(ready, fair, backlog, raw, tag, clock)
+                  -- Every envelope this code writes starts with its id: reading it there cost under 1 µs of Redis's
+                  -- time per claim, decoding the whole envelope with cjson about 7.
+                  local id = string.match(raw, '^{"id":"([%w%-]+)","')
+                  if not id then
+                    local ok, job = pcall(cjson.decode, raw)
+                    id = ok and type(job) == 'table' and job.id or nil
+                  end
+                  if type(id) ~= 'string' or id == '' then
+                    local deadId = 'malformed-' .. redis.sha1hex(raw)
+                    redis.call('HSET', dead, deadId, cjson.encode({id = deadId, job = raw,
+                      error = 'malformed envelope: not JSON with a string id', attempt = 0, failedAtMs = now}))
+                  else
+                    redis.call('HSET', inflight, id, raw)
+                    redis.call('HSET', owners, id, ARGV[1])
+                    redis.call('ZADD', leases, expiry, id)
+                    redis.call('HINCRBY', running, group, 1)
+                    result[#result + 1] = q
+                    result[#result + 1] = raw
+                    claimed = claimed + 1
+                  end
                 end
               end
             end
+            return looked >= budget
           end
+          local budget = (max - claimed) * \(claimScanPerJob) + \(claimScanBase)
+          -- A shop held at its cap while the clock ran on has its jobs lagging below the clock, possibly more than a
+          -- look can pass over: the shops' current turns, from the clock on, get a look of their own.
+          local from = '(' .. clock
+          if scan('-inf', budget) and claimed < max then scan(from, budget) end
         end
         return {acked, result}
         """
