@@ -7,7 +7,7 @@
 # then one profiled run (perf record) with the share of the gateway's samples spent building the operator journal's
 # entry, and an A/B of the enqueue script itself, the gateway's own (its SHA as MONITOR sees it), run by
 # redis-benchmark on unique dedupe keys with and without the journal's list (the script writes the entry only when
-# it gets the fourth key).
+# it gets the sixth key).
 # ROUNDS (default 3). Everything talks to 127.0.0.1 only; the bench services are started and stopped here.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -82,9 +82,10 @@ curl -s -o /dev/null -X POST "http://127.0.0.1:$GATEWAY_PORT/ecommerce/webhooks/
   -H "X-Shopify-Topic: orders/create" -H "X-Shopify-Shop-Domain: $shop" -H "X-Shopify-Hmac-Sha256: $signature" \
   -H "X-Shopify-Webhook-Id: cost-$(date +%s%N)"
 sleep 0.5; kill $m 2>/dev/null || true; wait $m 2>/dev/null || true
-sha=$(grep -o '"EVALSHA" "[0-9a-f]\{40\}" "4"' "$work/monitor.txt" | head -1 | cut -d'"' -f4)
+sha=$(grep -o '"EVALSHA" "[0-9a-f]\{40\}" "6"' "$work/monitor.txt" | head -1 | cut -d'"' -f4)
 [ -n "$sha" ] || { echo "bench-gateway-cost: no enqueue with a journal entry seen in MONITOR" >&2; exit 1; }
-envelope=$(python3 -c "print('x' * 900)")
+# Distinct envelopes (redis-benchmark fills __rand_int__ in), as the ready jobs are members of a sorted set.
+envelope=$(python3 -c "print('{\"id\":\"__rand_int__\",\"businessId\":\"00000000-0000-0000-0000-00000000be01\",' + 'x' * 820 + '}')")
 entry='{"at":1733280000000,"topic":"orders/create","webhookId":"b54557e4-bdd9-4b37-8a5f-bf7d70bcd043","eventId":"98880550-7158-44d4-b7cd-2c97c8a091b5","orderId":820982911946154508,"jobId":"0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b"'
 per_call() {
   redis-cli -p $redis_port flushall >/dev/null; redis-cli -p $redis_port config resetstat >/dev/null
@@ -92,7 +93,7 @@ per_call() {
   redis-cli -p $redis_port info commandstats | sed -n 's/^cmdstat_evalsha:.*usec_per_call=\([0-9.]*\).*/\1/p'
 }
 for round in $(seq 1 "$ROUNDS"); do
-  without=$(per_call EVALSHA "$sha" 3 q:ready q:dedupe:__rand_int__ q:counts "$envelope" job-id 86400)
-  with=$(per_call EVALSHA "$sha" 4 q:ready q:dedupe:__rand_int__ q:counts q:journal "$envelope" job-id 86400 "$entry" 300 604800)
+  without=$(per_call EVALSHA "$sha" 5 q:ready q:fair q:backlog q:dedupe:__rand_int__ q:counts "$envelope" job-id 86400)
+  with=$(per_call EVALSHA "$sha" 6 q:ready q:fair q:backlog q:dedupe:__rand_int__ q:counts q:journal "$envelope" job-id 86400 "$entry" 300 604800)
   echo "  round $round: without the entry $without us/call, with it $with us/call"
 done

@@ -21,7 +21,7 @@ summary=""
 for run in $(seq 1 "$runs"); do
   started=$(date +%s)
   if scripts/test.sh >"$logs/run-$run.log" 2>&1; then status=0; else status=$?; failed=1; fi
-  line="run $run: exit $status in $(( $(date +%s) - started )) s ($(grep -E '^✔ Test run|^✘ Test run' "$logs/run-$run.log" | tail -1 || echo 'no swift test summary'))"
+  line="run $run: exit $status in $(( $(date +%s) - started )) s ($(grep -E '^(✔|✘|━) Test run' "$logs/run-$run.log" | tail -1 || echo 'no swift test summary'))"
   echo "$line"
   summary+="$line"$'\n'
 done

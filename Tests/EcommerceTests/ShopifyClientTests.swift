@@ -92,8 +92,11 @@ struct ShopifyClientTests {
     func throttlingIsHonoured() async throws {
         let redis = TestServices.redis()
         defer { redis.shutdown() }
-        // A small bucket (100 points, 100/s): 40 productSets of 10 points need about 3 s.
-        try await SimulatorHarness.run(settings: SimulatorSettings(bucketSize: 100, restoreRate: 100)) { harness in
+        // A bucket about half of one round of the ten clients' calls, slow to refill (60 points, 20/s): 20 productSets of
+        // about 11 points need about 8 s, and clients that do not share a budget collide however slowly they run (with
+        // 100 points at 100/s, clients slowed down beside a build stayed under the rate and hardly collided). With the
+        // shared budget, about half of the first round is throttled (the budget learns the bucket from the answers).
+        try await SimulatorHarness.run(settings: SimulatorSettings(bucketSize: 60, restoreRate: 20)) { harness in
             func push(shop: String, budget: RedisClient?) async throws -> ShopStats {
                 let locationId = try await harness.connectShop(shop, accessToken: "t")
                 _ = try await redis.send(["DEL", RedisArgument(ShopifyCostBudget.key(shop: shop))])
@@ -103,7 +106,7 @@ struct ShopifyClientTests {
                     for _ in 0..<10 {
                         let client = harness.client(redis: budget)
                         group.addTask {
-                            for _ in 0..<4 {
+                            for _ in 0..<2 {
                                 _ = try await client.productSet(SampleProduct.input(), locationId: locationId, as: credentials, logger: self.logger)
                             }
                         }
@@ -114,7 +117,7 @@ struct ShopifyClientTests {
             }
             let alone = try await push(shop: "alone.myshopify.com", budget: nil)
             let shared = try await push(shop: "shared.myshopify.com", budget: redis)
-            #expect(alone.productsCreated == 40 && shared.productsCreated == 40)
+            #expect(alone.productsCreated == 20 && shared.productsCreated == 20)
             #expect(alone.throttled > 10, "without a shared budget the ten clients should collide: \(alone)")
             // With the budget, only the first burst (before the first answer tells the real bucket) can be throttled.
             #expect(shared.throttled <= 10, "\(shared)")

@@ -21,7 +21,7 @@ import time
 import uuid
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
-from ecommerce import System, fresh_services, say, wait_until  # noqa: E402
+from ecommerce import System, fresh_services, say, services, wait_until  # noqa: E402
 
 LARGE_PRODUCTS = int(os.environ.get("LARGE_PRODUCTS", "2000"))
 SMALL = int(os.environ.get("SMALL", "50"))
@@ -212,6 +212,7 @@ def main() -> int:
             results.append(bench.phase(name, env, with_large, expected=25 - 1 - index))
     finally:
         bench.system.stop_all()
+        services("stop", "bench")
     say(
         f"fair shares benchmark, {time.strftime('%Y-%m-%dT%H:%MZ', time.gmtime())}, {os.cpu_count()} cores, {WORKERS} workers, "
         f"bucket {BUCKET} points, restore {RESTORE_RATE} points/s; {SMALL} small merchants x {CHANGES} stock changes and a poll; "
