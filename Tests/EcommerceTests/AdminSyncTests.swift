@@ -81,7 +81,8 @@ extension GatewayTests {
             let (status, body) = try await self.post(client, "/ecommerce/sync/products", token: TestJWT.merchant(business.id))
             #expect(status == .accepted)
             let runId = try #require((body["syncLogId"] as? String).flatMap(UUID.init(uuidString:)))
-            let queued = try await redis.send(["ZRANGE", "ecommerce-products:ready", "0", "-1"]).elements.compactMap(\.text)
+            let queued = try await redis.send(["ZRANGE", RedisArgument(QueueKeys(queue: EcommerceQueue.products).ready), "0", "-1"]).elements
+                .compactMap(\.text)
             let envelope = try #require(
                 queued.first.map { try JobCoding.decoder().decode(JobEnvelope<ProductPushPlanJob.Payload>.self, from: Data($0.utf8)) }
             )
@@ -124,9 +125,10 @@ extension GatewayTests {
             let (status, body) = try await self.post(client, "/ecommerce/sync/inventory", token: TestJWT.merchant(business.id))
             #expect(status == .accepted)
             let runId = try #require((body["syncLogId"] as? String).flatMap(UUID.init(uuidString:)))
-            let queued = try await redis.send(["ZRANGE", "ecommerce-inventory:ready", "0", "-1"]).elements.compactMap(\.text).map {
-                try JobCoding.decoder().decode(JobEnvelope<InventoryReconcileJob.Payload>.self, from: Data($0.utf8))
-            }
+            let queued = try await redis.send(["ZRANGE", RedisArgument(QueueKeys(queue: EcommerceQueue.inventory).ready), "0", "-1"]).elements
+                .compactMap(\.text).map {
+                    try JobCoding.decoder().decode(JobEnvelope<InventoryReconcileJob.Payload>.self, from: Data($0.utf8))
+                }
             #expect(
                 queued.contains {
                     $0.kind == "inventory.reconcile" && $0.payload.runId == runId && $0.businessId == business.id
@@ -151,7 +153,8 @@ extension GatewayTests {
             #expect(first == .accepted && body["status"] as? String == "queued")
             let (second, error) = try await self.post(client, "/ecommerce/sync/poll", token: token)
             #expect(second == .conflict && error["error"] as? String == "poll_pending")
-            let queued = try await redis.send(["ZRANGE", "ecommerce-polling:ready", "0", "-1"]).elements.compactMap(\.text)
+            let queued = try await redis.send(["ZRANGE", RedisArgument(QueueKeys(queue: EcommerceQueue.polling).ready), "0", "-1"]).elements
+                .compactMap(\.text)
             #expect(queued.count == 1)
             #expect(try JobCoding.decoder().decode(JobEnvelope<OrderPollJob.Payload>.self, from: Data(queued[0].utf8)).payload.slot == nil)
 

@@ -10,12 +10,6 @@ import Testing
 
 @testable import WorkerApp
 
-/// An Echo job of one shop (its business), encoded.
-func encodedEcho(_ value: Int, business: UUID, shop: String? = nil) throws -> (id: String, bytes: [UInt8]) {
-    let envelope = EchoJob.envelope(.init(value: value), businessId: business, shop: shop)
-    return (envelope.id, Array(try JobCoding.encoder().encode(envelope)))
-}
-
 /// Fair shares across shops inside a queue (``FairShare``), held to the same answers on both drivers, and what only
 /// the Redis driver has (its counts, the list of an earlier version).
 @Suite("Fair shares across shops")
@@ -70,8 +64,8 @@ struct FairShareTests {
         let shops = Shops()
         try await self.put(30, of: shops.a, in: name, on: queue)
         try await self.put(5, of: shops.b, in: name, on: queue)
-        func claim(_ worker: String, _ max: Int, acking: [ClaimedJob] = []) async throws -> [ClaimedJob] {
-            try await queue.driver.claim(from: [name], workerId: worker, max: max, lease: .seconds(30), shopCaps: [name: 2], acking: acking).jobs
+        func claim(_ worker: String, _ max: Int) async throws -> [ClaimedJob] {
+            try await queue.claim(name, by: worker, max: max, shopCap: 2).jobs
         }
         let one = try await claim("w1", 10)
         #expect(one.map(shops.name).sorted() == ["A", "A", "B", "B"], "two of each shop, however many were asked for")
@@ -80,14 +74,7 @@ struct FairShareTests {
         try await self.put(1, of: shops.c, in: name, on: queue)
         #expect(try await claim("w2", 10).map(shops.name) == ["C"], "a third shop is served past the capped ones")
         // w1 finishes one job of A: the next claim (w2's) may take exactly one more of A.
-        let acked = try await queue.driver.claim(
-            from: [name],
-            workerId: "w1",
-            max: 0,
-            lease: .seconds(30),
-            shopCaps: [name: 2],
-            acking: [one.first { shops.name(of: $0) == "A" }!]
-        )
+        let acked = try await queue.claim(name, by: "w1", max: 0, shopCap: 2, acking: [one.first { shops.name(of: $0) == "A" }!])
         #expect(acked.acked == [true])
         #expect(try await claim("w2", 10).map(shops.name) == ["A"])
         // A release or a retry frees the slot as an ack does.
@@ -109,7 +96,7 @@ struct FairShareTests {
         let name = uniqueQueue()
         let shops = Shops()
         func claim(_ max: Int) async throws -> [ClaimedJob] {
-            try await queue.driver.claim(from: [name], workerId: "w1", max: max, lease: .seconds(30), shopCaps: [name: 1], acking: []).jobs
+            try await queue.claim(name, by: "w1", max: max, shopCap: 1).jobs
         }
         try await self.put(200, of: shops.a, in: name, on: queue)
         #expect(try await claim(1).map(shops.name) == ["A"])
@@ -120,7 +107,7 @@ struct FairShareTests {
             let jobs = try await claim(10)
             #expect(!jobs.isEmpty && jobs.allSatisfy { shops.name(of: $0) == "B" })
             if jobs.isEmpty { break }
-            _ = try await queue.driver.claim(from: [name], workerId: "w1", max: 0, lease: .seconds(30), shopCaps: [:], acking: jobs)
+            _ = try await queue.claim(name, by: "w1", max: 0, acking: jobs)
             taken += jobs.count
         }
         // 199 of A's jobs wait, most of them behind the clock, more than one look passes over: C's turn is found.

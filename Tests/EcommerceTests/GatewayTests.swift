@@ -136,7 +136,7 @@ struct GatewayTests {
     }
 
     static func queueLength(_ redis: RedisClient, _ queue: String) async throws -> Int {
-        try await redis.send(["ZCARD", RedisArgument(queue + ":ready")]).int ?? -1
+        try await redis.send(["ZCARD", RedisArgument(QueueKeys(queue: queue).ready)]).int ?? -1
     }
 
     struct MissingJob: Error, CustomStringConvertible {

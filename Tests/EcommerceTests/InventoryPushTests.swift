@@ -172,7 +172,8 @@ struct InventoryPushTests {
             try await self.setStock(unmapped.variants[0].id, to: 2, postgres)
 
             #expect(try await self.relayOnce(postgres: postgres, redis: redis) >= 2)
-            let queued = try await redis.send(["ZRANGE", RedisArgument(EcommerceQueue.inventory + ":ready"), "0", "-1"]).elements.compactMap(\.text)
+            let queued = try await redis.send(["ZRANGE", RedisArgument(QueueKeys(queue: EcommerceQueue.inventory).ready), "0", "-1"]).elements
+                .compactMap(\.text)
                 .map {
                     try JobCoding.decoder().decode(JobEnvelope<InventoryPushJob.Payload>.self, from: Data($0.utf8)).payload.variantId
                 }

@@ -60,11 +60,12 @@ struct JobQueueDriverConformanceTests {
             by worker: String,
             max: Int,
             lease: Duration = .seconds(30),
+            shopCap: Int = 0,
             acking: [ClaimedJob] = []
         ) async throws -> (
             jobs: [ClaimedJob], acked: [Bool]
         ) {
-            try await self.driver.claim(from: [queue], workerId: worker, max: max, lease: lease, acking: acking)
+            try await self.driver.claim(from: [queue], workerId: worker, max: max, lease: lease, shopCaps: [queue: shopCap], acking: acking)
         }
     }
 

@@ -21,8 +21,14 @@ func uniqueQueue(_ name: String = #function) -> String {
     "test-\(name.prefix(while: { $0 != "(" }))-\(UUID().uuidString.prefix(8))"
 }
 
-func encodedEcho(_ value: Int, maxAttempts: Int = EchoJob.maxAttempts, dedupeKey: String? = nil) throws -> (id: String, bytes: [UInt8]) {
-    var envelope = EchoJob.envelope(.init(value: value), dedupeKey: dedupeKey)
+func encodedEcho(
+    _ value: Int,
+    maxAttempts: Int = EchoJob.maxAttempts,
+    dedupeKey: String? = nil,
+    business: UUID? = nil,
+    shop: String? = nil
+) throws -> (id: String, bytes: [UInt8]) {
+    var envelope = EchoJob.envelope(.init(value: value), businessId: business, shop: shop, dedupeKey: dedupeKey)
     envelope.maxAttempts = maxAttempts
     return (envelope.id, Array(try JobCoding.encoder().encode(envelope)))
 }

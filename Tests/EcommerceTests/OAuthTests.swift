@@ -129,7 +129,7 @@ struct OAuthTests {
             )
             #expect(subscriptions.allSatisfy { $0.uri == "https://gateway.example/ecommerce/webhooks/shopify" })
             #expect(try await redis.send(["ZSCORE", RedisArgument(PollSchedule.key), RedisArgument(business.uuidString.lowercased())]).text != nil)
-            #expect(try await redis.send(["ZCARD", RedisArgument(EcommerceQueue.polling + ":ready")]).int == 1)
+            #expect(try await redis.send(["ZCARD", RedisArgument(QueueKeys(queue: EcommerceQueue.polling).ready)]).int == 1)
 
             // The same callback again: the state is spent.
             let (replay, body, _) = try await self.get(client, callback)

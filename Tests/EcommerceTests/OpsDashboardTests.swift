@@ -3,6 +3,7 @@ import Foundation
 import HTTPTypes
 import Hummingbird
 import HummingbirdTesting
+import JobQueue
 import NIOFoundationCompat
 import Operations
 import RedisClient
@@ -127,7 +128,8 @@ extension GatewayTests {
             #expect(retried == .ok && body["retried"] as? String == "dash-test-1")
             let (again, _) = try await self.post(client, "/ops/api/dead-letters/ecommerce-orders/dash-test-1/retry", token: TestJWT.ops())
             #expect(again == .notFound)
-            let ready = try await redis.send(["ZRANGE", "ecommerce-orders:ready", "0", "-1"]).orThrow().elements.compactMap(\.text)
+            let ready = try await redis.send(["ZRANGE", RedisArgument(QueueKeys(queue: EcommerceQueue.orders).ready), "0", "-1"]).orThrow().elements
+                .compactMap(\.text)
             #expect(ready.count == 1 && ready[0].contains("\"dash-test-1\"") && ready[0].contains("\"attempt\":0"))
         }
     }

@@ -325,7 +325,8 @@ struct PollTests {
         _ = try await schedules[0].reconcile(active: businesses)
         /// The slots enqueued so far, per business.
         @Sendable func slotsTaken() async throws -> [UUID?: [Int64]] {
-            let jobs = try await clients[0].send(["ZRANGE", RedisArgument(EcommerceQueue.polling + ":ready"), "0", "-1"]).elements.compactMap(\.text)
+            let jobs = try await clients[0].send(["ZRANGE", RedisArgument(QueueKeys(queue: EcommerceQueue.polling).ready), "0", "-1"]).elements
+                .compactMap(\.text)
                 .map {
                     try JobCoding.decoder().decode(JobEnvelope<OrderPollJob.Payload>.self, from: Data($0.utf8))
                 }

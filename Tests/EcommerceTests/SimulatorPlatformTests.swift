@@ -129,17 +129,17 @@ struct SimulatorPlatformTests {
             }
             let right = try await deliverOrder(secret: GatewayTests.secret, duplicateRate: 1)
             #expect(right.webhooksDelivered == 2 && right.webhooksDuplicated == 1 && right.webhooksRefused == 0, "\(right)")
-            #expect(try await redis.send(["ZCARD", "ecommerce-orders:ready"]).int == 1)
+            #expect(try await redis.send(["ZCARD", RedisArgument(QueueKeys(queue: EcommerceQueue.orders).ready)]).int == 1)
 
             let wrong = try await deliverOrder(secret: "not-the-app-secret", duplicateRate: 0)
             #expect(wrong.webhooksDelivered == 0 && wrong.webhooksRefused == 3, "\(wrong)")
-            #expect(try await redis.send(["ZCARD", "ecommerce-orders:ready"]).int == 1)
+            #expect(try await redis.send(["ZCARD", RedisArgument(QueueKeys(queue: EcommerceQueue.orders).ready)]).int == 1)
 
             // One event, two subscriptions to its topic: two deliveries with their own webhook ids and the same
             // event id, enqueued once.
             let fanned = try await deliverOrder(secret: GatewayTests.secret, duplicateRate: 0, subscriptions: [uri, uri + "?subscription=2"])
             #expect(fanned.webhooksDelivered == 2 && fanned.webhooksDuplicated == 0 && fanned.webhooksRefused == 0, "\(fanned)")
-            #expect(try await redis.send(["ZCARD", "ecommerce-orders:ready"]).int == 2)
+            #expect(try await redis.send(["ZCARD", RedisArgument(QueueKeys(queue: EcommerceQueue.orders).ready)]).int == 2)
         }
     }
 }

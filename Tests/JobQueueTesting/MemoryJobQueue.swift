@@ -55,11 +55,6 @@ public final class MemoryJobQueue: JobQueueDriver {
         self.state.withLock { $0.queues[queue, default: Queue()].addReady(envelope, waited: false) }
     }
 
-    /// The ready jobs of `queue` in the order claims take them.
-    public func readyJobs(queue: String) -> [[UInt8]] {
-        self.state.withLock { $0.queues[queue]?.ready.map(\.envelope) ?? [] }
-    }
-
     /// Adds a typed job to its queue.
     public func enqueue<Job: JobDefinition>(_ job: Job.Type, _ envelope: JobEnvelope<Job.Payload>) throws {
         self.enqueue(Array(try JobCoding.encoder().encode(envelope)), to: Job.queue)
@@ -129,7 +124,7 @@ public final class MemoryJobQueue: JobQueueDriver {
                 // As the claim script: past the capped shops' jobs, which keep their place, within a bounded look;
                 // a second look from the clock on when the first ran out of budget. True when the look did.
                 func scan(above floor: Int?, budget: Int) -> Bool {
-                    var index = queue.ready.firstIndex { floor == nil || $0.tag > floor! } ?? queue.ready.count
+                    var index = queue.ready.firstIndex { job in floor.map { job.tag > $0 } ?? true } ?? queue.ready.count
                     var looked = 0
                     while jobs.count < max, index < queue.ready.count, looked < budget {
                         looked += 1

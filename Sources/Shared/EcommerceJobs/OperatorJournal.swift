@@ -118,7 +118,7 @@ public struct OperatorJournal: Sendable {
             attempt: settlement.header.attempt + 1,
             outcome: settlement.outcome.rawValue,
             error: settlement.error.map { String($0.prefix(500)) },
-            ranMs: settlement.ran.components.seconds * 1000 + settlement.ran.components.attoseconds / 1_000_000_000_000_000
+            ranMs: Int64(settlement.ran.milliseconds)
         )
         self.push(entry, to: Self.jobsKey(businessId: businessId), cap: Self.jobsPerBusiness) { _ in }
     }

@@ -26,32 +26,40 @@ public enum FairShare {
     public static let luaAddReady = """
         local function addReady(ready, fair, backlog, raw, waited)
           local group = groupOf(raw)
-          local clock = tonumber(redis.call('HGET', fair, '*') or '0')
+          local known = redis.call('HMGET', fair, '*', group)
+          local clock = tonumber(known[1] or '0')
           local tag = clock
           if not waited then
-            tag = math.max(tonumber(redis.call('HGET', fair, group) or '0'), clock) + 1
+            tag = math.max(tonumber(known[2] or '0'), clock) + 1
             redis.call('HSET', fair, group, tag)
           end
           if redis.call('ZADD', ready, tag, raw) == 1 then redis.call('ZINCRBY', backlog, 1, group) end
         end
         """
 
-    /// Lua (needs ``luaGroupOf``): `leaveRunning(running, raw)` uncounts a claimed job (`raw` may be false: nothing).
-    static let luaLeaveRunning = """
-        local function leaveRunning(running, raw)
-          if not raw then return end
-          local group = groupOf(raw)
-          if redis.call('HINCRBY', running, group, -1) <= 0 then redis.call('HDEL', running, group) end
+    /// Lua (needs ``luaGroupOf``): `unclaim(inflight, owners, leases, running, id)` ends a claim (the caller checked its
+    /// owner, or its lease expired) and uncounts it from its group's claimed jobs; returns the envelope, or false when
+    /// it was gone.
+    static let luaUnclaim = """
+        local function unclaim(inflight, owners, leases, running, id)
+          local raw = redis.call('HGET', inflight, id)
+          if raw then
+            local group = groupOf(raw)
+            if redis.call('HINCRBY', running, group, -1) <= 0 then redis.call('HDEL', running, group) end
+          end
+          redis.call('HDEL', inflight, id)
+          redis.call('HDEL', owners, id)
+          redis.call('ZREM', leases, id)
+          return raw
         end
         """
 
-    /// Lua (needs ``luaGroupOf``): `takeReady(ready, fair, backlog, raw, tag, clock)` removes a ready job that is being
-    /// claimed, uncounts it from its group's backlog (forgetting the group's last tag when nothing of it is left)
-    /// and moves the clock to its tag. Returns the new clock.
+    /// Lua: `takeReady(ready, fair, backlog, raw, group, tag, clock)` removes a ready job that is being claimed,
+    /// uncounts it from its group's backlog (forgetting the group's last tag when nothing of it is left) and moves
+    /// the clock to its tag. Returns the new clock.
     static let luaTakeReady = """
-        local function takeReady(ready, fair, backlog, raw, tag, clock)
+        local function takeReady(ready, fair, backlog, raw, group, tag, clock)
           redis.call('ZREM', ready, raw)
-          local group = groupOf(raw)
           if tonumber(redis.call('ZINCRBY', backlog, -1, group)) <= 0 then
             redis.call('ZREM', backlog, group)
             redis.call('HDEL', fair, group)
@@ -93,6 +101,9 @@ public enum FairShare {
     /// The Lua a script needs to add ready jobs as part of more work (``luaGroupOf`` and ``luaAddReady``); call
     /// `addReady` with the queue's ``QueueKeys/readyKeys``.
     public static let luaForProducers = luaGroupOf + "\n" + luaAddReady
+
+    /// The Lua of every script that ends claims or hands jobs back: ``luaGroupOf``, ``luaAddReady`` and ``luaUnclaim``.
+    static let luaForClaims = luaForProducers + "\n" + luaUnclaim
 }
 
 extension UInt8 {

@@ -70,31 +70,14 @@ enum QueueScripts {
         """
     )
 
-    /// Lua (needs ``FairShare/luaGroupOf``): `ack(inflight, owners, leases, recoveries, running, job id, worker id)`
+    /// Lua (needs ``FairShare/luaUnclaim``): `ack(inflight, owners, leases, recoveries, running, job id, worker id)`
     /// removes a finished job if the worker still holds its claim; returns 1, or 0 if the claim was lost.
     private static let ackFunction = """
-        \(FairShare.luaLeaveRunning)
         local function ack(inflight, owners, leases, recoveries, running, id, worker)
           if redis.call('HGET', owners, id) ~= worker then return 0 end
-          leaveRunning(running, redis.call('HGET', inflight, id))
-          redis.call('HDEL', inflight, id)
-          redis.call('HDEL', owners, id)
-          redis.call('ZREM', leases, id)
+          unclaim(inflight, owners, leases, running, id)
           redis.call('HDEL', recoveries, id)
           return 1
-        end
-        """
-
-    /// Lua: `unclaim(inflight, owners, leases, running, id)` ends a claim (the caller checked its owner); returns the
-    /// envelope, or false when it was gone.
-    private static let unclaimFunction = """
-        local function unclaim(inflight, owners, leases, running, id)
-          local raw = redis.call('HGET', inflight, id)
-          leaveRunning(running, raw)
-          redis.call('HDEL', inflight, id)
-          redis.call('HDEL', owners, id)
-          redis.call('ZREM', leases, id)
-          return raw
         end
         """
 
@@ -117,7 +100,7 @@ enum QueueScripts {
     static let claim = RedisScript(
         """
         \(now)
-        \(FairShare.luaGroupOf)
+        \(FairShare.luaForClaims)
         \(FairShare.luaTakeReady)
         \(ackFunction)
         local acks = tonumber(ARGV[4])
@@ -155,7 +138,7 @@ enum QueueScripts {
                   capped[group] = true
                   skipped = skipped + 1
                 else
-                  clock = takeReady(ready, fair, backlog, raw, tag, clock)
+                  clock = takeReady(ready, fair, backlog, raw, group, tag, clock)
                   -- Every envelope this code writes starts with its id: reading it there cost under 1 µs of Redis's
                   -- time per claim, decoding the whole envelope with cjson about 7.
                   local id = string.match(raw, '^{"id":"([%w%-]+)","')
@@ -195,7 +178,7 @@ enum QueueScripts {
     /// lost.
     static let ack = RedisScript(
         """
-        \(FairShare.luaGroupOf)
+        \(FairShare.luaForClaims)
         \(ackFunction)
         return ack(KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], ARGV[1], ARGV[2])
         """
@@ -206,9 +189,7 @@ enum QueueScripts {
         """
         if redis.call('HGET', KEYS[2], ARGV[1]) ~= ARGV[2] then return 0 end
         \(now)
-        \(FairShare.luaGroupOf)
-        \(FairShare.luaLeaveRunning)
-        \(unclaimFunction)
+        \(FairShare.luaForClaims)
         unclaim(KEYS[1], KEYS[2], KEYS[3], KEYS[5], ARGV[1])
         redis.call('ZADD', KEYS[4], now + tonumber(ARGV[4]), ARGV[3])
         return 1
@@ -219,9 +200,7 @@ enum QueueScripts {
     static let bury = RedisScript(
         """
         if redis.call('HGET', KEYS[2], ARGV[1]) ~= ARGV[2] then return 0 end
-        \(FairShare.luaGroupOf)
-        \(FairShare.luaLeaveRunning)
-        \(unclaimFunction)
+        \(FairShare.luaForClaims)
         unclaim(KEYS[1], KEYS[2], KEYS[3], KEYS[6], ARGV[1])
         redis.call('HSET', KEYS[4], ARGV[1], ARGV[3])
         redis.call('HDEL', KEYS[5], ARGV[1])
@@ -235,10 +214,7 @@ enum QueueScripts {
     static let release = RedisScript(
         """
         if redis.call('HGET', KEYS[2], ARGV[1]) ~= ARGV[2] then return 0 end
-        \(FairShare.luaGroupOf)
-        \(FairShare.luaAddReady)
-        \(FairShare.luaLeaveRunning)
-        \(unclaimFunction)
+        \(FairShare.luaForClaims)
         local raw = unclaim(KEYS[1], KEYS[2], KEYS[3], KEYS[4], ARGV[1])
         if raw then addReady(KEYS[5], KEYS[6], KEYS[7], raw, true) end
         return 1
@@ -251,10 +227,7 @@ enum QueueScripts {
     /// worker does hold (running or held). Returns how many were handed back.
     static let releaseUnreceived = RedisScript(
         """
-        \(FairShare.luaGroupOf)
-        \(FairShare.luaAddReady)
-        \(FairShare.luaLeaveRunning)
-        \(unclaimFunction)
+        \(FairShare.luaForClaims)
         local keep = {}
         for i = 2, #ARGV do keep[ARGV[i]] = true end
         local owners = redis.call('HGETALL', KEYS[2])
@@ -299,8 +272,7 @@ enum QueueScripts {
     static let maintain = RedisScript(
         """
         \(now)
-        \(FairShare.luaGroupOf)
-        \(FairShare.luaAddReady)
+        \(FairShare.luaForClaims)
         local ready, fair, backlog, running, legacy = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
         local delayed, inflight, owners, leases, dead, recoveries = KEYS[6], KEYS[7], KEYS[8], KEYS[9], KEYS[10], KEYS[11]
         local limit = tonumber(ARGV[2])
@@ -319,13 +291,8 @@ enum QueueScripts {
         local recovered, quarantined = 0, 0
         local expired = redis.call('ZRANGEBYSCORE', leases, '-inf', now, 'LIMIT', 0, limit)
         for _, id in ipairs(expired) do
-          local raw = redis.call('HGET', inflight, id)
-          redis.call('ZREM', leases, id)
-          redis.call('HDEL', inflight, id)
-          redis.call('HDEL', owners, id)
+          local raw = unclaim(inflight, owners, leases, running, id)
           if raw then
-            local group = groupOf(raw)
-            if redis.call('HINCRBY', running, group, -1) <= 0 then redis.call('HDEL', running, group) end
             local count = redis.call('HINCRBY', recoveries, id, 1)
             if count > tonumber(ARGV[1]) then
               local ok, job = pcall(cjson.decode, raw)

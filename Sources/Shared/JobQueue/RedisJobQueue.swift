@@ -314,16 +314,6 @@ public struct RedisJobQueue: Sendable {
         )
     }
 
-    /// The next `limit` ready jobs in the order claims will take them (fair turns, not arrival): for operators and
-    /// tests. Jobs still on the legacy list of an earlier version are not among them until maintenance moves them.
-    public func readyJobs(queue: String, limit: Int = 1000) async throws -> [[UInt8]] {
-        let reply = try await self.redis.send(["ZRANGE", RedisArgument(QueueKeys(queue: queue).ready), "0", RedisArgument(max(0, limit - 1))])
-        return try reply.orThrow().elements.compactMap { element in
-            guard case .string(let raw) = element else { return nil }
-            return raw
-        }
-    }
-
     /// The shop groups (``FairShare``: a business id, or a shop) with the most ready jobs in `queue`, largest first.
     public func largestBacklogs(queue: String, limit: Int = 10) async throws -> [ShopBacklog] {
         let reply = try await self.redis.send(
@@ -341,11 +331,6 @@ public struct RedisJobQueue: Sendable {
             guard let group = flat[index].text, let count = flat[index + 1].text.flatMap(Double.init) else { return nil }
             return ShopBacklog(group: group, ready: Int(count))
         }
-    }
-
-    /// How many shop groups have ready jobs in `queue`.
-    public func shopsWithBacklog(queue: String) async throws -> Int {
-        try await self.redis.send(["ZCARD", RedisArgument(QueueKeys(queue: queue).backlog)]).orThrow().int ?? 0
     }
 
     /// A page of a queue's dead letters: about `count` of them from `cursor` (`"0"` for the first page), in the
@@ -443,8 +428,8 @@ public struct RedisJobQueue: Sendable {
 }
 
 extension Duration {
-    /// Whole milliseconds, for Redis arguments.
-    var milliseconds: Int {
+    /// Whole milliseconds, for Redis arguments and journals.
+    public var milliseconds: Int {
         let (seconds, attoseconds) = self.components
         return Int(seconds) * 1000 + Int(attoseconds / 1_000_000_000_000_000)
     }
