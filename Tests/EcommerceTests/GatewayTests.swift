@@ -353,6 +353,46 @@ struct GatewayTests {
         }
     }
 
+    @Test(
+        "bulk_operations/finish goes to the products queue with the operation; a body without a bulk operation id is refused",
+        arguments: Carrier.allCases
+    )
+    func bulkOperationFinish(carrier: Carrier) async throws {
+        try await self.withGateway(carrier: carrier) { client, postgres, redis in
+            let business = try await BusinessFixture.create(on: postgres, stock: [("A", 5, 11)])
+            for invalid in [
+                #"{"status": "completed"}"#, #"{"admin_graphql_api_id": "gid://shopify/Order/1"}"#, #"{"admin_graphql_api_id": 12}"#, "[]",
+            ] {
+                let (status, answer, _) = try await Self.post(
+                    client,
+                    body: invalid,
+                    headers: Self.headers(body: invalid, topic: "bulk_operations/finish", shop: business.shop)
+                )
+                #expect(status == .ok)
+                #expect(try Self.ack(answer) == WebhookAnswer(ok: false, error: "invalid_payload"), "\(invalid)")
+            }
+            #expect(try await Self.queueLength(redis, EcommerceQueue.products) == 0)
+            let body = #"""
+                {"admin_graphql_api_id": "gid://shopify/BulkOperation/42", "completed_at": "2026-12-07T10:00:00Z", "created_at": "2026-12-07T09:58:00Z",
+                 "error_code": null, "status": "completed", "type": "mutation"}
+                """#
+            let webhookId = UUID().uuidString
+            for _ in 0..<2 {
+                let (status, answer, _) = try await Self.post(
+                    client,
+                    body: body,
+                    headers: Self.headers(body: body, topic: "bulk_operations/finish", shop: business.shop, webhookId: webhookId)
+                )
+                #expect(status == .ok && answer == #"{"ok":true}"#)
+            }
+            #expect(try await Self.queueLength(redis, EcommerceQueue.products) == 1, "the second delivery is the same event")
+            let job = try await Self.queuedJob(redis, EcommerceQueue.products)
+            let envelope = try JobCoding.decoder().decode(JobEnvelope<BulkOperationFinishJob.Payload>.self, from: Data(job))
+            #expect(envelope.kind == BulkOperationFinishJob.kind && envelope.shop == business.shop)
+            #expect(envelope.payload.operationId == "gid://shopify/BulkOperation/42" && envelope.payload.status == "completed")
+        }
+    }
+
     @Test("the shop cache answers from memory for its TTL, then asks PostgreSQL again: an uninstall is seen once the TTL has passed")
     func shopCacheExpires() async throws {
         // Every other gateway test runs with the cache off (TTL 0); this one with a real TTL of 6 s.

@@ -68,6 +68,15 @@ struct JobSchemaTests {
                     &random
                 )
             },
+            ProductBulkPushJob.kind: { random in try Self.check(ProductBulkPushJob.self, .init(runId: random.uuid(), pageSize: random.int()), &random)
+            },
+            BulkOperationFinishJob.kind: { random in
+                try Self.check(
+                    BulkOperationFinishJob.self,
+                    .init(operationId: random.text(), status: random.text(), webhookId: random.optionalText()),
+                    &random
+                )
+            },
             InventoryPushJob.kind: { random in try Self.check(InventoryPushJob.self, .init(variantId: random.uuid()), &random) },
             InventoryReconcileJob.kind: { random in
                 try Self.check(InventoryReconcileJob.self, .init(runId: random.uuid(), pageSize: random.int()), &random)

@@ -72,7 +72,9 @@ struct ProductPushTests {
         pageSize: Int = 50,
         plan: Plan.Type = ProductPushPlanJob.self,
         kind: String = "product_push",
-        tokenRefresh: ShopifyOAuthClient? = nil
+        tokenRefresh: ShopifyOAuthClient? = nil,
+        bulkPush: BulkPushSettings = BulkPushSettings(threshold: 0),
+        before: @Sendable (UUID) async throws -> Void = { _ in }
     ) async throws -> SyncRun where Plan.Payload == ProductPushPlanJob.Payload {
         let syncLogs = SyncLogStore(client: postgres)
         let runId = try await syncLogs.startRun(businessId: fixture.businessId, kind: kind, reference: nil, logger: self.logger)
@@ -81,12 +83,14 @@ struct ProductPushTests {
             Plan.self,
             Plan.envelope(.init(runId: runId, pageSize: pageSize), businessId: fixture.businessId, shop: fixture.shop)
         )
+        try await before(runId)
         let handlers = EcommerceHandlers(
             postgres: postgres,
             queue: queue,
             shopify: harness.client(redis: redis),
             tokenCipher: CatalogFixture.cipher,
-            tokenRefresh: tokenRefresh
+            tokenRefresh: tokenRefresh,
+            bulkPush: bulkPush
         )
         let workers = (0..<2).map { _ in
             var configuration = JobWorkerConfiguration(queues: [Plan.queue], concurrency: 4)

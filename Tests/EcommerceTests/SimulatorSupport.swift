@@ -16,9 +16,10 @@ struct SimulatorHarness: Sendable {
 
     static func run<Result: Sendable>(
         settings: SimulatorSettings = SimulatorSettings(bucketSize: 1000, restoreRate: 10_000),
+        apiSecret: String = "simulator-test-secret",
         _ body: @Sendable (SimulatorHarness) async throws -> Result
     ) async throws -> Result {
-        let simulator = ShopifySimulator(settings: settings, apiSecret: "simulator-test-secret")
+        let simulator = ShopifySimulator(settings: settings, apiSecret: apiSecret)
         let (ports, continuation) = AsyncStream.makeStream(of: Int.self)
         let app = buildSimulatorApplication(simulator: simulator, host: "127.0.0.1", port: 0, logger: TestServices.logger) { port in
             continuation.yield(port)

@@ -257,6 +257,21 @@ struct WebhookIntake: Sendable {
                 bytes: Self.encode(envelope, capacity: 512),
                 orderId: change.orderId
             )
+        case .bulkOperation:
+            let finish = try ShopifyBulkOperationFinish(webhookBody: body)
+            let envelope = BulkOperationFinishJob.envelope(
+                .init(operationId: finish.operationId, status: finish.status, webhookId: webhookId),
+                businessId: businessId,
+                shop: shop.value,
+                dedupeKey: dedupeKey,
+                traceContext: traceContext
+            )
+            return EncodedJob(
+                id: envelope.id,
+                queue: BulkOperationFinishJob.queue,
+                dedupeKey: dedupeKey,
+                bytes: Array(try JobCoding.encoder().encode(envelope))
+            )
         case .shopLifecycle:
             // The body must at least be a JSON object; its content (customer data for the privacy topics) is not kept.
             try JSONScanner.parse(body) { scanner throws(JSONScanError) in

@@ -111,6 +111,22 @@ extension ShopifyAdminClient {
     ) async throws
         -> ProductSetResult
     {
+        let data = try await self.send(
+            GraphQLOperation<ProductSetData>(
+                name: "productSet",
+                query: Self.productSetDocument,
+                variables: Self.productSetVariables(product, locationId: locationId),
+                expectedCost: Self.productSetCost(variants: product.variants.count, metafields: 1)
+            ),
+            as: credentials,
+            logger: logger
+        )
+        return try Self.productSetResult(data.productSet)
+    }
+
+    /// The variables of one `productSet` (of ``productSetDocument``): what a single call sends, and one line of a
+    /// bulk push's JSONL file.
+    public static func productSetVariables(_ product: ProductSetInput, locationId: Int64) -> JSONValue {
         let variants: [JSONValue] = product.variants.map { variant in
             var fields: [String: JSONValue] = [
                 "optionValues": .array([.object(["optionName": .string(Self.optionName), "name": .string(variant.optionValue)])]),
@@ -150,17 +166,11 @@ extension ShopifyAdminClient {
                 ])
             ]),
         ])
-        let data = try await self.send(
-            GraphQLOperation<ProductSetData>(
-                name: "productSet",
-                query: Self.productSetDocument,
-                variables: .object(["identifier": .object(["customId": customId]), "input": input]),
-                expectedCost: Self.productSetCost(variants: product.variants.count, metafields: 1)
-            ),
-            as: credentials,
-            logger: logger
-        )
-        let payload = data.productSet
+        return .object(["identifier": .object(["customId": customId]), "input": input])
+    }
+
+    /// The product and its variants' ids from a `productSet` payload, or its `userErrors` as an error.
+    static func productSetResult(_ payload: ProductSetData.Payload) throws -> ProductSetResult {
         if !payload.userErrors.isEmpty { throw ShopifyAdminError.userErrors(operation: "productSet", payload.userErrors) }
         guard let created = payload.product, let productId = ShopifyGID.number(created.id) else {
             throw ShopifyAdminError.invalidResponse(operation: "productSet", reason: "no product and no userErrors")

@@ -151,6 +151,9 @@ public enum ShopifyAdminError: Error, Sendable, CustomStringConvertible {
     case userErrors(operation: String, [ShopifyUserError])
     /// An answer that is not the documented shape.
     case invalidResponse(operation: String, reason: String)
+    /// The store is at Shopify's variant ceiling (50,000 variants or more): it may create only so many variants a
+    /// day, and this call would create more. Retrying today cannot help.
+    case variantCeiling(operation: String, message: String)
 
     public var description: String {
         switch self {
@@ -159,6 +162,7 @@ public enum ShopifyAdminError: Error, Sendable, CustomStringConvertible {
         case .graphQL(let operation, let messages): "\(operation): \(messages.joined(separator: "; "))"
         case .userErrors(let operation, let errors): "\(operation): \(errors.map(\.description).joined(separator: "; "))"
         case .invalidResponse(let operation, let reason): "\(operation): unexpected answer (\(reason))"
+        case .variantCeiling(let operation, let message): "\(operation): \(message)"
         }
     }
 
@@ -172,7 +176,7 @@ public enum ShopifyAdminError: Error, Sendable, CustomStringConvertible {
     public var isRetryable: Bool {
         switch self {
         case .http: true
-        case .unauthorized, .graphQL, .userErrors, .invalidResponse: false
+        case .unauthorized, .graphQL, .userErrors, .invalidResponse, .variantCeiling: false
         }
     }
 }
@@ -277,6 +281,10 @@ public struct ShopifyAdminClient: Sendable {
             switch response.status.code {
             case 200:
                 break
+            case 429 where Self.isVariantCeiling(bytes):
+                try? await self.budget?.settle(shop: credentials.shop, reserved: cost, charged: 0, status: nil)
+                self.metrics.count(operation.name, "variant_ceiling")
+                throw ShopifyAdminError.variantCeiling(operation: operation.name, message: Self.variantCeilingMessage)
             case 429, 503:
                 // Nothing was charged; give the reservation back and wait as told.
                 try? await self.budget?.settle(shop: credentials.shop, reserved: cost, charged: 0, status: nil)
@@ -340,6 +348,17 @@ public struct ShopifyAdminClient: Sendable {
             return data
         }
     }
+
+    /// Shopify answers a variant-creating call past the daily variant limit with HTTP 429 and this text (its
+    /// changelog of 2019-03-14; the REST message). Unlike other 429s, waiting seconds does not help.
+    static func isVariantCeiling(_ body: ByteBuffer) -> Bool {
+        String(buffer: body).localizedCaseInsensitiveContains("daily variant creation limit")
+    }
+
+    /// What the run says at the ceiling.
+    public static let variantCeilingMessage =
+        "The store has reached Shopify's variant ceiling (stores with 50,000 variants or more may create at most 1,000 variants a day); "
+        + "products with new variants were not pushed and can be pushed again tomorrow"
 
     private func pause(_ wait: Duration, since started: ContinuousClock.Instant, reason: String) async throws {
         if started.duration(to: .now) + wait > self.configuration.maxInlineWait {

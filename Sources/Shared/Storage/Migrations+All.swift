@@ -144,7 +144,7 @@ extension Migrations {
 public enum Migrations {
     public static let all: [Migration] = [
         foundation, orderVersion, productPush, inventoryOutbox, collectionPush, oauthState, recentRuns, quietOutbox, installs,
-        stockMovements, orderHistory,
+        stockMovements, orderHistory, bulkPush,
     ]
 
     /// A version per ingested order, bumped by every write of its state: ingestion compares and sets it instead
@@ -328,6 +328,44 @@ public enum Migrations {
             CREATE INDEX ecommerce_sync_log_order ON ecommerce_sync_log (business_id, (details->>'orderId'), started_at)
             WHERE kind IN ('order_ingest', 'order_change')
             """
+        ]
+    )
+
+    /// Bulk product pushes: one row per push run that runs as a Shopify bulk operation, where it stands, and what
+    /// each line of its file was (to turn the result file into mappings). At most one push per shop is `starting`
+    /// (between asking Shopify to start and recording the operation), so that a push resumed after a crash there
+    /// can tell its own operation from another's.
+    static let bulkPush = Migration(
+        version: 12,
+        name: "bulk_push",
+        statements: [
+            """
+            CREATE TABLE ecommerce_bulk_push (
+                run_id uuid PRIMARY KEY REFERENCES ecommerce_sync_log (id) ON DELETE CASCADE,
+                business_id uuid NOT NULL,
+                shop text NOT NULL,
+                stage text NOT NULL CHECK (stage IN ('uploaded', 'starting', 'running', 'finished')),
+                lines integer NOT NULL,
+                page_size integer NOT NULL,
+                staged_upload_path text NOT NULL,
+                operation_id text,
+                status text,
+                error_code text,
+                object_count integer,
+                created_at timestamptz NOT NULL DEFAULT now(),
+                updated_at timestamptz NOT NULL DEFAULT now())
+            """,
+            "CREATE UNIQUE INDEX ecommerce_bulk_push_operation ON ecommerce_bulk_push (shop, operation_id)",
+            "CREATE UNIQUE INDEX ecommerce_bulk_push_one_starting ON ecommerce_bulk_push (shop) WHERE stage = 'starting'",
+            "CREATE INDEX ecommerce_bulk_push_running ON ecommerce_bulk_push (shop) WHERE stage IN ('starting', 'running')",
+            """
+            CREATE TABLE ecommerce_bulk_push_line (
+                run_id uuid NOT NULL REFERENCES ecommerce_bulk_push (run_id) ON DELETE CASCADE,
+                line integer NOT NULL,
+                product_id uuid NOT NULL,
+                variants jsonb NOT NULL,
+                PRIMARY KEY (run_id, line))
+            """,
         ]
     )
 }

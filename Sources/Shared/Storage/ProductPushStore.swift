@@ -108,6 +108,14 @@ public struct ProductPushStore: Sendable {
         }
     }
 
+    /// How many products (or categories) a business has.
+    public func count(of table: CatalogTable, businessId: UUID, logger: Logger) async throws -> Int {
+        var query = PostgresQuery(unsafeSQL: "SELECT count(*)::int FROM \(table.rawValue) WHERE business_id = $1")
+        query.binds.append(businessId)
+        for try await count in try await self.client.query(query, logger: logger).decode(Int.self) { return count }
+        return 0
+    }
+
     /// How many products (or categories) a page's range `(after, through]` holds now.
     public func count(of table: CatalogTable, businessId: UUID, page: ProductPage, logger: Logger) async throws -> Int {
         var query = PostgresQuery(

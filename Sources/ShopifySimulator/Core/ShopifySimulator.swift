@@ -19,6 +19,11 @@ public final class ShopifySimulator: Sendable {
         var refreshTokens: [String: (shop: String, scope: String, accessToken: String)] = [:]
         /// Root fields whose next answers are lost after the work is done (see ``loseAnswers(to:count:)``).
         var answersToLose: [String: Int] = [:]
+        /// `http://host:port` the simulator is reached at: staged upload targets and result files are served there.
+        var origin = "http://127.0.0.1:8081"
+        /// Staged uploads by key (their `stagedUploadPath`), and finished bulk operations' result files by id.
+        var stagedFiles: [String: StagedFile] = [:]
+        var bulkResults: [Int64: Data] = [:]
     }
 
     let state: Mutex<State>
@@ -30,6 +35,12 @@ public final class ShopifySimulator: Sendable {
         self.state = Mutex(State(settings: settings))
         self.apiKey = apiKey
         self.apiSecret = apiSecret
+    }
+
+    /// `http://host:port` the simulator is reached at (set once it listens).
+    public var origin: String {
+        get { self.state.withLock { $0.origin } }
+        set { self.state.withLock { $0.origin = newValue } }
     }
 
     public var settings: SimulatorSettings {
@@ -212,10 +223,26 @@ public final class ShopifySimulator: Sendable {
             }
 
             let arguments = operation.arguments(of: root).mapValues(\.any)
+            if root.name.value == "productSet", let refusal = Self.variantCeilingRefusal(arguments, in: &shop, settings: settings, now: now) {
+                // As Shopify answers productCreate/productUpdate at the ceiling (changelog, 2019-03): HTTP 429, nothing done.
+                return .json(["errors": refusal], status: 429)
+            }
+            let origin = state.origin
             let resolved: Any
-            switch Self.resolve(root.name.value, arguments, operation: operation, field: root, in: &shop, ids: &state.ids, now: now) {
-            case .success(let value): resolved = value
-            case .failure(let refusal): return Self.refused(refusal.errors)
+            switch root.name.value {
+            case "stagedUploadsCreate":
+                resolved = Self.stagedUploadsCreate(arguments, shop: shop, origin: origin, files: &state.stagedFiles)
+            case "bulkOperationRunMutation":
+                resolved = self.bulkOperationRunMutation(arguments, in: &shop, state: &state, now: now)
+            case "node":
+                resolved = Self.node(arguments, in: shop, origin: origin)
+            case "currentBulkOperation":
+                resolved = Self.currentBulkOperation(arguments, in: shop, origin: origin)
+            default:
+                switch Self.resolve(root.name.value, arguments, operation: operation, field: root, in: &shop, ids: &state.ids, now: now) {
+                case .success(let value): resolved = value
+                case .failure(let refusal): return Self.refused(refusal.errors)
+                }
             }
             shop.available -= requested
             var actual = 0.0

@@ -108,9 +108,13 @@ extension ShopifySimulator {
             )
             for (location, quantity) in entry.quantities { shop.inventory[itemId, default: [:]][location] = quantity }
         }
+        var removedCount = 0
         for removed in product.variants where !variants.contains(where: { $0.id == removed.id }) {
             shop.inventory[removed.inventoryItemId] = nil
+            removedCount += 1
         }
+        let createdCount = variants.filter { new in !product.variants.contains { $0.id == new.id } }.count
+        shop.countVariants(created: createdCount, removed: removedCount, now: now)
         product.variants = variants
         if existing == nil {
             shop.stats.productsCreated += 1
@@ -140,6 +144,46 @@ extension ShopifySimulator {
             ] as [String: Any],
             "userErrors": [] as [Any],
         ]
+    }
+}
+
+extension SimulatedShop {
+    /// Days since 1970 (UTC): the variant ceiling's day.
+    static func day(of date: Date) -> Int { Int(date.timeIntervalSince1970 / 86_400) }
+
+    /// Counts variants created and removed (the ceiling's counts), starting a new day's count when the day changed.
+    mutating func countVariants(created: Int, removed: Int, now: Date) {
+        let today = Self.day(of: now)
+        if today != self.variantDay {
+            self.variantDay = today
+            self.variantsCreatedToday = 0
+        }
+        self.variantCount += created - removed
+        self.variantsCreatedToday += created
+    }
+}
+
+extension ShopifySimulator {
+    /// Shopify's variant ceiling: in a shop with `variantCeilingThreshold` variants or more, a `productSet` that would
+    /// create variants beyond the day's `dailyVariantCreations` is refused whole. Returns the refusal's message (and
+    /// counts it), or nil when the call may run.
+    static func variantCeilingRefusal(_ arguments: [String: Any], in shop: inout SimulatedShop, settings: SimulatorSettings, now: Date) -> String? {
+        guard shop.variantCount >= settings.variantCeilingThreshold else { return nil }
+        let input = arguments["input"] as? [String: Any] ?? [:]
+        let customId = ((arguments["identifier"] as? [String: Any])?["customId"] as? [String: Any])?["value"] as? String
+        let existing = customId.flatMap { shop.productIdByCustomId[$0] }.flatMap { shop.products[$0] }?.variants ?? []
+        let created = (input["variants"] as? [[String: Any]] ?? []).filter { variant in
+            let option = ((variant["optionValues"] as? [[String: Any]])?.first?["name"] as? String) ?? ""
+            let id = number(fromGID: variant["id"])
+            return !existing.contains { $0.id == id || $0.optionValue == option }
+        }
+        .count
+        let today = SimulatedShop.day(of: now)
+        let createdToday = shop.variantDay == today ? shop.variantsCreatedToday : 0
+        guard created > 0, createdToday + created > settings.dailyVariantCreations else { return nil }
+        shop.stats.variantCeilingRefusals += 1
+        return "Daily variant creation limit reached. Please try again later. "
+            + "See https://help.shopify.com/api/getting-started/api-call-limit for more information about rate limits and how to avoid them."
     }
 }
 

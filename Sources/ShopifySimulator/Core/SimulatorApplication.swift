@@ -28,6 +28,26 @@ public func buildSimulatorApplication(
         return answer.response
     }
 
+    // Staged uploads (the storage service's form POST) and bulk operations' result files: no access token, as on
+    // Shopify, where both are signed storage URLs.
+    router.post("/_staged-uploads") { request, _ in
+        let body: ByteBuffer
+        do {
+            body = try await request.body.collect(upTo: ShopifySimulator.stagedUploadLimit + (64 << 10))
+        } catch {
+            return Response(status: .contentTooLarge)
+        }
+        let status = simulator.receiveStagedUpload(contentType: request.headers[.contentType], body: Data(buffer: body))
+        return Response(status: .init(code: status))
+    }
+    router.get("/_bulk-results/:file") { _, context in
+        let file = try context.parameters.require("file")
+        guard file.hasSuffix(".jsonl"), let id = Int64(file.dropLast(".jsonl".count)), let data = simulator.bulkResult(id: id) else {
+            throw HTTPError(.notFound)
+        }
+        return ShopifySimulator.Answer(status: 200, headers: ["Content-Type": "application/jsonl"], body: data).response
+    }
+
     router.get("/shops/:shop/admin/oauth/authorize") { request, context in
         var query: [String: String] = [:]
         for (key, value) in request.uri.queryParameters { query[String(key)] = String(value) }
@@ -119,6 +139,13 @@ public func buildSimulatorApplication(
         }
         return ShopifySimulator.Answer(status: 200, headers: ["Content-Type": "application/json"], body: payload).response
     }
+    router.post("/_control/shops/:shop/bulk-failures") { request, context in
+        simulator.failNextBulkOperation(
+            shop: try context.parameters.require("shop"),
+            try await request.decode(as: ShopifySimulator.BulkFailure.self, context: context)
+        )
+        return Response(status: .noContent)
+    }
     router.get("/_control/settings") { _, _ in
         try ShopifySimulator.Answer(status: 200, headers: ["Content-Type": "application/json"], body: JSONEncoder().encode(simulator.settings))
             .response
@@ -130,7 +157,11 @@ public func buildSimulatorApplication(
     return Application(
         router: router,
         configuration: .init(address: .hostname(host, port: port), serverName: "shopify-simulator"),
-        onServerRunning: { channel in await onServerRunning(channel.localAddress?.port ?? port) },
+        onServerRunning: { channel in
+            let bound = channel.localAddress?.port ?? port
+            simulator.origin = "http://\(host):\(bound)"
+            await onServerRunning(bound)
+        },
         logger: logger
     )
 }

@@ -16,6 +16,12 @@ public struct SimulatorSettings: Codable, Sendable {
     public var webhookMaxDelayMs: Int
     /// Whether the token exchange issues expiring offline tokens with a refresh token.
     public var expiringTokens: Bool
+    /// Lines of a bulk operation run per second (Shopify publishes no figure; see docs/performance.md).
+    public var bulkRowsPerSecond: Double
+    /// Shopify's variant ceiling: a shop with this many variants or more may create at most
+    /// `dailyVariantCreations` variants a day; past it a variant-creating `productSet` is answered HTTP 429.
+    public var variantCeilingThreshold: Int
+    public var dailyVariantCreations: Int
 
     public init(
         bucketSize: Double = 1000,
@@ -25,7 +31,10 @@ public struct SimulatorSettings: Codable, Sendable {
         webhookDuplicateRate: Double = 0,
         webhookDelayRate: Double = 0,
         webhookMaxDelayMs: Int = 2000,
-        expiringTokens: Bool = false
+        expiringTokens: Bool = false,
+        bulkRowsPerSecond: Double = 200,
+        variantCeilingThreshold: Int = 50_000,
+        dailyVariantCreations: Int = 1_000
     ) {
         self.bucketSize = bucketSize
         self.restoreRate = restoreRate
@@ -35,6 +44,9 @@ public struct SimulatorSettings: Codable, Sendable {
         self.webhookDelayRate = webhookDelayRate
         self.webhookMaxDelayMs = webhookMaxDelayMs
         self.expiringTokens = expiringTokens
+        self.bulkRowsPerSecond = bulkRowsPerSecond
+        self.variantCeilingThreshold = variantCeilingThreshold
+        self.dailyVariantCreations = dailyVariantCreations
     }
 
     /// Missing keys keep their defaults, so the control API can change one setting at a time.
@@ -49,6 +61,9 @@ public struct SimulatorSettings: Codable, Sendable {
         self.webhookDelayRate = try container.decodeIfPresent(Double.self, forKey: .webhookDelayRate) ?? defaults.webhookDelayRate
         self.webhookMaxDelayMs = try container.decodeIfPresent(Int.self, forKey: .webhookMaxDelayMs) ?? defaults.webhookMaxDelayMs
         self.expiringTokens = try container.decodeIfPresent(Bool.self, forKey: .expiringTokens) ?? defaults.expiringTokens
+        self.bulkRowsPerSecond = try container.decodeIfPresent(Double.self, forKey: .bulkRowsPerSecond) ?? defaults.bulkRowsPerSecond
+        self.variantCeilingThreshold = try container.decodeIfPresent(Int.self, forKey: .variantCeilingThreshold) ?? defaults.variantCeilingThreshold
+        self.dailyVariantCreations = try container.decodeIfPresent(Int.self, forKey: .dailyVariantCreations) ?? defaults.dailyVariantCreations
     }
 }
 
@@ -79,6 +94,9 @@ public struct ShopStats: Codable, Sendable, Equatable {
     public var collectionsCreated = 0
     public var collectionsChanged = 0
     public var membershipChanges = 0
+    /// Bulk operations started, and variant-creating calls refused at the variant ceiling.
+    public var bulkOperationsStarted = 0
+    public var variantCeilingRefusals = 0
     /// Calls that did their work and then timed out (``ShopifySimulator/loseAnswers(to:count:)``).
     public var answersLost = 0
     /// Refresh-token exchanges (each rotates the pair).
@@ -115,6 +133,12 @@ struct SimulatedShop {
     var available: Double
     var refilledAt: Date
     var stats = ShopStats()
+    /// Variants in the shop, and those created on `variantDay` (days since 1970, UTC): the variant ceiling's counts.
+    var variantCount = 0
+    var variantsCreatedToday = 0
+    var variantDay = 0
+    var bulkOperations: [Int64: ShopifySimulator.BulkOperation] = [:]
+    var bulkFailures: [ShopifySimulator.BulkFailure] = []
 
     /// Stores an order's payload and its `updated_at` (the text the payload carries) together.
     mutating func store(order id: Int64, payload: Data, updatedAt: String) {

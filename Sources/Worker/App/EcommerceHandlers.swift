@@ -14,6 +14,7 @@ public struct EcommerceHandlers: Sendable {
     let connections: ConnectionStore
     let syncLogs: SyncLogStore
     let productPush: ProductPush
+    let bulkProductPush: BulkProductPush
     let inventoryPush: InventoryPush
     let inventoryReconciliation: InventoryReconciliation
     let collectionPush: CollectionPush
@@ -30,7 +31,8 @@ public struct EcommerceHandlers: Sendable {
         pollOverlap: Duration = .seconds(300),
         pollPageSize: Int = ShopifyAdminClient.maxOrdersPerPage,
         tokenRefresh: ShopifyOAuthClient? = nil,
-        activity: ActivityCounters? = nil
+        activity: ActivityCounters? = nil,
+        bulkPush: BulkPushSettings = BulkPushSettings()
     ) {
         self.activity = activity
         self.ingestor = OrderIngestor(client: postgres)
@@ -45,7 +47,14 @@ public struct EcommerceHandlers: Sendable {
         )
         self.accounts = accounts
         let catalog = ProductPushStore(client: postgres)
-        self.productPush = ProductPush(catalog: catalog, syncLogs: self.syncLogs, accounts: accounts, queue: queue)
+        self.productPush = ProductPush(catalog: catalog, syncLogs: self.syncLogs, accounts: accounts, queue: queue, bulkThreshold: bulkPush.threshold)
+        self.bulkProductPush = BulkProductPush(
+            catalog: catalog,
+            pushes: BulkPushStore(client: postgres),
+            syncLogs: self.syncLogs,
+            accounts: accounts,
+            settings: bulkPush
+        )
         self.collectionPush = CollectionPush(
             catalog: catalog,
             collections: CollectionPushStore(client: postgres),
@@ -85,6 +94,12 @@ public struct EcommerceHandlers: Sendable {
         }
         registry.register(ProductPushPageJob.self) { envelope, context in
             try await self.productPush.page(envelope, context: context)  // a page handles a 401 itself (PagedPush.runPage)
+        }
+        registry.register(ProductBulkPushJob.self) { envelope, context in
+            try await self.bulkProductPush.run(envelope, context: context)  // handles a 401 itself
+        }
+        registry.register(BulkOperationFinishJob.self) { envelope, context in
+            try await self.bulkProductPush.finished(envelope, context: context)  // handles a 401 itself
         }
         registry.register(CollectionPushPlanJob.self) { envelope, context in
             try await self.collectionPush.plan(envelope, context: context)

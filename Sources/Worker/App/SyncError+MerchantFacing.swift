@@ -22,6 +22,8 @@ extension SyncError {
                 (code, message) = ("shopify_refused", errors.map(\.message).joined(separator: "; "))
             case .invalidResponse(let operation, _):
                 (code, message) = ("shopify_unexpected_answer", "Shopify's answer to \(operation) could not be read")
+            case .variantCeiling(_, let text):
+                (code, message) = ("variant_ceiling", text)
             }
         case let error as PermanentJobError:
             (code, message) = (error.code, error.message)

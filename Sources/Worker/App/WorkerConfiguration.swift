@@ -54,6 +54,9 @@ public struct WorkerConfiguration: Sendable {
     /// `SYNC_RUN_ABANDON_SECONDS` (3600): a sync run still running this long after it started is failed as
     /// `abandoned` (its jobs were lost); a later run covers it.
     public var syncRunAbandonAfter: Duration
+    /// `BULK_PUSH_THRESHOLD`, `BULK_PUSH_POLL_SECONDS`: when product pushes run as bulk operations, and how often
+    /// a push looks at its operation without the webhook.
+    public var bulkPush: BulkPushSettings
 
     /// `WORKER_EVENT_LOOPS` (1), read on its own because it is needed before anything else starts.
     ///
@@ -87,6 +90,10 @@ public struct WorkerConfiguration: Sendable {
         self.pollScheduler = try environment.switch("POLL_SCHEDULER", default: true)
         self.syncLogRetention = .seconds(86_400 * (try environment.int("SYNC_LOG_RETENTION_DAYS", default: 90, range: 1...3650)))
         self.syncRunAbandonAfter = try environment.seconds("SYNC_RUN_ABANDON_SECONDS", default: 3600, range: 600...604_800)
+        self.bulkPush = BulkPushSettings(
+            threshold: try environment.int("BULK_PUSH_THRESHOLD", default: 1000, range: 0...10_000_000),
+            pollInterval: try environment.seconds("BULK_PUSH_POLL_SECONDS", default: 30, range: 1...3600)
+        )
         self.queues = environment.optional("WORKER_QUEUES").map { raw in
             raw.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
         }

@@ -72,7 +72,8 @@ public struct WorkerProcess: Sendable {
             tokenRefresh: configuration.appCredentials.map {
                 ShopifyOAuthClient(configuration: configuration.shopify, apiKey: $0.apiKey, apiSecret: $0.apiSecret, http: HTTPClient.shared)
             },
-            activity: activity
+            activity: activity,
+            bulkPush: configuration.bulkPush
         )
         self.syncLogRetention = SyncLogRetention(syncLogs: SyncLogStore(client: self.postgres), age: configuration.syncLogRetention, logger: logger)
         self.syncRunSweeper = SyncRunSweeper(
