@@ -51,7 +51,7 @@ start_redis() {
   if [ -f "$redis_dir/redis.pid" ] && kill -0 "$(cat "$redis_dir/redis.pid")" 2>/dev/null; then return; fi
   redis-server --daemonize yes --bind 127.0.0.1 --port "$REDIS_PORT" --dir "$redis_dir" \
     --pidfile "$redis_dir/redis.pid" --logfile "$redis_dir/redis.log" \
-    --appendonly yes --appendfsync "$REDIS_APPENDFSYNC" --save "" >/dev/null
+    --appendonly yes --appendfsync "$REDIS_APPENDFSYNC" --save "" --databases 32 >/dev/null
   for _ in $(seq 1 100); do
     redis-cli -p "$REDIS_PORT" ping >/dev/null 2>&1 && return
     sleep 0.05

@@ -44,10 +44,10 @@ struct BulkPushTests {
 
     @Test("1,000 products × 3 variants push as one bulk operation, finished by the webhook: exact counters and mappings; again, nothing changes")
     func bulkPushOfAThousand() async throws {
-        let redis = TestServices.redis(.shopify)
+        let redis = TestServices.redis(.bulkPush)
         defer { redis.shutdown() }
         _ = try await redis.send(["FLUSHDB"])
-        let configuration = try GatewayTests.configuration(redisURL: TestServices.redisURL(.shopify))
+        let configuration = try GatewayTests.configuration(redisURL: TestServices.redisURL(.bulkPush))
         let gatewayPostgres = PostgresClient(configuration: configuration.common.database, backgroundLogger: self.logger)
         let gateway = buildGatewayApplication(
             configuration: configuration,
@@ -103,7 +103,7 @@ struct BulkPushTests {
 
     @Test("a worker that crashed after the upload, or after Shopify started the operation, resumes without a second operation")
     func crashResumes() async throws {
-        let redis = TestServices.redis(.shopify)
+        let redis = TestServices.redis(.bulkPush)
         defer { redis.shutdown() }
         _ = try await redis.send(["FLUSHDB"])
         try await TestServices.withPostgres { postgres in
@@ -158,7 +158,7 @@ struct BulkPushTests {
 
     @Test("a bulk operation that fails at Shopify ends the run partial: what it ran is mapped, the rest failed with Shopify's error code")
     func failedOperation() async throws {
-        let redis = TestServices.redis(.shopify)
+        let redis = TestServices.redis(.bulkPush)
         defer { redis.shutdown() }
         _ = try await redis.send(["FLUSHDB"])
         try await TestServices.withPostgres { postgres in
@@ -186,7 +186,7 @@ struct BulkPushTests {
 
     @Test("at the variant ceiling, products with new variants fail as variant_ceiling without retrying; updates still go through")
     func variantCeiling() async throws {
-        let redis = TestServices.redis(.shopify)
+        let redis = TestServices.redis(.bulkPush)
         defer { redis.shutdown() }
         _ = try await redis.send(["FLUSHDB"])
         try await TestServices.withPostgres { postgres in

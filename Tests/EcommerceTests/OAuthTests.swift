@@ -125,6 +125,7 @@ struct OAuthTests {
             #expect(
                 Set(subscriptions.map(\.topic)) == [
                     "ORDERS_CREATE", "ORDERS_UPDATED", "ORDERS_CANCELLED", "ORDERS_EDITED", "REFUNDS_CREATE", "APP_UNINSTALLED",
+                    "BULK_OPERATIONS_FINISH",
                 ]
             )
             #expect(subscriptions.allSatisfy { $0.uri == "https://gateway.example/ecommerce/webhooks/shopify" })

@@ -13,7 +13,9 @@ import Testing
 struct SyncRunSweeperTests {
     let logger = TestServices.logger
 
-    @Test("the sweeper ends every run: a page in dead letters is counted failed and closes its run; a run whose jobs were lost is abandoned")
+    @Test(
+        "the sweeper ends every run: a page in dead letters is counted failed and closes its run; a run whose jobs were lost is abandoned, a bulk push once its operation cannot be running"
+    )
     func sweeperEndsEveryRun() async throws {
         let redis = TestServices.redis(.sweeper)
         defer { redis.shutdown() }
@@ -50,6 +52,14 @@ struct SyncRunSweeperTests {
             #expect(try await queue.bury(claimed, workerId: "lost", envelope: claimed.envelope, attempt: 8, error: "quarantined"))
             // A poll whose worker died: nothing will ever finish it.
             let poll = try await syncLogs.startRun(businessId: business.id, kind: "poll", reference: nil, logger: self.logger)
+            // A bulk push whose operation Shopify may still be running: its job comes back to look, so it is not lost.
+            let bulk = try await syncLogs.startRun(businessId: business.id, kind: "product_push", reference: nil, logger: self.logger)
+            try await syncLogs.plan(runId: bulk, total: 3, pages: 1, logger: self.logger)
+            _ = try await BulkPushStore(client: postgres).create(
+                BulkPush(runId: bulk, businessId: business.id, shop: business.shop, lines: 3, pageSize: 50, stagedUploadPath: "tmp/1/bulk/x"),
+                lines: [],
+                logger: self.logger
+            )
 
             let sweeper = SyncRunSweeper(postgres: postgres, queue: queue, grace: .zero, abandonAfter: .seconds(3600), logger: self.logger)
             #expect(try await sweeper.sweep() == SyncRunSweeper.Outcome(deadPagesCounted: 1, abandoned: 0))
@@ -65,6 +75,10 @@ struct SyncRunSweeperTests {
             let abandoned = try #require(try await syncLogs.run(id: poll, logger: self.logger))
             #expect(abandoned.status == "failed" && abandoned.errors.map(\.code) == ["abandoned"] && abandoned.finishedAt != nil)
             #expect(try await syncLogs.run(id: push, logger: self.logger)?.status == "partial", "an ended run is left alone")
+            #expect(try await syncLogs.run(id: bulk, logger: self.logger)?.status == "running", "its operation may still be running")
+            // Past the 24 hours Shopify gives an operation, the bulk push is abandoned too.
+            #expect(try await sweeper.sweep(now: Date() + 26 * 3600) == SyncRunSweeper.Outcome(deadPagesCounted: 0, abandoned: 1))
+            #expect(try await syncLogs.run(id: bulk, logger: self.logger)?.errors.map(\.code) == ["abandoned"])
         }
     }
 

@@ -47,6 +47,9 @@ enum TestServices {
         case orderHandlers = 14
         /// A whole `WorkerProcess` on every queue (`WorkerWiringTests`).
         case wiring = 15
+        /// Bulk pushes (their workers and gateway): no other suite's product jobs. Databases above 15 need the
+        /// test Redis's `--databases 32` (scripts/services.sh).
+        case bulkPush = 16
     }
 
     static func redisURL(_ database: RedisDatabase) -> String { "redis://\(redisHost):\(redisPort)/\(database.rawValue)" }

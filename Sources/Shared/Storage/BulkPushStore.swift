@@ -214,6 +214,22 @@ public struct BulkPushStore: Sendable {
         )
     }
 
+    /// Of `runIds`, the bulk pushes recorded after `startedAfter` that are not finished: their operation may still
+    /// be running at Shopify.
+    public func following(runIds: [UUID], startedAfter: Date, logger: Logger) async throws -> Set<UUID> {
+        guard !runIds.isEmpty else { return [] }
+        let rows = try await self.client.query(
+            """
+            SELECT run_id FROM ecommerce_bulk_push
+            WHERE run_id = ANY(\(runIds)::uuid[]) AND stage <> 'finished' AND created_at > \(startedAfter)
+            """,
+            logger: logger
+        )
+        var following = Set<UUID>()
+        for try await runId in rows.decode(UUID.self) { following.insert(runId) }
+        return following
+    }
+
     /// Lines `range` of the push's file, in order.
     public func lines(runId: UUID, in range: Range<Int>, logger: Logger) async throws -> [BulkPushLine] {
         let rows = try await self.client.query(

@@ -16,6 +16,7 @@ import Storage
 public struct SyncRunSweeper: Service {
     let syncLogs: SyncLogStore
     let catalog: ProductPushStore
+    let bulkPushes: BulkPushStore
     let queue: RedisJobQueue
     /// Runs younger than this are left alone: their jobs may still be running or retrying.
     let grace: Duration
@@ -33,6 +34,7 @@ public struct SyncRunSweeper: Service {
     ) {
         self.syncLogs = SyncLogStore(client: postgres)
         self.catalog = ProductPushStore(client: postgres)
+        self.bulkPushes = BulkPushStore(client: postgres)
         self.queue = queue
         self.grace = grace
         self.abandonAfter = abandonAfter
@@ -45,6 +47,9 @@ public struct SyncRunSweeper: Service {
             try await self.sweep()
         }
     }
+
+    /// How long Shopify lets a bulk operation run (24 hours), with an hour for the push to record its results.
+    static let bulkOperationLifetime: TimeInterval = 25 * 3600
 
     /// What one sweep closed.
     public struct Outcome: Sendable, Equatable {
@@ -68,7 +73,15 @@ public struct SyncRunSweeper: Service {
                 }
             }
         }
-        for run in stale where run.startedAt < now - Double(self.abandonAfter.components.seconds) {
+        let overdue = stale.filter { $0.startedAt < now - Double(self.abandonAfter.components.seconds) }
+        // A bulk push whose operation Shopify may still be running is not lost: its job comes back to look until it
+        // ends (Shopify gives an operation 24 hours). Past that, it is abandoned like any other run.
+        let following = try await self.bulkPushes.following(
+            runIds: overdue.map(\.id),
+            startedAfter: now - Self.bulkOperationLifetime,
+            logger: self.logger
+        )
+        for run in overdue where !following.contains(run.id) {
             let error = SyncError(code: "abandoned", message: "the run was interrupted before it finished; a later run covers what it did not do")
             if try await self.syncLogs.fail(runId: run.id, error: error, logger: self.logger) { outcome.abandoned += 1 }
         }
