@@ -8,6 +8,8 @@ serving every queue. One large merchant (LARGE_PRODUCTS products × 3 variants) 
 each), all connected through OAuth; the small catalogs pushed first. Then three phases, each with fresh workers:
 `alone` (the small merchants' stock changes and polls, nothing else), `fair` (the same while the large push runs,
 default settings) and `unfair` (the same while the large push runs, SHOP_CONCURRENCY=0 and 30 s inline waits).
+The large push runs per call (BULK_PUSH_THRESHOLD=0): the pressure on the slots is what this measures; the same
+push in bulk is compared with it in scripts/bench-shopify-push.sh (MODES="per-call bulk").
 Standard library only; everything talks to 127.0.0.1.
 """
 
@@ -68,7 +70,7 @@ class Sampler(threading.Thread):
 class Bench:
     def __init__(self, bin_dir: str):
         fresh_services("bench")
-        self.system = System("bench", bin_dir, 18280, 18281, 19280, env={"LOG_LEVEL": "warning", "POLL_INTERVAL_SECONDS": "86400"})
+        self.system = System("bench", bin_dir, 18280, 18281, 19280, env={"LOG_LEVEL": "warning", "POLL_INTERVAL_SECONDS": "86400", "BULK_PUSH_THRESHOLD": "0"})
         self.large_shop = "large-merchant.myshopify.com"
         self.small_shops = [f"small-{i:02d}.myshopify.com" for i in range(SMALL)]
         self.business = {shop: str(uuid.uuid4()) for shop in [self.large_shop, *self.small_shops]}
