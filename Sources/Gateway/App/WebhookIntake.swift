@@ -259,38 +259,41 @@ struct WebhookIntake: Sendable {
             )
         case .bulkOperation:
             let finish = try ShopifyBulkOperationFinish(webhookBody: body)
-            let envelope = BulkOperationFinishJob.envelope(
+            return try Self.encoded(
+                BulkOperationFinishJob.self,
                 .init(operationId: finish.operationId, status: finish.status, webhookId: webhookId),
                 businessId: businessId,
-                shop: shop.value,
+                shop: shop,
                 dedupeKey: dedupeKey,
                 traceContext: traceContext
-            )
-            return EncodedJob(
-                id: envelope.id,
-                queue: BulkOperationFinishJob.queue,
-                dedupeKey: dedupeKey,
-                bytes: Array(try JobCoding.encoder().encode(envelope))
             )
         case .shopLifecycle:
             // The body must at least be a JSON object; its content (customer data for the privacy topics) is not kept.
             try JSONScanner.parse(body) { scanner throws(JSONScanError) in
                 try scanner.readObject { scanner, _ throws(JSONScanError) in try scanner.skipValue() }
             }
-            let envelope = ShopEventJob.envelope(
+            return try Self.encoded(
+                ShopEventJob.self,
                 .init(topic: topic.rawValue, webhookId: webhookId, triggeredAt: delivery.triggeredAt),
                 businessId: businessId,
-                shop: shop.value,
+                shop: shop,
                 dedupeKey: dedupeKey,
                 traceContext: traceContext
             )
-            return EncodedJob(
-                id: envelope.id,
-                queue: ShopEventJob.queue,
-                dedupeKey: dedupeKey,
-                bytes: Array(try JobCoding.encoder().encode(envelope))
-            )
         }
+    }
+
+    /// A small job (its payload without an order) encoded with `JSONEncoder`.
+    private static func encoded<Job: JobDefinition>(
+        _ job: Job.Type,
+        _ payload: Job.Payload,
+        businessId: UUID,
+        shop: ShopDomain,
+        dedupeKey: String,
+        traceContext: [String: String]?
+    ) throws -> EncodedJob {
+        let envelope = Job.envelope(payload, businessId: businessId, shop: shop.value, dedupeKey: dedupeKey, traceContext: traceContext)
+        return EncodedJob(id: envelope.id, queue: Job.queue, dedupeKey: dedupeKey, bytes: Array(try JobCoding.encoder().encode(envelope)))
     }
 
     private static func encode(_ envelope: some JSONWritable, capacity: Int) -> [UInt8] {
