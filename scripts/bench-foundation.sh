@@ -6,7 +6,11 @@
 #       pgbench running the same SQL transaction, also on new orders, with 4 clients; besides, and not against the
 #       baseline, one worker that also relays its stock changes to inventory pushes, and one draining 10 % duplicate
 #       deliveries (which take the cheap "unchanged" path pgbench never takes);
-#   (c) the peak RSS (VmHWM) of the gateway and of a worker.
+#   (c) the peak RSS (VmHWM) of the gateway and of a worker;
+#   (d) PgBouncer (transaction pooling, as scripts/services.sh starts it): one worker ingesting through it with
+#       DATABASE_POOLING=transaction (the statement unnamed), the same worker direct with DATABASE_POOLING=transaction
+#       (what giving up the prepared statement costs alone), and pgbench through it (-M extended: unnamed statements;
+#       its -M prepared would not survive transaction pooling), against the direct worker and pgbench of (b).
 # In (a) the gateway runs twice per round: with Redis's AOF fsynced every second (`appendfsync everysec`, the
 # default: a Redis crash may lose up to a second of accepted webhooks, which polling recovers) and at every write
 # (`always`: nothing acknowledged is lost); see REDIS_APPENDFSYNC in scripts/services.sh.
@@ -138,13 +142,16 @@ fi
 # The measured workers run without the stock-change relay (INVENTORY_RELAY=off), as pgbench, their baseline, relays
 # nothing: both leave their outbox rows behind, and both sets are dropped after each phase. What the relay costs is
 # measured on its own, by a third drain with one worker relaying as a production worker does by default.
-drain() {  # $1 = number of worker processes, $2 = on/off: the relay in each, $3 = duplicate share; prints orders/s
-  local count=$1 relay=$2 duplicates=$3 started worker_pids=()
+drain() {  # $1 = worker processes, $2 = on/off: the relay in each, $3 = duplicate share, $4 = direct|unnamed|pooled; prints orders/s
+  local count=$1 relay=$2 duplicates=$3 database=${4:-direct} started worker_pids=() url=$DATABASE_URL pooling=session
+  [ "$database" = direct ] || pooling=transaction
+  [ "$database" = pooled ] && url=$POOLED_DATABASE_URL
   # Loaded aside first and renamed onto the queue when the clock starts: loading is not part of draining.
   python3 scripts/bench/make_order_jobs.py jobs "$business" "$shop" "$JOBS" "$duplicates" 300 bench-pending-orders > "$work/jobs.resp"
   redis-cli -p $redis_port --pipe < "$work/jobs.resp" >/dev/null
   for i in $(seq 1 "$count"); do
-    WORKER_QUEUES=ecommerce-orders WORKER_CONCURRENCY=4 INVENTORY_RELAY=$relay METRICS_HOST=127.0.0.1 METRICS_PORT=$((19090 + i)) \
+    DATABASE_URL=$url DATABASE_POOLING=$pooling \
+      WORKER_QUEUES=ecommerce-orders WORKER_CONCURRENCY=4 INVENTORY_RELAY=$relay METRICS_HOST=127.0.0.1 METRICS_PORT=$((19090 + i)) \
       "$bin/ecommerce-worker" run & worker_pids+=($!); pids+=($!)
   done
   for i in $(seq 1 "$count"); do
@@ -164,17 +171,28 @@ drain() {  # $1 = number of worker processes, $2 = on/off: the relay in each, $3
   awk -v n="$JOBS" -v s="$started" -v f="$finished" 'BEGIN { printf "%.1f", n / (f - s) }'
 }
 python3 scripts/bench/make_ingest_pgbench.py > "$work/ingest.pgbench"  # the worker's statement, as pgbench runs it
-echo "== (b) ingestion of $JOBS new order jobs (3 lines) vs pgbench on new orders, ${ROUNDS} rounds"
+echo "== (b) ingestion of $JOBS new order jobs (3 lines) vs pgbench on new orders, ${ROUNDS} rounds; (d) through PgBouncer"
 : > "$work/one.txt"; : > "$work/two.txt"; : > "$work/relaying.txt"; : > "$work/duplicates.txt"; : > "$work/pgbench.txt"
-for round in $(seq 1 "$ROUNDS"); do
-  one=$(drain 1 off 0); two=$(drain 2 off 0); relaying=$(drain 1 on 0); duplicated=$(drain 1 off 0.1)
+: > "$work/unnamed.txt"; : > "$work/pooled.txt"; : > "$work/pgbench-pooled.txt"
+pgbench_tps() {  # $1 = port, $2 = protocol
   psql "$psql_url" -qc CHECKPOINT >/dev/null
-  pg=$(pgbench -h 127.0.0.1 -p 35432 -U postgres -n -M prepared -c 4 -j 2 -T 10 -D business=$business \
+  local tps
+  tps=$(pgbench -h 127.0.0.1 -p "$1" -U postgres -n -M "$2" -c 4 -j 2 -T 10 -D business=$business \
     -f "$work/ingest.pgbench" ecommerce 2>"$work/pgbench.err" | sed -n 's/^tps = \([0-9.]*\).*/\1/p')
-  [ -n "$pg" ] || { echo "pgbench failed:" >&2; cat "$work/pgbench.err" >&2; exit 1; }
+  [ -n "$tps" ] || { echo "pgbench failed:" >&2; cat "$work/pgbench.err" >&2; exit 1; }
   # pgbench's stock changes fill the inventory outbox too (the trigger is part of the transaction): drop them, as
   # the workers' are dropped, so that no later phase starts with a backlog.
   psql "$psql_url" -qc "DELETE FROM ecommerce_inventory_outbox" >/dev/null
+  echo "$tps"
+}
+pooled_port=${POOLED_DATABASE_URL##*:}; pooled_port=${pooled_port%%/*}
+for round in $(seq 1 "$ROUNDS"); do
+  one=$(drain 1 off 0); two=$(drain 2 off 0); relaying=$(drain 1 on 0); duplicated=$(drain 1 off 0.1)
+  unnamed=$(drain 1 off 0 unnamed); pooled=$(drain 1 off 0 pooled)
+  pg=$(pgbench_tps 35432 prepared)
+  pg_pooled=$(pgbench_tps "$pooled_port" extended)
+  echo "  round $round (d): 1 worker unnamed ${unnamed}/s, through pgbouncer ${pooled}/s, pgbench through pgbouncer ${pg_pooled} tps"
+  echo "$unnamed" >> "$work/unnamed.txt"; echo "$pooled" >> "$work/pooled.txt"; echo "$pg_pooled" >> "$work/pgbench-pooled.txt"
   echo "  round $round: 1 worker ${one}/s, 2 workers ${two}/s, 1 worker relaying ${relaying}/s, 1 worker with 10 % duplicates ${duplicated}/s, pgbench ${pg} tps"
   echo "$one" >> "$work/one.txt"; echo "$two" >> "$work/two.txt"; echo "$relaying" >> "$work/relaying.txt"
   echo "$duplicated" >> "$work/duplicates.txt"
@@ -183,6 +201,7 @@ done
 one=$(median < "$work/one.txt"); two=$(median < "$work/two.txt"); relaying=$(median < "$work/relaying.txt")
 duplicated=$(median < "$work/duplicates.txt")
 pg=$(median < "$work/pgbench.txt")
+unnamed=$(median < "$work/unnamed.txt"); pooled=$(median < "$work/pooled.txt"); pg_pooled=$(median < "$work/pgbench-pooled.txt")
 worker_rss=$(sort -n "$work/worker-rss.txt" | tail -1)
 applied=$(psql "$psql_url" -tAc "SELECT count(*) FROM ecommerce_ingested_order WHERE business_id = '$business' AND source = 'webhook'")
 
@@ -196,6 +215,7 @@ $gateway_report
 $(if [ -n "$invalid" ]; then echo "INVALID wrk runs:$invalid"; fi)
     distinct orders ingested over all rounds and pgbench: $applied
 (c) peak RSS  gateway $gateway_rss MiB | worker $worker_rss MiB (bar <= 100 MiB)
+(d) pgbouncer 1 worker x4 through PgBouncer (DATABASE_POOLING=transaction) $pooled orders/s = $(awk -v a="$pooled" -v b="$one" 'BEGIN { printf "%.2f", a / b }') x direct | the same direct, statement unnamed $unnamed orders/s = $(awk -v a="$unnamed" -v b="$one" 'BEGIN { printf "%.2f", a / b }') x prepared | pgbench through PgBouncer (-M extended) $pg_pooled tps = $(awk -v a="$pg_pooled" -v b="$pg" 'BEGIN { printf "%.2f", a / b }') x direct prepared
 TXT
 )
 echo "$report"

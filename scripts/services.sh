@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Starts and stops a throwaway Redis (AOF on) and PostgreSQL 15 on 127.0.0.1, with their data under .local/.
+# Starts and stops a throwaway Redis (AOF on), PostgreSQL 15 and a PgBouncer in transaction pooling mode in front of
+# it (the port after PostgreSQL's, PGBOUNCER_PORT) on 127.0.0.1, with their data under .local/.
 #
 #   scripts/services.sh start|stop|status|env|start-redis|stop-redis|restart-redis|kill-redis|restart-postgres [NAME]
 #
@@ -34,16 +35,64 @@ case "$REDIS_APPENDFSYNC" in
   *) echo "services: REDIS_APPENDFSYNC must be always or everysec" >&2; exit 2 ;;
 esac
 PG_PORT=${PG_PORT:-$default_pg}
+PGBOUNCER_PORT=${PGBOUNCER_PORT:-$((PG_PORT + 1))}
 root="$PWD/.local/$name"
 pg_bin=/usr/lib/postgresql/15/bin
 redis_dir="$root/redis"
 pg_data="$root/pg/data"
 pg_run="$root/pg/run"
+bouncer_dir="$root/pgbouncer"
 database=ecommerce
 
 print_env() {
   echo "REDIS_URL=redis://127.0.0.1:$REDIS_PORT"
   echo "DATABASE_URL=postgres://postgres@127.0.0.1:$PG_PORT/$database?sslmode=disable"
+  echo "POOLED_DATABASE_URL=postgres://postgres@127.0.0.1:$PGBOUNCER_PORT/$database?sslmode=disable"
+}
+
+# PgBouncer as Debian ships it (1.18), transaction pooling: a server connection belongs to a client for one
+# transaction only, so session state (named prepared statements, session advisory locks, SET) does not survive.
+# Any database name is passed through to the same server (scratch databases included). It refuses to run as root.
+start_pgbouncer() {
+  mkdir -p "$bouncer_dir"
+  if [ -f "$bouncer_dir/pgbouncer.pid" ] && kill -0 "$(cat "$bouncer_dir/pgbouncer.pid")" 2>/dev/null; then return; fi
+  cat >"$bouncer_dir/pgbouncer.ini" <<INI
+[databases]
+* = host=127.0.0.1 port=$PG_PORT
+[pgbouncer]
+listen_addr = 127.0.0.1
+listen_port = $PGBOUNCER_PORT
+unix_socket_dir =
+auth_type = trust
+auth_file = $bouncer_dir/users.txt
+pool_mode = transaction
+max_client_conn = 1000
+default_pool_size = 20
+ignore_startup_parameters = extra_float_digits,options
+pidfile = $bouncer_dir/pgbouncer.pid
+logfile = $bouncer_dir/pgbouncer.log
+INI
+  echo '"postgres" ""' >"$bouncer_dir/users.txt"
+  chown -R postgres:postgres "$bouncer_dir"
+  runuser -u postgres -- pgbouncer -d -q "$bouncer_dir/pgbouncer.ini"
+  for _ in $(seq 1 100); do
+    psql -h 127.0.0.1 -p "$PGBOUNCER_PORT" -U postgres -d "$database" -tAc "SELECT 1" >/dev/null 2>&1 && return
+    sleep 0.1
+  done
+  echo "services: pgbouncer did not start on $PGBOUNCER_PORT (see $bouncer_dir/pgbouncer.log)" >&2
+  exit 1
+}
+
+stop_pgbouncer() {
+  local pidfile="$bouncer_dir/pgbouncer.pid"
+  [ -f "$pidfile" ] || return 0
+  local pid
+  pid=$(cat "$pidfile")
+  if kill -0 "$pid" 2>/dev/null; then
+    kill -INT "$pid"
+    for _ in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.05; done
+  fi
+  rm -f "$pidfile"
 }
 
 start_redis() {
@@ -112,9 +161,11 @@ case "$command" in
     scripts/install-deps.sh
     start_redis
     start_postgres
+    start_pgbouncer
     print_env
     ;;
   stop)
+    stop_pgbouncer
     stop_redis
     stop_postgres
     ;;

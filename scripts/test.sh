@@ -17,6 +17,7 @@ trap 'scripts/services.sh stop test; scripts/services.sh stop ui; scripts/servic
 scripts/services.sh start test
 export TEST_REDIS_PORT=${REDIS_PORT:-16379}
 export TEST_DATABASE_URL="postgres://postgres@127.0.0.1:${PG_PORT:-15432}/ecommerce?sslmode=disable"
+export TEST_POOLED_DATABASE_URL="postgres://postgres@127.0.0.1:$((${PG_PORT:-15432} + 1))/ecommerce?sslmode=disable"
 export ECOMMERCE_BIN_DIR="$PWD/.build/debug"
 
 echo "== deploy/"

@@ -50,6 +50,8 @@ enum TestServices {
         /// Bulk pushes (their workers and gateway): no other suite's product jobs. Databases above 15 need the
         /// test Redis's `--databases 32` (scripts/services.sh).
         case bulkPush = 16
+        /// The relay through PgBouncer: only its test's inventory jobs.
+        case pgbouncer = 17
     }
 
     static func redisURL(_ database: RedisDatabase) -> String { "redis://\(redisHost):\(redisPort)/\(database.rawValue)" }

@@ -1,7 +1,8 @@
 import Logging
 import PostgresNIO
 
-/// One versioned schema change: statements applied in one transaction, recorded in `ecommerce_schema_migrations`.
+/// One versioned schema change: statements applied in one transaction (with the other pending ones), recorded in
+/// `ecommerce_schema_migrations`.
 public struct Migration: Sendable {
     public var version: Int
     public var name: String
@@ -11,6 +12,10 @@ public struct Migration: Sendable {
 
 /// Applies ``Migrations/all`` under a PostgreSQL advisory lock, so that many replicas starting together apply
 /// each migration once: the first takes the lock and migrates, the others wait and then find nothing to do.
+///
+/// The lock is a transaction's (`pg_advisory_xact_lock`) and every pending migration is applied in that one
+/// transaction: a session lock taken and released by two statements would not hold behind a pooler in transaction
+/// mode, where the two may run on different server connections. All or none of the pending migrations commit.
 public struct Migrator: Sendable {
     /// The advisory lock key ("ecommerce migrations").
     static let lockKey: Int64 = 0x6563_6F6D_6D69_67
@@ -26,16 +31,9 @@ public struct Migrator: Sendable {
     /// Applies the migrations not applied yet; returns their versions.
     @discardableResult
     public func migrate(logger: Logger) async throws -> [Int] {
-        try await self.client.withConnection { connection in
-            try await connection.query("SELECT pg_advisory_lock(\(Self.lockKey))", logger: logger)
-            do {
-                let applied = try await self.applyPending(on: connection, logger: logger)
-                try await connection.query("SELECT pg_advisory_unlock(\(Self.lockKey))", logger: logger)
-                return applied
-            } catch {
-                _ = try? await connection.query("SELECT pg_advisory_unlock(\(Self.lockKey))", logger: logger)
-                throw error
-            }
+        try await self.client.withTransaction(logger: logger) { connection in
+            try await connection.query("SELECT pg_advisory_xact_lock(\(Self.lockKey))", logger: logger)
+            return try await self.applyPending(on: connection, logger: logger)
         }
     }
 
@@ -53,15 +51,13 @@ public struct Migrator: Sendable {
         }
         var applied: [Int] = []
         for migration in self.migrations.sorted(by: { $0.version < $1.version }) where !done.contains(migration.version) {
-            try await connection.withTransaction(logger: logger) { connection in
-                for statement in migration.statements {
-                    try await connection.query(PostgresQuery(unsafeSQL: statement), logger: logger)
-                }
-                try await connection.query(
-                    "INSERT INTO ecommerce_schema_migrations (version, name) VALUES (\(migration.version), \(migration.name))",
-                    logger: logger
-                )
+            for statement in migration.statements {
+                try await connection.query(PostgresQuery(unsafeSQL: statement), logger: logger)
             }
+            try await connection.query(
+                "INSERT INTO ecommerce_schema_migrations (version, name) VALUES (\(migration.version), \(migration.name))",
+                logger: logger
+            )
             logger.info("applied migration", metadata: ["migration.version": "\(migration.version)", "migration.name": "\(migration.name)"])
             applied.append(migration.version)
         }

@@ -80,7 +80,11 @@ public struct OrderIngestor: Sendable {
     /// Rounds of read-and-compare before giving up (each failed round means another delivery of the order won).
     let maxRounds: Int
 
-    public init(client: PostgresClient, maxRounds: Int = 50) {
+    /// Whether the statement may be prepared by name once per connection (``DatabasePooling/session``).
+    let pooling: DatabasePooling
+
+    public init(client: PostgresClient, maxRounds: Int = 50, pooling: DatabasePooling = .session) {
+        self.pooling = pooling
         self.client = client
         self.maxRounds = maxRounds
     }
@@ -125,7 +129,19 @@ public struct OrderIngestor: Sendable {
     /// Runs the statement once. Nil when another delivery of the order committed since its snapshot (nothing was
     /// written).
     private func apply(_ event: Event, logger: Logger) async throws -> OrderIngestionResult? {
-        for try await row in try await self.client.execute(IngestStatement(event: event), logger: logger) {
+        let statement = IngestStatement(event: event)
+        let rows: [IngestStatement.Row]
+        switch self.pooling {
+        case .session:
+            rows = try await self.client.execute(statement, logger: logger).reduce(into: []) { $0.append($1) }
+        case .transaction:
+            // Unnamed: parsed, bound and run in one round trip, on whichever server connection the pooler lends.
+            let query = PostgresQuery(unsafeSQL: IngestStatement.sql, binds: try statement.makeBindings())
+            var decoded: [IngestStatement.Row] = []
+            for try await row in try await self.client.query(query, logger: logger) { decoded.append(try statement.decodeRow(row)) }
+            rows = decoded
+        }
+        for row in rows {
             guard row.won else { return nil }
             return OrderIngestionResult(
                 outcome: row.outcome,

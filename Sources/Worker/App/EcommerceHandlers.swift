@@ -32,10 +32,11 @@ public struct EcommerceHandlers: Sendable {
         pollPageSize: Int = ShopifyAdminClient.maxOrdersPerPage,
         tokenRefresh: ShopifyOAuthClient? = nil,
         activity: ActivityCounters? = nil,
-        bulkPush: BulkPushSettings = BulkPushSettings()
+        bulkPush: BulkPushSettings = BulkPushSettings(),
+        databasePooling: DatabasePooling = .session
     ) {
         self.activity = activity
-        self.ingestor = OrderIngestor(client: postgres)
+        self.ingestor = OrderIngestor(client: postgres, pooling: databasePooling)
         self.connections = ConnectionStore(client: postgres)
         self.syncLogs = SyncLogStore(client: postgres)
         let accounts = ShopifyAccounts(

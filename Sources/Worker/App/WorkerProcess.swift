@@ -73,7 +73,8 @@ public struct WorkerProcess: Sendable {
                 ShopifyOAuthClient(configuration: configuration.shopify, apiKey: $0.apiKey, apiSecret: $0.apiSecret, http: HTTPClient.shared)
             },
             activity: activity,
-            bulkPush: configuration.bulkPush
+            bulkPush: configuration.bulkPush,
+            databasePooling: configuration.common.databasePooling
         )
         self.syncLogRetention = SyncLogRetention(syncLogs: SyncLogStore(client: self.postgres), age: configuration.syncLogRetention, logger: logger)
         self.syncRunSweeper = SyncRunSweeper(
