@@ -10,7 +10,11 @@
 #   (d) PgBouncer (transaction pooling, as scripts/services.sh starts it): one worker ingesting through it with
 #       DATABASE_POOLING=transaction (the statement unnamed), the same worker direct with DATABASE_POOLING=transaction
 #       (what giving up the prepared statement costs alone), and pgbench through it (-M extended: unnamed statements;
-#       its -M prepared would not survive transaction pooling), against the direct worker and pgbench of (b).
+#       its -M prepared would not survive transaction pooling), against the direct worker and pgbench of (b);
+#   (e) micro-batched ingestion: one worker ingesting up to 16 orders per transaction, 4 transactions at once
+#       (WORKER_CONCURRENCY=32 INGEST_BATCH_SIZE=16 INGEST_BATCH_CONCURRENCY=4), against pgbench at 4 clients (the same
+#       number of transactions at once; goal >= 1.5x) and against the unbatched worker of (b); and the latency from
+#       enqueue to commit at a light load (one order at a time, scripts/bench/paced_orders.py), batched and not.
 # In (a) the gateway runs twice per round: with Redis's AOF fsynced every second (`appendfsync everysec`, the
 # default: a Redis crash may lose up to a second of accepted webhooks, which polling recovers) and at every write
 # (`always`: nothing acknowledged is lost); see REDIS_APPENDFSYNC in scripts/services.sh.
@@ -142,16 +146,20 @@ fi
 # The measured workers run without the stock-change relay (INVENTORY_RELAY=off), as pgbench, their baseline, relays
 # nothing: both leave their outbox rows behind, and both sets are dropped after each phase. What the relay costs is
 # measured on its own, by a third drain with one worker relaying as a production worker does by default.
-drain() {  # $1 = worker processes, $2 = on/off: the relay in each, $3 = duplicate share, $4 = direct|unnamed|pooled; prints orders/s
-  local count=$1 relay=$2 duplicates=$3 database=${4:-direct} started worker_pids=() url=$DATABASE_URL pooling=session
+batch_env() {  # $1 = on/off: the worker environment for micro-batched ingestion
+  if [ "$1" = on ]; then echo "WORKER_CONCURRENCY=32 INGEST_BATCH_SIZE=16 INGEST_BATCH_CONCURRENCY=4 INGEST_BATCH_LINGER_MS=2"; else echo "WORKER_CONCURRENCY=4"; fi
+}
+drain() {  # $1 = worker processes, $2 = on/off: the relay in each, $3 = duplicate share, $4 = direct|unnamed|pooled, $5 = batching on/off; prints orders/s
+  local count=$1 relay=$2 duplicates=$3 database=${4:-direct} batching=${5:-off} started worker_pids=() url=$DATABASE_URL pooling=session
   [ "$database" = direct ] || pooling=transaction
   [ "$database" = pooled ] && url=$POOLED_DATABASE_URL
   # Loaded aside first and renamed onto the queue when the clock starts: loading is not part of draining.
   python3 scripts/bench/make_order_jobs.py jobs "$business" "$shop" "$JOBS" "$duplicates" 300 bench-pending-orders > "$work/jobs.resp"
   redis-cli -p $redis_port --pipe < "$work/jobs.resp" >/dev/null
   for i in $(seq 1 "$count"); do
-    DATABASE_URL=$url DATABASE_POOLING=$pooling \
-      WORKER_QUEUES=ecommerce-orders WORKER_CONCURRENCY=4 INVENTORY_RELAY=$relay METRICS_HOST=127.0.0.1 METRICS_PORT=$((19090 + i)) \
+    # shellcheck disable=SC2046 # batch_env's words are NAME=VALUE pairs
+    env DATABASE_URL="$url" DATABASE_POOLING=$pooling $(batch_env "$batching") \
+      WORKER_QUEUES=ecommerce-orders INVENTORY_RELAY="$relay" METRICS_HOST=127.0.0.1 METRICS_PORT=$((19090 + i)) \
       "$bin/ecommerce-worker" run & worker_pids+=($!); pids+=($!)
   done
   for i in $(seq 1 "$count"); do
@@ -186,9 +194,23 @@ pgbench_tps() {  # $1 = port, $2 = protocol
   echo "$tps"
 }
 pooled_port=${POOLED_DATABASE_URL##*:}; pooled_port=${pooled_port%%/*}
+paced() {  # $1 = batching on/off: one worker, orders one at a time; prints "p50_ms=… p99_ms=…"
+  local worker
+  # shellcheck disable=SC2046
+  env $(batch_env "$1") WORKER_QUEUES=ecommerce-orders INVENTORY_RELAY=off METRICS_HOST=127.0.0.1 METRICS_PORT=19099 \
+    "$bin/ecommerce-worker" run >/dev/null & worker=$!; pids+=($worker)
+  for _ in $(seq 1 100); do curl -sf "http://127.0.0.1:19099/healthz" >/dev/null && break; sleep 0.1; done
+  python3 scripts/bench/paced_orders.py $redis_port "$psql_url" "$business" "$shop" 200
+  kill -TERM "$worker"; wait "$worker" 2>/dev/null || true
+  psql "$psql_url" -qc "DELETE FROM ecommerce_inventory_outbox" >/dev/null
+}
+: > "$work/batched.txt"; : > "$work/paced-off.txt"; : > "$work/paced-on.txt"
 for round in $(seq 1 "$ROUNDS"); do
   one=$(drain 1 off 0); two=$(drain 2 off 0); relaying=$(drain 1 on 0); duplicated=$(drain 1 off 0.1)
-  unnamed=$(drain 1 off 0 unnamed); pooled=$(drain 1 off 0 pooled)
+  unnamed=$(drain 1 off 0 unnamed); pooled=$(drain 1 off 0 pooled); batched=$(drain 1 off 0 direct on)
+  paced_off=$(paced off); paced_on=$(paced on)
+  echo "  round $round (e): 1 worker batched ${batched}/s; one at a time: unbatched $paced_off, batched $paced_on"
+  echo "$batched" >> "$work/batched.txt"; echo "$paced_off" >> "$work/paced-off.txt"; echo "$paced_on" >> "$work/paced-on.txt"
   pg=$(pgbench_tps 35432 prepared)
   pg_pooled=$(pgbench_tps "$pooled_port" extended)
   echo "  round $round (d): 1 worker unnamed ${unnamed}/s, through pgbouncer ${pooled}/s, pgbench through pgbouncer ${pg_pooled} tps"
@@ -202,6 +224,9 @@ one=$(median < "$work/one.txt"); two=$(median < "$work/two.txt"); relaying=$(med
 duplicated=$(median < "$work/duplicates.txt")
 pg=$(median < "$work/pgbench.txt")
 unnamed=$(median < "$work/unnamed.txt"); pooled=$(median < "$work/pooled.txt"); pg_pooled=$(median < "$work/pgbench-pooled.txt")
+batched=$(median < "$work/batched.txt")
+paced_off_p50=$(field p50_ms < "$work/paced-off.txt" | median); paced_off_p99=$(field p99_ms < "$work/paced-off.txt" | median)
+paced_on_p50=$(field p50_ms < "$work/paced-on.txt" | median); paced_on_p99=$(field p99_ms < "$work/paced-on.txt" | median)
 worker_rss=$(sort -n "$work/worker-rss.txt" | tail -1)
 applied=$(psql "$psql_url" -tAc "SELECT count(*) FROM ecommerce_ingested_order WHERE business_id = '$business' AND source = 'webhook'")
 
@@ -216,6 +241,7 @@ $(if [ -n "$invalid" ]; then echo "INVALID wrk runs:$invalid"; fi)
     distinct orders ingested over all rounds and pgbench: $applied
 (c) peak RSS  gateway $gateway_rss MiB | worker $worker_rss MiB (bar <= 100 MiB)
 (d) pgbouncer 1 worker x4 through PgBouncer (DATABASE_POOLING=transaction) $pooled orders/s = $(awk -v a="$pooled" -v b="$one" 'BEGIN { printf "%.2f", a / b }') x direct | the same direct, statement unnamed $unnamed orders/s = $(awk -v a="$unnamed" -v b="$one" 'BEGIN { printf "%.2f", a / b }') x prepared | pgbench through PgBouncer (-M extended) $pg_pooled tps = $(awk -v a="$pg_pooled" -v b="$pg" 'BEGIN { printf "%.2f", a / b }') x direct prepared
+(e) batching  1 worker, 16 orders per transaction at most, 4 at once: $batched orders/s = $(awk -v a="$batched" -v b="$pg" 'BEGIN { printf "%.2f", a / b }') x pgbench 4 clients (goal >= 1.5) = $(awk -v a="$batched" -v b="$one" 'BEGIN { printf "%.2f", a / b }') x unbatched | enqueue to commit, one order at a time: unbatched p50 $paced_off_p50 ms p99 $paced_off_p99 ms, batched p50 $paced_on_p50 ms p99 $paced_on_p99 ms
 TXT
 )
 echo "$report"

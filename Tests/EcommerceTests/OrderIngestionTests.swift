@@ -4,9 +4,10 @@ import JobQueue
 import PostgresNIO
 import RedisClient
 import Shopify
-import Storage
 import Testing
 import WorkerApp
+
+@testable import Storage
 
 @Suite("Order ingestion against PostgreSQL")
 struct OrderIngestionTests {
@@ -334,5 +335,114 @@ struct OrderIngestionTests {
         #expect(results.filter { $0 == Migrations.all.map(\.version) }.count == 1)
         #expect(results.filter(\.isEmpty).count == 4)
         try await TestServices.dropScratchDatabase(configuration)
+    }
+}
+
+@Suite("Order ingestion in batches")
+struct IngestBatchTests {
+    let logger = TestServices.logger
+
+    func batching(_ maxOrders: Int, linger: Duration = .milliseconds(20)) -> IngestBatching {
+        IngestBatching(maxOrders: maxOrders, linger: linger, concurrentBatches: 2)
+    }
+
+    /// Ingests `orders` from concurrent callers; each result or error in the orders' order.
+    func ingestConcurrently(
+        _ orders: [ShopifyOrder],
+        business: BusinessFixture,
+        ingestor: OrderIngestor
+    ) async -> [Result<OrderIngestionResult, any Error>] {
+        await withTaskGroup(of: (Int, Result<OrderIngestionResult, any Error>).self) { group in
+            for (index, order) in orders.enumerated() {
+                group.addTask {
+                    do {
+                        return (
+                            index,
+                            .success(
+                                try await ingestor.ingest(
+                                    businessId: business.id,
+                                    order: order,
+                                    source: "webhook",
+                                    reference: nil,
+                                    logger: self.logger
+                                )
+                            )
+                        )
+                    } catch {
+                        return (index, .failure(error))
+                    }
+                }
+            }
+            var results = [Result<OrderIngestionResult, any Error>?](repeating: nil, count: orders.count)
+            for await (index, result) in group { results[index] = result }
+            return results.map { $0! }
+        }
+    }
+
+    @Test("120 orders from concurrent jobs commit in batches, fewer transactions than orders, each order applied once")
+    func batchesCommitTogether() async throws {
+        try await TestServices.withPostgres { client in
+            let business = try await BusinessFixture.create(on: client, stock: [("A", 1000, 1101), ("B", 1000, nil)])
+            let ingestor = OrderIngestor(client: client, batching: self.batching(16))
+            let orders = (0..<120).map { _ in
+                OrderFactory.order(lines: [
+                    OrderFactory.line(1, variant: business.variants[0], quantity: 1),
+                    OrderFactory.line(2, variant: business.variants[1], quantity: 2),
+                ])
+            }
+            let results = await self.ingestConcurrently(orders, business: business, ingestor: ingestor)
+            #expect(results.allSatisfy { (try? $0.get().outcome) == .applied })
+            #expect(try await BusinessFixture.stock(of: business.variants[0].id, on: client) == 1000 - 120)
+            #expect(try await BusinessFixture.stock(of: business.variants[1].id, on: client) == 1000 - 240)
+            let committed = try #require(ingestor.batcher?.committed)
+            #expect(committed.orders == 120 && committed.batches < 120 / 2, "\(committed)")
+        }
+    }
+
+    @Test("a poison order inside a batch fails alone: the others of its batch commit")
+    func poisonOrderFailsAlone() async throws {
+        try await TestServices.withPostgres { client in
+            let business = try await BusinessFixture.create(on: client, stock: [("A", 100, 1201)])
+            let ingestor = OrderIngestor(client: client, batching: self.batching(8, linger: .milliseconds(200)))
+            var orders = (0..<7).map { _ in OrderFactory.order(lines: [OrderFactory.line(1, variant: business.variants[0], quantity: 1)]) }
+            // A quantity PostgreSQL's int cannot hold: its statement fails inside the batch.
+            orders.insert(OrderFactory.order(lines: [OrderFactory.line(1, variant: business.variants[0], quantity: 3_000_000_000)]), at: 3)
+            let results = await self.ingestConcurrently(orders, business: business, ingestor: ingestor)
+            #expect(results.enumerated().allSatisfy { index, result in (try? result.get()) == nil ? index == 3 : true })
+            #expect(try await BusinessFixture.stock(of: business.variants[0].id, on: client) == 93)
+            #expect(try #require(ingestor.batcher?.committed) == .init(batches: 1, orders: 8), "one batch, the poison order in it")
+            // Retried alone, it fails alone again; nothing else changes.
+            await #expect(throws: (any Error).self) {
+                try await ingestor.ingest(
+                    businessId: business.id,
+                    order: orders[3],
+                    source: "webhook",
+                    reference: nil,
+                    alone: true,
+                    logger: self.logger
+                )
+            }
+            #expect(try await BusinessFixture.stock(of: business.variants[0].id, on: client) == 93)
+        }
+    }
+
+    @Test("ten concurrent deliveries of one order spread over batches of three decrement stock once")
+    func concurrentDeliveriesAcrossBatches() async throws {
+        try await TestServices.withPostgres { client in
+            let business = try await BusinessFixture.create(on: client, stock: [("A", 50, 1301), ("B", 50, 1302)])
+            let ingestor = OrderIngestor(client: client, batching: IngestBatching(maxOrders: 3, linger: .milliseconds(5), concurrentBatches: 4))
+            let order = OrderFactory.order(lines: [
+                OrderFactory.line(1, variant: business.variants[0], quantity: 2), OrderFactory.line(2, variant: business.variants[1], quantity: 1),
+            ])
+            let others = (0..<8).map { _ in OrderFactory.order(lines: [OrderFactory.line(1, variant: business.variants[1], quantity: 1)]) }
+            let results = await self.ingestConcurrently(Array(repeating: order, count: 10) + others, business: business, ingestor: ingestor)
+            let outcomes = results.prefix(10).compactMap { try? $0.get().outcome }
+            #expect(outcomes.count == 10 && outcomes.filter { $0 == .applied }.count == 1, "\(outcomes)")
+            #expect(results.suffix(8).allSatisfy { (try? $0.get().outcome) == .applied })
+            #expect(try await BusinessFixture.stock(of: business.variants[0].id, on: client) == 48)
+            #expect(try await BusinessFixture.stock(of: business.variants[1].id, on: client) == 50 - 1 - 8)
+            #expect(try await BusinessFixture.movements(of: business.variants[0].id, on: client) == [-2])
+            #expect(try #require(ingestor.batcher?.committed).batches >= 4, "18 deliveries in batches of three at most")
+        }
     }
 }

@@ -165,6 +165,53 @@ struct WorkerProcessTests {
         }
     }
 
+    @Test("a batching worker SIGKILLed mid-batch: its uncommitted batch is rolled back and the next worker applies every order once")
+    func killedMidBatch() async throws {
+        let redis = TestServices.redis(.processes)
+        defer { redis.shutdown() }
+        _ = try await redis.send(["FLUSHDB"])
+        try await TestServices.withPostgres { client in
+            let business = try await BusinessFixture.create(on: client, stock: [("A", 100, 91)])
+            // Eight orders, one batch: ordered by id, the fifth blocks on the test's lock after four ran in the batch.
+            let first = OrderFactory.nextId()
+            let orders = (0..<8).map { index in
+                OrderFactory.order(id: first + Int64(index), lines: [OrderFactory.line(1, variant: business.variants[0], quantity: index + 1)])
+            }
+            let batching = [
+                "WORKER_LEASE_SECONDS": "5", "WORKER_CONCURRENCY": "8", "INGEST_BATCH_SIZE": "8", "INGEST_BATCH_LINGER_MS": "500",
+            ]
+            let victim = try Self.startWorker("batch-victim", extra: batching)
+            defer { victim.signal(SIGKILL) }
+            #expect(await Self.awaitStarted("batch-victim"), "the victim did not start: \(Self.log(of: "batch-victim"))")
+            let rescuer = try await Self.holdingOrder(client, business: business, orderId: orders[4].id) { holder in
+                for order in orders { try await Self.enqueue(order, for: business, redis: redis) }
+                let blocked = try await TestServices.eventually(timeout: .seconds(30)) {
+                    let rows = try await client.query(
+                        "SELECT count(*)::int FROM pg_stat_activity WHERE \(holder) = ANY(pg_blocking_pids(pid))",
+                        logger: TestServices.logger
+                    )
+                    for try await count in rows.decode(Int.self) { return count > 0 }
+                    return false
+                }
+                #expect(blocked, "the batch never reached the held order: \(Self.log(of: "batch-victim"))")
+                #expect(await victim.stop(SIGKILL, timeout: .seconds(10)) == .signalled(SIGKILL))
+                return try Self.startWorker("batch-rescuer", extra: batching)
+            }
+            defer { rescuer.signal(SIGKILL) }
+            #expect(await Self.awaitStarted("batch-rescuer"), "the rescuer did not start: \(Self.log(of: "batch-rescuer"))")
+            let expected = 100 - (1...8).reduce(0, +)
+            let done = try await TestServices.eventually(timeout: .seconds(60), every: .milliseconds(100)) {
+                let stats = try await RedisJobQueue(redis: redis).stats(queue: EcommerceQueue.orders)
+                return stats.inflight == 0 && stats.ready == 0 && stats.delayed == 0
+            }
+            #expect(done, "the orders were not finished by the second worker: \(Self.log(of: "batch-rescuer"))")
+            #expect(try await BusinessFixture.stock(of: business.variants[0].id, on: client) == expected)
+            #expect(try await BusinessFixture.movements(of: business.variants[0].id, on: client).sorted() == (1...8).map { -$0 }.sorted())
+            #expect(try await RedisJobQueue(redis: redis).stats(queue: EcommerceQueue.orders).dead == 0)
+            #expect(await rescuer.stop(SIGTERM) == .exited(0))
+        }
+    }
+
     @Test("SIGTERM hands an unfinished job back to the queue and exits cleanly; the next worker finishes it")
     func sigtermHandsJobBack() async throws {
         let redis = TestServices.redis(.processes)

@@ -34,6 +34,8 @@ public struct BulkProductSetOutcome: Sendable {
 extension ShopifyAdminClient {
     /// Shopify's cap on bulk operations running at once per shop (API 2026-01 and later).
     public static let bulkOperationsPerShop = 5
+    /// Shopify's cap on a staged file's size (100 MB).
+    public static let maxStagedUploadBytes = 100 << 20
 
     static let stagedUploadsCreateDocument = """
         mutation StagedUploadsCreate($input: [StagedUploadInput!]!) {

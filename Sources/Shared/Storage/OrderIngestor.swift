@@ -83,14 +83,20 @@ public struct OrderIngestor: Sendable {
     /// Whether the statement may be prepared by name once per connection (``DatabasePooling/session``).
     let pooling: DatabasePooling
 
-    public init(client: PostgresClient, maxRounds: Int = 50, pooling: DatabasePooling = .session) {
+    /// Several orders to a transaction (``IngestBatching``); nil: one statement, one commit, per order.
+    let batcher: OrderIngestBatcher?
+
+    public init(client: PostgresClient, maxRounds: Int = 50, pooling: DatabasePooling = .session, batching: IngestBatching = .off) {
         self.pooling = pooling
         self.client = client
         self.maxRounds = maxRounds
+        self.batcher = batching.isOn ? OrderIngestBatcher(client: client, settings: batching, pooling: pooling, maxRounds: maxRounds) : nil
     }
 
     /// Ingests one state of an order for a business. `source` and `reference` (e.g. the webhook id) go to the
     /// sync log and stock movements.
+    ///
+    /// With batching on, the order shares the next batch's transaction; `alone` (a retry) gives it one of its own.
     ///
     /// - Throws: ``OrderIngestionError/contention(orderId:rounds:)`` when other deliveries of the order kept winning.
     public func ingest(
@@ -98,6 +104,7 @@ public struct OrderIngestor: Sendable {
         order: OrderState,
         source: String,
         reference: String?,
+        alone: Bool = false,
         logger: Logger
     ) async throws -> OrderIngestionResult {
         let event = Event(syncLogId: UUID.random(), businessId: businessId, order: order, source: source, reference: reference)
@@ -106,8 +113,13 @@ public struct OrderIngestor: Sendable {
             span.attributes["db.system.name"] = "postgresql"
             span.attributes["db.operation.name"] = "ingest order"
             span.attributes["shopify.order_id"] = order.orderId
+            if let batcher = self.batcher {
+                let result = try await batcher.ingest(event, logger: logger, alone: alone)
+                span.attributes["flowpos.ingest.outcome"] = result.outcome.rawValue
+                return result
+            }
             for round in 1...max(1, self.maxRounds) {
-                if let result = try await self.apply(event, logger: logger) {
+                if let result = try await Self.apply(event, pooling: self.pooling, logger: logger, on: .client(self.client)) {
                     span.attributes["flowpos.ingest.outcome"] = result.outcome.rawValue
                     span.attributes["flowpos.ingest.rounds"] = round
                     return result
@@ -126,20 +138,31 @@ public struct OrderIngestor: Sendable {
         var reference: String?
     }
 
+    /// Where the statement runs: on its own (a connection of the pool, committed alone) or in a batch's transaction.
+    enum Runner {
+        case client(PostgresClient)
+        case connection(PostgresConnection)
+    }
+
     /// Runs the statement once. Nil when another delivery of the order committed since its snapshot (nothing was
     /// written).
-    private func apply(_ event: Event, logger: Logger) async throws -> OrderIngestionResult? {
+    static func apply(_ event: Event, pooling: DatabasePooling, logger: Logger, on runner: Runner) async throws -> OrderIngestionResult? {
         let statement = IngestStatement(event: event)
-        let rows: [IngestStatement.Row]
-        switch self.pooling {
-        case .session:
-            rows = try await self.client.execute(statement, logger: logger).reduce(into: []) { $0.append($1) }
-        case .transaction:
+        var rows: [IngestStatement.Row] = []
+        switch (pooling, runner) {
+        case (.session, .client(let client)):
+            for try await row in try await client.execute(statement, logger: logger) { rows.append(row) }
+        case (.session, .connection(let connection)):
+            for try await row in try await connection.execute(statement, logger: logger) { rows.append(row) }
+        case (.transaction, _):
             // Unnamed: parsed, bound and run in one round trip, on whichever server connection the pooler lends.
             let query = PostgresQuery(unsafeSQL: IngestStatement.sql, binds: try statement.makeBindings())
-            var decoded: [IngestStatement.Row] = []
-            for try await row in try await self.client.query(query, logger: logger) { decoded.append(try statement.decodeRow(row)) }
-            rows = decoded
+            let sequence =
+                switch runner {
+                case .client(let client): try await client.query(query, logger: logger)
+                case .connection(let connection): try await connection.query(query, logger: logger)
+                }
+            for try await row in sequence { rows.append(try statement.decodeRow(row)) }
         }
         for row in rows {
             guard row.won else { return nil }

@@ -127,6 +127,12 @@ struct BulkProductPush: Sendable {
         // The run counts what the file holds (the catalog may have changed since the plan).
         try await self.syncLogs.plan(runId: runId, total: lines.count, pages: lines.isEmpty ? 0 : push.pages, logger: logger)
         guard !lines.isEmpty else { return nil }
+        guard file.count <= ShopifyAdminClient.maxStagedUploadBytes else {
+            throw PermanentJobError(
+                code: "bulk_file_too_large",
+                message: "the catalog makes a \(file.count >> 20) MB bulk file, more than Shopify's 100 MB limit for one; it was not pushed"
+            )
+        }
         var staged = push
         staged.stagedUploadPath = try await account.client.stageBulkVariables(
             file,

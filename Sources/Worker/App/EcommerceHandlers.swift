@@ -33,10 +33,11 @@ public struct EcommerceHandlers: Sendable {
         tokenRefresh: ShopifyOAuthClient? = nil,
         activity: ActivityCounters? = nil,
         bulkPush: BulkPushSettings = BulkPushSettings(),
-        databasePooling: DatabasePooling = .session
+        databasePooling: DatabasePooling = .session,
+        ingestBatching: IngestBatching = .off
     ) {
         self.activity = activity
-        self.ingestor = OrderIngestor(client: postgres, pooling: databasePooling)
+        self.ingestor = OrderIngestor(client: postgres, pooling: databasePooling, batching: ingestBatching)
         self.connections = ConnectionStore(client: postgres)
         self.syncLogs = SyncLogStore(client: postgres)
         let accounts = ShopifyAccounts(
@@ -130,6 +131,7 @@ public struct EcommerceHandlers: Sendable {
                 order: payload.order,
                 source: payload.source.rawValue,
                 reference: payload.webhookId.map { "webhook:\($0)" },
+                alone: context.header.attempt > 0,  // a retry does not share a batch again
                 logger: context.logger
             )
         } catch let error as OrderIngestionError {

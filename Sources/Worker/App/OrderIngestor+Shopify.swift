@@ -30,14 +30,22 @@ extension OrderState {
 
 extension OrderIngestor {
     /// Ingests one state of a Shopify order (see ``OrderState/init(_:)`` and
-    /// ``ingest(businessId:order:source:reference:logger:)``).
+    /// ``ingest(businessId:order:source:reference:alone:logger:)``).
     public func ingest(
         businessId: UUID,
         order: ShopifyOrder,
         source: String,
         reference: String?,
+        alone: Bool = false,
         logger: Logger
     ) async throws -> OrderIngestionResult {
-        try await self.ingest(businessId: businessId, order: try OrderState(order), source: source, reference: reference, logger: logger)
+        try await self.ingest(
+            businessId: businessId,
+            order: try OrderState(order),
+            source: source,
+            reference: reference,
+            alone: alone,
+            logger: logger
+        )
     }
 }

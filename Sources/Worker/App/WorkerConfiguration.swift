@@ -57,6 +57,9 @@ public struct WorkerConfiguration: Sendable {
     /// `BULK_PUSH_THRESHOLD`, `BULK_PUSH_POLL_SECONDS`: when product pushes run as bulk operations, and how often
     /// a push looks at its operation without the webhook.
     public var bulkPush: BulkPushSettings
+    /// `INGEST_BATCH_SIZE` (1: off), `INGEST_BATCH_LINGER_MS` (2), `INGEST_BATCH_CONCURRENCY` (2): orders ingested
+    /// several to a transaction (``IngestBatching``).
+    public var ingestBatching: IngestBatching
 
     /// `WORKER_EVENT_LOOPS` (1), read on its own because it is needed before anything else starts.
     ///
@@ -90,6 +93,11 @@ public struct WorkerConfiguration: Sendable {
         self.pollScheduler = try environment.switch("POLL_SCHEDULER", default: true)
         self.syncLogRetention = .seconds(86_400 * (try environment.int("SYNC_LOG_RETENTION_DAYS", default: 90, range: 1...3650)))
         self.syncRunAbandonAfter = try environment.seconds("SYNC_RUN_ABANDON_SECONDS", default: 3600, range: 600...604_800)
+        self.ingestBatching = IngestBatching(
+            maxOrders: try environment.int("INGEST_BATCH_SIZE", default: 1, range: 1...1000),
+            linger: .milliseconds(try environment.int("INGEST_BATCH_LINGER_MS", default: 2, range: 0...1000)),
+            concurrentBatches: try environment.int("INGEST_BATCH_CONCURRENCY", default: 2, range: 1...64)
+        )
         self.bulkPush = BulkPushSettings(
             threshold: try environment.int("BULK_PUSH_THRESHOLD", default: 1000, range: 0...10_000_000),
             pollInterval: try environment.seconds("BULK_PUSH_POLL_SECONDS", default: 30, range: 1...3600)

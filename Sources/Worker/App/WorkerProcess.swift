@@ -74,7 +74,8 @@ public struct WorkerProcess: Sendable {
             },
             activity: activity,
             bulkPush: configuration.bulkPush,
-            databasePooling: configuration.common.databasePooling
+            databasePooling: configuration.common.databasePooling,
+            ingestBatching: configuration.ingestBatching
         )
         self.syncLogRetention = SyncLogRetention(syncLogs: SyncLogStore(client: self.postgres), age: configuration.syncLogRetention, logger: logger)
         self.syncRunSweeper = SyncRunSweeper(

@@ -1,0 +1,225 @@
+import Foundation
+import Logging
+import PostgresNIO
+import Synchronization
+
+/// How order ingestion shares transactions: `INGEST_BATCH_SIZE` orders at most to a transaction (1: one each, no
+/// batching), a batch waiting at most `INGEST_BATCH_LINGER_MS` for company, `INGEST_BATCH_CONCURRENCY` batches in
+/// flight per process.
+public struct IngestBatching: Sendable, Equatable {
+    public var maxOrders: Int
+    public var linger: Duration
+    public var concurrentBatches: Int
+
+    public init(maxOrders: Int, linger: Duration, concurrentBatches: Int) {
+        self.maxOrders = max(1, maxOrders)
+        self.linger = linger
+        self.concurrentBatches = max(1, concurrentBatches)
+    }
+
+    /// One order, one statement, one commit.
+    public static let off = IngestBatching(maxOrders: 1, linger: .zero, concurrentBatches: 1)
+
+    var isOn: Bool { self.maxOrders > 1 }
+}
+
+/// Ingests the orders that concurrent jobs hand it several to a transaction: one commit for up to
+/// ``IngestBatching/maxOrders`` orders, where ingestion's ceiling is otherwise the commit rate.
+///
+/// Every guarantee of one order per transaction holds:
+/// - **One order's failure fails only that order**: each order's statement runs under a savepoint, rolled back
+///   alone on error; the others commit. Its job is retried, and a retry runs alone (`alone`).
+/// - **Deliveries of one order still serialise**: each order is the same compare-and-set statement as alone (see
+///   ``IngestStatement``), and a batch holds the order rows it wrote until it commits, so a delivery in another
+///   batch waits for that commit and then sees it.
+/// - **A crash applies each order once**: nothing of a batch is visible before its commit, and the jobs are acked
+///   only after it; a batch cut short is rolled back whole and its jobs run again.
+/// - **No deadlocks**: before its statements, a batch locks every stock row they can touch, in variant order; the
+///   statements then lock their order rows in (business, order) order. Every batch, a batch of one included, takes
+///   its locks in that order, so no two wait on each other. (A worker ingesting without batching locks an order row
+///   before its stock rows: run every worker of a deployment with the same setting; PostgreSQL would detect the
+///   deadlock of a mixed one, and the losing jobs are retried.)
+final class OrderIngestBatcher: Sendable {
+    let client: PostgresClient
+    let settings: IngestBatching
+    let pooling: DatabasePooling
+    let maxRounds: Int
+
+    private struct Waiting: Sendable {
+        var event: OrderIngestor.Event
+        var logger: Logger
+        var continuation: CheckedContinuation<OrderIngestionResult, any Error>
+    }
+
+    private struct State {
+        var waiting: [Waiting] = []
+        var running = 0
+        var lingering = false
+        var committed = Committed()
+    }
+
+    /// Batches committed so far and the orders they held (tests and the benchmark read them).
+    struct Committed: Sendable, Equatable {
+        var batches = 0
+        var orders = 0
+    }
+
+    var committed: Committed { self.state.withLock { $0.committed } }
+
+    /// What to do once the lock is released.
+    private enum Next {
+        case nothing
+        case run([Waiting])
+        case linger
+    }
+
+    private let state = Mutex(State())
+
+    init(client: PostgresClient, settings: IngestBatching, pooling: DatabasePooling, maxRounds: Int) {
+        self.client = client
+        self.settings = settings
+        self.pooling = pooling
+        self.maxRounds = maxRounds
+    }
+
+    /// Ingests `event` in the next batch (or `alone`, in a transaction of its own, for a retry).
+    func ingest(_ event: OrderIngestor.Event, logger: Logger, alone: Bool = false) async throws -> OrderIngestionResult {
+        try await withCheckedThrowingContinuation { continuation in
+            let waiting = Waiting(event: event, logger: logger, continuation: continuation)
+            if alone {
+                Task { await self.run([waiting]) }
+                return
+            }
+            let next = self.state.withLock { state in
+                state.waiting.append(waiting)
+                return self.next(&state, force: false)
+            }
+            self.perform(next)
+        }
+    }
+
+    /// A full batch goes at once (`force`: whatever waits goes: its linger is over, or it waited through a batch);
+    /// otherwise the first order waiting starts the linger.
+    private func next(_ state: inout State, force: Bool) -> Next {
+        guard !state.waiting.isEmpty, state.running < self.settings.concurrentBatches else { return .nothing }
+        if force || state.waiting.count >= self.settings.maxOrders {
+            let batch = Array(state.waiting.prefix(self.settings.maxOrders))
+            state.waiting.removeFirst(batch.count)
+            state.running += 1
+            return .run(batch)
+        }
+        if state.lingering { return .nothing }
+        state.lingering = true
+        return .linger
+    }
+
+    private func perform(_ next: Next) {
+        switch next {
+        case .nothing:
+            return
+        case .run(let batch):
+            Task {
+                await self.run(batch)
+                let after = self.state.withLock { state in
+                    state.running -= 1
+                    return self.next(&state, force: true)
+                }
+                self.perform(after)
+            }
+        case .linger:
+            Task {
+                try? await Task.sleep(for: self.settings.linger)
+                let after = self.state.withLock { state in
+                    state.lingering = false
+                    return self.next(&state, force: true)
+                }
+                self.perform(after)
+            }
+        }
+    }
+
+    /// One transaction: the batch's stock rows locked in variant order, then each order under its savepoint, in
+    /// (business, order) order; each waiting job is answered after the commit.
+    private func run(_ batch: [Waiting]) async {
+        let ordered = batch.sorted {
+            ($0.event.businessId.uuidString, $0.event.order.orderId) < ($1.event.businessId.uuidString, $1.event.order.orderId)
+        }
+        let logger = ordered[0].logger
+        do {
+            let results = try await self.client.withTransaction(logger: logger) { connection in
+                try await self.lockStock(of: ordered.map(\.event), on: connection, logger: logger)
+                var results: [Result<OrderIngestionResult, any Error>] = []
+                for waiting in ordered {
+                    try await connection.query("SAVEPOINT ingest_order", logger: logger)
+                    do {
+                        results.append(.success(try await self.apply(waiting.event, on: connection, logger: waiting.logger)))
+                        try await connection.query("RELEASE SAVEPOINT ingest_order", logger: logger)
+                    } catch {
+                        try await connection.query("ROLLBACK TO SAVEPOINT ingest_order", logger: logger)
+                        results.append(.failure(error))
+                    }
+                }
+                return results
+            }
+            self.state.withLock { state in
+                state.committed.batches += 1
+                state.committed.orders += ordered.count
+            }
+            for (waiting, result) in zip(ordered, results) { waiting.continuation.resume(with: result) }
+        } catch {
+            // The batch did not commit (the connection, the commit itself): nothing of it applied; every job retries.
+            for waiting in ordered { waiting.continuation.resume(throwing: error) }
+        }
+    }
+
+    /// The statement's rounds for one order, inside the batch's transaction (each round a fresh snapshot).
+    private func apply(_ event: OrderIngestor.Event, on connection: PostgresConnection, logger: Logger) async throws -> OrderIngestionResult {
+        for _ in 1...max(1, self.maxRounds) {
+            if let result = try await OrderIngestor.apply(event, pooling: self.pooling, logger: logger, on: .connection(connection)) {
+                return result
+            }
+        }
+        throw OrderIngestionError.contention(orderId: event.order.orderId, rounds: self.maxRounds)
+    }
+
+    /// Locks, in variant order, the stock rows the batch's orders can change: their lines' mapped variants, the
+    /// variants of their SKUs, and the variants their earlier states were applied to.
+    private func lockStock(of events: [OrderIngestor.Event], on connection: PostgresConnection, logger: Logger) async throws {
+        var mappedBusinesses: [UUID] = []
+        var mappedIds: [Int64] = []
+        var skuBusinesses: [UUID] = []
+        var skus: [String] = []
+        for event in events {
+            for line in event.order.lines {
+                if let id = line.shopifyVariantId, id != 0 {
+                    mappedBusinesses.append(event.businessId)
+                    mappedIds.append(id)
+                }
+                if let sku = line.sku, !sku.isEmpty {
+                    skuBusinesses.append(event.businessId)
+                    skus.append(sku)
+                }
+            }
+        }
+        let locked = try await connection.query(
+            """
+            SELECT s.variant_id FROM stock_levels s
+            WHERE s.variant_id IN (
+                SELECT m.variant_id FROM ecommerce_product_mapping m
+                JOIN UNNEST(\(mappedBusinesses)::uuid[], \(mappedIds)::bigint[]) AS k(business_id, shopify_variant_id)
+                  ON m.business_id = k.business_id AND m.shopify_variant_id = k.shopify_variant_id
+                UNION
+                SELECT v.id FROM variants v
+                JOIN UNNEST(\(skuBusinesses)::uuid[], \(skus)::text[]) AS k(business_id, sku) ON v.business_id = k.business_id AND v.sku = k.sku
+                UNION
+                SELECT a.variant_id FROM ecommerce_order_line a
+                JOIN UNNEST(\(events.map(\.businessId))::uuid[], \(events.map(\.order.orderId))::bigint[]) AS k(business_id, order_id)
+                  ON a.business_id = k.business_id AND a.shopify_order_id = k.order_id)
+            ORDER BY s.variant_id
+            FOR UPDATE OF s
+            """,
+            logger: logger
+        )
+        for try await _ in locked.decode(UUID.self) {}
+    }
+}
