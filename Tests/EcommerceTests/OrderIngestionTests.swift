@@ -403,7 +403,7 @@ struct IngestBatchTests {
     func poisonOrderFailsAlone() async throws {
         try await TestServices.withPostgres { client in
             let business = try await BusinessFixture.create(on: client, stock: [("A", 100, 1201)])
-            let ingestor = OrderIngestor(client: client, batching: self.batching(8, linger: .milliseconds(200)))
+            let ingestor = OrderIngestor(client: client, batching: self.batching(8, linger: .seconds(5)))  // the eighth fills it
             var orders = (0..<7).map { _ in OrderFactory.order(lines: [OrderFactory.line(1, variant: business.variants[0], quantity: 1)]) }
             // A quantity PostgreSQL's int cannot hold: its statement fails inside the batch.
             orders.insert(OrderFactory.order(lines: [OrderFactory.line(1, variant: business.variants[0], quantity: 3_000_000_000)]), at: 3)
