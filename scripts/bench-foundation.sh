@@ -18,7 +18,8 @@
 # In (a) the gateway runs twice per round: with Redis's AOF fsynced every second (`appendfsync everysec`, the
 # default: a Redis crash may lose up to a second of accepted webhooks, which polling recovers) and at every write
 # (`always`: nothing acknowledged is lost); see REDIS_APPENDFSYNC in scripts/services.sh.
-# ROUNDS (default 3) repeats (a) and (b); medians are printed. GATEWAY_ONLY=1 runs (a) alone. Results also go to bench-results/. A wrk run with any
+# ROUNDS (default 3) repeats (a) and (b); medians are printed. GATEWAY_ONLY=1 runs (a) alone, INGEST_ONLY=1 all but
+# (a). VARIANTS (300) is how many variants the orders' lines spread over (fewer: more orders share stock rows). Results also go to bench-results/. A wrk run with any
 # non-2xx answer or socket error, or a gateway run that enqueued fewer jobs than it answered, is invalid: the
 # script says so and exits 1 (wrk's requests/s counts those answers too).
 # Everything talks to 127.0.0.1 only. Bars: gateway ≥ 0.3× nginx with p99 ≤ 20 ms; ingestion ≥ 0.7× pgbench;
@@ -27,6 +28,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 ROUNDS=${ROUNDS:-3}
 JOBS=${JOBS:-20000}
+VARIANTS=${VARIANTS:-300}
 GATEWAY_PORT=18080
 NGINX_PORT=18081
 work="$PWD/.local/bench-run"
@@ -61,7 +63,7 @@ psql "$psql_url" -q <<SQL
 INSERT INTO products (id, business_id, name) VALUES ('00000000-0000-0000-0000-00000000a001', '$business', 'Bench');
 INSERT INTO variants (id, product_id, business_id, sku)
   SELECT ('00000000-0000-0000-0000-' || lpad(n::text, 12, '0'))::uuid, '00000000-0000-0000-0000-00000000a001', '$business', 'BENCH-' || n
-  FROM generate_series(1, 300) n;
+  FROM generate_series(1, $VARIANTS) n;
 INSERT INTO stock_levels (variant_id, business_id, quantity) SELECT id, business_id, 1000000000 FROM variants WHERE business_id = '$business';
 INSERT INTO ecommerce_connection (business_id, shop_domain, status) VALUES ('$business', '$shop', 'active');
 SQL
@@ -71,6 +73,8 @@ field() { sed -n "s/.*$1=\([0-9.]*\).*/\1/p"; }
 peak_rss_mib() { awk '/VmHWM/ { printf "%.1f", $2 / 1024 }' "/proc/$1/status"; }
 
 # (a) gateway vs nginx ------------------------------------------------------------------------------------------
+gateway_report="(a) gateway   not run (INGEST_ONLY=1)"; always_rps=0; gateway_rps=1; nginx_rps=1; always_p99=0; gateway_rss=0
+if [ "${INGEST_ONLY:-0}" != 1 ]; then
 python3 scripts/bench/make_order_jobs.py body "$shop" > "$work/body.json"
 signature=$(openssl dgst -sha256 -hmac "$SHOPIFY_API_SECRET" -binary < "$work/body.json" | base64)
 cat > "$work/nginx.conf" <<NGINX
@@ -134,6 +138,7 @@ kill -TERM "$gateway"; wait "$gateway" 2>/dev/null || true
 kill "$(cat "$work/nginx.pid")"; rm -f "$work/nginx.pid"
 redis-cli -p $redis_port flushall >/dev/null
 gateway_report="(a) gateway   $gateway_rps req/s, p99 $gateway_p99 ms | nginx $nginx_rps req/s, p99 $nginx_p99 ms | ratio $(awk -v a="$gateway_rps" -v b="$nginx_rps" 'BEGIN { printf "%.2f", a / b }') (bar >= 0.30, p99 <= 20 ms)"
+fi
 if [ "${GATEWAY_ONLY:-0}" = 1 ]; then  # (a) alone: an A/B of two commits' gateways
   echo "gateway benchmark, $(date -u +%Y-%m-%dT%H:%MZ), $(git rev-parse --short HEAD), medians of $ROUNDS rounds"
   echo "$gateway_report"
@@ -154,7 +159,7 @@ drain() {  # $1 = worker processes, $2 = on/off: the relay in each, $3 = duplica
   [ "$database" = direct ] || pooling=transaction
   [ "$database" = pooled ] && url=$POOLED_DATABASE_URL
   # Loaded aside first and renamed onto the queue when the clock starts: loading is not part of draining.
-  python3 scripts/bench/make_order_jobs.py jobs "$business" "$shop" "$JOBS" "$duplicates" 300 bench-pending-orders > "$work/jobs.resp"
+  python3 scripts/bench/make_order_jobs.py jobs "$business" "$shop" "$JOBS" "$duplicates" "$VARIANTS" bench-pending-orders > "$work/jobs.resp"
   redis-cli -p $redis_port --pipe < "$work/jobs.resp" >/dev/null
   for i in $(seq 1 "$count"); do
     # shellcheck disable=SC2046 # batch_env's words are NAME=VALUE pairs
@@ -178,7 +183,7 @@ drain() {  # $1 = worker processes, $2 = on/off: the relay in each, $3 = duplica
   psql "$psql_url" -qc "DELETE FROM ecommerce_inventory_outbox" >/dev/null
   awk -v n="$JOBS" -v s="$started" -v f="$finished" 'BEGIN { printf "%.1f", n / (f - s) }'
 }
-python3 scripts/bench/make_ingest_pgbench.py > "$work/ingest.pgbench"  # the worker's statement, as pgbench runs it
+python3 scripts/bench/make_ingest_pgbench.py "$VARIANTS" > "$work/ingest.pgbench"  # the worker's statement, as pgbench runs it
 echo "== (b) ingestion of $JOBS new order jobs (3 lines) vs pgbench on new orders, ${ROUNDS} rounds; (d) through PgBouncer"
 : > "$work/one.txt"; : > "$work/two.txt"; : > "$work/relaying.txt"; : > "$work/duplicates.txt"; : > "$work/pgbench.txt"
 : > "$work/unnamed.txt"; : > "$work/pooled.txt"; : > "$work/pgbench-pooled.txt"

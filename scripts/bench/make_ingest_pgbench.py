@@ -41,10 +41,11 @@ def main():
         sys.exit(f"IngestStatement.sql not found in {SOURCE}")
     sql = re.sub(r"--[^\n]*", "", match.group(1))
     sql = re.sub(r"\$(\d+)", lambda m: PARAMETERS[int(m.group(1))], sql)
+    third = int(sys.argv[1]) // 3 if len(sys.argv) > 1 else 100  # VARIANTS (300) in three bands, as make_order_jobs.py
     print("\\set order random(100000000000, 999999999999)")
-    print("\\set v1 random(1, 100)")
-    print("\\set v2 :v1 + 100")
-    print("\\set v3 :v1 + 200")
+    print(f"\\set v1 random(1, {third})")
+    print(f"\\set v2 :v1 + {third}")
+    print(f"\\set v3 :v1 + {2 * third}")
     print(" ".join(sql.split()) + ";")
 
 
