@@ -73,7 +73,7 @@ field() { sed -n "s/.*$1=\([0-9.]*\).*/\1/p"; }
 peak_rss_mib() { awk '/VmHWM/ { printf "%.1f", $2 / 1024 }' "/proc/$1/status"; }
 
 # (a) gateway vs nginx ------------------------------------------------------------------------------------------
-gateway_report="(a) gateway   not run (INGEST_ONLY=1)"; always_rps=0; gateway_rps=1; nginx_rps=1; always_p99=0; gateway_rss=0
+gateway_report="(a) gateway   not run (INGEST_ONLY=1)"; always_rps=0; gateway_rps=1; nginx_rps=1; always_p99=0; gateway_rss=0; invalid=""
 if [ "${INGEST_ONLY:-0}" != 1 ]; then
 python3 scripts/bench/make_order_jobs.py body "$shop" > "$work/body.json"
 signature=$(openssl dgst -sha256 -hmac "$SHOPIFY_API_SECRET" -binary < "$work/body.json" | base64)
