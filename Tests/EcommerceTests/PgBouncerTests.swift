@@ -63,15 +63,8 @@ struct PgBouncerTests {
             let order = OrderFactory.order(lines: [
                 OrderFactory.line(1, variant: business.variants[0], quantity: 2), OrderFactory.line(2, variant: business.variants[1], quantity: 1),
             ])
-            let outcomes = try await withThrowingTaskGroup(of: OrderIngestionResult.Outcome.self) { group in
-                for _ in 0..<10 {
-                    group.addTask {
-                        try await ingestor.ingest(businessId: business.id, order: order, source: "webhook", reference: nil, logger: self.logger)
-                            .outcome
-                    }
-                }
-                return try await group.reduce(into: []) { $0.append($1) }
-            }
+            let outcomes = try await IngestBatchTests().ingestConcurrently(Array(repeating: order, count: 10), business: business, ingestor: ingestor)
+                .map { try $0.get().outcome }
             #expect(outcomes.filter { $0 == .applied }.count == 1 && outcomes.filter { $0 == .unchanged }.count == 9)
             #expect(try await BusinessFixture.stock(of: business.variants[0].id, on: client) == 998)
 
