@@ -27,8 +27,9 @@ public struct IngestBatching: Sendable, Equatable {
 /// ``IngestBatching/maxOrders`` orders, where ingestion's ceiling is otherwise the commit rate.
 ///
 /// Every guarantee of one order per transaction holds:
-/// - **One order's failure fails only that order**: each order's statement runs under a savepoint, rolled back
-///   alone on error; the others commit. Its job is retried, and a retry runs alone (`alone`).
+/// - **One order's failure fails only that order**: a statement that fails rolls its batch back, and the batch runs
+///   again without that order (no savepoint per order: a failure is rare, a savepoint and its release are two more
+///   round trips for every order); the others commit. Its job is retried, and a retry runs alone (`alone`).
 /// - **Deliveries of one order still serialise**: each order is the same compare-and-set statement as alone (see
 ///   ``IngestStatement``), and a batch holds the order rows it wrote until it commits, so a delivery in another
 ///   batch waits for that commit and then sees it.
@@ -138,38 +139,50 @@ final class OrderIngestBatcher: Sendable {
         }
     }
 
-    /// One transaction: the batch's stock rows locked in variant order, then each order under its savepoint, in
-    /// (business, order) order; each waiting job is answered after the commit.
+    /// One transaction: the batch's stock rows locked in variant order, then each order in (business, order) order;
+    /// each waiting job is answered after the commit. An order whose statement fails is set aside with its error and
+    /// the transaction, rolled back, runs again without it.
     private func run(_ batch: [Waiting]) async {
-        let ordered = batch.sorted {
+        var remaining = batch.sorted {
             ($0.event.businessId.uuidString, $0.event.order.orderId) < ($1.event.businessId.uuidString, $1.event.order.orderId)
         }
-        let logger = ordered[0].logger
-        do {
-            let results = try await self.client.withTransaction(logger: logger) { connection in
-                try await self.lockStock(of: ordered.map(\.event), on: connection, logger: logger)
-                var results: [Result<OrderIngestionResult, any Error>] = []
-                for waiting in ordered {
-                    try await connection.query("SAVEPOINT ingest_order", logger: logger)
-                    do {
-                        results.append(.success(try await self.apply(waiting.event, on: connection, logger: waiting.logger)))
-                        try await connection.query("RELEASE SAVEPOINT ingest_order", logger: logger)
-                    } catch {
-                        try await connection.query("ROLLBACK TO SAVEPOINT ingest_order", logger: logger)
-                        results.append(.failure(error))
+        let logger = remaining[0].logger
+        while !remaining.isEmpty {
+            do {
+                let running = remaining
+                let results = try await self.client.withTransaction(logger: logger) { connection in
+                    try await self.lockStock(of: running.map(\.event), on: connection, logger: logger)
+                    var results: [OrderIngestionResult] = []
+                    for (index, waiting) in running.enumerated() {
+                        do {
+                            results.append(try await self.apply(waiting.event, on: connection, logger: waiting.logger))
+                        } catch {
+                            throw FailedOrder(index: index, error: error)
+                        }
                     }
+                    return results
                 }
-                return results
+                self.state.withLock { state in
+                    state.committed.batches += 1
+                    state.committed.orders += running.count
+                }
+                for (waiting, result) in zip(running, results) { waiting.continuation.resume(returning: result) }
+                return
+            } catch let error as PostgresTransactionError where error.rollbackError == nil && error.closureError is FailedOrder {
+                guard let failed = error.closureError as? FailedOrder else { return }
+                remaining.remove(at: failed.index).continuation.resume(throwing: failed.error)
+            } catch {
+                // The batch did not commit (the connection, the commit itself): nothing of it applied; every job retries.
+                for waiting in remaining { waiting.continuation.resume(throwing: error) }
+                return
             }
-            self.state.withLock { state in
-                state.committed.batches += 1
-                state.committed.orders += ordered.count
-            }
-            for (waiting, result) in zip(ordered, results) { waiting.continuation.resume(with: result) }
-        } catch {
-            // The batch did not commit (the connection, the commit itself): nothing of it applied; every job retries.
-            for waiting in ordered { waiting.continuation.resume(throwing: error) }
         }
+    }
+
+    /// An order's statement failed inside a batch: which one, and why.
+    private struct FailedOrder: Error {
+        var index: Int
+        var error: any Error
     }
 
     /// The statement's rounds for one order, inside the batch's transaction (each round a fresh snapshot).
