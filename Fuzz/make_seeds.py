@@ -7,6 +7,7 @@ by hand as finding-* files, which this script leaves alone.
 
   python3 Fuzz/make_seeds.py
 """
+import base64
 import json
 import pathlib
 
@@ -108,4 +109,9 @@ envelopes = {
 }
 for name, text in envelopes.items():
     write("JobEnvelope", name, text.encode())
+# The envelope target's finding of 2026-12-07 (objects, then arrays nested past 512): Foundation's JSONDecoder traps
+# on it instead of throwing (as a JWT header it stopped the gateway); the targets check the scanner's refusal alone
+# for documents nested that deep.
+write("JobEnvelope", "envelope-deeper-than-512", base64.b64decode(
+    "eyJuYW1pZCI6InNlY29uZC4taWQiLCJraU5kIjpbW1tbW1tbW1tbW1tbW1tbW1tbW1tbW1tbW1tbW1tbW1tbW1tbW1tbW1tbW1tbW1tbW1tbW1tbW1tbW1t7Im5hbWlkIjoic2Vjby5kLi1pZCIsImtpTmQiOltbW1tbW1tbW1tbW1tbW1tbW1tbW1tbW1tbW1tbW1tbW1tbW1tbW1tbW1tbW1tbW1tbW1tbW1tbW1tbW1tbW1tbW1tbW1tbW1tbW1tbW1tbW1tbW1tbW1tbW1tbW1tbW1tbW1tbW1tbW1tbW1tbW1tbW1tbW1tbW1tbW1tbW1tbW1tbW1tbW1tbW3sibmFtaWQiOiJzZWNvLmQuLWlkIiwia2lOZCI6W1tbW1tbW1tbW1tbW1tbW1tbW1tbW1tbW1tbW1tbW1tbW1tbW1tbW1tbW1tbW1tbW1tbW1tbW1tbW1tbW1tbW1tbW1tbW1tbW1tbW1tbW1tbW1tbW1tbW1tbW1tbW1tbW1tbW1tbW1tbW1tbW1tbW1tbW1tbW1tbW1tbW1tbW1tbW1tbW1tbW1tbW1tbW1tbW1tbW1tbW1tbW1tbW1tbW1tbW1tbW1tbW1tbW1tbW1tbW1tbW1tbW1tbW1tbW1tbW1tbW1tbW1tbW1tbW1tbW1tbW1tbW1tbW1tbW1tbW1tbW1tbW1t7ImlkTmQiOlt7Im5hbWlkIjoic2Vjby5kLi1pZCIsImtpTmQiOltbW1tbW1tbW1tbW1tbW1tbW1tbW1tbW1tbW1tbW1tbW1tbW1tbW1tbW1tbW1tbW1tbW1tbW1tbW1tbW1tbW1tbW1tbW1tbW1tbW1tbW1s="))
 print(f"seeds written under {root}")

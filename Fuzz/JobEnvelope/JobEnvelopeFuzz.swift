@@ -13,6 +13,12 @@ enum JobEnvelopeFuzz {
     typealias OrderEnvelope = JobEnvelope<OrderIngestJob.Payload>
 
     static func check(_ bytes: [UInt8]) {
+        guard FuzzTarget.jsonDecoderCanRead(bytes) else {
+            if (try? JobHeader(json: bytes)) != nil || (try? OrderEnvelope(json: bytes)) != nil {
+                FuzzTarget.fail("the scanner read a document nested deeper than 512")
+            }
+            return
+        }
         let scannedHeader = try? JobHeader(json: bytes)
         let decodedHeader = try? JobCoding.decoder().decode(JobHeader.self, from: Data(bytes))
         Self.agree(scannedHeader, decodedHeader, "header")

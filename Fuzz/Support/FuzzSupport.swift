@@ -69,3 +69,40 @@ func LLVMFuzzerRunDriver(
     _ callback: @convention(c) (UnsafePointer<UInt8>?, Int) -> CInt
 ) -> CInt
 #endif
+
+extension FuzzTarget {
+    /// The deepest nesting of arrays and objects in `bytes` read as JSON (brackets inside strings not counted): an
+    /// upper bound of the depth any parser reaches in it.
+    public static func nestingDepth(_ bytes: [UInt8]) -> Int {
+        var depth = 0
+        var deepest = 0
+        var inString = false
+        var escaped = false
+        for byte in bytes {
+            if inString {
+                if escaped {
+                    escaped = false
+                } else if byte == UInt8(ascii: "\\") {
+                    escaped = true
+                } else if byte == UInt8(ascii: "\"") {
+                    inString = false
+                }
+                continue
+            }
+            switch byte {
+            case UInt8(ascii: "\""): inString = true
+            case UInt8(ascii: "["), UInt8(ascii: "{"):
+                depth += 1
+                deepest = max(deepest, depth)
+            case UInt8(ascii: "]"), UInt8(ascii: "}"): depth = max(0, depth - 1)
+            default: break
+            }
+        }
+        return deepest
+    }
+
+    /// Whether `JSONDecoder` may be given `bytes` as an oracle: not when they nest deeper than its limit (512, the
+    /// scanner's too), where Foundation traps in its error path instead of throwing (found 2026-12-07; the gateway no
+    /// longer gives it unauthenticated bytes). Deeper documents are checked against the scanner's refusal alone.
+    public static func jsonDecoderCanRead(_ bytes: [UInt8]) -> Bool { Self.nestingDepth(bytes) <= 512 }
+}

@@ -27,6 +27,39 @@ extension GatewayTests {
         }
     }
 
+    /// 632 bytes the envelope fuzz target found (2026-12-07) that make Foundation's `JSONDecoder` trap (in its error
+    /// path past the depth limit): once a JWT's header, it stopped the gateway with one unauthenticated request.
+    static let jsonDecoderTrap = Data(
+        base64Encoded:
+            "eyJuYW1pZCI6InNlY29uZC4taWQiLCJraU5kIjpbW1tbW1tbW1tbW1tbW1tbW1tbW1tbW1tbW1tbW1tbW1tbW1tbW1tbW1tbW1tbW1tbW1tbW1tbW1tbW1t7Im5hbWlkIjoic2Vjby5kLi1pZCIsImtpTmQiOltbW1tbW1tbW1tbW1tbW1tbW1tbW1tbW1tbW1tbW1tbW1tbW1tbW1tbW1tbW1tbW1tbW1tbW1tbW1tbW1tbW1tbW1tbW1tbW1tbW1tbW1tbW1tbW1tbW1tbW1tbW1tbW1tbW1tbW1tbW1tbW1tbW1tbW1tbW1tbW1tbW1tbW1tbW1tbW1tbW1tbW3sibmFtaWQiOiJzZWNvLmQuLWlkIiwia2lOZCI6W1tbW1tbW1tbW1tbW1tbW1tbW1tbW1tbW1tbW1tbW1tbW1tbW1tbW1tbW1tbW1tbW1tbW1tbW1tbW1tbW1tbW1tbW1tbW1tbW1tbW1tbW1tbW1tbW1tbW1tbW1tbW1tbW1tbW1tbW1tbW1tbW1tbW1tbW1tbW1tbW1tbW1tbW1tbW1tbW1tbW1tbW1tbW1tbW1tbW1tbW1tbW1tbW1tbW1tbW1tbW1tbW1tbW1tbW1tbW1tbW1tbW1tbW1tbW1tbW1tbW1tbW1tbW1tbW1tbW1tbW1tbW1tbW1tbW1tbW1tbW1tbW1t7ImlkTmQiOlt7Im5hbWlkIjoic2Vjby5kLi1pZCIsImtpTmQiOltbW1tbW1tbW1tbW1tbW1tbW1tbW1tbW1tbW1tbW1tbW1tbW1tbW1tbW1tbW1tbW1tbW1tbW1tbW1tbW1tbW1tbW1tbW1tbW1tbW1tbW1s="
+    )!
+
+    /// A JWT whose header segment is `header` (base64url), with a made-up payload and signature.
+    static func token(header: Data) -> String {
+        let encoded = header.base64EncodedString().replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_")
+            .replacingOccurrences(of: "=", with: "")
+        return encoded + ".e30.c2ln"
+    }
+
+    @Test("a JWT whose header JSONDecoder would trap on, or any header that is not a flat object of strings, is a 401; the gateway keeps answering")
+    func jwtHeaderNeverReachesJSONDecoder() async throws {
+        try await self.withGateway(carrier: .router) { client, _, _ in
+            let headers = [
+                Self.jsonDecoderTrap, Data(String(repeating: "[", count: 600).utf8), Data(#"{"alg":"HS256","x5c":["a"]}"#.utf8),
+                Data(#"{"alg":"HS256","typ":"JWT","pad":"\#(String(repeating: "a", count: 1100))"}"#.utf8),
+            ]
+            for header in headers {
+                let (status, body) = try await self.get(client, "/ecommerce/connection", token: Self.token(header: header))
+                #expect(status == .unauthorized && body["error"] as? String == "unsupported_token", "\(body)")
+            }
+            #expect(try await self.get(client, "/ecommerce/connection", token: TestJWT.ops()).0 != .internalServerError)
+        }
+        #expect(AdminAuthenticator.algorithm(ofHeader: Array(#"{"alg":"HS256","typ":"JWT"}"#.utf8)) == "HS256")
+        #expect(AdminAuthenticator.algorithm(ofHeader: Array(#"{"alg":"none","alg":"HS256"}"#.utf8)) == "none", "the first wins")
+        #expect(AdminAuthenticator.algorithm(ofHeader: Array(#"{"typ":"JWT"}"#.utf8)) == nil)
+        #expect(AdminAuthenticator.algorithm(ofHeader: Array(Self.jsonDecoderTrap)) == nil)
+    }
+
     @Test("a business's doctor runs at most once per DOCTOR_MIN_INTERVAL_SECONDS: sooner is a 429 with Retry-After, whoever asks; a fix counts apart")
     func doctorRunsAtMostOncePerInterval() async throws {
         // The fuzz asked in a loop: every run spent the shop's Shopify budget, answers waited for its throttle (5–10 s).
