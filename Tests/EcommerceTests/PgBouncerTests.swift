@@ -22,7 +22,13 @@ struct PgBouncerTests {
         connections: Int = 20,
         _ body: @Sendable (PostgresClient, String) async throws -> Result
     ) async throws -> Result {
-        try await TestServices.withScratchDatabase("pooled") { direct in
+        // Said at once when the pooler is not there (scripts/services.sh starts it), rather than after the client's
+        // connection attempts give up.
+        guard let port = URLComponents(string: Self.pooledURL)?.port, (try? RawConnection(port: port).close()) != nil else {
+            Issue.record("no PgBouncer at \(Self.pooledURL): start it with scripts/services.sh start test")
+            throw PooledDatabaseError()
+        }
+        return try await TestServices.withScratchDatabase("pooled") { direct in
             guard var components = URLComponents(string: Self.pooledURL), let name = direct.database else { throw PooledDatabaseError() }
             components.path = "/" + name
             var configuration = try PostgresClient.Configuration(url: try #require(components.string))
