@@ -83,17 +83,7 @@ INI
   exit 1
 }
 
-stop_pgbouncer() {
-  local pidfile="$bouncer_dir/pgbouncer.pid"
-  [ -f "$pidfile" ] || return 0
-  local pid
-  pid=$(cat "$pidfile")
-  if kill -0 "$pid" 2>/dev/null; then
-    kill -INT "$pid"
-    for _ in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.05; done
-  fi
-  rm -f "$pidfile"
-}
+stop_pgbouncer() { stop_pidfile "$bouncer_dir/pgbouncer.pid" INT; }
 
 start_redis() {
   mkdir -p "$redis_dir"
@@ -123,28 +113,22 @@ start_postgres() {
     psql -h 127.0.0.1 -p "$PG_PORT" -U postgres -qc "CREATE DATABASE $database" >/dev/null
 }
 
-stop_redis() {
-  local pidfile="$redis_dir/redis.pid"
-  [ -f "$pidfile" ] || return 0
+# Sends SIGNAL to the pid in PIDFILE, waits up to 5 s for it to go, and removes the file.
+stop_pidfile() {  # PIDFILE SIGNAL
+  [ -f "$1" ] || return 0
   local pid
-  pid=$(cat "$pidfile")
+  pid=$(cat "$1")
   if kill -0 "$pid" 2>/dev/null; then
-    kill "$pid"
+    kill -"$2" "$pid"
     for _ in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.05; done
   fi
-  rm -f "$pidfile"
+  rm -f "$1"
 }
 
+stop_redis() { stop_pidfile "$redis_dir/redis.pid" TERM; }
+
 # A crash, not a shutdown: SIGKILL, so that Redis writes nothing more (what the AOF has not fsynced is lost).
-kill_redis() {
-  local pidfile="$redis_dir/redis.pid"
-  [ -f "$pidfile" ] || return 0
-  local pid
-  pid=$(cat "$pidfile")
-  kill -KILL "$pid" 2>/dev/null || true
-  for _ in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.05; done
-  rm -f "$pidfile"
-}
+kill_redis() { stop_pidfile "$redis_dir/redis.pid" KILL; }
 
 stop_postgres() {
   [ -f "$pg_data/postmaster.pid" ] || return 0

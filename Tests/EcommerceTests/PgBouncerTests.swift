@@ -13,10 +13,6 @@ import WorkerApp
 struct PgBouncerTests {
     let logger = TestServices.logger
 
-    /// PgBouncer's port: `TEST_POOLED_DATABASE_URL`'s, else the one after the test PostgreSQL's.
-    static let pooledURL =
-        ProcessInfo.processInfo.environment["TEST_POOLED_DATABASE_URL"] ?? "postgres://postgres@127.0.0.1:15433/ecommerce?sslmode=disable"
-
     /// A scratch database reached through PgBouncer, with `connections` connections at most.
     func withPooledDatabase<Result: Sendable>(
         connections: Int = 20,
@@ -24,12 +20,14 @@ struct PgBouncerTests {
     ) async throws -> Result {
         // Said at once when the pooler is not there (scripts/services.sh starts it), rather than after the client's
         // connection attempts give up.
-        guard let port = URLComponents(string: Self.pooledURL)?.port, (try? RawConnection(port: port).close()) != nil else {
-            Issue.record("no PgBouncer at \(Self.pooledURL): start it with scripts/services.sh start test")
+        guard let port = URLComponents(string: TestServices.pooledDatabaseURL)?.port, (try? RawConnection(port: port).close()) != nil else {
+            Issue.record("no PgBouncer at \(TestServices.pooledDatabaseURL): start it with scripts/services.sh start test")
             throw PooledDatabaseError()
         }
         return try await TestServices.withScratchDatabase("pooled") { direct in
-            guard var components = URLComponents(string: Self.pooledURL), let name = direct.database else { throw PooledDatabaseError() }
+            guard var components = URLComponents(string: TestServices.pooledDatabaseURL), let name = direct.database else {
+                throw PooledDatabaseError()
+            }
             components.path = "/" + name
             var configuration = try PostgresClient.Configuration(url: try #require(components.string))
             configuration.options.maximumConnections = connections

@@ -20,6 +20,8 @@ enum TestServices {
     static let redisHost = "127.0.0.1"
     static let redisPort = Int(environment["TEST_REDIS_PORT"] ?? "") ?? 16379
     static let databaseURL = environment["TEST_DATABASE_URL"] ?? "postgres://postgres@127.0.0.1:15432/ecommerce?sslmode=disable"
+    /// The same database through PgBouncer in transaction pooling (`scripts/services.sh` starts it on the next port).
+    static let pooledDatabaseURL = environment["TEST_POOLED_DATABASE_URL"] ?? "postgres://postgres@127.0.0.1:15433/ecommerce?sslmode=disable"
 
     /// Redis database indexes: suites that look at the fixed `ecommerce-*` queue names get one of their own.
     enum RedisDatabase: Int {

@@ -323,7 +323,7 @@ extension ShopifyAdminClient {
         }
         if let errors = decoded.errors, !errors.isEmpty {
             let messages = errors.map(\.message)
-            if messages.contains(where: { $0.localizedCaseInsensitiveContains("daily variant creation limit") }) {
+            if messages.contains(where: Self.isVariantCeiling) {
                 return BulkProductSetOutcome(
                     line: decoded.__lineNumber,
                     result: .failure(.variantCeiling(operation: "productSet", message: Self.variantCeilingMessage))

@@ -281,7 +281,7 @@ public struct ShopifyAdminClient: Sendable {
             switch response.status.code {
             case 200:
                 break
-            case 429 where Self.isVariantCeiling(bytes):
+            case 429 where Self.isVariantCeiling(String(buffer: bytes)):
                 try? await self.budget?.settle(shop: credentials.shop, reserved: cost, charged: 0, status: nil)
                 self.metrics.count(operation.name, "variant_ceiling")
                 throw ShopifyAdminError.variantCeiling(operation: operation.name, message: Self.variantCeilingMessage)
@@ -351,8 +351,9 @@ public struct ShopifyAdminClient: Sendable {
 
     /// Shopify answers a variant-creating call past the daily variant limit with HTTP 429 and this text (its
     /// changelog of 2019-03-14; the REST message). Unlike other 429s, waiting seconds does not help.
-    static func isVariantCeiling(_ body: ByteBuffer) -> Bool {
-        String(buffer: body).localizedCaseInsensitiveContains("daily variant creation limit")
+    /// (A bulk operation's result line carries the same text in its `errors`.)
+    static func isVariantCeiling(_ text: String) -> Bool {
+        text.localizedCaseInsensitiveContains("daily variant creation limit")
     }
 
     /// What the run says at the ceiling.

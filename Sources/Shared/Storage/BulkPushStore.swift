@@ -94,27 +94,15 @@ public struct BulkPushStore: Sendable {
     }
 
     public func push(runId: UUID, logger: Logger) async throws -> BulkPush? {
-        try await self.one(
-            PostgresQuery(unsafeSQL: "SELECT \(Self.columns) FROM ecommerce_bulk_push WHERE run_id = $1", binds: Self.binds(runId)),
-            logger: logger
-        )
+        try await self.one("SELECT \(unescaped: Self.columns) FROM ecommerce_bulk_push WHERE run_id = \(runId)", logger: logger)
     }
 
     /// The push that started a shop's operation.
     public func push(shop: String, operationId: String, logger: Logger) async throws -> BulkPush? {
-        var binds = PostgresBindings()
-        binds.append(shop)
-        binds.append(operationId)
-        return try await self.one(
-            PostgresQuery(unsafeSQL: "SELECT \(Self.columns) FROM ecommerce_bulk_push WHERE shop = $1 AND operation_id = $2", binds: binds),
+        try await self.one(
+            "SELECT \(unescaped: Self.columns) FROM ecommerce_bulk_push WHERE shop = \(shop) AND operation_id = \(operationId)",
             logger: logger
         )
-    }
-
-    private static func binds(_ value: some PostgresNonThrowingEncodable & Sendable) -> PostgresBindings {
-        var binds = PostgresBindings()
-        binds.append(value)
-        return binds
     }
 
     /// Records an uploaded push and its lines in one transaction. A push already recorded for the run (a job that

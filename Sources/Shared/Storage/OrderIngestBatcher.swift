@@ -155,7 +155,14 @@ final class OrderIngestBatcher: Sendable {
                     var results: [OrderIngestionResult] = []
                     for (index, waiting) in running.enumerated() {
                         do {
-                            results.append(try await self.apply(waiting.event, on: connection, logger: waiting.logger))
+                            let (result, _) = try await OrderIngestor.applyUntilWon(
+                                waiting.event,
+                                pooling: self.pooling,
+                                maxRounds: self.maxRounds,
+                                logger: waiting.logger,
+                                on: .connection(connection)
+                            )
+                            results.append(result)
                         } catch {
                             throw FailedOrder(index: index, error: error)
                         }
@@ -183,16 +190,6 @@ final class OrderIngestBatcher: Sendable {
     private struct FailedOrder: Error {
         var index: Int
         var error: any Error
-    }
-
-    /// The statement's rounds for one order, inside the batch's transaction (each round a fresh snapshot).
-    private func apply(_ event: OrderIngestor.Event, on connection: PostgresConnection, logger: Logger) async throws -> OrderIngestionResult {
-        for _ in 1...max(1, self.maxRounds) {
-            if let result = try await OrderIngestor.apply(event, pooling: self.pooling, logger: logger, on: .connection(connection)) {
-                return result
-            }
-        }
-        throw OrderIngestionError.contention(orderId: event.order.orderId, rounds: self.maxRounds)
     }
 
     /// Locks, in variant order, the stock rows the batch's orders can change: their lines' mapped variants, the

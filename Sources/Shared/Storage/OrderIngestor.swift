@@ -118,15 +118,33 @@ public struct OrderIngestor: Sendable {
                 span.attributes["flowpos.ingest.outcome"] = result.outcome.rawValue
                 return result
             }
-            for round in 1...max(1, self.maxRounds) {
-                if let result = try await Self.apply(event, pooling: self.pooling, logger: logger, on: .client(self.client)) {
-                    span.attributes["flowpos.ingest.outcome"] = result.outcome.rawValue
-                    span.attributes["flowpos.ingest.rounds"] = round
-                    return result
-                }
-            }
-            throw OrderIngestionError.contention(orderId: order.orderId, rounds: self.maxRounds)
+            let (result, rounds) = try await Self.applyUntilWon(
+                event,
+                pooling: self.pooling,
+                maxRounds: self.maxRounds,
+                logger: logger,
+                on: .client(self.client)
+            )
+            span.attributes["flowpos.ingest.outcome"] = result.outcome.rawValue
+            span.attributes["flowpos.ingest.rounds"] = rounds
+            return result
         }
+    }
+
+    /// The statement's rounds for one order event until one wins (each round a fresh snapshot), and how many it took.
+    ///
+    /// - Throws: ``OrderIngestionError/contention(orderId:rounds:)`` after `maxRounds` lost rounds.
+    static func applyUntilWon(
+        _ event: Event,
+        pooling: DatabasePooling,
+        maxRounds: Int,
+        logger: Logger,
+        on runner: Runner
+    ) async throws -> (OrderIngestionResult, rounds: Int) {
+        for round in 1...max(1, maxRounds) {
+            if let result = try await Self.apply(event, pooling: pooling, logger: logger, on: runner) { return (result, round) }
+        }
+        throw OrderIngestionError.contention(orderId: event.order.orderId, rounds: maxRounds)
     }
 
     /// One order event, as the statement takes it.

@@ -227,17 +227,17 @@ public final class ShopifySimulator: Sendable {
                 // As Shopify answers productCreate/productUpdate at the ceiling (changelog, 2019-03): HTTP 429, nothing done.
                 return .json(["errors": refusal], status: 429)
             }
-            let origin = state.origin
             let resolved: Any
             switch root.name.value {
             case "stagedUploadsCreate":
+                let origin = state.origin
                 resolved = Self.stagedUploadsCreate(arguments, shop: shop, origin: origin, files: &state.stagedFiles)
             case "bulkOperationRunMutation":
                 resolved = self.bulkOperationRunMutation(arguments, in: &shop, state: &state, now: now)
             case "node":
-                resolved = Self.node(arguments, in: shop, origin: origin)
+                resolved = Self.node(arguments, in: shop)
             case "currentBulkOperation":
-                resolved = Self.currentBulkOperation(arguments, in: shop, origin: origin)
+                resolved = Self.currentBulkOperation(arguments, in: shop)
             default:
                 switch Self.resolve(root.name.value, arguments, operation: operation, field: root, in: &shop, ids: &state.ids, now: now) {
                 case .success(let value): resolved = value
@@ -248,7 +248,7 @@ public final class ShopifySimulator: Sendable {
             var actual = 0.0
             let data: [String: Any]
             do throws(SimulatorGap) {
-                data = [root.alias?.value ?? root.name.value: try operation.shape(resolved, as: rootField.type, field: root, cost: &actual)]
+                data = try operation.data(resolved, root: root, definition: rootField, cost: &actual)
             } catch {
                 return Self.refused([ShopifyGraphQLError(message: error.message, code: "SIMULATOR_UNSUPPORTED")])
             }

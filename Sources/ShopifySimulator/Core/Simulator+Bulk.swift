@@ -33,7 +33,7 @@ extension ShopifySimulator {
         var url: String?
         var partialDataUrl: String?
 
-        func json(at origin: String) -> [String: Any] {
+        var json: [String: Any] {
             [
                 "__typename": "BulkOperation",
                 "id": "gid://shopify/BulkOperation/\(self.id)",
@@ -65,11 +65,8 @@ extension ShopifySimulator {
         }
     }
 
-    static func timestamp(_ date: Date) -> String {
-        let formatter = ISO8601DateFormatter()
-        formatter.formatOptions = [.withInternetDateTime]
-        return formatter.string(from: date)
-    }
+    /// RFC 3339 in UTC, whole seconds, as Shopify writes a bulk operation's times.
+    static func timestamp(_ date: Date) -> String { ISO8601DateFormatter().string(from: date) }
 
     /// Makes the shop's next bulk operation fail as Shopify's do (control API).
     public func failNextBulkOperation(shop domain: String, _ failure: BulkFailure) {
@@ -171,7 +168,7 @@ extension ShopifySimulator {
         let failure = shop.bulkFailures.isEmpty ? nil : shop.bulkFailures.removeFirst()
         let domain = shop.domain
         Task { await self.runBulkOperation(operation.id, shop: domain, document: document, lines: lines, failure: failure) }
-        return ["bulkOperation": operation.json(at: state.origin), "userErrors": [] as [Any]]
+        return ["bulkOperation": operation.json, "userErrors": [] as [Any]]
     }
 
     /// Runs the lines at `bulkRowsPerSecond`, each under the lock as a request of its own would run (but outside
@@ -272,7 +269,7 @@ extension ShopifySimulator {
         case .success(let resolved):
             var cost = 0.0
             do throws(SimulatorGap) {
-                return ["data": [root.alias?.value ?? root.name.value: try operation.shape(resolved, as: rootField.type, field: root, cost: &cost)]]
+                return ["data": try operation.data(resolved, root: root, definition: rootField, cost: &cost)]
             } catch {
                 return ["errors": [ShopifyGraphQLError(message: error.message, code: "SIMULATOR_UNSUPPORTED").json]]
             }
@@ -280,19 +277,19 @@ extension ShopifySimulator {
     }
 
     /// `node(id:)` for the objects the simulator can find by id (bulk operations); null for any other id.
-    static func node(_ arguments: [String: Any], in shop: SimulatedShop, origin: String) -> Any {
+    static func node(_ arguments: [String: Any], in shop: SimulatedShop) -> Any {
         guard let id = arguments["id"] as? String, id.hasPrefix("gid://shopify/BulkOperation/"), let number = number(fromGID: id),
             let operation = shop.bulkOperations[number]
         else { return NSNull() }
-        return operation.json(at: origin)
+        return operation.json
     }
 
     /// `currentBulkOperation(type:)`: the shop's most recent operation of that type (the simulator runs mutations only).
-    static func currentBulkOperation(_ arguments: [String: Any], in shop: SimulatedShop, origin: String) -> Any {
+    static func currentBulkOperation(_ arguments: [String: Any], in shop: SimulatedShop) -> Any {
         guard (arguments["type"] as? String ?? "QUERY") == "MUTATION", let latest = shop.bulkOperations.values.max(by: { $0.id < $1.id }) else {
             return NSNull()
         }
-        return latest.json(at: origin)
+        return latest.json
     }
 
     /// A finished operation's result file (`GET /_bulk-results/{id}.jsonl`).

@@ -76,7 +76,7 @@ extension ShopifySimulator {
         }
         if !errors.isEmpty { return refused(errors) }
 
-        let existing = customId.flatMap { shop.productIdByCustomId[$0] }.flatMap { shop.products[$0] }
+        let existing = shop.product(customId: customId)
         var product =
             existing
             ?? SimulatedShop.Product(
@@ -94,7 +94,7 @@ extension ShopifySimulator {
         product.status = input["status"] as? String ?? "ACTIVE"
         var variants: [SimulatedShop.Variant] = []
         for entry in parsed {
-            let old = product.variants.first { $0.id == entry.id } ?? product.variants.first { $0.optionValue == entry.option }
+            let old = product.variant(id: entry.id, option: entry.option)
             let itemId = old?.inventoryItemId ?? ids.take()
             variants.append(
                 SimulatedShop.Variant(
@@ -148,6 +148,11 @@ extension ShopifySimulator {
 }
 
 extension SimulatedShop {
+    /// The product a custom ID (the FlowPOS product id) names, if the shop has it.
+    func product(customId: String?) -> Product? {
+        customId.flatMap { self.productIdByCustomId[$0] }.flatMap { self.products[$0] }
+    }
+
     /// Days since 1970 (UTC): the variant ceiling's day.
     static func day(of date: Date) -> Int { Int(date.timeIntervalSince1970 / 86_400) }
 
@@ -163,6 +168,14 @@ extension SimulatedShop {
     }
 }
 
+extension SimulatedShop.Product {
+    /// The variant `productSet` updates for an input variant: the one with its id, else the one with its option value
+    /// (none: the input creates a variant).
+    func variant(id: Int64?, option: String) -> SimulatedShop.Variant? {
+        self.variants.first { $0.id == id } ?? self.variants.first { $0.optionValue == option }
+    }
+}
+
 extension ShopifySimulator {
     /// Shopify's variant ceiling: in a shop with `variantCeilingThreshold` variants or more, a `productSet` that would
     /// create variants beyond the day's `dailyVariantCreations` is refused whole. Returns the refusal's message (and
@@ -171,11 +184,10 @@ extension ShopifySimulator {
         guard shop.variantCount >= settings.variantCeilingThreshold else { return nil }
         let input = arguments["input"] as? [String: Any] ?? [:]
         let customId = ((arguments["identifier"] as? [String: Any])?["customId"] as? [String: Any])?["value"] as? String
-        let existing = customId.flatMap { shop.productIdByCustomId[$0] }.flatMap { shop.products[$0] }?.variants ?? []
+        let existing = shop.product(customId: customId)
         let created = (input["variants"] as? [[String: Any]] ?? []).filter { variant in
             let option = ((variant["optionValues"] as? [[String: Any]])?.first?["name"] as? String) ?? ""
-            let id = number(fromGID: variant["id"])
-            return !existing.contains { $0.id == id || $0.optionValue == option }
+            return existing?.variant(id: number(fromGID: variant["id"]), option: option) == nil
         }
         .count
         let today = SimulatedShop.day(of: now)

@@ -88,11 +88,7 @@ struct BulkProductPush: Sendable {
     private func failingRun(_ runId: UUID, businessId: UUID, context: JobContext, _ body: () async throws -> Void) async throws {
         let lastAttempt = context.header.attempt + 1 >= context.header.maxAttempts
         do {
-            do {
-                try await body()
-            } catch let error as ShopifyAdminError where error.isUnauthorized {
-                try await self.accounts.recover(from: error, businessId: businessId, logger: context.logger)
-            }
+            try await self.accounts.recoveringToken(businessId: businessId, logger: context.logger, body)
         } catch let failure as PermanentJobError {
             _ = try await self.syncLogs.fail(runId: runId, error: .merchantFacing(failure), logger: context.logger)
         } catch  where lastAttempt && JobRetryLater.retry(for: error) == nil {

@@ -212,11 +212,7 @@ public struct EcommerceHandlers: Sendable {
 
     /// Runs a job that calls Shopify; a 401 refreshes the business's token once and hands the job back.
     func recoveringToken<Payload>(_ envelope: JobEnvelope<Payload>, _ context: JobContext, _ body: () async throws -> Void) async throws {
-        do {
-            try await body()
-        } catch let error as ShopifyAdminError where error.isUnauthorized {
-            try await self.accounts.recover(from: error, businessId: try Self.businessId(of: envelope), logger: context.logger)
-        }
+        try await self.accounts.recoveringToken(businessId: try Self.businessId(of: envelope), logger: context.logger, body)
     }
 
     static func businessId<Payload>(of envelope: JobEnvelope<Payload>) throws -> UUID {

@@ -55,6 +55,16 @@ struct ShopifyAccounts: Sendable {
         try await self.connections.markCustomIdDefined(businessId: businessId, logger: logger)
     }
 
+    /// Runs `body`, which calls Shopify for the business; a 401 refreshes the token once and hands the job back
+    /// (``recover(from:businessId:logger:)``).
+    func recoveringToken(businessId: UUID, logger: Logger, _ body: () async throws -> Void) async throws {
+        do {
+            try await body()
+        } catch let error as ShopifyAdminError where error.isUnauthorized {
+            try await self.recover(from: error, businessId: businessId, logger: logger)
+        }
+    }
+
     /// After Shopify answered 401: refreshes the token once (unless another replica already did) and hands the job
     /// back to run with it; without a way to refresh, the job fails for good with a clear reason.
     func recover(from error: ShopifyAdminError, businessId: UUID, logger: Logger) async throws -> Never {

@@ -59,6 +59,11 @@ extension OperationRequest {
         }
     }
 
+    /// A root field's entry of `data`: what its handler produced, shaped to the field's selection, under its alias.
+    func data(_ resolved: Any, root: GraphQL.Field, definition: SchemaIndex.Field, cost: inout Double) throws(SimulatorGap) -> [String: Any] {
+        [root.alias?.value ?? root.name.value: try self.shape(resolved, as: definition.type, field: root, cost: &cost)]
+    }
+
     /// The fields of one object, keyed by alias or name.
     func shape(object: [String: Any], as typeName: String, selectionSet: SelectionSet?, cost: inout Double) throws(SimulatorGap) -> [String: Any] {
         guard let selectionSet else { return [:] }
