@@ -11,6 +11,10 @@ import Testing
 #if canImport(Glibc)
 import Glibc
 #endif
+#if canImport(SwiftOverlayShims)
+// `timeval`'s initializer comes from this module on Linux: a clean build refuses it without the import.
+import SwiftOverlayShims
+#endif
 
 /// The webhook fast path at the level of bytes on the wire: what it takes, what it hands to the full HTTP
 /// pipeline, and that answers keep HTTP/1.1's order whichever carrier gives them.
