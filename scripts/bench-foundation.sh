@@ -102,9 +102,9 @@ echo "== (a) gateway vs nginx, wrk -t2 -c64 -d10s, ${ROUNDS} rounds"
 invalid=""
 : > "$work/gateway.txt"; : > "$work/nginx.txt"; : > "$work/gateway-always.txt"
 for round in $(seq 1 "$ROUNDS"); do
-  before=$(redis-cli -p $redis_port zcard ecommerce-orders:ready)
+  before=$(redis-cli -p $redis_port zcard {ecommerce-orders}:ready)
   g=$(run_wrk "http://127.0.0.1:$GATEWAY_PORT/ecommerce/webhooks/shopify")
-  after=$(redis-cli -p $redis_port zcard ecommerce-orders:ready)
+  after=$(redis-cli -p $redis_port zcard {ecommerce-orders}:ready)
   n=$(run_wrk "http://127.0.0.1:$NGINX_PORT/")
   redis-cli -p $redis_port flushall >/dev/null
   redis-cli -p $redis_port config set appendfsync always >/dev/null
@@ -172,13 +172,13 @@ drain() {  # $1 = worker processes, $2 = on/off: the relay in each, $3 = duplica
   done
   psql "$psql_url" -qc CHECKPOINT >/dev/null  # each measured phase, pgbench's too, starts with no dirty buffers to flush
   started=$(date +%s.%N)
-  redis-cli -p $redis_port rename bench-pending-orders ecommerce-orders:ready >/dev/null
+  redis-cli -p $redis_port rename bench-pending-orders {ecommerce-orders}:ready >/dev/null
   local finished; finished=$(python3 scripts/bench/wait_drained.py $redis_port ecommerce-orders)
   for pid in "${worker_pids[@]}"; do
     peak_rss_mib "$pid" >> "$work/worker-rss.txt"; echo >> "$work/worker-rss.txt"  # drain runs in a subshell
     kill -TERM "$pid"; wait "$pid" 2>/dev/null || true
   done
-  local dead; dead=$(redis-cli -p $redis_port hlen ecommerce-orders:dead)
+  local dead; dead=$(redis-cli -p $redis_port hlen {ecommerce-orders}:dead)
   [ "$dead" = 0 ] || echo "  WARNING: $dead dead letters" >&2
   psql "$psql_url" -qc "DELETE FROM ecommerce_inventory_outbox" >/dev/null
   awk -v n="$JOBS" -v s="$started" -v f="$finished" 'BEGIN { printf "%.1f", n / (f - s) }'

@@ -45,7 +45,7 @@ for i in $(seq 1 "$WORKERS"); do
 done
 # Wait until the schedule holds every business, then measure from the next whole interval on.
 for _ in $(seq 1 600); do
-  [ "$(redis-cli -p $redis_port zcard ecommerce:poll-schedule)" -ge "$BUSINESSES" ] && break
+  [ "$(redis-cli -p $redis_port zcard {ecommerce-polling}:schedule)" -ge "$BUSINESSES" ] && break
   sleep 0.1
 done
 now_ms=$(( $(date +%s%N) / 1000000 ))
@@ -54,11 +54,11 @@ window_start=$(( (now_ms / interval_ms + 1) * interval_ms ))
 window_end=$(( window_start + SLOTS * interval_ms ))
 echo "== measuring $SLOTS slots of $INTERVAL s with $WORKERS workers"
 sleep $(( (window_end - now_ms) / 1000 + 3 ))
-memory=$(redis-cli -p $redis_port memory usage ecommerce:poll-schedule samples 0)
+memory=$(redis-cli -p $redis_port memory usage {ecommerce-polling}:schedule samples 0)
 for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
 wait 2>/dev/null || true
 pids=()
-redis-cli -p $redis_port --raw zrange ecommerce-polling:ready 0 -1 > "$work/jobs.txt"
+redis-cli -p $redis_port --raw zrange {ecommerce-polling}:ready 0 -1 > "$work/jobs.txt"
 
 report=$( {
   echo "poll schedule benchmark, $(date -u +%Y-%m-%dT%H:%MZ), $(nproc) cores, $WORKERS workers"

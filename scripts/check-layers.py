@@ -33,7 +33,7 @@ TOOLS = {
 UNRESTRICTED_TYPES = {"test"}
 UNRESTRICTED_PREFIXES = ("Fuzz",)
 # Modules of the toolchain: no declaration needed.
-SYSTEM = {"Foundation", "FoundationEssentials", "Dispatch", "Glibc", "Musl", "Synchronization", "Testing", "XCTest", "_Concurrency", "os"}
+SYSTEM = {"Foundation", "FoundationEssentials", "Dispatch", "Glibc", "Musl", "SwiftOverlayShims", "Synchronization", "Testing", "XCTest", "_Concurrency", "os"}
 
 IMPORT = re.compile(r"^\s*(?:@\w+(?:\([^)]*\))?\s+)*import\s+(?:(?:struct|class|enum|protocol|func|var|let|typealias)\s+)?([A-Za-z_][A-Za-z0-9_]*)", re.M)
 

@@ -3,6 +3,13 @@
 # it (the port after PostgreSQL's, PGBOUNCER_PORT) on 127.0.0.1, with their data under .local/.
 #
 #   scripts/services.sh start|stop|status|env|start-redis|stop-redis|restart-redis|kill-redis|restart-postgres [NAME]
+#   scripts/services.sh start-cluster|stop-cluster|cluster-env [NAME]
+#   scripts/services.sh kill-cluster-node|start-cluster-node [NAME] PORT
+#
+# start-cluster makes a Redis Cluster of 6 redis-server processes (3 masters, 3 replicas, `redis-cli --cluster
+# create`) on REDIS_CLUSTER_PORT … +5 (REDIS_PORT + 21 unless set: 16400 for test), AOF on as above, a node timeout of
+# 1 s so that a replica takes over a dead master within a few seconds; cluster-env prints its REDIS_URL. A node
+# killed with kill-cluster-node (SIGKILL) comes back with start-cluster-node, as a replica of its replacement.
 #
 # Redis keeps an AOF; REDIS_APPENDFSYNC (everysec, the default, or always) says when it reaches the disk. The gateway
 # answers a webhook 200 once its LPUSH returned: with everysec a Redis crash (kill-redis: SIGKILL, then a start from
@@ -34,6 +41,7 @@ case "$REDIS_APPENDFSYNC" in
   always | everysec) ;;
   *) echo "services: REDIS_APPENDFSYNC must be always or everysec" >&2; exit 2 ;;
 esac
+REDIS_CLUSTER_PORT=${REDIS_CLUSTER_PORT:-$((REDIS_PORT + 21))}
 PG_PORT=${PG_PORT:-$default_pg}
 PGBOUNCER_PORT=${PGBOUNCER_PORT:-$((PG_PORT + 1))}
 root="$PWD/.local/$name"
@@ -42,6 +50,8 @@ redis_dir="$root/redis"
 pg_data="$root/pg/data"
 pg_run="$root/pg/run"
 bouncer_dir="$root/pgbouncer"
+cluster_dir="$root/redis-cluster"
+cluster_ports=$(seq "$REDIS_CLUSTER_PORT" $((REDIS_CLUSTER_PORT + 5)))
 database=ecommerce
 
 print_env() {
@@ -127,6 +137,58 @@ stop_pidfile() {  # PIDFILE SIGNAL
 
 stop_redis() { stop_pidfile "$redis_dir/redis.pid" TERM; }
 
+cluster_url() {
+  local nodes=""
+  for port in $cluster_ports; do nodes="$nodes${nodes:+,}127.0.0.1:$port"; done
+  echo "redis-cluster://$nodes"
+}
+
+start_cluster_node() {  # PORT
+  local dir="$cluster_dir/$1"
+  mkdir -p "$dir"
+  if [ -f "$dir/redis.pid" ] && kill -0 "$(cat "$dir/redis.pid")" 2>/dev/null; then return; fi
+  redis-server --daemonize yes --bind 127.0.0.1 --port "$1" --dir "$dir" --pidfile "$dir/redis.pid" --logfile "$dir/redis.log" \
+    --cluster-enabled yes --cluster-config-file "$dir/nodes.conf" --cluster-node-timeout 1000 \
+    --appendonly yes --appendfsync "$REDIS_APPENDFSYNC" --save "" >/dev/null
+  for _ in $(seq 1 100); do
+    redis-cli -p "$1" ping >/dev/null 2>&1 && return
+    sleep 0.05
+  done
+  echo "services: cluster node $1 did not start; see $dir/redis.log" >&2
+  exit 1
+}
+
+# Every node sees every slot served (cluster_state:ok) and knows all six nodes.
+cluster_ready() {
+  for port in $cluster_ports; do
+    redis-cli -p "$port" cluster info 2>/dev/null | grep -q "cluster_state:ok" || return 1
+    [ "$(redis-cli -p "$port" cluster nodes 2>/dev/null | grep -vc "fail")" -ge 6 ] || return 1
+  done
+}
+
+start_cluster() {
+  for port in $cluster_ports; do start_cluster_node "$port"; done
+  if ! redis-cli -p "$REDIS_CLUSTER_PORT" cluster info | grep -q "cluster_slots_assigned:16384"; then
+    local nodes=""
+    for port in $cluster_ports; do nodes="$nodes 127.0.0.1:$port"; done
+    # shellcheck disable=SC2086
+    redis-cli --cluster create $nodes --cluster-replicas 1 --cluster-yes >"$cluster_dir/create.log" 2>&1 || {
+      echo "services: redis-cli --cluster create failed; see $cluster_dir/create.log" >&2
+      exit 1
+    }
+  fi
+  for _ in $(seq 1 300); do
+    cluster_ready && return
+    sleep 0.1
+  done
+  echo "services: the cluster on $REDIS_CLUSTER_PORT did not become ready" >&2
+  exit 1
+}
+
+stop_cluster() {
+  for port in $cluster_ports; do stop_pidfile "$cluster_dir/$port/redis.pid" KILL; done
+}
+
 # A crash, not a shutdown: SIGKILL, so that Redis writes nothing more (what the AOF has not fsynced is lost).
 kill_redis() { stop_pidfile "$redis_dir/redis.pid" KILL; }
 
@@ -151,8 +213,19 @@ case "$command" in
   stop)
     stop_pgbouncer
     stop_redis
+    stop_cluster
     stop_postgres
     ;;
+  start-cluster)
+    scripts/install-deps.sh
+    start_cluster
+    echo "REDIS_URL=$(cluster_url)"
+    ;;
+  stop-cluster) stop_cluster ;;
+  cluster-env) echo "REDIS_URL=$(cluster_url)" ;;
+  # A crash of one node (SIGKILL): its replica takes over its slots after the node timeout.
+  kill-cluster-node) stop_pidfile "$cluster_dir/${3:?port}/redis.pid" KILL ;;
+  start-cluster-node) start_cluster_node "${3:?port}" ;;
   status)
     redis-cli -p "$REDIS_PORT" ping 2>/dev/null || echo "redis: down"
     psql -h 127.0.0.1 -p "$PG_PORT" -U postgres -tAc "SELECT 'postgres: up'" 2>/dev/null || echo "postgres: down"
@@ -174,7 +247,8 @@ case "$command" in
     ;;
   env) print_env ;;
   *)
-    echo "usage: scripts/services.sh start|stop|status|env|start-redis|stop-redis|restart-redis|kill-redis|restart-postgres [NAME]" >&2
+    echo "usage: scripts/services.sh start|stop|status|env|start-redis|stop-redis|restart-redis|kill-redis|restart-postgres|start-cluster|stop-cluster|cluster-env [NAME]" >&2
+    echo "       scripts/services.sh kill-cluster-node|start-cluster-node NAME PORT" >&2
     exit 2
     ;;
 esac

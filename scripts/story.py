@@ -108,7 +108,7 @@ def story(system: System, order_count: int, gateway_port: int) -> int:
     show_stock(before, system.stock(BUSINESS), expected)
 
     say("7/7 summary")
-    dead = sum(int(system.redis("HLEN", f"{queue}:dead")) for queue in ["ecommerce-orders", "ecommerce-polling", "ecommerce-products", "ecommerce-collections", "ecommerce-inventory", "ecommerce-shop-events"])
+    dead = sum(int(system.redis("HLEN", f"{{{queue}}}:dead")) for queue in ["ecommerce-orders", "ecommerce-polling", "ecommerce-products", "ecommerce-collections", "ecommerce-inventory", "ecommerce-shop-events"])
     units = sum(ordered.values())
     say(f"    orders placed {order_count} ({units} units), ingested {final['ingested']} (first seen by: {final['sources']}),")
     say(f"    applied twice {len(final['double'])}, missing {len(final['missing'])}, webhooks dropped {dropped} / duplicated {duplicated}, dead letters {dead}")

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# The whole test suite, on a fresh Debian machine as root: installs what is missing, starts a throwaway Redis and
-# PostgreSQL (scripts/services.sh, data under .local/test, made anew each run), validates deploy/, builds, checks the layers
+# The whole test suite, on a fresh Debian machine as root: installs what is missing, starts a throwaway Redis,
+# PostgreSQL, PgBouncer and a 6-node Redis Cluster (scripts/services.sh, data under .local/test, made anew each run;
+# the queue conformance suite and the worker-process tests run a second time on the cluster), validates deploy/, builds, checks the layers
 # (scripts/check-layers.py) and the format, runs
 # `swift test`, runs each fuzz target for a short smoke (scripts/fuzz.sh; FUZZ_SECONDS, 20), checks the ops
 # dashboard in headless Chromium against a running system (its own services, "ui"; screenshots in test-artifacts/),
@@ -15,10 +16,12 @@ scripts/services.sh stop test  # leftovers of an interrupted run
 rm -rf .local/test
 trap 'scripts/services.sh stop test; scripts/services.sh stop ui; scripts/services.sh stop trace; scripts/services.sh stop api' EXIT
 scripts/services.sh start test
+scripts/services.sh start-cluster test
 export TEST_REDIS_PORT=${REDIS_PORT:-16379}
 export TEST_DATABASE_URL="postgres://postgres@127.0.0.1:${PG_PORT:-15432}/ecommerce?sslmode=disable"
 export TEST_POOLED_DATABASE_URL="postgres://postgres@127.0.0.1:$((${PG_PORT:-15432} + 1))/ecommerce?sslmode=disable"
 export ECOMMERCE_BIN_DIR="$PWD/.build/debug"
+export TEST_REDIS_CLUSTER_URL="$(scripts/services.sh cluster-env test | cut -d= -f2-)"
 
 echo "== deploy/"
 scripts/validate-deploy.sh
@@ -32,6 +35,9 @@ echo "== OpenAPI document (docs/openapi.json is the one definition; the gateway 
 python3 scripts/openapi/write_document.py --check
 echo "== test"
 swift test --skip-build
+echo "== test on the Redis Cluster (the queue conformance suite, then the worker-process tests: one database, one suite at a time)"
+TEST_REDIS_ON_CLUSTER=1 swift test --skip-build --filter JobQueueDriverConformanceTests
+TEST_REDIS_ON_CLUSTER=1 swift test --skip-build --filter WorkerProcessTests
 echo "== fuzz (smoke)"
 scripts/fuzz.sh "${FUZZ_SECONDS:-20}"
 echo "== dashboard"

@@ -134,7 +134,7 @@ struct JobQueueTests {
         }
         #expect(results.filter { $0 == .enqueued }.count == 1)
         #expect(try await queue.stats(queue: name).ready == 1)
-        let ttl = try await redis.send(["TTL", RedisArgument("ecommerce:dedupe:" + key)]).int ?? 0
+        let ttl = try await redis.send(["TTL", RedisArgument(QueueKeys(queue: name).dedupe(key))]).int ?? 0
         #expect(ttl > 47 * 3600)
     }
 
@@ -142,13 +142,13 @@ struct JobQueueTests {
     func dedupeKeysAreCounted() async throws {
         let redis = TestServices.redis()
         defer { redis.shutdown() }
-        var queue = RedisJobQueue(redis: redis)
-        queue.dedupeCountsKey = "test:dedupe-expiring:\(UUID())"  // this test's own count, whatever else runs
-        defer { Task { [key = queue.dedupeCountsKey] in _ = try? await redis.send(["DEL", RedisArgument(key)]) } }
-        let name = uniqueQueue()
+        let queue = RedisJobQueue(redis: redis)
+        let name = uniqueQueue()  // its count is this test's own, whatever else runs
+        let counts = QueueKeys(queue: name).dedupeCounts
+        defer { Task { _ = try? await redis.send(["DEL", RedisArgument(counts)]) } }
         // A bucket of keys that expired an hour ago: not counted, and deleted.
         let past = Int(Date().timeIntervalSince1970) / 600 - 6
-        _ = try await redis.send(["HSET", RedisArgument(queue.dedupeCountsKey), RedisArgument(past), "5"])
+        _ = try await redis.send(["HSET", RedisArgument(counts), RedisArgument(past), "5"])
         let keys = (0..<3).map { "test:\($0):\(UUID())" }
         for (index, key) in keys.enumerated() {
             let job = try encodedEcho(index, dedupeKey: key)
@@ -156,13 +156,13 @@ struct JobQueueTests {
             #expect(try await queue.enqueue(raw: job.bytes, id: job.id, queue: name, dedupeKey: key, dedupeWindow: window) == .enqueued)
             #expect(try await queue.enqueue(raw: job.bytes, id: job.id, queue: name, dedupeKey: key, dedupeWindow: window) == .duplicate)
         }
-        #expect(try await queue.dedupeKeyCount() == 3)
-        #expect(try await redis.send(["HEXISTS", RedisArgument(queue.dedupeCountsKey), RedisArgument(past)]).int == 0)
-        try await queue.forgetDedupe(keys[1])
-        try await queue.forgetDedupe(keys[1])  // gone already: uncounted once
-        #expect(try await queue.dedupeKeyCount() == 2)
-        for key in keys { try await queue.forgetDedupe(key) }
-        #expect(try await queue.dedupeKeyCount() == 0)
+        #expect(try await queue.dedupeKeyCount(queues: [name]) == 3)
+        #expect(try await redis.send(["HEXISTS", RedisArgument(counts), RedisArgument(past)]).int == 0)
+        try await queue.forgetDedupe(keys[1], queue: name)
+        try await queue.forgetDedupe(keys[1], queue: name)  // gone already: uncounted once
+        #expect(try await queue.dedupeKeyCount(queues: [name]) == 2)
+        for key in keys { try await queue.forgetDedupe(key, queue: name) }
+        #expect(try await queue.dedupeKeyCount(queues: [name]) == 0)
     }
 
     @Test func oldestReadyAgeComesFromTheEnvelope() async throws {

@@ -106,7 +106,7 @@ extension GatewayTests {
                 "id": "dash-test-1", "job": envelope, "error": "boom: <script>alert(1)</script>", "attempt": 5, "failedAtMs": 1_700_000_000_000,
             ]
             let record = try JSONSerialization.data(withJSONObject: letter)
-            _ = try await redis.send(["HSET", "ecommerce-orders:dead", "dash-test-1", RedisArgument(bytes: Array(record))])
+            _ = try await redis.send(["HSET", "{ecommerce-orders}:dead", "dash-test-1", RedisArgument(bytes: Array(record))])
 
             let (status, overview) = try await self.get(client, "/ops/api/overview", token: TestJWT.ops())
             #expect(status == .ok)
@@ -147,7 +147,7 @@ extension GatewayTests {
                 ]
                 let record = try JSONSerialization.data(withJSONObject: letter)
                 _ = try await redis.send([
-                    "HSET", RedisArgument("\(queue):dead"), RedisArgument("page-\(index)"), RedisArgument(bytes: Array(record)),
+                    "HSET", RedisArgument(QueueKeys(queue: queue).dead), RedisArgument("page-\(index)"), RedisArgument(bytes: Array(record)),
                 ])
             }
             let (status, overview) = try await self.get(client, "/ops/api/overview", token: TestJWT.ops())

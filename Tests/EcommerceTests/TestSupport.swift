@@ -56,10 +56,34 @@ enum TestServices {
         case pgbouncer = 17
     }
 
-    static func redisURL(_ database: RedisDatabase) -> String { "redis://\(redisHost):\(redisPort)/\(database.rawValue)" }
+    /// The Redis Cluster that `scripts/test.sh` starts (`redis-cluster://…`, TEST_REDIS_CLUSTER_URL): when
+    /// TEST_REDIS_ON_CLUSTER=1, ``redis(_:)`` and ``redisURL(_:)`` give it instead of the single Redis, so that a
+    /// suite runs unchanged on the cluster (the test command runs the queue conformance suite and the worker-process
+    /// tests so). A cluster has one database: those suites run on it one at a time.
+    static let clusterURL = environment["TEST_REDIS_CLUSTER_URL"]
+    static let onCluster = environment["TEST_REDIS_ON_CLUSTER"] == "1" && clusterURL != nil
+
+    static func redisURL(_ database: RedisDatabase) -> String {
+        if onCluster, let clusterURL { return clusterURL }
+        return "redis://\(redisHost):\(redisPort)/\(database.rawValue)"
+    }
 
     static func redis(_ database: RedisDatabase = .queueTests) -> RedisClient {
-        RedisClient(configuration: RedisConfiguration(host: redisHost, port: redisPort, database: database.rawValue))
+        if onCluster, let clusterURL, let configuration = try? RedisConfiguration(url: clusterURL) {
+            return RedisClient(configuration: configuration)
+        }
+        return RedisClient(configuration: RedisConfiguration(host: redisHost, port: redisPort, database: database.rawValue))
+    }
+
+    /// The test cluster's own client, whatever TEST_REDIS_ON_CLUSTER says (nil when no cluster was started).
+    static func clusterRedis() -> RedisClient? {
+        guard let clusterURL, let configuration = try? RedisConfiguration(url: clusterURL) else { return nil }
+        return RedisClient(configuration: configuration)
+    }
+
+    /// Empties the client's database: `FLUSHDB` on the one server, or on every master of a cluster.
+    static func flush(_ redis: RedisClient) async throws {
+        for master in try await redis.masters() { try await redis.send(["FLUSHDB"], to: master).orThrow() }
     }
 
     /// Quiet unless TEST_LOG_LEVEL is set.

@@ -125,7 +125,7 @@ struct WorkerProcessTests {
     func killedWorkerJobRecovered() async throws {
         let redis = TestServices.redis(.processes)
         defer { redis.shutdown() }
-        _ = try await redis.send(["FLUSHDB"])
+        try await TestServices.flush(redis)
         try await TestServices.withPostgres { client in
             let business = try await BusinessFixture.create(on: client, stock: [("A", 10, 81)])
             let order = OrderFactory.order(lines: [OrderFactory.line(1, variant: business.variants[0], quantity: 2)])
@@ -169,7 +169,7 @@ struct WorkerProcessTests {
     func killedMidBatch() async throws {
         let redis = TestServices.redis(.processes)
         defer { redis.shutdown() }
-        _ = try await redis.send(["FLUSHDB"])
+        try await TestServices.flush(redis)
         try await TestServices.withPostgres { client in
             let business = try await BusinessFixture.create(on: client, stock: [("A", 100, 91)])
             // Eight orders, one batch: ordered by id, the fifth blocks on the test's lock after four ran in the batch.
@@ -216,7 +216,7 @@ struct WorkerProcessTests {
     func sigtermHandsJobBack() async throws {
         let redis = TestServices.redis(.processes)
         defer { redis.shutdown() }
-        _ = try await redis.send(["FLUSHDB"])
+        try await TestServices.flush(redis)
         try await TestServices.withPostgres { client in
             let business = try await BusinessFixture.create(on: client, stock: [("A", 10, 82)])
             let order = OrderFactory.order(lines: [OrderFactory.line(1, variant: business.variants[0], quantity: 3)])
@@ -287,7 +287,7 @@ struct WorkerProcessTests {
     func opsCommands() async throws {
         let redis = TestServices.redis(.processes)
         defer { redis.shutdown() }
-        _ = try await redis.send(["FLUSHDB"])
+        try await TestServices.flush(redis)
         // A database of its own, so that connections, the schedule and its report hold only what this test made.
         try await TestServices.withScratchDatabase("ops") { database in try await self.runOpsCommands(redis: redis, database: database) }
     }
@@ -426,7 +426,7 @@ struct WorkerProcessTests {
     func postgresDownAndBack() async throws {
         let redis = TestServices.redis(.processes)
         defer { redis.shutdown() }
-        _ = try await redis.send(["FLUSHDB"])
+        try await TestServices.flush(redis)
         try await PrivatePostgresServer.with { server in
             try await TestServices.withPostgres(configuration: try server.configuration()) { postgres in
                 try await self.runPostgresOutage(server: server, postgres: postgres, redis: redis)

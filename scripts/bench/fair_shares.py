@@ -129,7 +129,7 @@ class Bench:
             large = self.business[self.large_shop]
             answer = system.gateway("POST", "/ecommerce/sync/products", system.merchant_token(large))
             assert answer.status == 202, answer.body
-            wait_until("the large push's pages", lambda: int(system.redis("ZCARD", "ecommerce-products:ready")) > 5, 60, 0.2)
+            wait_until("the large push's pages", lambda: int(system.redis("ZCARD", "{ecommerce-products}:ready")) > 5, 60, 0.2)
             time.sleep(15)  # long enough for its pages to hold every slot they can get, and to drain its bucket
         sampler = Sampler(system)
         sampler.start()

@@ -3,7 +3,7 @@
 
   make_order_jobs.py jobs BUSINESS_ID SHOP COUNT DUPLICATE_SHARE VARIANTS [KEY] > jobs.resp
       COUNT `orders.ingest` envelopes (3 lines each, SKUs BENCH-1..BENCH-VARIANTS) added to the sorted set KEY
-      (ecommerce-orders:ready by default) at fair tags 1..COUNT, as one business's enqueues get them; DUPLICATE_SHARE of them repeat an earlier order (a new job id, the same
+      ({ecommerce-orders}:ready by default) at fair tags 1..COUNT, as one business's enqueues get them; DUPLICATE_SHARE of them repeat an earlier order (a new job id, the same
       order), as duplicate deliveries do.
   make_order_jobs.py body SHOP > body.json
       a ~700-byte REST order body, as Shopify posts it.
@@ -35,7 +35,7 @@ def resp(*args):
     return b"".join(out)
 
 
-def jobs(business, shop, count, duplicate_share, variants, target="ecommerce-orders:ready"):
+def jobs(business, shop, count, duplicate_share, variants, target="{ecommerce-orders}:ready"):
     now = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
     base = random.randint(10**12, 2 * 10**12)
     made = []

@@ -3,7 +3,7 @@
 
   paced_orders.py REDIS_PORT DATABASE_URL BUSINESS_ID SHOP COUNT
 
-Adds one `orders.ingest` job to ecommerce-orders:ready (as make_order_jobs.py writes them), then asks PostgreSQL
+Adds one `orders.ingest` job to {ecommerce-orders}:ready (as make_order_jobs.py writes them), then asks PostgreSQL
 (one psql session, about a millisecond a question) until the order's row is committed, waits 20 ms and goes on.
 Prints the median and p99 of the COUNT latencies in milliseconds: `p50_ms=… p99_ms=…`. Standard library only;
 talks to 127.0.0.1.
@@ -40,7 +40,7 @@ def main():
                     "maxAttempts": 10, "enqueuedAt": now,
                     "payload": {"source": "webhook", "topic": "orders/create", "webhookId": str(uuid.uuid4()), "order": body}}
         started = time.perf_counter()
-        redis.sendall(resp("ZADD", "ecommerce-orders:ready", str(i + 1), json.dumps(envelope, separators=(",", ":"))))
+        redis.sendall(resp("ZADD", "{ecommerce-orders}:ready", str(i + 1), json.dumps(envelope, separators=(",", ":"))))
         redis.recv(64)
         question = f"SELECT count(*) FROM ecommerce_ingested_order WHERE business_id = '{business}' AND shopify_order_id = {base + i};"
         deadline = started + 10

@@ -14,8 +14,9 @@ import time
 
 def main(port, queue):
     conn = socket.create_connection(("127.0.0.1", port))
-    request = (f"*2\r\n$5\r\nZCARD\r\n${len(queue) + 6}\r\n{queue}:ready\r\n"
-               f"*2\r\n$4\r\nHLEN\r\n${len(queue) + 9}\r\n{queue}:inflight\r\n").encode()
+    # The queue's keys carry its hash tag: {queue}:ready (two braces more than the name).
+    request = (f"*2\r\n$5\r\nZCARD\r\n${len(queue) + 8}\r\n{{{queue}}}:ready\r\n"
+               f"*2\r\n$4\r\nHLEN\r\n${len(queue) + 11}\r\n{{{queue}}}:inflight\r\n").encode()
     reader = conn.makefile("rb")
     while True:
         conn.sendall(request)

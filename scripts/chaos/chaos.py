@@ -134,7 +134,7 @@ def run(system: System, order_count: int) -> int:
         if state["missing"] or system.stock(BUSINESS) != expected:
             return None
         # Nothing of the orders queue left to run (ready or in flight).
-        busy = int(system.redis("ZCARD", "ecommerce-orders:ready")) + int(system.redis("HLEN", "ecommerce-orders:inflight"))
+        busy = int(system.redis("ZCARD", "{ecommerce-orders}:ready")) + int(system.redis("HLEN", "{ecommerce-orders}:inflight"))
         return state if busy == 0 else None
 
     try:
@@ -144,7 +144,7 @@ def run(system: System, order_count: int) -> int:
     converge_seconds = time.monotonic() - converge_started
     stock = system.stock(BUSINESS)
     wrong_stock = {sku: (stock.get(sku), expected[sku]) for sku in skus if stock.get(sku) != expected[sku]}
-    dead = {queue: system.redis("HKEYS", f"{queue}:dead").split() for queue in QUEUES}
+    dead = {queue: system.redis("HKEYS", f"{{{queue}}}:dead").split() for queue in QUEUES}
     unexpected_dead = {queue: [job for job in jobs if job not in POISON] for queue, jobs in dead.items()}
     unexpected_dead = {queue: jobs for queue, jobs in unexpected_dead.items() if jobs}
     poison_dead = sum(1 for job in dead["ecommerce-orders"] if job in POISON)
@@ -159,7 +159,7 @@ def run(system: System, order_count: int) -> int:
 
     # Every job the killed worker held was recovered and finished: neither in flight nor dead now.
     unfinished_after_kill = [job for job in killed_holding
-                             if system.redis("HEXISTS", "ecommerce-orders:inflight", job) == "1" or job in dead["ecommerce-orders"]]
+                             if system.redis("HEXISTS", "{ecommerce-orders}:inflight", job) == "1" or job in dead["ecommerce-orders"]]
     checks = {
         "the SIGKILLed worker held jobs, and each was recovered": bool(killed_holding) and not unfinished_after_kill,
         "every order ingested (lost = 0)": not final["missing"],
@@ -195,9 +195,9 @@ killed_holding: list[str] = []
 
 
 def held_by(system: System, pid: int) -> list[str]:
-    """Ids of the order jobs the worker process `pid` has claimed (`ecommerce-orders:owners` maps job id to worker id,
+    """Ids of the order jobs the worker process `pid` has claimed (`{ecommerce-orders}:owners` maps job id to worker id,
     `HOST-PID-RANDOM`)."""
-    fields = system.redis("HGETALL", "ecommerce-orders:owners").split()
+    fields = system.redis("HGETALL", "{ecommerce-orders}:owners").split()
     return [job for job, owner in zip(fields[0::2], fields[1::2]) if f"-{pid}-" in owner]
 
 
@@ -227,7 +227,7 @@ def kill_redis(system: System) -> str:
         # Right after a start Redis may still be loading its AOF (an error reply, not a number): ask again.
         for _ in range(100):
             try:
-                return int(system.redis("ZCARD", "ecommerce-orders:ready")) + int(system.redis("HLEN", "ecommerce-orders:inflight"))
+                return int(system.redis("ZCARD", "{ecommerce-orders}:ready")) + int(system.redis("HLEN", "{ecommerce-orders}:inflight"))
             except ValueError:
                 time.sleep(0.1)
         return -1

@@ -143,7 +143,7 @@ def prepare(system: System) -> None:
     wait_until("the second order ingested", lambda: system.stock(BUSINESS).get("DASH-2") == 39, 60)
     system.set_webhook_faults(drop=0, duplicate=0)
     system.inject_poison("poison-dashboard-1", BUSINESS, SHOP)
-    wait_until("the poison job in the dead letters", lambda: system.redis("HEXISTS", "ecommerce-orders:dead", "poison-dashboard-1") == "1", 30)
+    wait_until("the poison job in the dead letters", lambda: system.redis("HEXISTS", "{ecommerce-orders}:dead", "poison-dashboard-1") == "1", 30)
 
 
 def check(system: System, browser: Browser) -> None:
@@ -205,7 +205,7 @@ def check(system: System, browser: Browser) -> None:
     wait_until("the retry's confirmation", lambda: "is back on ecommerce-orders" in browser.text("#banner"), 10, 0.2)
     wait_until("the dead letter gone", lambda: "No dead letter." in browser.text("#dead-letters"), 10, 0.2)
     expect(True, "the dead letter leaves the list with a confirmation")
-    expect(system.redis("ZRANGE", "ecommerce-orders:ready", "0", "-1").count("poison-dashboard-1") == 1, "the job back on ecommerce-orders in Redis")
+    expect(system.redis("ZRANGE", "{ecommerce-orders}:ready", "0", "-1").count("poison-dashboard-1") == 1, "the job back on ecommerce-orders in Redis")
     ready = next(line for line in browser.text("#queues").splitlines() if line.startswith("ecommerce-orders")).split("\t")
     expect(ready[1].strip() == "1" and ready[4].strip() == "0", "ecommerce-orders now 1 ready, 0 dead", "\t".join(ready))
     say(f"  screenshot: {browser.screenshot('dashboard-after-retry.png')}")

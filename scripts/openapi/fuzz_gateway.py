@@ -60,7 +60,7 @@ def prepare(system: System) -> dict[str, list[str]]:
     # back on its queue and the worker buries it again, so they stay findable through the whole run.
     for number in range(DEAD_LETTERS):
         system.inject_poison(f"poison-fuzz-{number}", OWN, OWN_SHOP)
-    wait_until("the poison jobs in the dead letters", lambda: int(system.redis("HLEN", "ecommerce-orders:dead")) == DEAD_LETTERS, 30)
+    wait_until("the poison jobs in the dead letters", lambda: int(system.redis("HLEN", "{ecommerce-orders}:dead")) == DEAD_LETTERS, 30)
     return runs
 
 

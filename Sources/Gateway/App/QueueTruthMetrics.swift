@@ -70,7 +70,7 @@ final class QueueTruthMetrics: Sendable {
                 ).set(Double(recovered))
             }
         }
-        if let dedupeKeys = try? await self.queue.dedupeKeyCount() {
+        if let dedupeKeys = try? await self.queue.dedupeKeyCount(queues: EcommerceQueue.all) {
             self.registry.makeGauge(
                 name: "ecommerce_dedupe_keys",
                 help: "Enqueue-if-new keys alive in Redis (webhook event ids, coalesced polls and pushes)"

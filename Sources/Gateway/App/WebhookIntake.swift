@@ -169,6 +169,7 @@ struct WebhookIntake: Sendable {
             let started = ContinuousClock.now
             let answered = eventLoop.makePromise(of: WebhookReply.self)
             let record = OperatorJournal.deliveryRecord(
+                queue: job.queue,
                 shop: shop.value,
                 topic: topic.rawValue,
                 webhookId: delivery.webhookId,

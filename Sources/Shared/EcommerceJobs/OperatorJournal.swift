@@ -36,7 +36,9 @@ public struct OperatorJournal: Sendable {
     /// The instant of an entry's `at`.
     public static func date(millis: Int64) -> Date { Date(timeIntervalSince1970: Double(millis) / 1000) }
 
-    static func deliveriesKey(shop: String) -> String { "ecommerce:journal:deliveries:\(shop)" }
+    /// A shop's deliveries enqueued on `queue`: named under the queue's hash tag, since the queue's enqueue script
+    /// writes them (in a Redis Cluster a script touches one slot). A shop's journal is the lists of every queue.
+    static func deliveriesKey(queue: String, shop: String) -> String { QueueKeys.tag(queue) + ":journal:deliveries:\(shop)" }
     static let webhookRefusalsKey = "ecommerce:journal:webhook-refusals"
     static let oauthRefusalsKey = "ecommerce:journal:oauth-refusals"
     static func jobsKey(businessId: UUID) -> String { "ecommerce:journal:jobs:\(businessId.uuidString.lowercased())" }
@@ -123,8 +125,10 @@ public struct OperatorJournal: Sendable {
         self.push(entry, to: Self.jobsKey(businessId: businessId), cap: Self.jobsPerBusiness) { _ in }
     }
 
-    /// The record of an accepted delivery, for the enqueue's own script to write (see ``EnqueueRecord``).
+    /// The record of an accepted delivery enqueued on `queue`, for the enqueue's own script to write (see
+    /// ``EnqueueRecord``).
     public static func deliveryRecord(
+        queue: String,
         shop: String,
         topic: String,
         webhookId: String?,
@@ -144,7 +148,12 @@ public struct OperatorJournal: Sendable {
         }
         var open = writer.bytes
         open.removeLast()  // the closing brace: the script appends the outcome and closes the object
-        return EnqueueRecord(list: Self.deliveriesKey(shop: shop), cap: Self.deliveriesPerShop, retention: Self.retention, openObject: open)
+        return EnqueueRecord(
+            list: Self.deliveriesKey(queue: queue, shop: shop),
+            cap: Self.deliveriesPerShop,
+            retention: Self.retention,
+            openObject: open
+        )
     }
 
     /// Records a refused delivery without waiting for Redis (the gateway's webhook path); a failure is dropped.
@@ -177,9 +186,16 @@ public struct OperatorJournal: Sendable {
 
     // MARK: Reading
 
-    /// The shop's deliveries, newest first (``deliveriesPerShop``, and up to a tenth more between trims).
+    /// The shop's deliveries, newest first (``deliveriesPerShop`` per queue, and up to a tenth more between trims):
+    /// the lists of every queue (one round trip per Redis node), merged.
     public func deliveries(shop: String, limit: Int = OperatorJournal.deliveriesPerShop * 11 / 10) async throws -> [Delivery] {
-        try await self.entries(Self.deliveriesKey(shop: shop), limit: limit)
+        let lists = try await self.redis.send(
+            commands: EcommerceQueue.all.map { queue in
+                ["LRANGE", RedisArgument(Self.deliveriesKey(queue: queue, shop: shop)), "0", RedisArgument(max(0, limit - 1))]
+            }
+        )
+        let deliveries = try lists.flatMap { list in try Self.decoded(list.orThrow().elements, as: Delivery.self) }
+        return Array(deliveries.sorted { $0.at > $1.at }.prefix(limit))
     }
 
     /// The latest delivery of each topic among the shop's journaled deliveries, by topic.
@@ -212,6 +228,10 @@ public struct OperatorJournal: Sendable {
     /// A list's entries that decode (a malformed one is skipped, not fatal).
     private func entries<Entry: Decodable>(_ key: String, limit: Int) async throws -> [Entry] {
         let reply = try await self.redis.send(["LRANGE", RedisArgument(key), "0", RedisArgument(max(0, limit - 1))]).orThrow().elements
-        return reply.compactMap { $0.text.flatMap { try? JSONDecoder().decode(Entry.self, from: Data($0.utf8)) } }
+        return Self.decoded(reply, as: Entry.self)
+    }
+
+    private static func decoded<Entry: Decodable>(_ entries: [RedisValue], as: Entry.Type) -> [Entry] {
+        entries.compactMap { $0.text.flatMap { try? JSONDecoder().decode(Entry.self, from: Data($0.utf8)) } }
     }
 }

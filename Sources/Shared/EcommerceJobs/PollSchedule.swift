@@ -7,17 +7,21 @@ import RedisClient
 /// its own offset within the interval so that many businesses do not poll at once.
 ///
 /// A tick (one Lua script) takes the due businesses, moves each to its next slot and enqueues one poll per
-/// business and slot behind a slot-keyed dedupe key, all atomically: however many workers tick, each slot is
-/// polled exactly once. Reconciliation makes the set hold exactly the active connections.
+/// business and slot unless that slot was ticked already (a hash of each business's last ticked slot), all
+/// atomically: however many workers tick, each slot is polled exactly once. Reconciliation makes the set hold
+/// exactly the active connections. Both keys carry the polling queue's hash tag: in a Redis Cluster the tick's one
+/// script touches one slot, its queue's.
 public struct PollSchedule: Sendable {
     let redis: RedisClient
-    let queue: RedisJobQueue
     public let interval: Duration
-    public static let key = "ecommerce:poll-schedule"
+    public static let key = QueueKeys.tag(OrderPollJob.queue) + ":schedule"
+    /// Business → the last slot a tick enqueued a poll for.
+    public static let tickedKey = QueueKeys.tag(OrderPollJob.queue) + ":ticked"
+    /// The schedule's name before hash tags (`redis-migrate-keys` renames it).
+    public static let untaggedKey = "ecommerce:poll-schedule"
 
     public init(redis: RedisClient, interval: Duration) {
         self.redis = redis
-        self.queue = RedisJobQueue(redis: redis)
         self.interval = interval
     }
 
@@ -37,8 +41,8 @@ public struct PollSchedule: Sendable {
         return due > now ? due : due + period
     }
 
-    /// KEYS: schedule, then the poll queue's ready keys (``QueueKeys/readyKeys``). ARGV: interval ms, max attempts, kind, enqueuedAt, limit, dedupe prefix, dedupe
-    /// seconds. Returns how many polls were enqueued.
+    /// KEYS: schedule, the poll queue's ready keys (``QueueKeys/readyKeys``), ticked slots. ARGV: interval ms, max
+    /// attempts, kind, enqueuedAt, limit. Returns how many polls were enqueued.
     static let tickScript = RedisScript(
         """
         \(FairShare.luaForProducers)
@@ -55,7 +59,8 @@ public struct PollSchedule: Sendable {
             redis.call('ZADD', KEYS[1], 'XX', nextDue, business)
             local slotText = string.format('%d', slot)
             local dedupeKey = 'poll:' .. business .. ':' .. slotText
-            if redis.call('SET', ARGV[6] .. dedupeKey, '1', 'NX', 'EX', ARGV[7]) then
+            if tonumber(redis.call('HGET', KEYS[5], business) or '-1') < slot then
+                redis.call('HSET', KEYS[5], business, slotText)
                 addReady(KEYS[2], KEYS[3], KEYS[4], cjson.encode({
                     id = business .. '-' .. slotText, kind = ARGV[3], businessId = business, attempt = 0,
                     maxAttempts = tonumber(ARGV[2]), enqueuedAt = ARGV[4], dedupeKey = dedupeKey, payload = {slot = slot, tickedAt = now}
@@ -72,11 +77,10 @@ public struct PollSchedule: Sendable {
     public func tick(limit: Int = 500) async throws -> Int {
         let reply = try await self.redis.run(
             Self.tickScript,
-            keys: [Self.key] + QueueKeys(queue: OrderPollJob.queue).readyKeys,
+            keys: [Self.key] + QueueKeys(queue: OrderPollJob.queue).readyKeys + [Self.tickedKey],
             arguments: [
                 RedisArgument(Int(self.intervalMilliseconds)), RedisArgument(OrderPollJob.maxAttempts), RedisArgument(OrderPollJob.kind),
-                RedisArgument(ISO8601DateFormatter().string(from: Date())), RedisArgument(limit), RedisArgument(self.queue.dedupePrefix),
-                RedisArgument(Int(self.interval.components.seconds) * 2 + 60),
+                RedisArgument(ISO8601DateFormatter().string(from: Date())), RedisArgument(limit),
             ]
         ).orThrow()
         return reply.int ?? 0
@@ -94,7 +98,11 @@ public struct PollSchedule: Sendable {
             try await self.redis.send([RedisArgument("ZADD"), RedisArgument(Self.key), RedisArgument("NX")] + pairs).orThrow()
         }
         for chunk in stride(from: 0, to: extra.count, by: 500).map({ Array(Array(extra)[$0..<min($0 + 500, extra.count)]) }) {
-            try await self.redis.send([RedisArgument("ZREM"), RedisArgument(Self.key)] + chunk.map { RedisArgument($0) }).orThrow()
+            let replies = try await self.redis.send(commands: [
+                [RedisArgument("ZREM"), RedisArgument(Self.key)] + chunk.map { RedisArgument($0) },
+                [RedisArgument("HDEL"), RedisArgument(Self.tickedKey)] + chunk.map { RedisArgument($0) },
+            ])
+            for reply in replies { try reply.orThrow() }
         }
         return (missing.count, extra.count)
     }

@@ -86,85 +86,81 @@ enum QueueScripts {
     static let claimScanPerJob = 4
     static let claimScanBase = 64
 
-    /// Acks the worker's finished jobs, then claims up to a number of new ones: one round trip per job for both,
-    /// which is most of what a worker says to Redis.
+    /// Acks the worker's finished jobs of one queue, then claims up to a number of new ones from it: one round trip
+    /// per job for both, which is most of what a worker says to Redis. One queue per call, so that a script touches
+    /// only its queue's slot (``QueueKeys``): a worker claiming from several queues calls it for each in turn.
     ///
-    /// Each queue's ready jobs are taken by fair tag (``FairShare``): the shops with work take turns. A queue's
-    /// per-shop cap (0 for none) skips the jobs of a shop that has that many claimed already; they keep their place.
+    /// The queue's ready jobs are taken by fair tag (``FairShare``): the shops with work take turns. A per-shop cap
+    /// (0 for none) skips the jobs of a shop that has that many claimed already; they keep their place.
     ///
-    /// KEYS: for each acked job, its queue's inflight, owners, leases, recoveries, running; then for each queue to
-    /// claim from, ready, fair, backlog, running, inflight, owners, leases, dead. ARGV: worker id, lease ms, max jobs,
-    /// number of acks, the acked job ids, then each claimed queue's per-shop cap. Returns {ack results (1, or 0 if
-    /// that claim was lost), claimed: queue index (1-based), envelope, queue index, envelope, ...}. An element that is
-    /// not an envelope with an `id` goes to dead letters at once instead of looping.
+    /// KEYS: ready, fair, backlog, running, inflight, owners, leases, dead, recoveries (``QueueKeys/claimKeys``).
+    /// ARGV: worker id, lease ms, max jobs, per-shop cap, then the acked job ids. Returns {ack results (1, or 0 if
+    /// that claim was lost), the claimed envelopes}. An element that is not an envelope with an `id` goes to dead
+    /// letters at once instead of looping.
     static let claim = RedisScript(
         """
         \(now)
         \(FairShare.luaForClaims)
         \(FairShare.luaTakeReady)
         \(ackFunction)
-        local acks = tonumber(ARGV[4])
+        local ready, fair, backlog, running = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
+        local inflight, owners, leases, dead, recoveries = KEYS[5], KEYS[6], KEYS[7], KEYS[8], KEYS[9]
         local acked = {}
-        for i = 1, acks do
-          local k = (i - 1) * 5
-          acked[i] = ack(KEYS[k + 1], KEYS[k + 2], KEYS[k + 3], KEYS[k + 4], KEYS[k + 5], ARGV[4 + i], ARGV[1])
+        for i = 5, #ARGV do
+          acked[#acked + 1] = ack(inflight, owners, leases, recoveries, running, ARGV[i], ARGV[1])
         end
         local max = tonumber(ARGV[3])
+        local cap = tonumber(ARGV[4]) or 0
         local expiry = now + tonumber(ARGV[2])
         local result = {}
         local claimed = 0
-        for q = 1, (#KEYS - acks * 5) / 8 do
-          local base = acks * 5 + (q - 1) * 8
-          local ready, fair, backlog, running = KEYS[base + 1], KEYS[base + 2], KEYS[base + 3], KEYS[base + 4]
-          local inflight, owners, leases, dead = KEYS[base + 5], KEYS[base + 6], KEYS[base + 7], KEYS[base + 8]
-          local cap = tonumber(ARGV[4 + acks + q]) or 0
-          local clock = tonumber(redis.call('HGET', fair, '*') or '0')
-          -- Looks at the ready jobs scored from `min` on, in tag order, taking what is not capped, for at most `budget`
-          -- jobs; true when it ran out of budget before it ran out of jobs.
-          local capped = {}
-          local function scan(min, budget)
-            local skipped, looked = 0, 0
-            while claimed < max and looked < budget do
-              -- The jobs skipped (capped) stay at the head: the next look starts past them.
-              local head = redis.call('ZRANGE', ready, min, '+inf', 'BYSCORE', 'LIMIT', skipped, max - claimed + 8, 'WITHSCORES')
-              if #head == 0 then return false end
-              for i = 1, #head, 2 do
-                if claimed >= max or looked >= budget then break end
-                looked = looked + 1
-                local raw, tag = head[i], tonumber(head[i + 1])
-                local group = groupOf(raw)
-                -- A shop found at its cap stays there for the rest of this claim: no need to ask again.
-                if cap > 0 and (capped[group] or tonumber(redis.call('HGET', running, group) or '0') >= cap) then
-                  capped[group] = true
-                  skipped = skipped + 1
+        local clock = tonumber(redis.call('HGET', fair, '*') or '0')
+        -- Looks at the ready jobs scored from `min` on, in tag order, taking what is not capped, for at most `budget`
+        -- jobs; true when it ran out of budget before it ran out of jobs.
+        local capped = {}
+        local function scan(min, budget)
+          local skipped, looked = 0, 0
+          while claimed < max and looked < budget do
+            -- The jobs skipped (capped) stay at the head: the next look starts past them.
+            local head = redis.call('ZRANGE', ready, min, '+inf', 'BYSCORE', 'LIMIT', skipped, max - claimed + 8, 'WITHSCORES')
+            if #head == 0 then return false end
+            for i = 1, #head, 2 do
+              if claimed >= max or looked >= budget then break end
+              looked = looked + 1
+              local raw, tag = head[i], tonumber(head[i + 1])
+              local group = groupOf(raw)
+              -- A shop found at its cap stays there for the rest of this claim: no need to ask again.
+              if cap > 0 and (capped[group] or tonumber(redis.call('HGET', running, group) or '0') >= cap) then
+                capped[group] = true
+                skipped = skipped + 1
+              else
+                clock = takeReady(ready, fair, backlog, raw, group, tag, clock)
+                -- Every envelope this code writes starts with its id: reading it there cost under 1 µs of Redis's
+                -- time per claim, decoding the whole envelope with cjson about 7.
+                local id = string.match(raw, '^{"id":"([%w%-]+)","')
+                if not id then
+                  local ok, job = pcall(cjson.decode, raw)
+                  id = ok and type(job) == 'table' and job.id or nil
+                end
+                if type(id) ~= 'string' or id == '' then
+                  local deadId = 'malformed-' .. redis.sha1hex(raw)
+                  redis.call('HSET', dead, deadId, cjson.encode({id = deadId, job = raw,
+                    error = 'malformed envelope: not JSON with a string id', attempt = 0, failedAtMs = now}))
                 else
-                  clock = takeReady(ready, fair, backlog, raw, group, tag, clock)
-                  -- Every envelope this code writes starts with its id: reading it there cost under 1 µs of Redis's
-                  -- time per claim, decoding the whole envelope with cjson about 7.
-                  local id = string.match(raw, '^{"id":"([%w%-]+)","')
-                  if not id then
-                    local ok, job = pcall(cjson.decode, raw)
-                    id = ok and type(job) == 'table' and job.id or nil
-                  end
-                  if type(id) ~= 'string' or id == '' then
-                    local deadId = 'malformed-' .. redis.sha1hex(raw)
-                    redis.call('HSET', dead, deadId, cjson.encode({id = deadId, job = raw,
-                      error = 'malformed envelope: not JSON with a string id', attempt = 0, failedAtMs = now}))
-                  else
-                    redis.call('HSET', inflight, id, raw)
-                    redis.call('HSET', owners, id, ARGV[1])
-                    redis.call('ZADD', leases, expiry, id)
-                    redis.call('HINCRBY', running, group, 1)
-                    result[#result + 1] = q
-                    result[#result + 1] = raw
-                    claimed = claimed + 1
-                  end
+                  redis.call('HSET', inflight, id, raw)
+                  redis.call('HSET', owners, id, ARGV[1])
+                  redis.call('ZADD', leases, expiry, id)
+                  redis.call('HINCRBY', running, group, 1)
+                  result[#result + 1] = raw
+                  claimed = claimed + 1
                 end
               end
             end
-            return looked >= budget
           end
-          local budget = (max - claimed) * \(claimScanPerJob) + \(claimScanBase)
+          return looked >= budget
+        end
+        if max > 0 then
+          local budget = max * \(claimScanPerJob) + \(claimScanBase)
           -- A shop held at its cap while the clock ran on has its jobs lagging below the clock, possibly more than a
           -- look can pass over: the shops' current turns, from the clock on, get a look of their own.
           local from = '(' .. clock

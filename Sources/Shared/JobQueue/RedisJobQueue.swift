@@ -17,10 +17,6 @@ public struct RedisJobQueue: Sendable {
     /// How long an enqueue-if-new remembers a dedupe key, unless the enqueue says otherwise. Shopify retries a
     /// webhook for about 4 hours and sometimes delivers a day late.
     public var dedupeWindow: Duration = .seconds(48 * 3600)
-    /// Prefix of dedupe keys in Redis.
-    public var dedupePrefix = "ecommerce:dedupe:"
-    /// The hash counting the dedupe keys by expiry (see ``dedupeKeyCount()``).
-    public var dedupeCountsKey = "ecommerce:dedupe-expiring"
 
     public init(redis: RedisClient) {
         self.redis = redis
@@ -75,14 +71,16 @@ public struct RedisJobQueue: Sendable {
         record: EnqueueRecord? = nil,
         completion: @escaping @Sendable (Result<EnqueueResult, RedisError>) -> Void
     ) {
-        let readyKeys = QueueKeys(queue: queue).readyKeys
+        let queueKeys = QueueKeys(queue: queue)
         guard let dedupeKey else {
-            self.redis.run(QueueScripts.enqueue, keys: readyKeys, arguments: [RedisArgument(bytes: raw)]) { result in
+            self.redis.run(QueueScripts.enqueue, keys: queueKeys.readyKeys, arguments: [RedisArgument(bytes: raw)]) { result in
                 completion(result.flatMap { reply in Result { () throws(RedisError) in try reply.orThrow() }.map { _ in .enqueued } })
             }
             return
         }
-        var keys = readyKeys + [self.dedupePrefix + dedupeKey, self.dedupeCountsKey]
+        // The dedupe key, its count and the record's list are in the queue's slot with its other keys (a record's
+        // list is named under the queue's tag: see ``EnqueueRecord``).
+        var keys = queueKeys.readyKeys + [queueKeys.dedupe(dedupeKey), queueKeys.dedupeCounts]
         var arguments = [
             RedisArgument(bytes: raw), RedisArgument(id), RedisArgument(max(1, Int((dedupeWindow ?? self.dedupeWindow).components.seconds))),
         ]
@@ -98,15 +96,20 @@ public struct RedisJobQueue: Sendable {
         }
     }
 
-    /// Releases a dedupe key, so that the next enqueue with it goes through (see `dedupeWindow`).
-    public func forgetDedupe(_ dedupeKey: String) async throws(RedisError) {
-        _ = try await self.redis.run(QueueScripts.forgetDedupe, keys: [self.dedupePrefix + dedupeKey, self.dedupeCountsKey], arguments: [])
+    /// Releases a dedupe key of `queue`, so that the next enqueue with it goes through (see `dedupeWindow`).
+    public func forgetDedupe(_ dedupeKey: String, queue: String) async throws(RedisError) {
+        let keys = QueueKeys(queue: queue)
+        _ = try await self.redis.run(QueueScripts.forgetDedupe, keys: [keys.dedupe(dedupeKey), keys.dedupeCounts], arguments: [])
     }
 
-    /// How many dedupe keys are alive (to within the keys that expired in the last few minutes), without scanning
-    /// for them: enqueue-if-new counts each key by its expiry, ``forgetDedupe(_:)`` uncounts it.
-    public func dedupeKeyCount() async throws(RedisError) -> Int {
-        try await self.redis.run(QueueScripts.countDedupe, keys: [self.dedupeCountsKey], arguments: []).int ?? 0
+    /// How many dedupe keys `queues` have alive (to within the keys that expired in the last few minutes), without
+    /// scanning for them: enqueue-if-new counts each key by its expiry, ``forgetDedupe(_:queue:)`` uncounts it.
+    public func dedupeKeyCount(queues: [String]) async throws(RedisError) -> Int {
+        var total = 0
+        for queue in queues {
+            total += try await self.redis.run(QueueScripts.countDedupe, keys: [QueueKeys(queue: queue).dedupeCounts], arguments: []).int ?? 0
+        }
+        return total
     }
 
     // MARK: Consuming
@@ -125,8 +128,14 @@ public struct RedisJobQueue: Sendable {
     }
 
     /// Acks `finished` (as ``ack(_:workerId:)`` would, one result per job: false when that claim was lost), then
-    /// claims up to `max` jobs (zero: only ack), all in one round trip. Within a queue the shops with ready jobs take
-    /// turns (``FairShare``); `shopCaps` (queue → jobs) skips a shop's jobs while it has that many claimed.
+    /// claims up to `max` jobs (zero: only ack), trying the queues in the order given. Each queue is one round trip
+    /// that acks its finished jobs and claims what is still wanted (``QueueScripts/claim``: one queue's slot per
+    /// script); queues are asked until `max` jobs are claimed, and a queue with acks but nothing more to claim is
+    /// asked only to ack. Within a queue the shops with ready jobs take turns (``FairShare``); `shopCaps`
+    /// (queue → jobs) skips a shop's jobs while it has that many claimed.
+    ///
+    /// A failure part of the way throws: jobs claimed by the earlier round trips stay leased to `workerId` unreceived,
+    /// which ``releaseUnreceived(queue:workerId:holding:)`` hands back, as for a claim whose answer was lost.
     public func claim(
         from queues: [String],
         workerId: String,
@@ -136,37 +145,37 @@ public struct RedisJobQueue: Sendable {
         acking finished: [ClaimedJob]
     ) async throws -> (jobs: [ClaimedJob], acked: [Bool]) {
         let claimFrom = max > 0 ? queues : []
-        guard !claimFrom.isEmpty || !finished.isEmpty else { return ([], []) }
-        let ackKeys = finished.flatMap { job in
-            let keys = QueueKeys(queue: job.queue)
-            return [keys.inflight, keys.owners, keys.leases, keys.recoveries, keys.running]
-        }
-        let claimKeys = claimFrom.flatMap { queue in
-            let keys = QueueKeys(queue: queue)
-            return [keys.ready, keys.fair, keys.backlog, keys.running, keys.inflight, keys.owners, keys.leases, keys.dead]
-        }
-        let reply = try await self.redis.run(
-            QueueScripts.claim,
-            keys: ackKeys + claimKeys,
-            arguments: [RedisArgument(workerId), RedisArgument(lease.milliseconds), RedisArgument(max), RedisArgument(finished.count)]
-                + finished.map { RedisArgument($0.id) } + claimFrom.map { RedisArgument(Swift.max(0, shopCaps[$0] ?? 0)) }
-        )
-        let parts = reply.elements
-        guard parts.count == 2 else { throw RedisError.unexpectedReply("claim returned \(reply)") }
-        let acked = parts[0].elements.map { $0.int == 1 }
-        guard acked.count == finished.count else { throw RedisError.unexpectedReply("claim acked \(acked.count) of \(finished.count)") }
-        let flat = parts[1].elements
+        var order = claimFrom
+        for job in finished where !order.contains(job.queue) { order.append(job.queue) }
         var jobs: [ClaimedJob] = []
-        for index in stride(from: 0, to: flat.count - 1, by: 2) {
-            guard let queueIndex = flat[index].int, case .string(let raw) = flat[index + 1] else { continue }
-            let queue = claimFrom[queueIndex - 1]
-            do {
-                let header = try JobHeader(json: raw)
-                jobs.append(ClaimedJob(queue: queue, header: header, envelope: raw))
-            } catch {
-                // It has an id (the script checked) but not the rest of an envelope: bury it under that id.
-                let id = JobHeader.id(in: raw) ?? "unknown"
-                try await self.buryUnreadable(queue: queue, id: id, raw: raw, workerId: workerId, error: "malformed envelope: \(error)")
+        var acked = Array(repeating: false, count: finished.count)
+        for queue in order {
+            let acks = finished.indices.filter { finished[$0].queue == queue }
+            let wanted = claimFrom.contains(queue) ? max - jobs.count : 0
+            guard !acks.isEmpty || wanted > 0 else { continue }
+            let reply = try await self.redis.run(
+                QueueScripts.claim,
+                keys: QueueKeys(queue: queue).claimKeys,
+                arguments: [
+                    RedisArgument(workerId), RedisArgument(lease.milliseconds), RedisArgument(wanted),
+                    RedisArgument(Swift.max(0, shopCaps[queue] ?? 0)),
+                ] + acks.map { RedisArgument(finished[$0].id) }
+            )
+            let parts = reply.elements
+            guard parts.count == 2 else { throw RedisError.unexpectedReply("claim returned \(reply)") }
+            let results = parts[0].elements.map { $0.int == 1 }
+            guard results.count == acks.count else { throw RedisError.unexpectedReply("claim acked \(results.count) of \(acks.count)") }
+            for (index, result) in zip(acks, results) { acked[index] = result }
+            for element in parts[1].elements {
+                guard case .string(let raw) = element else { continue }
+                do {
+                    let header = try JobHeader(json: raw)
+                    jobs.append(ClaimedJob(queue: queue, header: header, envelope: raw))
+                } catch {
+                    // It has an id (the script checked) but not the rest of an envelope: bury it under that id.
+                    let id = JobHeader.id(in: raw) ?? "unknown"
+                    try await self.buryUnreadable(queue: queue, id: id, raw: raw, workerId: workerId, error: "malformed envelope: \(error)")
+                }
             }
         }
         return (jobs, acked)

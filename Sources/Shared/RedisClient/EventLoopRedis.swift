@@ -3,7 +3,7 @@ import NIOCore
 import NIOPosix
 import Synchronization
 
-/// Redis connections driven by NIO event loops, one per loop: what ``RedisClient`` sends over.
+/// Redis connections driven by NIO event loops, one per loop and server: what ``RedisClient`` sends over.
 ///
 /// Why not blocking hiredis connections on threads of their own: every request would cross threads twice (a futex
 /// to wake the connection's thread, an eventfd to wake the loop again), which costs more than the callers' own
@@ -16,19 +16,27 @@ import Synchronization
 /// pending on it), so Redis hanging is never a caller hanging.
 final class EventLoopRedis: Sendable {
     let configuration: RedisConfiguration
-    private let state = Mutex<(closed: Bool, connections: [ObjectIdentifier: NIOLoopBound<LoopConnection>])>((false, [:]))
+    private let state = Mutex<(closed: Bool, connections: [ConnectionKey: NIOLoopBound<LoopConnection>])>((false, [:]))
+
+    /// A connection is one event loop's to one server.
+    private struct ConnectionKey: Hashable {
+        var loop: ObjectIdentifier
+        var node: RedisNode
+    }
 
     init(configuration: RedisConfiguration) {
         self.configuration = configuration
     }
 
-    /// The sender bound to `eventLoop`: call it on that loop; its completions run there too.
-    func on(_ eventLoop: any EventLoop) -> Sender {
+    /// The sender bound to `eventLoop` for `node` (the configured server when nil): call it on that loop; its
+    /// completions run there too.
+    func on(_ eventLoop: any EventLoop, node: RedisNode? = nil) -> Sender {
         let connection = self.state.withLock { state -> NIOLoopBound<LoopConnection>? in
             if state.closed { return nil }
-            let key = ObjectIdentifier(eventLoop)
+            let key = ConnectionKey(loop: ObjectIdentifier(eventLoop), node: node ?? self.configuration.node)
             if let existing = state.connections[key] { return existing }
-            let created = NIOLoopBound(LoopConnection(configuration: self.configuration, eventLoop: eventLoop), eventLoop: eventLoop)
+            let configuration = key.node == self.configuration.node ? self.configuration : self.configuration.aimed(at: key.node)
+            let created = NIOLoopBound(LoopConnection(configuration: configuration, eventLoop: eventLoop), eventLoop: eventLoop)
             state.connections[key] = created
             return created
         }

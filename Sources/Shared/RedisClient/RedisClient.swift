@@ -9,8 +9,13 @@ import NIOPosix
 /// loops), so a reply comes back without crossing threads, and requests made in one turn of a loop share one write.
 /// A broken connection fails the requests in flight with ``RedisError/connectionFailed(_:)`` and is re-established
 /// on the next request, so a Redis restart is seen by callers as a short burst of errors, never as a hang.
+///
+/// Against a Redis Cluster (``RedisConfiguration/isCluster``) every command goes to the master serving its key's
+/// slot, with one connection per loop and node (see ``ClusterRouter``): callers write the same code for both, as
+/// long as each command and each script keeps its keys in one slot (``ClusterSlot``).
 public final class RedisClient: Sendable {
     private let connections: EventLoopRedis
+    private let router: ClusterRouter?
     private let group: any EventLoopGroup
     public let configuration: RedisConfiguration
 
@@ -18,6 +23,7 @@ public final class RedisClient: Sendable {
         self.configuration = configuration
         self.group = eventLoopGroup
         self.connections = EventLoopRedis(configuration: configuration)
+        self.router = configuration.isCluster ? ClusterRouter(connections: self.connections, seeds: configuration.clusterSeeds) : nil
     }
 
     /// Closes the connections; requests made afterwards fail with ``RedisError/clientClosed``.
@@ -44,11 +50,46 @@ public final class RedisClient: Sendable {
     public func send(commands: [[RedisArgument]], completion: @escaping @Sendable (Result<[RedisValue], RedisError>) -> Void) {
         let loop = self.group.any()
         if loop.inEventLoop {
-            self.connections.on(loop).send(commands: commands, completion: completion)
+            self.send(commands, on: loop, completion: completion)
         } else {
-            loop.execute { self.connections.on(loop).send(commands: commands, completion: completion) }
+            loop.execute { self.send(commands, on: loop, completion: completion) }
         }
     }
+
+    private func send(
+        _ commands: [[RedisArgument]],
+        on loop: any EventLoop,
+        completion: @escaping @Sendable (Result<[RedisValue], RedisError>) -> Void
+    ) {
+        if let router = self.router {
+            router.send(commands, on: loop, completion: completion)
+        } else {
+            self.connections.on(loop).send(commands: commands, completion: completion)
+        }
+    }
+
+    /// Sends one command to one server as it is, not routed by slot and without following redirections: for
+    /// administering a cluster (`CLUSTER SETSLOT`, `MIGRATE`, `FLUSHDB` on each master).
+    public func send(_ command: [RedisArgument], to node: RedisNode) async throws(RedisError) -> RedisValue {
+        let result = await withCheckedContinuation { continuation in
+            let loop = self.group.any()
+            loop.execute { self.connections.on(loop, node: node).send(commands: [command]) { continuation.resume(returning: $0) } }
+        }
+        return try result.get()[0]
+    }
+
+    /// The masters that serve the data: the cluster's, read afresh from it, or the one server.
+    public func masters() async throws(RedisError) -> [RedisNode] {
+        guard let router = self.router else { return [self.configuration.node] }
+        let result = await withCheckedContinuation { continuation in
+            let loop = self.group.any()
+            loop.execute { router.readMap(on: loop) { continuation.resume(returning: $0) } }
+        }
+        return try result.get().masters
+    }
+
+    /// How many `MOVED` and `ASK` redirections the client followed (always 0 for a single server).
+    public var redirectionsFollowed: Int { self.router?.redirectionsFollowed ?? 0 }
 
     /// Runs a Lua script by its SHA-1, loading it first when Redis does not have it (after a restart, say).
     public func run(_ script: RedisScript, keys: [String], arguments: [RedisArgument]) async throws(RedisError) -> RedisValue {

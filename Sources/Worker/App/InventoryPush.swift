@@ -28,7 +28,7 @@ struct InventoryPush: Sendable {
         let variantId = envelope.payload.variantId
         let logger = context.logger.with(variantId: variantId)
         // From here on a new movement of the variant enqueues a new push: this one may not see it.
-        try await self.queue.forgetDedupe(InventoryPushJob.dedupeKey(variantId: variantId))
+        try await self.queue.forgetDedupe(InventoryPushJob.dedupeKey(variantId: variantId), queue: InventoryPushJob.queue)
 
         guard let itemId = try await self.inventory.inventoryItem(businessId: businessId, variantId: variantId, logger: logger) else {
             let dropped = try await self.inventory.dropMovements(businessId: businessId, variantId: variantId, logger: logger)

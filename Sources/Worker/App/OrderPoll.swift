@@ -153,6 +153,6 @@ struct OrderPoll: Sendable {
     /// A requested poll frees the business for the next request once it is done.
     private func release(_ envelope: JobEnvelope<OrderPollJob.Payload>) async throws {
         guard envelope.payload.slot == nil, let businessId = envelope.businessId else { return }
-        try await self.queue.forgetDedupe(OrderPollJob.requestKey(businessId: businessId))
+        try await self.queue.forgetDedupe(OrderPollJob.requestKey(businessId: businessId), queue: OrderPollJob.queue)
     }
 }

@@ -75,6 +75,18 @@ struct Queues: AsyncParsableCommand {
     }
 }
 
+struct RedisMigrateKeys: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "redis-migrate-keys",
+        abstract: "Moves the queues' keys and the poll schedule from the names before hash tags to today's (single Redis only; safe to run again)."
+    )
+
+    func run() async throws {
+        let moved = try await withServices { redis, _, _ in try await RedisKeyMigration(redis: redis).run() }
+        print("moved \(moved) key(s) to their hash-tagged names")
+    }
+}
+
 struct Workers: AsyncParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Live worker processes: host, pid, queues, concurrency, jobs in flight, heartbeat age.")
     @OptionGroup var options: OpsOptions

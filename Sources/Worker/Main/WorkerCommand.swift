@@ -23,7 +23,7 @@ struct WorkerCommand: AsyncParsableCommand {
         abstract: "Runs the ecommerce jobs; scale it horizontally.",
         subcommands: [
             Run.self, Migrate.self, Connect.self, EnqueuePolls.self, Queues.self, Workers.self, Dead.self, Schedule.self, Connections.self,
-            Doctor.self, Trace.self,
+            Doctor.self, Trace.self, RedisMigrateKeys.self,
         ],
         defaultSubcommand: Run.self
     )
