@@ -14,12 +14,14 @@
 #   (e) micro-batched ingestion: one worker ingesting up to 16 orders per transaction, 4 transactions at once
 #       (WORKER_CONCURRENCY=32 INGEST_BATCH_SIZE=16 INGEST_BATCH_CONCURRENCY=4), against pgbench at 4 clients (the same
 #       number of transactions at once; goal >= 1.5x) and against the unbatched worker of (b); and the latency from
-#       enqueue to commit at a light load (one order at a time, scripts/bench/paced_orders.py), batched and not.
+#       enqueue to commit at a light load (one order at a time, scripts/bench/paced_orders.py), batched and not;
+#   (f) Redis Cluster (6 nodes, 3 masters and 3 replicas: scripts/services.sh start-cluster bench) against one Redis:
+#       the gateway under (a)'s load and one worker's ingestion as in (b), each run on both in the same round.
 # In (a) the gateway runs twice per round: with Redis's AOF fsynced every second (`appendfsync everysec`, the
 # default: a Redis crash may lose up to a second of accepted webhooks, which polling recovers) and at every write
 # (`always`: nothing acknowledged is lost); see REDIS_APPENDFSYNC in scripts/services.sh.
-# ROUNDS (default 3) repeats (a) and (b); medians are printed. GATEWAY_ONLY=1 runs (a) alone, INGEST_ONLY=1 all but
-# (a). VARIANTS (300) is how many variants the orders' lines spread over (fewer: more orders share stock rows). Results also go to bench-results/. A wrk run with any
+# ROUNDS (default 3) repeats (a), (b) and (f); medians are printed. GATEWAY_ONLY=1 runs (a) alone, INGEST_ONLY=1 all
+# but (a), CLUSTER_ONLY=1 (f) alone, SKIP_CLUSTER=1 all but (f). VARIANTS (300) is how many variants the orders' lines spread over (fewer: more orders share stock rows). Results also go to bench-results/. A wrk run with any
 # non-2xx answer or socket error, or a gateway run that enqueued fewer jobs than it answered, is invalid: the
 # script says so and exits 1 (wrk's requests/s counts those answers too).
 # Everything talks to 127.0.0.1 only. Bars: gateway ≥ 0.3× nginx with p99 ≤ 20 ms; ingestion ≥ 0.7× pgbench;
@@ -47,7 +49,7 @@ cleanup() {
   for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
   wait 2>/dev/null || true
   [ -f "$work/nginx.pid" ] && kill "$(cat "$work/nginx.pid")" 2>/dev/null || true
-  scripts/services.sh stop bench
+  scripts/services.sh stop bench  # the cluster too
 }
 trap cleanup EXIT
 
@@ -74,9 +76,13 @@ peak_rss_mib() { awk '/VmHWM/ { printf "%.1f", $2 / 1024 }' "/proc/$1/status"; }
 
 # (a) gateway vs nginx ------------------------------------------------------------------------------------------
 gateway_report="(a) gateway   not run (INGEST_ONLY=1)"; always_rps=0; gateway_rps=1; nginx_rps=1; always_p99=0; gateway_rss=0; invalid=""
-if [ "${INGEST_ONLY:-0}" != 1 ]; then
 python3 scripts/bench/make_order_jobs.py body "$shop" > "$work/body.json"
 signature=$(openssl dgst -sha256 -hmac "$SHOPIFY_API_SECRET" -binary < "$work/body.json" | base64)
+run_wrk() {
+  RUN_ID="$(date +%s%N)" BODY_FILE="$work/body.json" SIGNATURE="$signature" SHOP="$shop" \
+    wrk -t2 -c64 -d10s -s scripts/bench/webhook.lua "$1" | grep '^RESULT'
+}
+if [ "${INGEST_ONLY:-0}" != 1 ] && [ "${CLUSTER_ONLY:-0}" != 1 ]; then
 cat > "$work/nginx.conf" <<NGINX
 worker_processes 1;
 pid $work/nginx.pid;
@@ -94,10 +100,6 @@ nginx -c "$work/nginx.conf" -p "$work"
 HTTP_HOST=127.0.0.1 HTTP_PORT=$GATEWAY_PORT "$bin/ecommerce-gateway" & gateway=$!; pids+=($gateway)
 for _ in $(seq 1 100); do curl -sf "http://127.0.0.1:$GATEWAY_PORT/readyz" >/dev/null && break; sleep 0.1; done
 
-run_wrk() {
-  RUN_ID="$(date +%s%N)" BODY_FILE="$work/body.json" SIGNATURE="$signature" SHOP="$shop" \
-    wrk -t2 -c64 -d10s -s scripts/bench/webhook.lua "$1" | grep '^RESULT'
-}
 echo "== (a) gateway vs nginx, wrk -t2 -c64 -d10s, ${ROUNDS} rounds"
 invalid=""
 : > "$work/gateway.txt"; : > "$work/nginx.txt"; : > "$work/gateway-always.txt"
@@ -154,16 +156,19 @@ fi
 batch_env() {  # $1 = on/off: the worker environment for micro-batched ingestion
   if [ "$1" = on ]; then echo "WORKER_CONCURRENCY=32 INGEST_BATCH_SIZE=16 INGEST_BATCH_CONCURRENCY=4 INGEST_BATCH_LINGER_MS=2"; else echo "WORKER_CONCURRENCY=4"; fi
 }
+# Where the orders queue lives: one Redis, or (f) the cluster's master of the queue's slot (set below).
+orders_port=$redis_port; orders_url=$REDIS_URL
 drain() {  # $1 = worker processes, $2 = on/off: the relay in each, $3 = duplicate share, $4 = direct|unnamed|pooled, $5 = batching on/off; prints orders/s
   local count=$1 relay=$2 duplicates=$3 database=${4:-direct} batching=${5:-off} started worker_pids=() url=$DATABASE_URL pooling=session
   [ "$database" = direct ] || pooling=transaction
   [ "$database" = pooled ] && url=$POOLED_DATABASE_URL
-  # Loaded aside first and renamed onto the queue when the clock starts: loading is not part of draining.
-  python3 scripts/bench/make_order_jobs.py jobs "$business" "$shop" "$JOBS" "$duplicates" "$VARIANTS" bench-pending-orders > "$work/jobs.resp"
-  redis-cli -p $redis_port --pipe < "$work/jobs.resp" >/dev/null
+  # Loaded aside first (under the queue's hash tag: in its slot on a cluster) and renamed onto the queue when the
+  # clock starts: loading is not part of draining.
+  python3 scripts/bench/make_order_jobs.py jobs "$business" "$shop" "$JOBS" "$duplicates" "$VARIANTS" "{ecommerce-orders}:bench-pending" > "$work/jobs.resp"
+  redis-cli -p "$orders_port" --pipe < "$work/jobs.resp" >/dev/null
   for i in $(seq 1 "$count"); do
     # shellcheck disable=SC2046 # batch_env's words are NAME=VALUE pairs
-    env DATABASE_URL="$url" DATABASE_POOLING=$pooling $(batch_env "$batching") \
+    env REDIS_URL="$orders_url" DATABASE_URL="$url" DATABASE_POOLING=$pooling $(batch_env "$batching") \
       WORKER_QUEUES=ecommerce-orders INVENTORY_RELAY="$relay" METRICS_HOST=127.0.0.1 METRICS_PORT=$((19090 + i)) \
       "$bin/ecommerce-worker" run & worker_pids+=($!); pids+=($!)
   done
@@ -172,13 +177,13 @@ drain() {  # $1 = worker processes, $2 = on/off: the relay in each, $3 = duplica
   done
   psql "$psql_url" -qc CHECKPOINT >/dev/null  # each measured phase, pgbench's too, starts with no dirty buffers to flush
   started=$(date +%s.%N)
-  redis-cli -p $redis_port rename bench-pending-orders {ecommerce-orders}:ready >/dev/null
-  local finished; finished=$(python3 scripts/bench/wait_drained.py $redis_port ecommerce-orders)
+  redis-cli -p "$orders_port" rename "{ecommerce-orders}:bench-pending" "{ecommerce-orders}:ready" >/dev/null
+  local finished; finished=$(python3 scripts/bench/wait_drained.py "$orders_port" ecommerce-orders)
   for pid in "${worker_pids[@]}"; do
     peak_rss_mib "$pid" >> "$work/worker-rss.txt"; echo >> "$work/worker-rss.txt"  # drain runs in a subshell
     kill -TERM "$pid"; wait "$pid" 2>/dev/null || true
   done
-  local dead; dead=$(redis-cli -p $redis_port hlen {ecommerce-orders}:dead)
+  local dead; dead=$(redis-cli -p "$orders_port" hlen "{ecommerce-orders}:dead")
   [ "$dead" = 0 ] || echo "  WARNING: $dead dead letters" >&2
   psql "$psql_url" -qc "DELETE FROM ecommerce_inventory_outbox" >/dev/null
   awk -v n="$JOBS" -v s="$started" -v f="$finished" 'BEGIN { printf "%.1f", n / (f - s) }'
@@ -210,7 +215,8 @@ paced() {  # $1 = batching on/off: one worker, orders one at a time; prints "p50
   psql "$psql_url" -qc "DELETE FROM ecommerce_inventory_outbox" >/dev/null
 }
 : > "$work/batched.txt"; : > "$work/paced-off.txt"; : > "$work/paced-on.txt"
-for round in $(seq 1 "$ROUNDS"); do
+echo 0 > "$work/worker-rss.txt"
+for round in $(seq 1 "$( [ "${CLUSTER_ONLY:-0}" = 1 ] && echo 0 || echo "$ROUNDS")"); do
   one=$(drain 1 off 0); two=$(drain 2 off 0); relaying=$(drain 1 on 0); duplicated=$(drain 1 off 0.1)
   unnamed=$(drain 1 off 0 unnamed); pooled=$(drain 1 off 0 pooled); batched=$(drain 1 off 0 direct on)
   paced_off=$(paced off); paced_on=$(paced on)
@@ -233,6 +239,62 @@ batched=$(median < "$work/batched.txt")
 paced_off_p50=$(field p50_ms < "$work/paced-off.txt" | median); paced_off_p99=$(field p99_ms < "$work/paced-off.txt" | median)
 paced_on_p50=$(field p50_ms < "$work/paced-on.txt" | median); paced_on_p99=$(field p99_ms < "$work/paced-on.txt" | median)
 worker_rss=$(sort -n "$work/worker-rss.txt" | tail -1)
+
+# (f) Redis Cluster vs one Redis ---------------------------------------------------------------------------------
+cluster_report="(f) cluster   not run (SKIP_CLUSTER=1)"
+if [ "${SKIP_CLUSTER:-0}" != 1 ]; then
+  scripts/services.sh start-cluster bench >/dev/null
+  cluster_url=$(scripts/services.sh cluster-env bench | cut -d= -f2-)
+  cluster_first=${cluster_url#redis-cluster://127.0.0.1:}; cluster_first=${cluster_first%%,*}
+  # The port of the master serving the orders queue's slot: where the benchmark loads and watches the queue.
+  orders_slot=$(redis-cli -p "$cluster_first" cluster keyslot "{ecommerce-orders}:ready")
+  cluster_orders_port=$(redis-cli -p "$cluster_first" cluster nodes | awk -v slot="$orders_slot" '$3 ~ /master/ {
+    for (i = 9; i <= NF; i++) { n = split($i, range, "-"); if (n == 1) range[2] = range[1]
+      if (slot >= range[1] && slot <= range[2]) { split($2, address, "[:@]"); print address[2] } } }')
+  flush_cluster() { for port in $(seq "$cluster_first" $((cluster_first + 5))); do redis-cli -p "$port" flushall >/dev/null 2>&1 || true; done; }
+  HTTP_HOST=127.0.0.1 HTTP_PORT=$GATEWAY_PORT "$bin/ecommerce-gateway" & single_gateway=$!; pids+=($single_gateway)
+  REDIS_URL=$cluster_url HTTP_HOST=127.0.0.1 HTTP_PORT=$((GATEWAY_PORT + 2)) "$bin/ecommerce-gateway" & cluster_gateway=$!; pids+=($cluster_gateway)
+  for port in $GATEWAY_PORT $((GATEWAY_PORT + 2)); do
+    for _ in $(seq 1 100); do curl -sf "http://127.0.0.1:$port/readyz" >/dev/null && break; sleep 0.1; done
+  done
+  echo "== (f) Redis Cluster (orders queue on the master at :$cluster_orders_port) vs one Redis, ${ROUNDS} rounds"
+  : > "$work/f-gateway-single.txt"; : > "$work/f-gateway-cluster.txt"; : > "$work/f-ingest-single.txt"; : > "$work/f-ingest-cluster.txt"
+  for round in $(seq 1 "$ROUNDS"); do
+    gs=$(run_wrk "http://127.0.0.1:$GATEWAY_PORT/ecommerce/webhooks/shopify"); redis-cli -p $redis_port flushall >/dev/null
+    before=$(redis-cli -p "$cluster_orders_port" zcard "{ecommerce-orders}:ready")
+    gc=$(run_wrk "http://127.0.0.1:$((GATEWAY_PORT + 2))/ecommerce/webhooks/shopify")
+    after=$(redis-cli -p "$cluster_orders_port" zcard "{ecommerce-orders}:ready")
+    flush_cluster
+    for pair in "gateway-single:$gs" "gateway-cluster:$gc"; do
+      name=${pair%%:*}; result=${pair#*:}
+      bad=$(( $(echo "$result" | field non2xx) + $(echo "$result" | field errors) ))
+      [ "$bad" = 0 ] || invalid+=" (f) round $round $name: $bad non-2xx or socket errors;"
+    done
+    answered=$(echo "$gc" | field requests)
+    [ "$((after - before))" -ge "$answered" ] || invalid+=" (f) round $round cluster gateway: $answered answered, $((after - before)) enqueued;"
+    orders_port=$redis_port; orders_url=$REDIS_URL; is=$(drain 1 off 0)
+    orders_port=$cluster_orders_port; orders_url=$cluster_url; ic=$(drain 1 off 0)
+    orders_port=$redis_port; orders_url=$REDIS_URL
+    echo "  round $round (f): gateway one Redis $gs"
+    echo "  round $round (f): gateway cluster   $gc enqueued=$((after - before))"
+    echo "  round $round (f): 1 worker one Redis ${is}/s, on the cluster ${ic}/s"
+    echo "$gs" >> "$work/f-gateway-single.txt"; echo "$gc" >> "$work/f-gateway-cluster.txt"
+    echo "$is" >> "$work/f-ingest-single.txt"; echo "$ic" >> "$work/f-ingest-cluster.txt"
+  done
+  kill -TERM "$single_gateway" "$cluster_gateway"; wait "$single_gateway" "$cluster_gateway" 2>/dev/null || true
+  fgs=$(field requests_per_sec < "$work/f-gateway-single.txt" | median); fgs99=$(field p99_ms < "$work/f-gateway-single.txt" | median)
+  fgc=$(field requests_per_sec < "$work/f-gateway-cluster.txt" | median); fgc99=$(field p99_ms < "$work/f-gateway-cluster.txt" | median)
+  fis=$(median < "$work/f-ingest-single.txt"); fic=$(median < "$work/f-ingest-cluster.txt")
+  cluster_report="(f) cluster   gateway on the cluster $fgc req/s, p99 $fgc99 ms | on one Redis $fgs req/s, p99 $fgs99 ms | ratio $(awk -v a="$fgc" -v b="$fgs" 'BEGIN { printf "%.2f", a / b }')
+    1 worker x4 ingesting on the cluster $fic orders/s | on one Redis $fis orders/s | ratio $(awk -v a="$fic" -v b="$fis" 'BEGIN { printf "%.2f", a / b }')"
+fi
+if [ "${CLUSTER_ONLY:-0}" = 1 ]; then
+  echo "cluster benchmark, $(date -u +%Y-%m-%dT%H:%MZ), $(git rev-parse --short HEAD), medians of $ROUNDS rounds"
+  echo "$cluster_report"
+  echo "$cluster_report" > "$results/foundation-cluster-$(date -u +%Y%m%dT%H%M).txt"
+  [ -z "$invalid" ] || { echo "bench-foundation: invalid runs:$invalid" >&2; exit 1; }
+  exit 0
+fi
 applied=$(psql "$psql_url" -tAc "SELECT count(*) FROM ecommerce_ingested_order WHERE business_id = '$business' AND source = 'webhook'")
 
 report=$(cat <<TXT
@@ -247,6 +309,7 @@ $(if [ -n "$invalid" ]; then echo "INVALID wrk runs:$invalid"; fi)
 (c) peak RSS  gateway $gateway_rss MiB | worker $worker_rss MiB (bar <= 100 MiB)
 (d) pgbouncer 1 worker x4 through PgBouncer (DATABASE_POOLING=transaction) $pooled orders/s = $(awk -v a="$pooled" -v b="$one" 'BEGIN { printf "%.2f", a / b }') x direct | the same direct, statement unnamed $unnamed orders/s = $(awk -v a="$unnamed" -v b="$one" 'BEGIN { printf "%.2f", a / b }') x prepared | pgbench through PgBouncer (-M extended) $pg_pooled tps = $(awk -v a="$pg_pooled" -v b="$pg" 'BEGIN { printf "%.2f", a / b }') x direct prepared
 (e) batching  1 worker, 16 orders per transaction at most, 4 at once: $batched orders/s = $(awk -v a="$batched" -v b="$pg" 'BEGIN { printf "%.2f", a / b }') x pgbench 4 clients (goal >= 1.5) = $(awk -v a="$batched" -v b="$one" 'BEGIN { printf "%.2f", a / b }') x unbatched | enqueue to commit, one order at a time: unbatched p50 $paced_off_p50 ms p99 $paced_off_p99 ms, batched p50 $paced_on_p50 ms p99 $paced_on_p99 ms
+$cluster_report
 TXT
 )
 echo "$report"

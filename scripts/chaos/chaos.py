@@ -6,7 +6,13 @@ until the system has converged and checks: every order ingested exactly once, Fl
 job lost (dead letters are the injected poison and nothing else). Then the webhook fuzz runs against the same
 gateway, once with Redis up and once with Redis down. Prints the figures; exits non-zero if a check fails.
 
-  chaos.py BIN_DIR [ORDERS]        (scripts/chaos.sh builds and runs it)
+  chaos.py BIN_DIR [ORDERS] [--cluster]        (scripts/chaos.sh builds and runs it)
+
+With --cluster the system runs on a Redis Cluster (6 nodes, 3 masters and 3 replicas: scripts/services.sh
+start-cluster) and the Redis disruptions are a failover instead: the master serving the orders queue's slot is
+SIGKILLed while orders flow, its replica takes over; the time from the kill to the replica's promotion and to orders
+being ingested again is printed, the killed node then rejoins as a replica. What the master had not replicated when it
+died is lost to Redis (replication is asynchronous): polling must recover those orders, as after a Redis crash.
 
 Its own services ("chaos": Redis 18379, PostgreSQL 18432; fresh data each run), gateway on :18580, simulator on
 :18581, worker metrics on :18591-18594. Logs in .local/chaos/logs.
@@ -34,9 +40,13 @@ WORKERS = 4
 
 
 def main() -> int:
-    bin_dir = sys.argv[1]
-    order_count = int(sys.argv[2]) if len(sys.argv) > 2 else 10_000
+    arguments = [argument for argument in sys.argv[1:] if argument != "--cluster"]
+    cluster = "--cluster" in sys.argv[1:]
+    bin_dir = arguments[0]
+    order_count = int(arguments[1]) if len(arguments) > 1 else 10_000
     fresh_services("chaos")
+    if cluster:
+        services("start-cluster", "chaos")
     system = System(
         "chaos",
         bin_dir,
@@ -50,10 +60,11 @@ def main() -> int:
             "WORKER_LEASE_SECONDS": "5",
             "LOG_LEVEL": "notice",
         },
+        redis_cluster=cluster,
     )
     signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
     try:
-        return run(system, order_count)
+        return run(system, order_count, cluster)
     except KeyboardInterrupt:
         say("interrupted")
         return 130
@@ -63,8 +74,9 @@ def main() -> int:
         say(f"logs: {system.log_dir}")
 
 
-def run(system: System, order_count: int) -> int:
-    say(f"chaos: setting up (simulator as a Shopify Plus shop: bucket 10,000, 1,000 points/s; {WORKERS} workers)")
+def run(system: System, order_count: int, cluster: bool) -> int:
+    say(f"chaos: setting up (simulator as a Shopify Plus shop: bucket 10,000, 1,000 points/s; {WORKERS} workers"
+        f"{'; Redis Cluster of 3 masters and 3 replicas' if cluster else ''})")
     system.migrate()
     system.start_simulator([SHOP], ["--bucket-size", "10000", "--restore-rate", "1000"])
     system.start_gateway()
@@ -81,7 +93,8 @@ def run(system: System, order_count: int) -> int:
     for poison_id in POISON:
         system.inject_poison(poison_id, BUSINESS, SHOP)
 
-    say(f"chaos: {order_count} orders; webhooks 30 % duplicated, 10 % dropped; a worker SIGKILLed at 25 %, Redis restarted at 50 %, SIGKILLed at 60 %, PostgreSQL at 75 %")
+    redis_disruptions = "the orders queue's Redis master SIGKILLed at 50 % (a failover)" if cluster else "Redis restarted at 50 %, SIGKILLed at 60 %"
+    say(f"chaos: {order_count} orders; webhooks 30 % duplicated, 10 % dropped; a worker SIGKILLed at 25 %, {redis_disruptions}, PostgreSQL at 75 %")
     system.set_webhook_faults(drop=0.10, duplicate=0.30)
     stats_before = system.simulator("GET", f"/_control/shops/{SHOP}/stats").json()
     rng = random.Random(2026)
@@ -102,12 +115,11 @@ def run(system: System, order_count: int) -> int:
         order = system.place_order(SHOP, [(variants[sku], quantity) for sku, quantity in plan])
         return order["id"], sum(quantity for _, quantity in plan)
 
-    disruptions = {
-        order_count // 4: kill_worker,
-        order_count // 2: restart_redis,
-        3 * order_count // 5: kill_redis,
-        3 * order_count // 4: restart_postgres,
-    }
+    disruptions = {order_count // 4: kill_worker, 3 * order_count // 4: restart_postgres}
+    if cluster:
+        disruptions[order_count // 2] = fail_over
+    else:
+        disruptions.update({order_count // 2: restart_redis, 3 * order_count // 5: kill_redis})
     started = time.monotonic()
     with concurrent.futures.ThreadPoolExecutor(max_workers=4) as pool:
         for order_id, units in pool.map(place, plans):
@@ -151,17 +163,18 @@ def run(system: System, order_count: int) -> int:
 
     say("chaos: webhook fuzz with Redis up, then with Redis down")
     fuzz_up = fuzz(system, rounds=40, redis="up")
-    system.service("stop-redis")
+    system.service("stop-cluster" if cluster else "stop-redis")
     try:
         fuzz_down = fuzz(system, rounds=10, redis="down")
     finally:
-        system.service("start-redis")
+        system.service("start-cluster" if cluster else "start-redis")
 
     # Every job the killed worker held was recovered and finished: neither in flight nor dead now.
     unfinished_after_kill = [job for job in killed_holding
                              if system.redis("HEXISTS", "{ecommerce-orders}:inflight", job) == "1" or job in dead["ecommerce-orders"]]
     checks = {
         "the SIGKILLed worker held jobs, and each was recovered": bool(killed_holding) and not unfinished_after_kill,
+        **({"the killed master's replica took over and orders flowed again": failover["flowing"] is not None} if cluster else {}),
         "every order ingested (lost = 0)": not final["missing"],
         "no order applied twice (double-applied = 0)": not final["double"],
         "no order applied in part": not final["short"],
@@ -214,6 +227,37 @@ def kill_worker(system: System) -> str:
     time.sleep(2)
     system.start_worker(3)
     return f"worker 3 SIGKILLed holding {len(held)} order jobs, and restarted"
+
+
+# What the failover measured (seconds after the kill; None if it did not happen).
+failover: dict = {"promoted": None, "flowing": None}
+
+
+def ingested_count(system: System) -> int:
+    return int(system.sql("SELECT count(*) FROM ecommerce_ingested_order")[0][0])
+
+
+def fail_over(system: System) -> str:
+    """SIGKILLs the master serving the orders queue's slot while orders flow; waits for its replica to take over and
+    for orders to be ingested again; brings the killed node back (it rejoins as a replica of its replacement)."""
+    slot = int(system.redis("CLUSTER", "KEYSLOT", "{ecommerce-orders}:ready"))
+    port = system.master_port(slot)
+    killed = time.monotonic()
+    system.service("kill-cluster-node", str(port))
+    try:
+        wait_until("a replica promoted", lambda: system.master_port(slot) not in (None, port), 60, 0.05)
+        failover["promoted"] = time.monotonic() - killed
+        # Jobs claimed before the kill may still finish: flowing again means an ingestion after the promotion.
+        promoted_at = ingested_count(system)
+        wait_until("orders ingested again", lambda: ingested_count(system) > promoted_at, 120, 0.05)
+        failover["flowing"] = time.monotonic() - killed
+    except TimeoutError:
+        pass
+    system.service("start-cluster-node", str(port))
+    promoted = f"{failover['promoted']:.1f} s" if failover["promoted"] is not None else "never"
+    flowing = f"{failover['flowing']:.1f} s" if failover["flowing"] is not None else "never"
+    return (f"Redis master :{port} (serving the orders queue's slot {slot}) SIGKILLed: its replica promoted after {promoted}, "
+            f"orders ingested again {flowing} after the kill; the old master back as a replica")
 
 
 def restart_redis(system: System) -> str:

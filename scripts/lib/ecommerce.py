@@ -94,9 +94,9 @@ def wait_until(description: str, condition, timeout: float, interval: float = 0.
     raise TimeoutError(f"timed out after {timeout:.0f} s waiting for {description}" + (f" (last error: {last_error})" if last_error else ""))
 
 
-def services(action: str, name: str, check: bool = True) -> None:
-    """`scripts/services.sh ACTION NAME`: the named Redis and PostgreSQL (start, stop, restart-redis, …)."""
-    subprocess.run([os.path.join(ROOT, "scripts", "services.sh"), action, name], check=check, stdout=subprocess.DEVNULL)
+def services(action: str, name: str, *extra: str, check: bool = True) -> None:
+    """`scripts/services.sh ACTION NAME [EXTRA…]`: the named Redis and PostgreSQL (start, stop, restart-redis, …)."""
+    subprocess.run([os.path.join(ROOT, "scripts", "services.sh"), action, name, *extra], check=check, stdout=subprocess.DEVNULL)
 
 
 def fresh_services(name: str) -> None:
@@ -113,7 +113,8 @@ class System:
     .local/<services>/logs.
     """
 
-    def __init__(self, services: str, bin_dir: str, gateway_port: int, simulator_port: int, worker_metrics_base: int, env: dict | None = None):
+    def __init__(self, services: str, bin_dir: str, gateway_port: int, simulator_port: int, worker_metrics_base: int, env: dict | None = None,
+                 redis_cluster: bool = False):
         self.services = services
         self.bin_dir = bin_dir
         self.gateway_port = gateway_port
@@ -123,6 +124,10 @@ class System:
         os.makedirs(self.log_dir, exist_ok=True)
         service_env = subprocess.run([os.path.join(ROOT, "scripts", "services.sh"), "env", services], check=True, capture_output=True, text=True).stdout
         self.env = dict(os.environ)
+        if redis_cluster:
+            # The services' Redis Cluster (scripts/services.sh start-cluster) instead of its single Redis.
+            service_env += subprocess.run([os.path.join(ROOT, "scripts", "services.sh"), "cluster-env", services], check=True, capture_output=True,
+                                          text=True).stdout
         for line in service_env.splitlines():
             key, _, value = line.partition("=")
             self.env[key] = value
@@ -191,9 +196,9 @@ class System:
 
     # Services
 
-    def service(self, action: str) -> None:
-        """`scripts/services.sh ACTION NAME` for this system's Redis and PostgreSQL, e.g. `restart-redis`."""
-        services(action, self.services)
+    def service(self, action: str, *extra: str) -> None:
+        """`scripts/services.sh ACTION NAME [EXTRA…]` for this system's Redis and PostgreSQL, e.g. `restart-redis`."""
+        services(action, self.services, *extra)
 
     def sql(self, query: str) -> list[list[str]]:
         """Rows of a query through psql, as text fields."""
@@ -203,7 +208,38 @@ class System:
 
     def redis(self, *args: str) -> str:
         url = self.env["REDIS_URL"]
-        return subprocess.run(["redis-cli", "-u", url, *args], check=True, capture_output=True, text=True).stdout.strip()
+        if not url.startswith("redis-cluster://"):
+            return subprocess.run(["redis-cli", "-u", url, *args], check=True, capture_output=True, text=True).stdout.strip()
+        # A cluster: the first node that answers, following redirections (-c); a node may be down (the chaos kills one).
+        failure = ""
+        for node in url.removeprefix("redis-cluster://").split(","):
+            host, _, port = node.rpartition(":")
+            answer = subprocess.run(["redis-cli", "-c", "-h", host, "-p", port, *args], capture_output=True, text=True)
+            if answer.returncode == 0 and not answer.stdout.startswith("Could not connect"):
+                return answer.stdout.strip()
+            failure = answer.stdout + answer.stderr
+        raise RuntimeError(f"no cluster node answered {args}: {failure.strip()}")
+
+    def cluster_nodes(self) -> list[dict]:
+        """The cluster's nodes as `CLUSTER NODES` lists them: port, role flags, and the slots of a master."""
+        nodes = []
+        for line in self.redis("CLUSTER", "NODES").splitlines():
+            fields = line.split()
+            port = int(fields[1].split("@")[0].rpartition(":")[2])
+            slots = set()
+            for part in fields[8:]:
+                if not part.startswith("["):
+                    low, _, high = part.partition("-")
+                    slots.update(range(int(low), int(high or low) + 1))
+            nodes.append({"port": port, "flags": fields[2].split(","), "slots": slots})
+        return nodes
+
+    def master_port(self, slot: int) -> int | None:
+        """The port of the live master serving `slot`, or None while no master serves it."""
+        for node in self.cluster_nodes():
+            if "master" in node["flags"] and "fail" not in node["flags"] and "fail?" not in node["flags"] and slot in node["slots"]:
+                return node["port"]
+        return None
 
     # HTTP
 
