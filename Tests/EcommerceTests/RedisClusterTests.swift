@@ -10,8 +10,12 @@ import Testing
 /// 6-node cluster that `scripts/test.sh` starts (`scripts/services.sh start-cluster`): redirections followed while a
 /// slot moves under flowing jobs. The queue conformance suite and the worker-process tests run on that cluster too
 /// (the test command runs them again with TEST_REDIS_ON_CLUSTER=1).
-@Suite("Redis Cluster")
+@Suite("Redis Cluster", .serialized)
 struct RedisClusterTests {
+    /// `scripts/services.sh`, which kills and restarts the test cluster's nodes.
+    static let servicesScript = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent().appendingPathComponent("scripts/services.sh").path
+
     @Test("key slots are CRC16 (XMODEM) mod 16384 of the key or its hash tag, as the cluster specification gives them")
     func slots() {
         #expect(ClusterSlot.crc16(Array("123456789".utf8)[...]) == 0x31C3)
@@ -44,6 +48,43 @@ struct RedisClusterTests {
         let polling = ClusterSlot.of(QueueKeys(queue: EcommerceQueue.polling).ready)
         #expect(ClusterSlot.of(PollSchedule.key) == polling)
         #expect(ClusterSlot.of(PollSchedule.tickedKey) == polling)
+    }
+
+    @Test("redirections are read from Redis' error replies; other errors are answers")
+    func redirections() {
+        #expect(Redirect("MOVED 3999 127.0.0.1:6381") == .moved(slot: 3999, node: RedisNode(host: "127.0.0.1", port: 6381)))
+        #expect(Redirect("ASK 3999 redis-2:6379") == .ask(node: RedisNode(host: "redis-2", port: 6379)))
+        #expect(Redirect("TRYAGAIN Multiple keys request during rehashing of slot") == .again)
+        #expect(Redirect("CLUSTERDOWN The cluster is down") == .again)
+        #expect(Redirect("CROSSSLOT Keys in request don't hash to the same slot") == nil)
+        #expect(Redirect("MOVED 3999") == nil)
+        #expect(Redirect("ERR unknown command") == nil)
+    }
+
+    @Test("a CLUSTER SHARDS reply becomes the slot map: each range to its shard's master, failed masters passed over")
+    func shardsReply() throws {
+        func text(_ value: String) -> RedisValue { .string(Array(value.utf8)) }
+        func node(_ port: Int, _ role: String, _ health: String = "online") -> RedisValue {
+            .array([
+                text("id"), text("x"), text("port"), .integer(port), text("ip"), text("127.0.0.1"), text("endpoint"), text("127.0.0.1"),
+                text("role"), text(role), text("health"), text(health),
+            ])
+        }
+        func shard(_ low: Int, _ high: Int, _ nodes: [RedisValue]) -> RedisValue {
+            .array([text("slots"), .array([.integer(low), .integer(high)]), text("nodes"), .array(nodes)])
+        }
+        let reply = RedisValue.array([
+            shard(0, 5460, [node(7000, "master"), node(7003, "replica")]),
+            shard(5461, 10922, [node(7001, "master", "failed"), node(7004, "master")]),
+            shard(10923, 16383, [node(7002, "master")]),
+        ])
+        let map = try ClusterRouter.parseShards(reply)
+        #expect(map.master(slot: 0)?.port == 7000)
+        #expect(map.master(slot: 5460)?.port == 7000)
+        #expect(map.master(slot: 5461)?.port == 7004, "the online master of a shard whose old master failed")
+        #expect(map.master(slot: 16383)?.port == 7002)
+        #expect(Set(map.nodes.map(\.port)) == [7000, 7001, 7002, 7003, 7004])
+        #expect(throws: RedisError.self) { try ClusterRouter.parseShards(.array([])) }
     }
 
     @Test("redis-cluster:// urls name seed nodes; a bad node is refused with what was wrong")
@@ -150,6 +191,49 @@ struct RedisClusterTests {
         #expect(after.first { $0.slots.contains(slot) }?.id == target.id)
         let stats = try await queue.stats(queue: name)
         #expect(stats.ready == 0 && stats.inflight == 0)
+    }
+}
+
+extension RedisClusterTests {
+    @Test(
+        "on the cluster: the master of a queue's slot SIGKILLed; its replica takes over and the client finds it, jobs flow again",
+        .enabled(if: TestServices.clusterURL != nil, "needs the test cluster (scripts/test.sh starts it)"),
+        .timeLimit(.minutes(2))
+    )
+    func failover() async throws {
+        let redis = try #require(TestServices.clusterRedis())
+        defer { redis.shutdown() }
+        let queue = RedisJobQueue(redis: redis)
+        let name = uniqueQueue()
+        let slot = ClusterSlot.of(QueueKeys(queue: name).ready)
+        _ = try await queue.stats(queue: name)  // the client has its map
+        let victim = try #require(try await ClusterNodes.read(redis).first { $0.slots.contains(slot) })
+        try await runToEnd(Self.servicesScript, ["kill-cluster-node", "test", String(victim.node.port)])
+        let killed = ContinuousClock.now
+        // Until a replica is promoted the slot's commands fail (the connection, then CLUSTERDOWN); then they work.
+        let job = try encodedEcho(1)
+        var enqueued = false
+        while !enqueued, ContinuousClock.now - killed < .seconds(30) {
+            do {
+                _ = try await queue.enqueue(raw: job.bytes, id: job.id, queue: name, dedupeKey: nil)
+                enqueued = true
+            } catch {
+                try await Task.sleep(for: .milliseconds(100))
+            }
+        }
+        let recovered = ContinuousClock.now - killed
+        #expect(enqueued, "no master for the slot 30 s after the kill")
+        let claimed = try await queue.claim(from: [name], workerId: "w", max: 5, lease: .seconds(30))
+        #expect(claimed.map(\.id) == [job.id], "after \(recovered)")
+        let owner = try await ClusterNodes.read(redis).first { $0.slots.contains(slot) }
+        #expect(owner != nil && owner?.node != victim.node, "a replica serves the slot now")
+        // The killed node comes back as a replica of its replacement: the cluster has 3 masters and 3 replicas again.
+        try await runToEnd(Self.servicesScript, ["start-cluster-node", "test", String(victim.node.port)])
+        let whole = try await TestServices.eventually(timeout: .seconds(30)) {
+            let text = try? await redis.send(["CLUSTER", "NODES"], to: victim.node).text
+            return text.map { $0.split(separator: "\n").filter { !$0.contains("fail") }.count == 6 } ?? false
+        }
+        #expect(whole, "the killed node rejoined")
     }
 }
 
