@@ -82,6 +82,16 @@ run_wrk() {
   RUN_ID="$(date +%s%N)" BODY_FILE="$work/body.json" SIGNATURE="$signature" SHOP="$shop" \
     wrk -t2 -c64 -d10s -s scripts/bench/webhook.lua "$1" | grep '^RESULT'
 }
+# A valid wrk run answered every request 2xx without socket errors; a gateway's run also enqueued each one it
+# answered (requests still in flight when wrk stops may be enqueued without being counted as answered: more is fine).
+check_wrk() {  # $1 = what ran, $2 = its RESULT line, $3 = the jobs enqueued meanwhile (none for nginx)
+  local bad answered
+  bad=$(( $(echo "$2" | field non2xx) + $(echo "$2" | field errors) ))
+  [ "$bad" = 0 ] || invalid+=" $1: $bad non-2xx or socket errors;"
+  [ -z "${3:-}" ] && return
+  answered=$(echo "$2" | field requests)
+  [ "$3" -ge "$answered" ] || invalid+=" $1: $answered answered, $3 enqueued;"
+}
 if [ "${INGEST_ONLY:-0}" != 1 ] && [ "${CLUSTER_ONLY:-0}" != 1 ]; then
 cat > "$work/nginx.conf" <<NGINX
 worker_processes 1;
@@ -112,15 +122,8 @@ for round in $(seq 1 "$ROUNDS"); do
   redis-cli -p $redis_port config set appendfsync always >/dev/null
   a=$(run_wrk "http://127.0.0.1:$GATEWAY_PORT/ecommerce/webhooks/shopify")
   redis-cli -p $redis_port config set appendfsync everysec >/dev/null
-  # A valid run answered every request 2xx without socket errors, and the gateway enqueued each one it answered.
-  for pair in "gateway:$g" "nginx:$n" "gateway-always:$a"; do
-    name=${pair%%:*}; result=${pair#*:}
-    bad=$(( $(echo "$result" | field non2xx) + $(echo "$result" | field errors) ))
-    [ "$bad" = 0 ] || invalid+=" round $round $name: $bad non-2xx or socket errors;"
-  done
-  # (Requests still in flight when wrk stops may be enqueued without being counted as answered: more is fine.)
-  answered=$(echo "$g" | field requests)
-  [ "$((after - before))" -ge "$answered" ] || invalid+=" round $round gateway: $answered answered, $((after - before)) enqueued;"
+  check_wrk "round $round gateway" "$g" $((after - before)); check_wrk "round $round nginx" "$n"
+  check_wrk "round $round gateway-always" "$a"
   echo "  round $round gateway: $g enqueued=$((after - before))"
   echo "  round $round gateway, appendfsync always: $a"
   echo "  round $round nginx:   $n"
@@ -265,13 +268,7 @@ if [ "${SKIP_CLUSTER:-0}" != 1 ]; then
     gc=$(run_wrk "http://127.0.0.1:$((GATEWAY_PORT + 2))/ecommerce/webhooks/shopify")
     after=$(redis-cli -p "$cluster_orders_port" zcard "{ecommerce-orders}:ready")
     flush_cluster
-    for pair in "gateway-single:$gs" "gateway-cluster:$gc"; do
-      name=${pair%%:*}; result=${pair#*:}
-      bad=$(( $(echo "$result" | field non2xx) + $(echo "$result" | field errors) ))
-      [ "$bad" = 0 ] || invalid+=" (f) round $round $name: $bad non-2xx or socket errors;"
-    done
-    answered=$(echo "$gc" | field requests)
-    [ "$((after - before))" -ge "$answered" ] || invalid+=" (f) round $round cluster gateway: $answered answered, $((after - before)) enqueued;"
+    check_wrk "(f) round $round gateway on one Redis" "$gs"; check_wrk "(f) round $round gateway on the cluster" "$gc" $((after - before))
     orders_port=$redis_port; orders_url=$REDIS_URL; is=$(drain 1 off 0)
     orders_port=$cluster_orders_port; orders_url=$cluster_url; ic=$(drain 1 off 0)
     orders_port=$redis_port; orders_url=$REDIS_URL

@@ -101,11 +101,15 @@ start_redis() {
   redis-server --daemonize yes --bind 127.0.0.1 --port "$REDIS_PORT" --dir "$redis_dir" \
     --pidfile "$redis_dir/redis.pid" --logfile "$redis_dir/redis.log" \
     --appendonly yes --appendfsync "$REDIS_APPENDFSYNC" --save "" --databases 32 >/dev/null
+  await_redis "$REDIS_PORT" "$redis_dir/redis.log"
+}
+
+await_redis() {  # PORT LOG: waits up to 5 s for the Redis on PORT to answer, or stops naming its log
   for _ in $(seq 1 100); do
-    redis-cli -p "$REDIS_PORT" ping >/dev/null 2>&1 && return
+    redis-cli -p "$1" ping >/dev/null 2>&1 && return
     sleep 0.05
   done
-  echo "services: redis did not start; see $redis_dir/redis.log" >&2
+  echo "services: the redis on $1 did not start; see $2" >&2
   exit 1
 }
 
@@ -150,12 +154,7 @@ start_cluster_node() {  # PORT
   redis-server --daemonize yes --bind 127.0.0.1 --port "$1" --dir "$dir" --pidfile "$dir/redis.pid" --logfile "$dir/redis.log" \
     --cluster-enabled yes --cluster-config-file "$dir/nodes.conf" --cluster-node-timeout 1000 \
     --appendonly yes --appendfsync "$REDIS_APPENDFSYNC" --save "" >/dev/null
-  for _ in $(seq 1 100); do
-    redis-cli -p "$1" ping >/dev/null 2>&1 && return
-    sleep 0.05
-  done
-  echo "services: cluster node $1 did not start; see $dir/redis.log" >&2
-  exit 1
+  await_redis "$1" "$dir/redis.log"
 }
 
 # Every node sees every slot served (cluster_state:ok) and knows all six nodes.

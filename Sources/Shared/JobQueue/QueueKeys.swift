@@ -69,11 +69,12 @@ public struct QueueKeys: Sendable, Hashable {
     /// hash tags gave it: what `redis-migrate-keys` moves.
     public static func untaggedNames(queue: String) -> [(untagged: String, tagged: String)] {
         let keys = QueueKeys(queue: queue)
-        return [
-            ("ready", keys.ready), ("fair", keys.fair), ("backlog", keys.backlog), ("running", keys.running), ("inflight", keys.inflight),
-            ("owners", keys.owners), ("leases", keys.leases), ("delayed", keys.delayed), ("dead", keys.dead), ("recoveries", keys.recoveries),
-            ("dead-prune-cursor", keys.deadPruneCursor),
-        ].map { (queue + ":" + $0.0, $0.1) }
+        let tagged = [
+            keys.ready, keys.fair, keys.backlog, keys.running, keys.inflight, keys.owners, keys.leases, keys.delayed, keys.dead, keys.recoveries,
+            keys.deadPruneCursor,
+        ]
+        // `{queue}:ready` was `queue:ready`.
+        return tagged.map { (queue + $0.dropFirst(Self.tag(queue).count), $0) }
     }
 
     /// The keys a claim declares (``QueueScripts/claim``), in its order.
