@@ -255,6 +255,12 @@ if [ "${SKIP_CLUSTER:-0}" != 1 ]; then
     for (i = 9; i <= NF; i++) { n = split($i, range, "-"); if (n == 1) range[2] = range[1]
       if (slot >= range[1] && slot <= range[2]) { split($2, address, "[:@]"); print address[2] } } }')
   flush_cluster() { for port in $(seq "$cluster_first" $((cluster_first + 5))); do redis-cli -p "$port" flushall >/dev/null 2>&1 || true; done; }
+  # Where a gateway run's time goes: CPU seconds (user + system) of the gateway and of the Redis processes (one, or
+  # the cluster's six: masters and the replicas they replicate to) over the run, per request answered.
+  cpu_seconds() { local ticks=0; for pid in "$@"; do ticks=$((ticks + $(awk '{ print $14 + $15 }' "/proc/$pid/stat"))); done; echo "$ticks"; }
+  per_request_us() { awk -v t="$1" -v hz="$(getconf CLK_TCK)" -v n="$2" 'BEGIN { printf "%.1f", t / hz / n * 1e6 }'; }
+  single_redis=$(cat .local/bench/redis/redis.pid)
+  cluster_redis=$(cat .local/bench/redis-cluster/*/redis.pid | tr '\n' ' ')
   HTTP_HOST=127.0.0.1 HTTP_PORT=$GATEWAY_PORT "$bin/ecommerce-gateway" & single_gateway=$!; pids+=($single_gateway)
   REDIS_URL=$cluster_url HTTP_HOST=127.0.0.1 HTTP_PORT=$((GATEWAY_PORT + 2)) "$bin/ecommerce-gateway" & cluster_gateway=$!; pids+=($cluster_gateway)
   for port in $GATEWAY_PORT $((GATEWAY_PORT + 2)); do
@@ -262,10 +268,20 @@ if [ "${SKIP_CLUSTER:-0}" != 1 ]; then
   done
   echo "== (f) Redis Cluster (orders queue on the master at :$cluster_orders_port) vs one Redis, ${ROUNDS} rounds"
   : > "$work/f-gateway-single.txt"; : > "$work/f-gateway-cluster.txt"; : > "$work/f-ingest-single.txt"; : > "$work/f-ingest-cluster.txt"
+  : > "$work/f-cpu-single.txt"; : > "$work/f-cpu-cluster.txt"
   for round in $(seq 1 "$ROUNDS"); do
-    gs=$(run_wrk "http://127.0.0.1:$GATEWAY_PORT/ecommerce/webhooks/shopify"); redis-cli -p $redis_port flushall >/dev/null
+    g0=$(cpu_seconds "$single_gateway"); r0=$(cpu_seconds "$single_redis")
+    gs=$(run_wrk "http://127.0.0.1:$GATEWAY_PORT/ecommerce/webhooks/shopify")
+    g1=$(cpu_seconds "$single_gateway"); r1=$(cpu_seconds "$single_redis")
+    redis-cli -p $redis_port flushall >/dev/null
+    echo "gateway_us=$(per_request_us $((g1 - g0)) "$(echo "$gs" | field requests)") redis_us=$(per_request_us $((r1 - r0)) "$(echo "$gs" | field requests)")" >> "$work/f-cpu-single.txt"
     before=$(redis-cli -p "$cluster_orders_port" zcard "{ecommerce-orders}:ready")
+    # shellcheck disable=SC2086 # the cluster's pids, one word each
+    g0=$(cpu_seconds "$cluster_gateway"); r0=$(cpu_seconds $cluster_redis)
     gc=$(run_wrk "http://127.0.0.1:$((GATEWAY_PORT + 2))/ecommerce/webhooks/shopify")
+    # shellcheck disable=SC2086
+    g1=$(cpu_seconds "$cluster_gateway"); r1=$(cpu_seconds $cluster_redis)
+    echo "gateway_us=$(per_request_us $((g1 - g0)) "$(echo "$gc" | field requests)") redis_us=$(per_request_us $((r1 - r0)) "$(echo "$gc" | field requests)")" >> "$work/f-cpu-cluster.txt"
     after=$(redis-cli -p "$cluster_orders_port" zcard "{ecommerce-orders}:ready")
     flush_cluster
     check_wrk "(f) round $round gateway on one Redis" "$gs"; check_wrk "(f) round $round gateway on the cluster" "$gc" $((after - before))
@@ -282,7 +298,9 @@ if [ "${SKIP_CLUSTER:-0}" != 1 ]; then
   fgs=$(field requests_per_sec < "$work/f-gateway-single.txt" | median); fgs99=$(field p99_ms < "$work/f-gateway-single.txt" | median)
   fgc=$(field requests_per_sec < "$work/f-gateway-cluster.txt" | median); fgc99=$(field p99_ms < "$work/f-gateway-cluster.txt" | median)
   fis=$(median < "$work/f-ingest-single.txt"); fic=$(median < "$work/f-ingest-cluster.txt")
+  cpu() { field "$1" < "$work/f-cpu-$2.txt" | median; }
   cluster_report="(f) cluster   gateway on the cluster $fgc req/s, p99 $fgc99 ms | on one Redis $fgs req/s, p99 $fgs99 ms | ratio $(awk -v a="$fgc" -v b="$fgs" 'BEGIN { printf "%.2f", a / b }')
+    CPU per request: gateway $(cpu gateway_us cluster) us on the cluster, $(cpu gateway_us single) us on one Redis | Redis $(cpu redis_us cluster) us (6 nodes), $(cpu redis_us single) us (one)
     1 worker x4 ingesting on the cluster $fic orders/s | on one Redis $fis orders/s | ratio $(awk -v a="$fic" -v b="$fis" 'BEGIN { printf "%.2f", a / b }')"
 fi
 if [ "${CLUSTER_ONLY:-0}" = 1 ]; then

@@ -111,6 +111,13 @@ final class ClusterRouter: Sendable {
         completion: @escaping @Sendable (Result<[RedisValue], RedisError>) -> Void
     ) {
         guard let anyMaster = map.masters.first else { return completion(.failure(.connectionFailed("the cluster reported no master"))) }
+        if commands.count == 1 {
+            // Most requests are one command (a script): no grouping, no gathering.
+            let command = commands[0]
+            let node = ClusterSlot.of(command: command).flatMap(map.master(slot:)) ?? anyMaster
+            self.sendOne(command, to: node, asking: false, hops: 0, on: loop) { completion($0.map { [$0] }) }
+            return
+        }
         var groups: [RedisNode: [Int]] = [:]
         var order: [RedisNode] = []
         for (index, command) in commands.enumerated() {
