@@ -350,7 +350,8 @@ struct IngestBatchTests {
     func ingestConcurrently(
         _ orders: [ShopifyOrder],
         business: BusinessFixture,
-        ingestor: OrderIngestor
+        ingestor: OrderIngestor,
+        reference: String? = nil
     ) async -> [Result<OrderIngestionResult, any Error>] {
         await withTaskGroup(of: (Int, Result<OrderIngestionResult, any Error>).self) { group in
             for (index, order) in orders.enumerated() {
@@ -363,7 +364,7 @@ struct IngestBatchTests {
                                     businessId: business.id,
                                     order: order,
                                     source: "webhook",
-                                    reference: nil,
+                                    reference: reference,
                                     logger: self.logger
                                 )
                             )
@@ -410,7 +411,10 @@ struct IngestBatchTests {
             let results = await self.ingestConcurrently(orders, business: business, ingestor: ingestor)
             #expect(results.enumerated().allSatisfy { index, result in (try? result.get()) == nil ? index == 3 : true })
             #expect(try await BusinessFixture.stock(of: business.variants[0].id, on: client) == 93)
-            #expect(try #require(ingestor.batcher?.committed) == .init(batches: 1, orders: 7), "one batch committed, without the poison order")
+            #expect(
+                try #require(ingestor.batcher?.committed) == .init(batches: 1, orders: 7),
+                "one batch committed, without the poison order, one by one"
+            )
             // Retried alone, it fails alone again; nothing else changes.
             await #expect(throws: (any Error).self) {
                 try await ingestor.ingest(
@@ -444,5 +448,136 @@ struct IngestBatchTests {
             #expect(try await BusinessFixture.movements(of: business.variants[0].id, on: client) == [-2])
             #expect(try #require(ingestor.batcher?.committed).batches >= 4, "18 deliveries in batches of three at most")
         }
+    }
+
+    @Test(
+        "a batch as one statement writes what one statement per order writes: new orders, later states, cancellations, duplicates, stale states, unmapped lines",
+        arguments: [DatabasePooling.session, .transaction]
+    )
+    func oneStatementWritesWhatEachOrderWrites(pooling: DatabasePooling) async throws {
+        try await TestServices.withPostgres { client in
+            let stock: [(sku: String, quantity: Int, shopifyVariantId: Int64?)] = [("A", 500, 1401), ("B", 500, nil), ("C", 500, 1403)]
+            let alone = try await BusinessFixture.create(on: client, stock: stock)
+            let batched = try await BusinessFixture.create(on: client, stock: stock)
+            let ids = (0..<9).map { _ in OrderFactory.nextId() }.sorted()
+            let (t1, t2, t0) = ("2026-11-27T10:00:00Z", "2026-11-27T11:00:00Z", "2026-11-27T09:00:00Z")
+            // Each round's events in the order a batch runs them (by order id); the same script for both businesses.
+            func rounds(_ business: BusinessFixture) -> [[ShopifyOrder]] {
+                let (a, b, c) = (business.variants[0], business.variants[1], business.variants[2])
+                let unknown = BusinessFixture.Variant(id: UUID(), sku: "NO-SUCH-SKU", shopifyVariantId: 999_999)
+                func line(_ id: Int64, _ variant: BusinessFixture.Variant, _ quantity: Int, current: Int? = nil) -> ShopifyOrder.LineItem {
+                    OrderFactory.line(id, variant: variant, quantity: quantity, current: current)
+                }
+                return [
+                    [
+                        OrderFactory.order(id: ids[0], updatedAt: t1, lines: [line(1, a, 2), line(2, b, 1)]),
+                        OrderFactory.order(id: ids[1], updatedAt: t1, lines: [line(1, b, 1)]),
+                        OrderFactory.order(id: ids[2], updatedAt: t1, lines: [line(1, unknown, 1), line(2, a, 1)]),
+                        OrderFactory.order(id: ids[3], updatedAt: t1, lines: [line(1, a, 3), line(2, a, 1)]),
+                        OrderFactory.order(id: ids[4], updatedAt: t1, lines: [line(1, c, 2)]),
+                        OrderFactory.order(id: ids[5], updatedAt: t1, lines: [line(1, b, 1), line(2, c, 1)]),
+                    ],
+                    [
+                        OrderFactory.order(id: ids[0], updatedAt: t2, lines: [line(1, a, 2, current: 1), line(2, b, 1)]),
+                        OrderFactory.order(id: ids[0], updatedAt: t2, lines: [line(1, a, 2, current: 1), line(2, b, 1)]),
+                        OrderFactory.order(id: ids[1], updatedAt: t2, cancelledAt: t2, lines: [line(1, b, 1, current: 0)]),
+                        OrderFactory.order(id: ids[2], updatedAt: t1, lines: [line(1, unknown, 1), line(2, a, 1)]),
+                        OrderFactory.order(id: ids[3], updatedAt: t0, lines: [line(1, a, 9), line(2, a, 9)]),
+                        OrderFactory.order(id: ids[4], updatedAt: t2, lines: [line(1, c, 3), line(3, b, 2)]),
+                        OrderFactory.order(id: ids[6], updatedAt: t2, lines: [line(1, a, 1), line(2, b, 1), line(3, c, 1)]),
+                    ],
+                    [
+                        OrderFactory.order(id: ids[1], updatedAt: t2, cancelledAt: t2, lines: [line(1, b, 1, current: 0)]),
+                        OrderFactory.order(id: ids[7], updatedAt: t1, lines: [line(1, c, 4)]),
+                        OrderFactory.order(id: ids[8], updatedAt: t1, lines: [line(1, a, 1)]),
+                    ],
+                ]
+            }
+            let one = OrderIngestor(client: client, pooling: pooling)
+            let together = OrderIngestor(
+                client: client,
+                pooling: pooling,
+                batching: IngestBatching(maxOrders: 16, linger: .milliseconds(300), concurrentBatches: 1)
+            )
+            var outcomes: [[String]] = [[], []]
+            for (aloneRound, batchedRound) in zip(rounds(alone), rounds(batched)) {
+                for order in aloneRound {
+                    let result = try await one.ingest(businessId: alone.id, order: order, source: "webhook", reference: "w", logger: self.logger)
+                    outcomes[0].append(Self.describe(result, order: order, business: alone))
+                }
+                let results = await self.ingestConcurrently(batchedRound, business: batched, ingestor: together, reference: "w")
+                for (order, result) in zip(batchedRound, results) {
+                    outcomes[1].append(Self.describe(try result.get(), order: order, business: batched))
+                }
+            }
+            #expect(outcomes[0].sorted() == outcomes[1].sorted())
+            #expect(outcomes[0].contains { $0.contains("stale") } && outcomes[0].contains { $0.contains("unchanged") })
+            let committed = try #require(together.batcher?.committed)
+            #expect(committed.batches == 3 && committed.asOne == 3, "each round one batch, as one statement: \(committed)")
+            let (aloneRows, batchedRows) = (try await Self.rows(of: alone, on: client), try await Self.rows(of: batched, on: client))
+            for (name, left) in aloneRows { #expect(left == batchedRows[name], "\(name)") }
+            for business in [alone, batched] {
+                #expect(
+                    try await Self.brokenMovementChains(of: business, on: client) == 0,
+                    "each movement's quantity after it follows the one before"
+                )
+            }
+        }
+    }
+
+    /// A result, with variants as the fixture's letters (the two businesses have their own ids).
+    static func describe(_ result: OrderIngestionResult, order: ShopifyOrder, business: BusinessFixture) -> String {
+        let deltas = result.stockDeltas.map { variant, delta in "\(business.variants.firstIndex { $0.id == variant } ?? -1):\(delta)" }.sorted()
+        return "\(order.id) \(result.outcome) first=\(result.firstSeen) \(deltas) unmapped=\(result.unmappedLineIds)"
+    }
+
+    /// What ingestion wrote for a business, with its ids replaced by what the two businesses share, each table
+    /// sorted: stock, movements, applied lines, orders, sync log rows.
+    static func rows(of business: BusinessFixture, on client: PostgresClient) async throws -> [String: [String]] {
+        let id = business.id
+        let suffix = "-" + String(business.id.uuidString.prefix(8))
+        let queries: [String: PostgresQuery] = [
+            "stock": "SELECT v.sku || ' ' || s.quantity FROM stock_levels s JOIN variants v ON v.id = s.variant_id WHERE s.business_id = \(id)",
+            "movements": """
+            SELECT v.sku || ' ' || m.delta || ' ' || m.reason || ' ' || m.reference
+            FROM stock_movements m JOIN variants v ON v.id = m.variant_id WHERE m.business_id = \(id)
+            """,
+            "lines": """
+            SELECT a.shopify_order_id || ' ' || a.shopify_line_item_id || ' ' || COALESCE(v.sku, '-') || ' ' || COALESCE(a.sku, '-') || ' '
+                   || a.applied_quantity
+            FROM ecommerce_order_line a LEFT JOIN variants v ON v.id = a.variant_id WHERE a.business_id = \(id)
+            """,
+            "orders": """
+            SELECT shopify_order_id || ' ' || version || ' ' || cancelled || ' ' || shopify_updated_at || ' ' || COALESCE(order_name, '-')
+                   || ' ' || source
+            FROM ecommerce_ingested_order WHERE business_id = \(id)
+            """,
+            "sync log": """
+            SELECT status || ' ' || processed || ' ' || failed || ' ' || total || ' ' || errors::text || ' ' || details::text || ' '
+                   || COALESCE(reference, '-')
+            FROM ecommerce_sync_log WHERE business_id = \(id) AND kind = 'order_ingest'
+            """,
+        ]
+        var rows: [String: [String]] = [:]
+        for (name, query) in queries {
+            var texts: [String] = []
+            for try await text in try await client.query(query, logger: TestServices.logger).decode(String.self) {
+                texts.append(text.replacingOccurrences(of: suffix, with: ""))
+            }
+            rows[name] = texts.sorted()
+        }
+        return rows
+    }
+
+    /// Movements whose `quantity_after` is not the one before it plus its delta (per variant, in the order written).
+    static func brokenMovementChains(of business: BusinessFixture, on client: PostgresClient) async throws -> Int {
+        let query: PostgresQuery = """
+            SELECT count(*)::int FROM (
+                SELECT quantity_after, delta, lag(quantity_after) OVER (PARTITION BY variant_id ORDER BY id) AS before
+                FROM stock_movements WHERE business_id = \(business.id)) t
+            WHERE before IS NOT NULL AND quantity_after <> before + delta
+            """
+        for try await count in try await client.query(query, logger: TestServices.logger).decode(Int.self) { return count }
+        return -1
     }
 }

@@ -26,11 +26,18 @@ public struct IngestBatching: Sendable, Equatable {
 /// Ingests the orders that concurrent jobs hand it several to a transaction: one commit for up to
 /// ``IngestBatching/maxOrders`` orders, where ingestion's ceiling is otherwise the commit rate.
 ///
+/// A batch's orders are one statement (``BatchIngestStatement``): PostgreSQL plans and runs one statement per batch
+/// rather than one per order, which is where batching gains (one commit per batch alone gains little here: the
+/// statement, not the commit, is most of an order's cost). An order that the statement does not settle (its row
+/// changed since the snapshot, or a concurrent first delivery won its insert) and a second event of an order already
+/// in the batch then run one statement each (``IngestStatement``), in the same transaction, after it.
+///
 /// Every guarantee of one order per transaction holds:
-/// - **One order's failure fails only that order**: a statement that fails rolls its batch back, and the batch runs
-///   again without that order (no savepoint per order: a failure is rare, a savepoint and its release are two more
-///   round trips for every order); the others commit. Its job is retried, and a retry runs alone (`alone`).
-/// - **Deliveries of one order still serialise**: each order is the same compare-and-set statement as alone (see
+/// - **One order's failure fails only that order**: should the batch's statement fail, the batch runs again order by
+///   order, and a statement that fails then rolls its batch back and the batch runs again without that order (no
+///   savepoint per order: a failure is rare, a savepoint and its release are two more round trips for every order);
+///   the others commit. Its job is retried, and a retry runs alone (`alone`).
+/// - **Deliveries of one order still serialise**: each order is the same compare-and-set as alone (see
 ///   ``IngestStatement``), and a batch holds the order rows it wrote until it commits, so a delivery in another
 ///   batch waits for that commit and then sees it.
 /// - **A crash applies each order once**: nothing of a batch is visible before its commit, and the jobs are acked
@@ -59,10 +66,12 @@ final class OrderIngestBatcher: Sendable {
         var committed = Committed()
     }
 
-    /// Batches committed so far and the orders they held (tests and the benchmark read them).
+    /// Batches committed so far and the orders they held (tests and the benchmark read them), and how many of the
+    /// batches ran as one statement (``BatchIngestStatement``).
     struct Committed: Sendable, Equatable {
         var batches = 0
         var orders = 0
+        var asOne = 0
     }
 
     var committed: Committed { self.state.withLock { $0.committed } }
@@ -147,11 +156,14 @@ final class OrderIngestBatcher: Sendable {
             ($0.event.businessId.uuidString, $0.event.order.orderId) < ($1.event.businessId.uuidString, $1.event.order.orderId)
         }
         let logger = remaining[0].logger
+        var together = true
         while !remaining.isEmpty {
             do {
                 let running = remaining
+                let asOne = together && running.count > 1
                 let results = try await self.client.withTransaction(logger: logger) { connection in
                     try await self.lockStock(of: running.map(\.event), on: connection, logger: logger)
+                    if asOne { return try await self.applyTogether(running.map(\.event), on: connection, logger: logger) }
                     var results: [OrderIngestionResult] = []
                     for (index, waiting) in running.enumerated() {
                         do {
@@ -172,12 +184,17 @@ final class OrderIngestBatcher: Sendable {
                 self.state.withLock { state in
                     state.committed.batches += 1
                     state.committed.orders += running.count
+                    if asOne { state.committed.asOne += 1 }
                 }
                 for (waiting, result) in zip(running, results) { waiting.continuation.resume(returning: result) }
                 return
             } catch let error as PostgresTransactionError where error.rollbackError == nil && error.closureError is FailedOrder {
                 guard let failed = error.closureError as? FailedOrder else { return }
                 remaining.remove(at: failed.index).continuation.resume(throwing: failed.error)
+            } catch let error as PostgresTransactionError where error.rollbackError == nil && error.closureError is BatchStatementFailed {
+                // Which order made the batch's statement fail is not known: the batch runs again order by order.
+                logger.warning("a batch's statement failed; its orders run one by one", metadata: ["error": "\(error.closureError!)"])
+                together = false
             } catch {
                 // The batch did not commit (the connection, the commit itself): nothing of it applied; every job retries.
                 for waiting in remaining { waiting.continuation.resume(throwing: error) }
@@ -190,6 +207,59 @@ final class OrderIngestBatcher: Sendable {
     private struct FailedOrder: Error {
         var index: Int
         var error: any Error
+    }
+
+    /// The batch's statement failed (for an order of it, or for all).
+    private struct BatchStatementFailed: Error {
+        var error: any Error
+    }
+
+    /// The batch's orders in one statement, then each order it did not settle and each later event of an order it
+    /// held, one statement each in the batch's order (they must see what the batch's statement wrote). The results
+    /// in `events`' order.
+    private func applyTogether(
+        _ events: [OrderIngestor.Event],
+        on connection: PostgresConnection,
+        logger: Logger
+    ) async throws -> [OrderIngestionResult] {
+        struct OrderKey: Hashable {
+            var businessId: UUID
+            var orderId: Int64
+        }
+        var seen: Set<OrderKey> = []
+        let firsts = events.indices.filter { seen.insert(OrderKey(businessId: events[$0].businessId, orderId: events[$0].order.orderId)).inserted }
+        let statement = BatchIngestStatement(events: firsts.map { events[$0] })
+        var rows: [BatchIngestStatement.Row] = []
+        do {
+            switch self.pooling {
+            case .session:
+                for try await row in try await connection.execute(statement, logger: logger) { rows.append(row) }
+            case .transaction:
+                let query = PostgresQuery(unsafeSQL: BatchIngestStatement.sql, binds: try statement.makeBindings())
+                for try await row in try await connection.query(query, logger: logger) { rows.append(try statement.decodeRow(row)) }
+            }
+        } catch {
+            throw BatchStatementFailed(error: error)
+        }
+        var results = [OrderIngestionResult?](repeating: nil, count: events.count)
+        for row in rows where row.order.won && firsts.indices.contains(row.index - 1) {
+            let index = firsts[row.index - 1]
+            results[index] = row.order.result(syncLogId: events[index].syncLogId)
+        }
+        for index in events.indices where results[index] == nil {
+            do {
+                results[index] = try await OrderIngestor.applyUntilWon(
+                    events[index],
+                    pooling: self.pooling,
+                    maxRounds: self.maxRounds,
+                    logger: logger,
+                    on: .connection(connection)
+                ).0
+            } catch {
+                throw FailedOrder(index: index, error: error)
+            }
+        }
+        return results.compactMap { $0 }
     }
 
     /// Locks, in variant order, the stock rows the batch's orders can change: their lines' mapped variants, the

@@ -184,13 +184,7 @@ public struct OrderIngestor: Sendable {
         }
         for row in rows {
             guard row.won else { return nil }
-            return OrderIngestionResult(
-                outcome: row.outcome,
-                firstSeen: row.firstSeen,
-                stockDeltas: row.stockDeltas,
-                unmappedLineIds: row.unmappedLineIds,
-                syncLogId: event.syncLogId
-            )
+            return row.result(syncLogId: event.syncLogId)
         }
         return nil
     }
@@ -306,6 +300,17 @@ struct IngestStatement: PostgresPreparedStatement {
         var firstSeen: Bool
         var stockDeltas: [UUID: Int]
         var unmappedLineIds: [Int64]
+
+        /// What the statement did, for the event whose sync log row it wrote.
+        func result(syncLogId: UUID) -> OrderIngestionResult {
+            OrderIngestionResult(
+                outcome: self.outcome,
+                firstSeen: self.firstSeen,
+                stockDeltas: self.stockDeltas,
+                unmappedLineIds: self.unmappedLineIds,
+                syncLogId: syncLogId
+            )
+        }
     }
 
     let event: OrderIngestor.Event
