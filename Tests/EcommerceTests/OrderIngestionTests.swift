@@ -412,8 +412,8 @@ struct IngestBatchTests {
             #expect(results.enumerated().allSatisfy { index, result in (try? result.get()) == nil ? index == 3 : true })
             #expect(try await BusinessFixture.stock(of: business.variants[0].id, on: client) == 93)
             #expect(
-                try #require(ingestor.batcher?.committed) == .init(batches: 1, orders: 7),
-                "one batch committed, without the poison order, one by one"
+                try #require(ingestor.batcher?.committed) == .init(batches: 7, orders: 7, asOne: 0, failedStatements: 1),
+                "the batch's statement failed, so each order ran alone: seven committed, the poison one not"
             )
             // Retried alone, it fails alone again; nothing else changes.
             await #expect(throws: (any Error).self) {
@@ -513,7 +513,10 @@ struct IngestBatchTests {
             #expect(outcomes[0].sorted() == outcomes[1].sorted())
             #expect(outcomes[0].contains { $0.contains("stale") } && outcomes[0].contains { $0.contains("unchanged") })
             let committed = try #require(together.batcher?.committed)
-            #expect(committed.batches == 3 && committed.asOne == 3, "each round one batch, as one statement: \(committed)")
+            #expect(
+                committed.asOne == 3 && committed.batches == 4,
+                "each round one statement, and the second event of an order in round two alone after it: \(committed)"
+            )
             let (aloneRows, batchedRows) = (try await Self.rows(of: alone, on: client), try await Self.rows(of: batched, on: client))
             for (name, left) in aloneRows { #expect(left == batchedRows[name], "\(name)") }
             for business in [alone, batched] {
@@ -521,6 +524,46 @@ struct IngestBatchTests {
                     try await Self.brokenMovementChains(of: business, on: client) == 0,
                     "each movement's quantity after it follows the one before"
                 )
+            }
+        }
+    }
+
+    @Test(
+        "batching and unbatched ingestion at once over shared stock and repeated orders: every delivery succeeds, no batch statement fails, stock exact"
+    )
+    func noDeadlocks() async throws {
+        try await TestServices.withPostgres { client in
+            let business = try await BusinessFixture.create(
+                on: client,
+                stock: [("A", 10_000, 1501), ("B", 10_000, 1502), ("C", 10_000, nil), ("D", 10_000, 1504)]
+            )
+            let batching = OrderIngestor(client: client, batching: IngestBatching(maxOrders: 8, linger: .milliseconds(2), concurrentBatches: 4))
+            let single = OrderIngestor(client: client)
+            // 300 orders of two or three lines over four variants, each delivered three to five times, in a shuffled
+            // order, half of the deliveries to the batching ingestor and half to the other.
+            var orders: [ShopifyOrder] = []
+            var expected = [0, 0, 0, 0]
+            for _ in 0..<300 {
+                let picked = Array((0..<4).shuffled().prefix(Int.random(in: 2...3)))
+                let quantities = picked.map { _ in Int.random(in: 1...3) }
+                for (variant, quantity) in zip(picked, quantities) { expected[variant] += quantity }
+                let order = OrderFactory.order(
+                    lines: zip(picked, quantities).enumerated().map { index, pair in
+                        OrderFactory.line(Int64(index + 1), variant: business.variants[pair.0], quantity: pair.1)
+                    }
+                )
+                orders += Array(repeating: order, count: Int.random(in: 3...5))
+            }
+            orders.shuffle()
+            let halves = [Array(orders.prefix(orders.count / 2)), Array(orders.suffix(orders.count - orders.count / 2))]
+            async let batched = self.ingestConcurrently(halves[0], business: business, ingestor: batching)
+            async let alone = self.ingestConcurrently(halves[1], business: business, ingestor: single)
+            let results = await batched + alone
+            #expect(results.allSatisfy { (try? $0.get()) != nil }, "\(results.compactMap { try? $0.get() == nil ? nil : $0 }.prefix(3))")
+            let committed = try #require(batching.batcher?.committed)
+            #expect(committed.failedStatements == 0 && committed.asOne > 0, "no batch statement failed (a deadlock would fail one): \(committed)")
+            for (variant, taken) in zip(business.variants, expected) {
+                #expect(try await BusinessFixture.stock(of: variant.id, on: client) == 10_000 - taken)
             }
         }
     }

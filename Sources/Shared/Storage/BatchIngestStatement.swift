@@ -7,11 +7,12 @@ import PostgresNIO
 /// half the time per order).
 ///
 /// The orders must be distinct (one event per business and order; the batcher runs a second event of an order on
-/// its own after this one). Per order it is the one-order statement's compare-and-set: an order whose row changed
-/// since the snapshot, or whose first insert lost to a concurrent one, does not win and writes nothing (the
-/// batcher then runs it alone, on a fresh snapshot); a stale one wins only its sync log row. Stock rows are written
-/// once per variant, in variant order (every writer locks them so), and each order's movement records what stood
-/// after it: the final quantity less what the batch's later orders changed.
+/// its own after this one's commit). Per order it is the one-order statement's compare-and-set: an order whose row
+/// changed since the snapshot, or whose first insert lost to a concurrent one, does not win and writes nothing (the
+/// batcher then runs it alone, on a fresh snapshot); a stale one wins only its sync log row. Locks are taken in one
+/// order (see `locked`): known order rows, new orders' inserts, then stock rows, each sorted. Stock rows are
+/// written once per variant, and each order's movement records what stood after it: the final quantity less what
+/// the batch's later orders changed.
 struct BatchIngestStatement: PostgresPreparedStatement {
     static let name = "ecommerce_ingest_orders_v1"
     static let bindingDataTypes: [PostgresDataType] = [
@@ -56,11 +57,22 @@ struct BatchIngestStatement: PostgresPreparedStatement {
             SELECT s.idx, CASE WHEN s.stale THEN 'stale' WHEN EXISTS (SELECT FROM deltas d WHERE d.idx = s.idx) THEN 'applied'
                                ELSE 'unchanged' END AS value
             FROM state s
+        ), locked AS (
+            -- The batch's known order rows, locked in (business, order) order before any is written (the claim below waits
+            -- for this). Every batch takes its locks in one order: these, then its new orders' inserts, then stock rows,
+            -- each sorted; a one-order statement takes its order row, then stock rows, sorted. So no two statements ever
+            -- wait on each other in a cycle. What was read stays the snapshot's: a row written since fails the compare
+            -- below, as in the one-order statement.
+            SELECT 1 FROM ecommerce_ingested_order k
+            JOIN orders o ON k.business_id = o.business_id AND k.shopify_order_id = o.order_id
+            ORDER BY k.business_id, k.shopify_order_id
+            FOR UPDATE OF k
         ), claim AS (
             UPDATE ecommerce_ingested_order k
             SET version = k.version + 1, shopify_updated_at = s.updated_at, cancelled = s.cancelled, last_applied_at = now()
             FROM state s
             WHERE k.business_id = s.business_id AND k.shopify_order_id = s.order_id AND k.version = s.known_version AND NOT s.stale
+              AND (SELECT count(*) FROM locked) >= 0
             RETURNING s.idx
         ), created AS (
             INSERT INTO ecommerce_ingested_order

@@ -23,30 +23,25 @@ public struct IngestBatching: Sendable, Equatable {
     var isOn: Bool { self.maxOrders > 1 }
 }
 
-/// Ingests the orders that concurrent jobs hand it several to a transaction: one commit for up to
-/// ``IngestBatching/maxOrders`` orders, where ingestion's ceiling is otherwise the commit rate.
-///
-/// A batch's orders are one statement (``BatchIngestStatement``): PostgreSQL plans and runs one statement per batch
-/// rather than one per order, which is where batching gains (one commit per batch alone gains little here: the
-/// statement, not the commit, is most of an order's cost). An order that the statement does not settle (its row
-/// changed since the snapshot, or a concurrent first delivery won its insert) and a second event of an order already
-/// in the batch then run one statement each (``IngestStatement``), in the same transaction, after it.
+/// Ingests the orders that concurrent jobs hand it several to a transaction: one statement and one commit for up to
+/// ``IngestBatching/maxOrders`` orders (``BatchIngestStatement``), where PostgreSQL otherwise plans, runs and commits
+/// one statement per order (`docs/performance.md`).
 ///
 /// Every guarantee of one order per transaction holds:
-/// - **One order's failure fails only that order**: should the batch's statement fail, the batch runs again order by
-///   order, and a statement that fails then rolls its batch back and the batch runs again without that order (no
-///   savepoint per order: a failure is rare, a savepoint and its release are two more round trips for every order);
-///   the others commit. Its job is retried, and a retry runs alone (`alone`).
+/// - **One order's failure fails only that order**: should the batch's statement fail, every order of the batch runs
+///   alone, in a transaction of its own, so that only the failing one fails (no savepoint per order: a failure is
+///   rare, a savepoint and its release are two more round trips for every order). Its job is retried, and a retry
+///   runs alone (`alone`).
 /// - **Deliveries of one order still serialise**: each order is the same compare-and-set as alone (see
-///   ``IngestStatement``), and a batch holds the order rows it wrote until it commits, so a delivery in another
-///   batch waits for that commit and then sees it.
+///   ``IngestStatement``); one that loses it, and a second event of an order already in the batch, run alone after
+///   the batch commits; a batch holds the order rows it wrote until it commits, so a delivery elsewhere waits for that
+///   commit and then sees it.
 /// - **A crash applies each order once**: nothing of a batch is visible before its commit, and the jobs are acked
 ///   only after it; a batch cut short is rolled back whole and its jobs run again.
-/// - **No deadlocks**: before its statements, a batch locks every stock row they can touch, in variant order; the
-///   statements then lock their order rows in (business, order) order. Every batch, a batch of one included, takes
-///   its locks in that order, so no two wait on each other. (A worker ingesting without batching locks an order row
-///   before its stock rows: run every worker of a deployment with the same setting; PostgreSQL would detect the
-///   deadlock of a mixed one, and the losing jobs are retried.)
+/// - **No deadlocks**: a batch's statement locks its known order rows, then its new orders' rows, then its stock rows,
+///   each in key order; a statement of one order locks its order row, then its stock rows in variant order; and
+///   nothing else is locked in a batch's transaction. So no two transactions wait on each other in a cycle, whether
+///   their workers batch or not.
 final class OrderIngestBatcher: Sendable {
     let client: PostgresClient
     let settings: IngestBatching
@@ -66,12 +61,14 @@ final class OrderIngestBatcher: Sendable {
         var committed = Committed()
     }
 
-    /// Batches committed so far and the orders they held (tests and the benchmark read them), and how many of the
-    /// batches ran as one statement (``BatchIngestStatement``).
+    /// Transactions committed so far and the orders they held (tests and the benchmark read them), how many were a
+    /// batch's one statement (``BatchIngestStatement``), and how many batch statements failed (their orders then ran
+    /// alone).
     struct Committed: Sendable, Equatable {
         var batches = 0
         var orders = 0
         var asOne = 0
+        var failedStatements = 0
     }
 
     var committed: Committed { self.state.withLock { $0.committed } }
@@ -148,158 +145,90 @@ final class OrderIngestBatcher: Sendable {
         }
     }
 
-    /// One transaction: the batch's stock rows locked in variant order, then each order in (business, order) order;
-    /// each waiting job is answered after the commit. An order whose statement fails is set aside with its error and
-    /// the transaction, rolled back, runs again without it.
+    /// One transaction, one statement (``BatchIngestStatement``) for the batch's orders, then, each in a transaction
+    /// of its own as an unbatched worker runs them, the events the statement did not settle: an order whose
+    /// compare-and-set lost to a concurrent delivery, and a second event of an order already in the batch (both must
+    /// see what the batch committed). Each waiting job is answered once its order committed. Should the batch's
+    /// statement fail, every order of it runs alone, so that only the failing one fails.
     private func run(_ batch: [Waiting]) async {
-        var remaining = batch.sorted {
+        let batch = batch.sorted {
             ($0.event.businessId.uuidString, $0.event.order.orderId) < ($1.event.businessId.uuidString, $1.event.order.orderId)
         }
-        let logger = remaining[0].logger
-        var together = true
-        while !remaining.isEmpty {
+        var leftover = batch
+        if batch.count > 1 {
+            let logger = batch[0].logger
             do {
-                let running = remaining
-                let asOne = together && running.count > 1
-                let results = try await self.client.withTransaction(logger: logger) { connection in
-                    try await self.lockStock(of: running.map(\.event), on: connection, logger: logger)
-                    if asOne { return try await self.applyTogether(running.map(\.event), on: connection, logger: logger) }
-                    var results: [OrderIngestionResult] = []
-                    for (index, waiting) in running.enumerated() {
-                        do {
-                            let (result, _) = try await OrderIngestor.applyUntilWon(
-                                waiting.event,
-                                pooling: self.pooling,
-                                maxRounds: self.maxRounds,
-                                logger: waiting.logger,
-                                on: .connection(connection)
-                            )
-                            results.append(result)
-                        } catch {
-                            throw FailedOrder(index: index, error: error)
-                        }
-                    }
-                    return results
+                let (settled, rest) = try await self.client.withTransaction(logger: logger) { connection in
+                    try await self.applyTogether(batch, on: connection, logger: logger)
                 }
                 self.state.withLock { state in
                     state.committed.batches += 1
-                    state.committed.orders += running.count
-                    if asOne { state.committed.asOne += 1 }
+                    state.committed.orders += settled.count
+                    state.committed.asOne += 1
                 }
-                for (waiting, result) in zip(running, results) { waiting.continuation.resume(returning: result) }
-                return
-            } catch let error as PostgresTransactionError where error.rollbackError == nil && error.closureError is FailedOrder {
-                guard let failed = error.closureError as? FailedOrder else { return }
-                remaining.remove(at: failed.index).continuation.resume(throwing: failed.error)
-            } catch let error as PostgresTransactionError where error.rollbackError == nil && error.closureError is BatchStatementFailed {
-                // Which order made the batch's statement fail is not known: the batch runs again order by order.
+                for (waiting, result) in settled { waiting.continuation.resume(returning: result) }
+                leftover = rest
+            } catch let error as PostgresTransactionError where error.rollbackError == nil && error.closureError != nil {
+                // The statement failed, for one order or for all: which one is not known, so each runs alone.
                 logger.warning("a batch's statement failed; its orders run one by one", metadata: ["error": "\(error.closureError!)"])
-                together = false
+                self.state.withLock { $0.committed.failedStatements += 1 }
             } catch {
                 // The batch did not commit (the connection, the commit itself): nothing of it applied; every job retries.
-                for waiting in remaining { waiting.continuation.resume(throwing: error) }
+                for waiting in batch { waiting.continuation.resume(throwing: error) }
                 return
+            }
+        }
+        for waiting in leftover {
+            do {
+                let (result, _) = try await OrderIngestor.applyUntilWon(
+                    waiting.event,
+                    pooling: self.pooling,
+                    maxRounds: self.maxRounds,
+                    logger: waiting.logger,
+                    on: .client(self.client)
+                )
+                self.state.withLock { state in
+                    state.committed.batches += 1
+                    state.committed.orders += 1
+                }
+                waiting.continuation.resume(returning: result)
+            } catch {
+                waiting.continuation.resume(throwing: error)
             }
         }
     }
 
-    /// An order's statement failed inside a batch: which one, and why.
-    private struct FailedOrder: Error {
-        var index: Int
-        var error: any Error
-    }
-
-    /// The batch's statement failed (for an order of it, or for all).
-    private struct BatchStatementFailed: Error {
-        var error: any Error
-    }
-
-    /// The batch's orders in one statement, then each order it did not settle and each later event of an order it
-    /// held, one statement each in the batch's order (they must see what the batch's statement wrote). The results
-    /// in `events`' order.
+    /// Runs the batch's statement for the first event of each order; what it settled (with the results), and the
+    /// events left for one statement each, in the batch's order.
     private func applyTogether(
-        _ events: [OrderIngestor.Event],
+        _ batch: [Waiting],
         on connection: PostgresConnection,
         logger: Logger
-    ) async throws -> [OrderIngestionResult] {
+    ) async throws -> (settled: [(Waiting, OrderIngestionResult)], rest: [Waiting]) {
         struct OrderKey: Hashable {
             var businessId: UUID
             var orderId: Int64
         }
         var seen: Set<OrderKey> = []
-        let firsts = events.indices.filter { seen.insert(OrderKey(businessId: events[$0].businessId, orderId: events[$0].order.orderId)).inserted }
-        let statement = BatchIngestStatement(events: firsts.map { events[$0] })
-        var rows: [BatchIngestStatement.Row] = []
-        do {
-            switch self.pooling {
-            case .session:
-                for try await row in try await connection.execute(statement, logger: logger) { rows.append(row) }
-            case .transaction:
-                let query = PostgresQuery(unsafeSQL: BatchIngestStatement.sql, binds: try statement.makeBindings())
-                for try await row in try await connection.query(query, logger: logger) { rows.append(try statement.decodeRow(row)) }
-            }
-        } catch {
-            throw BatchStatementFailed(error: error)
+        let firsts = batch.indices.filter {
+            seen.insert(OrderKey(businessId: batch[$0].event.businessId, orderId: batch[$0].event.order.orderId)).inserted
         }
-        var results = [OrderIngestionResult?](repeating: nil, count: events.count)
+        let statement = BatchIngestStatement(events: firsts.map { batch[$0].event })
+        var rows: [BatchIngestStatement.Row] = []
+        switch self.pooling {
+        case .session:
+            for try await row in try await connection.execute(statement, logger: logger) { rows.append(row) }
+        case .transaction:
+            let query = PostgresQuery(unsafeSQL: BatchIngestStatement.sql, binds: try statement.makeBindings())
+            for try await row in try await connection.query(query, logger: logger) { rows.append(try statement.decodeRow(row)) }
+        }
+        var results = [OrderIngestionResult?](repeating: nil, count: batch.count)
         for row in rows where row.order.won && firsts.indices.contains(row.index - 1) {
             let index = firsts[row.index - 1]
-            results[index] = row.order.result(syncLogId: events[index].syncLogId)
+            results[index] = row.order.result(syncLogId: batch[index].event.syncLogId)
         }
-        for index in events.indices where results[index] == nil {
-            do {
-                results[index] = try await OrderIngestor.applyUntilWon(
-                    events[index],
-                    pooling: self.pooling,
-                    maxRounds: self.maxRounds,
-                    logger: logger,
-                    on: .connection(connection)
-                ).0
-            } catch {
-                throw FailedOrder(index: index, error: error)
-            }
-        }
-        return results.compactMap { $0 }
-    }
-
-    /// Locks, in variant order, the stock rows the batch's orders can change: their lines' mapped variants, the
-    /// variants of their SKUs, and the variants their earlier states were applied to.
-    private func lockStock(of events: [OrderIngestor.Event], on connection: PostgresConnection, logger: Logger) async throws {
-        var mappedBusinesses: [UUID] = []
-        var mappedIds: [Int64] = []
-        var skuBusinesses: [UUID] = []
-        var skus: [String] = []
-        for event in events {
-            for line in event.order.lines {
-                if let id = line.shopifyVariantId, id != 0 {
-                    mappedBusinesses.append(event.businessId)
-                    mappedIds.append(id)
-                }
-                if let sku = line.sku, !sku.isEmpty {
-                    skuBusinesses.append(event.businessId)
-                    skus.append(sku)
-                }
-            }
-        }
-        let locked = try await connection.query(
-            """
-            SELECT s.variant_id FROM stock_levels s
-            WHERE s.variant_id IN (
-                SELECT m.variant_id FROM ecommerce_product_mapping m
-                JOIN UNNEST(\(mappedBusinesses)::uuid[], \(mappedIds)::bigint[]) AS k(business_id, shopify_variant_id)
-                  ON m.business_id = k.business_id AND m.shopify_variant_id = k.shopify_variant_id
-                UNION
-                SELECT v.id FROM variants v
-                JOIN UNNEST(\(skuBusinesses)::uuid[], \(skus)::text[]) AS k(business_id, sku) ON v.business_id = k.business_id AND v.sku = k.sku
-                UNION
-                SELECT a.variant_id FROM ecommerce_order_line a
-                JOIN UNNEST(\(events.map(\.businessId))::uuid[], \(events.map(\.order.orderId))::bigint[]) AS k(business_id, order_id)
-                  ON a.business_id = k.business_id AND a.shopify_order_id = k.order_id)
-            ORDER BY s.variant_id
-            FOR UPDATE OF s
-            """,
-            logger: logger
-        )
-        for try await _ in locked.decode(UUID.self) {}
+        let settled = batch.indices.compactMap { index in results[index].map { (batch[index], $0) } }
+        let rest = batch.indices.filter { results[$0] == nil }.map { batch[$0] }
+        return (settled, rest)
     }
 }
