@@ -185,7 +185,7 @@ final class OrderIngestBatcher: Sendable {
                     pooling: self.pooling,
                     maxRounds: self.maxRounds,
                     logger: waiting.logger,
-                    on: .client(self.client)
+                    on: self.client
                 )
                 self.state.withLock { state in
                     state.committed.batches += 1

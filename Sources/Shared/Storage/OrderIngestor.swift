@@ -123,7 +123,7 @@ public struct OrderIngestor: Sendable {
                 pooling: self.pooling,
                 maxRounds: self.maxRounds,
                 logger: logger,
-                on: .client(self.client)
+                on: self.client
             )
             span.attributes["flowpos.ingest.outcome"] = result.outcome.rawValue
             span.attributes["flowpos.ingest.rounds"] = rounds
@@ -131,7 +131,8 @@ public struct OrderIngestor: Sendable {
         }
     }
 
-    /// The statement's rounds for one order event until one wins (each round a fresh snapshot), and how many it took.
+    /// The statement's rounds for one order event until one wins (each round a fresh snapshot, and a transaction of
+    /// its own), and how many it took.
     ///
     /// - Throws: ``OrderIngestionError/contention(orderId:rounds:)`` after `maxRounds` lost rounds.
     static func applyUntilWon(
@@ -139,10 +140,10 @@ public struct OrderIngestor: Sendable {
         pooling: DatabasePooling,
         maxRounds: Int,
         logger: Logger,
-        on runner: Runner
+        on client: PostgresClient
     ) async throws -> (OrderIngestionResult, rounds: Int) {
         for round in 1...max(1, maxRounds) {
-            if let result = try await Self.apply(event, pooling: pooling, logger: logger, on: runner) { return (result, round) }
+            if let result = try await Self.apply(event, pooling: pooling, logger: logger, on: client) { return (result, round) }
         }
         throw OrderIngestionError.contention(orderId: event.order.orderId, rounds: maxRounds)
     }
@@ -156,31 +157,18 @@ public struct OrderIngestor: Sendable {
         var reference: String?
     }
 
-    /// Where the statement runs: on its own (a connection of the pool, committed alone) or in a batch's transaction.
-    enum Runner {
-        case client(PostgresClient)
-        case connection(PostgresConnection)
-    }
-
     /// Runs the statement once. Nil when another delivery of the order committed since its snapshot (nothing was
     /// written).
-    static func apply(_ event: Event, pooling: DatabasePooling, logger: Logger, on runner: Runner) async throws -> OrderIngestionResult? {
+    static func apply(_ event: Event, pooling: DatabasePooling, logger: Logger, on client: PostgresClient) async throws -> OrderIngestionResult? {
         let statement = IngestStatement(event: event)
         var rows: [IngestStatement.Row] = []
-        switch (pooling, runner) {
-        case (.session, .client(let client)):
+        switch pooling {
+        case .session:
             for try await row in try await client.execute(statement, logger: logger) { rows.append(row) }
-        case (.session, .connection(let connection)):
-            for try await row in try await connection.execute(statement, logger: logger) { rows.append(row) }
-        case (.transaction, _):
+        case .transaction:
             // Unnamed: parsed, bound and run in one round trip, on whichever server connection the pooler lends.
             let query = PostgresQuery(unsafeSQL: IngestStatement.sql, binds: try statement.makeBindings())
-            let sequence =
-                switch runner {
-                case .client(let client): try await client.query(query, logger: logger)
-                case .connection(let connection): try await connection.query(query, logger: logger)
-                }
-            for try await row in sequence { rows.append(try statement.decodeRow(row)) }
+            for try await row in try await client.query(query, logger: logger) { rows.append(try statement.decodeRow(row)) }
         }
         for row in rows {
             guard row.won else { return nil }
