@@ -11,10 +11,10 @@
 #       DATABASE_POOLING=transaction (the statement unnamed), the same worker direct with DATABASE_POOLING=transaction
 #       (what giving up the prepared statement costs alone), and pgbench through it (-M extended: unnamed statements;
 #       its -M prepared would not survive transaction pooling), against the direct worker and pgbench of (b);
-#   (e) micro-batched ingestion: one worker ingesting up to 32 orders per transaction (one statement), 2 transactions
-#       at once (WORKER_CONCURRENCY=64 INGEST_BATCH_SIZE=32 INGEST_BATCH_CONCURRENCY=2), against pgbench running the
+#   (e) micro-batched ingestion: one worker ingesting up to 64 orders per transaction (one statement), 2 transactions
+#       at once (WORKER_CONCURRENCY=128 INGEST_BATCH_SIZE=64 INGEST_BATCH_CONCURRENCY=2), against pgbench running the
 #       single-order transaction at 2 clients (the same number of transactions at once; goal >= 1.5x) and at 4 (b's),
-#       and against the unbatched worker of (b); PostgreSQL alone on the batch statement (pgbench, 2 clients, 32 new
+#       and against the unbatched worker of (b); PostgreSQL alone on the batch statement (pgbench, 2 clients, 64 new
 #       orders a statement: scripts/bench/make_ingest_pgbench.py --batch); and the latency from enqueue to commit at a
 #       light load (one order at a time, scripts/bench/paced_orders.py), batched and not;
 #   (f) Redis Cluster (6 nodes, 3 masters and 3 replicas: scripts/services.sh start-cluster bench) against one Redis:
@@ -159,7 +159,7 @@ fi
 # nothing: both leave their outbox rows behind, and both sets are dropped after each phase. What the relay costs is
 # measured on its own, by a third drain with one worker relaying as a production worker does by default.
 batch_env() {  # $1 = on/off: the worker environment for micro-batched ingestion
-  if [ "$1" = on ]; then echo "WORKER_CONCURRENCY=64 INGEST_BATCH_SIZE=32 INGEST_BATCH_CONCURRENCY=2 INGEST_BATCH_LINGER_MS=2"; else echo "WORKER_CONCURRENCY=4"; fi
+  if [ "$1" = on ]; then echo "WORKER_CONCURRENCY=128 INGEST_BATCH_SIZE=64 INGEST_BATCH_CONCURRENCY=2 INGEST_BATCH_LINGER_MS=2"; else echo "WORKER_CONCURRENCY=4"; fi
 }
 # Where the orders queue lives: one Redis, or (f) the cluster's master of the queue's slot (set below).
 orders_port=$redis_port; orders_url=$REDIS_URL
@@ -194,7 +194,7 @@ drain() {  # $1 = worker processes, $2 = on/off: the relay in each, $3 = duplica
   awk -v n="$JOBS" -v s="$started" -v f="$finished" 'BEGIN { printf "%.1f", n / (f - s) }'
 }
 python3 scripts/bench/make_ingest_pgbench.py "$VARIANTS" > "$work/ingest.pgbench"  # the worker's statement, as pgbench runs it
-python3 scripts/bench/make_ingest_pgbench.py "$VARIANTS" --batch 32 > "$work/ingest-batch.pgbench"  # a batching worker's
+python3 scripts/bench/make_ingest_pgbench.py "$VARIANTS" --batch 64 > "$work/ingest-batch.pgbench"  # a batching worker's
 echo "== (b) ingestion of $JOBS new order jobs (3 lines) vs pgbench on new orders, ${ROUNDS} rounds; (d) through PgBouncer"
 : > "$work/one.txt"; : > "$work/two.txt"; : > "$work/relaying.txt"; : > "$work/duplicates.txt"; : > "$work/pgbench.txt"
 : > "$work/unnamed.txt"; : > "$work/pooled.txt"; : > "$work/pgbench-pooled.txt"
@@ -231,7 +231,7 @@ for round in $(seq 1 "$( [ "${CLUSTER_ONLY:-0}" = 1 ] && echo 0 || echo "$ROUNDS
   pg=$(pgbench_tps 35432 prepared)
   pg_pooled=$(pgbench_tps "$pooled_port" extended)
   pg2=$(pgbench_tps 35432 prepared 2); pg_batch=$(pgbench_tps 35432 prepared 2 "$work/ingest-batch.pgbench")
-  echo "  round $round (e): pgbench 2 clients ${pg2} tps; PostgreSQL alone on the batch statement ${pg_batch} tps x 32 orders"
+  echo "  round $round (e): pgbench 2 clients ${pg2} tps; PostgreSQL alone on the batch statement ${pg_batch} tps x 64 orders"
   echo "$pg2" >> "$work/pgbench-2.txt"; echo "$pg_batch" >> "$work/pgbench-batch.txt"
   echo "  round $round (d): 1 worker unnamed ${unnamed}/s, through pgbouncer ${pooled}/s, pgbench through pgbouncer ${pg_pooled} tps"
   echo "$unnamed" >> "$work/unnamed.txt"; echo "$pooled" >> "$work/pooled.txt"; echo "$pg_pooled" >> "$work/pgbench-pooled.txt"
@@ -245,7 +245,7 @@ duplicated=$(median < "$work/duplicates.txt")
 pg=$(median < "$work/pgbench.txt")
 unnamed=$(median < "$work/unnamed.txt"); pooled=$(median < "$work/pooled.txt"); pg_pooled=$(median < "$work/pgbench-pooled.txt")
 batched=$(median < "$work/batched.txt"); pg2=$(median < "$work/pgbench-2.txt")
-pg_batch_orders=$(median < "$work/pgbench-batch.txt" | awk '{ printf "%.0f", $1 * 32 }')
+pg_batch_orders=$(median < "$work/pgbench-batch.txt" | awk '{ printf "%.0f", $1 * 64 }')
 paced_off_p50=$(field p50_ms < "$work/paced-off.txt" | median); paced_off_p99=$(field p99_ms < "$work/paced-off.txt" | median)
 paced_on_p50=$(field p50_ms < "$work/paced-on.txt" | median); paced_on_p99=$(field p99_ms < "$work/paced-on.txt" | median)
 worker_rss=$(sort -n "$work/worker-rss.txt" | tail -1)
@@ -330,7 +330,7 @@ $(if [ -n "$invalid" ]; then echo "INVALID wrk runs:$invalid"; fi)
     distinct orders ingested over all rounds and pgbench: $applied
 (c) peak RSS  gateway $gateway_rss MiB | worker $worker_rss MiB (bar <= 100 MiB)
 (d) pgbouncer 1 worker x4 through PgBouncer (DATABASE_POOLING=transaction) $pooled orders/s = $(awk -v a="$pooled" -v b="$one" 'BEGIN { printf "%.2f", a / b }') x direct | the same direct, statement unnamed $unnamed orders/s = $(awk -v a="$unnamed" -v b="$one" 'BEGIN { printf "%.2f", a / b }') x prepared | pgbench through PgBouncer (-M extended) $pg_pooled tps = $(awk -v a="$pg_pooled" -v b="$pg" 'BEGIN { printf "%.2f", a / b }') x direct prepared
-(e) batching  1 worker, 32 orders per transaction at most, 2 at once: $batched orders/s = $(awk -v a="$batched" -v b="$pg2" 'BEGIN { printf "%.2f", a / b }') x pgbench 2 clients, $pg2 tps (goal >= 1.5) = $(awk -v a="$batched" -v b="$pg" 'BEGIN { printf "%.2f", a / b }') x pgbench 4 clients = $(awk -v a="$batched" -v b="$one" 'BEGIN { printf "%.2f", a / b }') x unbatched | PostgreSQL alone on the batch statement (pgbench 2 clients) $pg_batch_orders orders/s
+(e) batching  1 worker, 64 orders per transaction at most, 2 at once: $batched orders/s = $(awk -v a="$batched" -v b="$pg2" 'BEGIN { printf "%.2f", a / b }') x pgbench 2 clients, $pg2 tps (goal >= 1.5) = $(awk -v a="$batched" -v b="$pg" 'BEGIN { printf "%.2f", a / b }') x pgbench 4 clients = $(awk -v a="$batched" -v b="$one" 'BEGIN { printf "%.2f", a / b }') x unbatched | PostgreSQL alone on the batch statement (pgbench 2 clients) $pg_batch_orders orders/s
     enqueue to commit, one order at a time: unbatched p50 $paced_off_p50 ms p99 $paced_off_p99 ms, batched p50 $paced_on_p50 ms p99 $paced_on_p99 ms
 $cluster_report
 TXT
