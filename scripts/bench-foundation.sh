@@ -262,9 +262,9 @@ if [ "${SKIP_CLUSTER:-0}" != 1 ]; then
     for (i = 9; i <= NF; i++) { n = split($i, range, "-"); if (n == 1) range[2] = range[1]
       if (slot >= range[1] && slot <= range[2]) { split($2, address, "[:@]"); print address[2] } } }')
   flush_cluster() { for port in $(seq "$cluster_first" $((cluster_first + 5))); do redis-cli -p "$port" flushall >/dev/null 2>&1 || true; done; }
-  # Where a gateway run's time goes: CPU seconds (user + system) of the gateway and of the Redis processes (one, or
-  # the cluster's six: masters and the replicas they replicate to) over the run, per request answered.
-  cpu_seconds() { local ticks=0; for pid in "$@"; do ticks=$((ticks + $(awk '{ print $14 + $15 }' "/proc/$pid/stat"))); done; echo "$ticks"; }
+  # Where a gateway run's time goes: CPU time (user + system, in clock ticks) of the gateway and of the Redis processes
+  # (one, or the cluster's six: masters and the replicas they replicate to) over the run, per request answered.
+  cpu_ticks() { local ticks=0; for pid in "$@"; do ticks=$((ticks + $(awk '{ print $14 + $15 }' "/proc/$pid/stat"))); done; echo "$ticks"; }
   per_request_us() { awk -v t="$1" -v hz="$(getconf CLK_TCK)" -v n="$2" 'BEGIN { printf "%.1f", t / hz / n * 1e6 }'; }
   single_redis=$(cat .local/bench/redis/redis.pid)
   cluster_redis=$(cat .local/bench/redis-cluster/*/redis.pid | tr '\n' ' ')
@@ -277,17 +277,17 @@ if [ "${SKIP_CLUSTER:-0}" != 1 ]; then
   : > "$work/f-gateway-single.txt"; : > "$work/f-gateway-cluster.txt"; : > "$work/f-ingest-single.txt"; : > "$work/f-ingest-cluster.txt"
   : > "$work/f-cpu-single.txt"; : > "$work/f-cpu-cluster.txt"
   for round in $(seq 1 "$ROUNDS"); do
-    g0=$(cpu_seconds "$single_gateway"); r0=$(cpu_seconds "$single_redis")
+    g0=$(cpu_ticks "$single_gateway"); r0=$(cpu_ticks "$single_redis")
     gs=$(run_wrk "http://127.0.0.1:$GATEWAY_PORT/ecommerce/webhooks/shopify")
-    g1=$(cpu_seconds "$single_gateway"); r1=$(cpu_seconds "$single_redis")
+    g1=$(cpu_ticks "$single_gateway"); r1=$(cpu_ticks "$single_redis")
     redis-cli -p $redis_port flushall >/dev/null
     echo "gateway_us=$(per_request_us $((g1 - g0)) "$(echo "$gs" | field requests)") redis_us=$(per_request_us $((r1 - r0)) "$(echo "$gs" | field requests)")" >> "$work/f-cpu-single.txt"
     before=$(redis-cli -p "$cluster_orders_port" zcard "{ecommerce-orders}:ready")
     # shellcheck disable=SC2086 # the cluster's pids, one word each
-    g0=$(cpu_seconds "$cluster_gateway"); r0=$(cpu_seconds $cluster_redis)
+    g0=$(cpu_ticks "$cluster_gateway"); r0=$(cpu_ticks $cluster_redis)
     gc=$(run_wrk "http://127.0.0.1:$((GATEWAY_PORT + 2))/ecommerce/webhooks/shopify")
     # shellcheck disable=SC2086
-    g1=$(cpu_seconds "$cluster_gateway"); r1=$(cpu_seconds $cluster_redis)
+    g1=$(cpu_ticks "$cluster_gateway"); r1=$(cpu_ticks $cluster_redis)
     echo "gateway_us=$(per_request_us $((g1 - g0)) "$(echo "$gc" | field requests)") redis_us=$(per_request_us $((r1 - r0)) "$(echo "$gc" | field requests)")" >> "$work/f-cpu-cluster.txt"
     after=$(redis-cli -p "$cluster_orders_port" zcard "{ecommerce-orders}:ready")
     flush_cluster

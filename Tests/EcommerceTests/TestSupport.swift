@@ -69,9 +69,7 @@ enum TestServices {
     }
 
     static func redis(_ database: RedisDatabase = .queueTests) -> RedisClient {
-        if onCluster, let clusterURL, let configuration = try? RedisConfiguration(url: clusterURL) {
-            return RedisClient(configuration: configuration)
-        }
+        if onCluster, let cluster = clusterRedis() { return cluster }
         return RedisClient(configuration: RedisConfiguration(host: redisHost, port: redisPort, database: database.rawValue))
     }
 

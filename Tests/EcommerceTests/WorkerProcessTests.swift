@@ -172,7 +172,7 @@ struct WorkerProcessTests {
         try await TestServices.flush(redis)
         try await TestServices.withPostgres { client in
             let business = try await BusinessFixture.create(on: client, stock: [("A", 100, 91)])
-            // Eight orders, one batch: ordered by id, the fifth blocks on the test's lock after four ran in the batch.
+            // Eight orders, one batch: its one statement waits on the test's lock of the fifth order's row.
             let first = OrderFactory.nextId()
             let orders = (0..<8).map { index in
                 OrderFactory.order(id: first + Int64(index), lines: [OrderFactory.line(1, variant: business.variants[0], quantity: index + 1)])

@@ -6,7 +6,8 @@
 ///
 /// The list is a ``CappedList``: trimmed to `cap` and given `retention` only when new or a tenth past `cap`.
 public struct EnqueueRecord: Sendable, Equatable {
-    /// The list, newest first.
+    /// The list, newest first. The enqueue's script writes it, so it must be in the queue's slot: name it under
+    /// ``QueueKeys/tag(_:)`` of the queue (as ``OperatorJournal`` names a shop's deliveries).
     public var list: String
     public var cap: Int
     public var retention: Duration

@@ -79,16 +79,6 @@ final class ClusterRouter: Sendable {
         }
     }
 
-    /// Sends one command to `node` as it is, without routing or redirections (for administration: `CLUSTER …`).
-    func send(
-        _ command: [RedisArgument],
-        to node: RedisNode,
-        on loop: any EventLoop,
-        completion: @escaping @Sendable (Result<[RedisValue], RedisError>) -> Void
-    ) {
-        self.connections.on(loop, node: node).send(commands: [command], completion: completion)
-    }
-
     /// The map as the cluster reports it now (read afresh); `completion` runs on `loop`.
     func readMap(on loop: any EventLoop, completion: @escaping @Sendable (Result<SlotMap, RedisError>) -> Void) {
         self.read(on: loop) { result in loop.execute { completion(result) } }

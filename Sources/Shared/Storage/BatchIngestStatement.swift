@@ -3,8 +3,8 @@ import PostgresNIO
 
 /// The ingestion statement for several orders at once (``OrderIngestBatcher``): what ``IngestStatement`` does for one
 /// order, for every order of a batch in one statement, so that PostgreSQL plans, starts and finishes one statement
-/// per batch instead of one per order (`docs/performance.md`: 16 orders to a statement take PostgreSQL less than
-/// half the time per order).
+/// per batch instead of one per order (`docs/performance.md`: a batch's statement costs PostgreSQL well under half
+/// the time per order).
 ///
 /// The orders must be distinct (one event per business and order; the batcher runs a second event of an order on
 /// its own after this one's commit). Per order it is the one-order statement's compare-and-set: an order whose row
@@ -172,9 +172,10 @@ struct BatchIngestStatement: PostgresPreparedStatement {
             index: index,
             order: IngestStatement.Row(
                 won: won,
-                outcome: OrderIngestionResult.Outcome(rawValue: outcome) ?? .unchanged,  // the statement says one of the three
+                outcome: outcome,
                 firstSeen: firstSeen,
-                stockDeltas: Dictionary(zip(variants, deltas), uniquingKeysWith: +),
+                variants: variants,
+                deltas: deltas,
                 unmappedLineIds: unmapped
             )
         )

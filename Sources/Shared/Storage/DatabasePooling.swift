@@ -4,9 +4,10 @@ import ProcessEnvironment
 /// (`session`, the default), or through a pooler in transaction mode such as PgBouncer's `pool_mode = transaction`
 /// (`transaction`), where a server connection is ours for one transaction only and no session state survives.
 ///
-/// What differs: the ingestion statement is prepared by name once per connection in `session` mode (PostgreSQL
-/// plans it once); in `transaction` mode it is sent unnamed with every order (planned each time; PgBouncer 1.18, as
-/// Debian ships it, does not carry named statements across server connections). Nothing else relies on a session:
+/// What differs: the ingestion statements (one order's, a batch's) are prepared by name once per connection in
+/// `session` mode (PostgreSQL plans them once); in `transaction` mode they are sent unnamed every time (planned each
+/// time; PgBouncer 1.18, as Debian ships it, does not carry named statements across server connections). Nothing else
+/// relies on a session:
 /// locks are transaction-scoped (`pg_advisory_xact_lock`), settings are `set_config(…, true)`, nothing `LISTEN`s.
 public enum DatabasePooling: String, Sendable, CaseIterable {
     case session

@@ -289,6 +289,15 @@ struct IngestStatement: PostgresPreparedStatement {
         var stockDeltas: [UUID: Int]
         var unmappedLineIds: [Int64]
 
+        /// An order's answer as both statements write it (the variants and their deltas as two arrays, in one order).
+        init(won: Bool, outcome: String, firstSeen: Bool, variants: [UUID], deltas: [Int], unmappedLineIds: [Int64]) {
+            self.won = won
+            self.outcome = OrderIngestionResult.Outcome(rawValue: outcome) ?? .unchanged  // the statements say one of the three
+            self.firstSeen = firstSeen
+            self.stockDeltas = Dictionary(zip(variants, deltas), uniquingKeysWith: +)
+            self.unmappedLineIds = unmappedLineIds
+        }
+
         /// What the statement did, for the event whose sync log row it wrote.
         func result(syncLogId: UUID) -> OrderIngestionResult {
             OrderIngestionResult(
@@ -327,13 +336,7 @@ struct IngestStatement: PostgresPreparedStatement {
 
     func decodeRow(_ row: PostgresRow) throws -> Row {
         let (won, outcome, firstSeen, variants, deltas, unmapped) = try row.decode((Bool, String, Bool, [UUID], [Int], [Int64]).self)
-        return Row(
-            won: won,
-            outcome: OrderIngestionResult.Outcome(rawValue: outcome) ?? .unchanged,  // the statement says one of the three
-            firstSeen: firstSeen,
-            stockDeltas: Dictionary(zip(variants, deltas), uniquingKeysWith: +),
-            unmappedLineIds: unmapped
-        )
+        return Row(won: won, outcome: outcome, firstSeen: firstSeen, variants: variants, deltas: deltas, unmappedLineIds: unmapped)
     }
 }
 
